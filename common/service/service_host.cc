@@ -1,0 +1,66 @@
+#include "common/service/service_host.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "common/metrics/build_info.h"
+#include "common/metrics/process_metrics.h"
+#include "common/rpc/shutdown_signal.h"
+#include "common/service/rpc_metrics.h"
+#include "common/status/status_macros.h"
+
+namespace plumb::service {
+
+const char* PlumbVersion() { return PLUMB_VERSION; }
+
+absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
+    const ServiceConfig& config, const std::string& component,
+    const std::vector<rpc::HostedService>& services, metrics::Registry* registry) {
+  InitLogging(config.logging, component);
+  RETURN_IF_ERROR(rpc::InstallShutdownSignalHandlers());
+  RETURN_IF_ERROR(metrics::RegisterProcessMetrics(registry));
+  RETURN_IF_ERROR(metrics::RegisterBuildInfo(registry, PlumbVersion(), component));
+
+  auto host = std::unique_ptr<ServiceHost>(new ServiceHost());
+  host->config_ = config;
+  host->component_ = component;
+
+  std::string label = component;
+  if (label.rfind("plumb-", 0) == 0) label.erase(0, 6);
+  rpc::ServerRunner::InterceptorFactories interceptors;
+  ASSIGN_OR_RETURN(auto rpc_metrics, MakeRpcMetricsInterceptorFactory(registry, label));
+  interceptors.push_back(std::move(rpc_metrics));
+
+  if (config.metrics.enabled) {
+    ASSIGN_OR_RETURN(host->metrics_server_,
+                     metrics::MetricsHttpServer::Start(
+                         {.host = config.metrics.address, .port = config.metrics.port}, registry));
+  }
+  ASSIGN_OR_RETURN(host->runner_,
+                   rpc::ServerRunner::Start(config.server, services, std::move(interceptors)));
+  spdlog::info("serving gRPC on port {} ({}{}), metrics on port {}", host->grpc_port(),
+               config.server.tls.has_value() ? "TLS" : "plaintext",
+               config.server.tls.has_value() && !config.server.tls->client_ca_pem.empty()
+                   ? ", client certificates required"
+                   : "",
+               host->metrics_port());
+  std::printf("%s ready grpc_port=%d metrics_port=%d\n", component.c_str(), host->grpc_port(),
+              host->metrics_port());
+  std::fflush(stdout);
+  return host;
+}
+
+int ServiceHost::RunUntilSignal() {
+  const int signal_number = rpc::WaitForShutdownSignal();
+  spdlog::info("received {}; draining calls for up to {}",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM",
+               absl::FormatDuration(config_.server.shutdown_grace));
+  runner_->Shutdown(config_.server.shutdown_grace);
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace plumb::service
