@@ -1,0 +1,42 @@
+// plumb.v1.testing.EchoService: a small real service used to test the common server layer (health,
+// reflection, TLS, tokens, limits, retries, drain on SIGTERM) and the tensor codec over real
+// sockets. Not part of any product binary.
+//
+// Thread safety: handlers run on gRPC's sync-server threads; shared state is behind mu_.
+#ifndef PLUMB_TESTS_SUPPORT_ECHO_SERVICE_H_
+#define PLUMB_TESTS_SUPPORT_ECHO_SERVICE_H_
+
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "plumb/v1/testing/echo.grpc.pb.h"
+
+namespace plumb::testing {
+
+class EchoServiceImpl final : public v1::testing::EchoService::Service {
+ public:
+  // Echo: waits sleep_ms (in slices, giving up early if the call is cancelled), fails the first
+  // fail_first_n attempts per request_key with fail_code (default UNAVAILABLE), then echoes message
+  // and payload.
+  grpc::Status Echo(grpc::ServerContext* context, const v1::testing::EchoRequest* request,
+                    v1::testing::EchoResponse* response) override;
+
+  // Reassembles the streamed tensor and reports what arrived.
+  grpc::Status UploadTensor(grpc::ServerContext* context,
+                            grpc::ServerReader<v1::TensorChunk>* reader,
+                            v1::testing::UploadTensorResponse* response) override;
+
+  // Reassembles every tensor of the stream and sends each back, re-chunked.
+  grpc::Status EchoTensor(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::TensorChunk, v1::TensorChunk>* stream) override;
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace plumb::testing
+
+#endif  // PLUMB_TESTS_SUPPORT_ECHO_SERVICE_H_
