@@ -9,6 +9,7 @@
 #include "common/metrics/build_info.h"
 #include "common/metrics/process_metrics.h"
 #include "common/rpc/shutdown_signal.h"
+#include "common/service/malloc_tuning.h"
 #include "common/service/rpc_metrics.h"
 #include "common/status/status_macros.h"
 
@@ -20,6 +21,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
     const ServiceConfig& config, const std::string& component,
     const std::vector<rpc::HostedService>& services, metrics::Registry* registry) {
   InitLogging(config.logging, component);
+  if (!TuneMallocForLargeBuffers()) spdlog::warn("glibc refused the malloc settings; continuing");
   RETURN_IF_ERROR(rpc::InstallShutdownSignalHandlers());
   RETURN_IF_ERROR(metrics::RegisterProcessMetrics(registry));
   RETURN_IF_ERROR(metrics::RegisterBuildInfo(registry, PlumbVersion(), component));

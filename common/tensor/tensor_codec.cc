@@ -1,7 +1,6 @@
 #include "common/tensor/tensor_codec.h"
 
 #include <ATen/ATen.h>
-#include <xxhash.h>
 
 #include <bit>
 #include <cstring>
@@ -97,8 +96,6 @@ size_t WireElementSize(v1::DType dtype) {
   }
 }
 
-uint64_t Checksum(const void* data, size_t size) { return XXH3_64bits(data, size); }
-
 absl::Status EncodeTensor(const std::string& name, const at::Tensor& tensor,
                           const std::function<bool(const v1::TensorChunk&)>& sink,
                           size_t chunk_bytes) {
@@ -119,12 +116,12 @@ absl::Status EncodeTensor(const std::string& name, const at::Tensor& tensor,
   chunk.set_dtype(*dtype);
   for (int64_t dim : cpu.sizes()) chunk.add_shape(dim);
   chunk.set_total_bytes(total);
-  chunk.set_checksum(Checksum(bytes, total));
   uint64_t offset = 0;
   do {
     const uint64_t n = std::min<uint64_t>(chunk_bytes, total - offset);
     chunk.set_offset(offset);
     chunk.set_data(bytes + offset, n);
+    chunk.set_checksum(Checksum(chunk.data().data(), n));  // hashes the copy while it is hot
     if (!sink(chunk)) {
       return absl::CancelledError(
           absl::StrCat("sending tensor '", name, "' stopped at byte ", offset, " of ", total));
@@ -153,8 +150,6 @@ struct TensorAssembler::Pending {
   v1::TensorChunk header;  // the first chunk without its data
   at::Tensor tensor;
   uint64_t received = 0;
-  XXH3_state_t* hash = nullptr;
-  ~Pending() { XXH3_freeState(hash); }
 };
 
 TensorAssembler::TensorAssembler(AssemblerOptions options) : options_(options) {}
@@ -190,9 +185,20 @@ absl::Status TensorAssembler::Start(const v1::TensorChunk& chunk) {
   pending->header = chunk;
   pending->header.clear_data();
   std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
-  pending->tensor = at::empty(shape, at::TensorOptions().dtype(*type));
-  pending->hash = XXH3_createState();
-  XXH3_64bits_reset(pending->hash);
+  if (options_.destination) {
+    absl::StatusOr<at::Tensor> destination = options_.destination(chunk.name(), *type, shape);
+    if (!destination.ok()) return destination.status();
+    if (!destination->defined() || !destination->device().is_cpu() ||
+        !destination->is_contiguous() || destination->scalar_type() != *type ||
+        destination->sizes() != at::IntArrayRef(shape)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the receiver's destination tensor does not match ",
+                       v1::DType_Name(chunk.dtype()), " ", ShapeString(chunk.shape())));
+    }
+    pending->tensor = *std::move(destination);
+  } else {
+    pending->tensor = at::empty(shape, at::TensorOptions().dtype(*type));
+  }
   pending_ = std::move(pending);
   return absl::OkStatus();
 }
@@ -209,7 +215,7 @@ absl::StatusOr<std::optional<NamedTensor>> TensorAssembler::Add(const v1::Tensor
     return status;
   };
   if (chunk.name() != h.name() || chunk.dtype() != h.dtype() ||
-      chunk.total_bytes() != h.total_bytes() || chunk.checksum() != h.checksum() ||
+      chunk.total_bytes() != h.total_bytes() ||
       !std::equal(chunk.shape().begin(), chunk.shape().end(), h.shape().begin(), h.shape().end())) {
     return fail(absl::InvalidArgumentError(absl::StrCat(
         what, ": a chunk arrived for '", chunk.name(), "' ", v1::DType_Name(chunk.dtype()), " ",
@@ -231,19 +237,17 @@ absl::StatusOr<std::optional<NamedTensor>> TensorAssembler::Add(const v1::Tensor
     return fail(
         absl::InvalidArgumentError(absl::StrCat(what, ": empty chunk at byte ", chunk.offset())));
   }
+  const uint64_t actual = Checksum(chunk.data().data(), chunk.data().size());
+  if (actual != chunk.checksum()) {
+    return fail(absl::DataLossError(absl::StrCat(
+        what, ": checksum mismatch in the chunk at byte ", chunk.offset(), " (",
+        chunk.data().size(), " bytes; expected ", absl::Hex(chunk.checksum(), absl::kZeroPad16),
+        ", got ", absl::Hex(actual, absl::kZeroPad16), "): the data was corrupted in transit")));
+  }
   std::memcpy(static_cast<char*>(p.tensor.data_ptr()) + p.received, chunk.data().data(),
               chunk.data().size());
-  XXH3_64bits_update(p.hash, chunk.data().data(), chunk.data().size());
   p.received += chunk.data().size();
   if (p.received < h.total_bytes()) return std::optional<NamedTensor>();
-
-  const uint64_t actual = XXH3_64bits_digest(p.hash);
-  if (actual != h.checksum()) {
-    return fail(absl::DataLossError(
-        absl::StrCat(what, ": checksum mismatch after ", h.total_bytes(), " bytes (expected ",
-                     absl::Hex(h.checksum(), absl::kZeroPad16), ", got ",
-                     absl::Hex(actual, absl::kZeroPad16), "); the data was corrupted in transit")));
-  }
   NamedTensor done{h.name(), std::move(p.tensor)};
   Reset();
   return std::optional<NamedTensor>(std::move(done));

@@ -1,10 +1,10 @@
 // torch tensors <-> plumb.v1.TensorChunk streams (see proto/plumb/v1/tensor.proto).
 //
 // A tensor is sent as chunks of at most `chunk_bytes` (default 1 MiB) of its raw little-endian
-// bytes; every chunk repeats name, dtype, shape, total size and the XXH3-64 checksum of the whole
-// tensor. TensorAssembler rebuilds tensors on the receiving side, validating each chunk as it
-// arrives: bad metadata or ordering is INVALID_ARGUMENT and a checksum mismatch is DATA_LOSS —
-// never a crash, never a half-filled tensor handed out.
+// bytes; every chunk repeats name, dtype, shape and total size and carries the XXH3-64 checksum
+// of its own data. TensorAssembler rebuilds tensors on the receiving side, validating each chunk
+// as it arrives: bad metadata or ordering is INVALID_ARGUMENT and a checksum mismatch is
+// DATA_LOSS — never a crash, never a half-filled tensor handed out.
 //
 // Supported dtypes: float32, bfloat16, float16, int64, int32.
 // Thread safety: the functions are reentrant; a TensorAssembler belongs to one stream/thread.
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/tensor/checksum.h"
 #include "plumb/v1/tensor.pb.h"
 
 namespace plumb::tensor {
@@ -37,9 +38,6 @@ absl::StatusOr<c10::ScalarType> FromWireDType(v1::DType dtype);
 // Bytes per element of a wire dtype (0 for unknown).
 size_t WireElementSize(v1::DType dtype);
 
-// XXH3-64 of a byte range (the checksum carried by TensorChunk).
-uint64_t Checksum(const void* data, size_t size);
-
 // Splits `tensor` (any device and layout; copied to contiguous CPU memory when needed) into
 // chunks and hands each to `sink` in order. The chunk passed to `sink` is reused between calls.
 // `sink` returns false to stop early (e.g. the stream broke): the result is then CANCELLED.
@@ -54,6 +52,13 @@ absl::StatusOr<std::vector<v1::TensorChunk>> EncodeTensorToChunks(
 struct AssemblerOptions {
   // Largest tensor accepted; protects against a header that claims an absurd size.
   uint64_t max_tensor_bytes = uint64_t{32} << 30;
+  // Where a tensor's bytes go, given its name, dtype and shape (e.g. a preallocated staging
+  // parameter, so that a weight swap writes in place instead of allocating and page-faulting
+  // fresh memory). Must return a contiguous CPU tensor of exactly that dtype and shape, else the
+  // chunk is refused with INVALID_ARGUMENT. Unset: a new tensor per stream.
+  std::function<absl::StatusOr<at::Tensor>(const std::string& name, c10::ScalarType dtype,
+                                           at::IntArrayRef shape)>
+      destination;
 };
 
 // Reassembles tensors from a stream of chunks (one tensor after another).

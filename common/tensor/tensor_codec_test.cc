@@ -94,7 +94,7 @@ TEST(TensorCodecTest, CorruptedChunkIsDataLoss) {
   absl::StatusOr<NamedTensor> back = RoundTrip(chunks);
   EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(back.status().message()),
-              HasSubstr("tensor 'w': checksum mismatch after 4000 bytes"));
+              HasSubstr("tensor 'w': checksum mismatch in the chunk at byte 1536 (512 bytes"));
 }
 
 TEST(TensorCodecTest, MalformedStreamsAreInvalidArgumentWithAReason) {
@@ -154,6 +154,33 @@ TEST(TensorCodecTest, AssemblerRecoversAfterAnError) {
     ASSERT_TRUE(added.ok()) << added.status();
     ASSERT_TRUE(added->has_value());
   }
+}
+
+TEST(TensorCodecTest, WritesIntoTheDestinationTheReceiverProvides) {
+  at::Tensor staging = at::zeros({64}, at::kFloat);
+  TensorAssembler assembler(
+      AssemblerOptions{.destination = [&](const std::string& name, c10::ScalarType dtype,
+                                          at::IntArrayRef shape) -> absl::StatusOr<at::Tensor> {
+        if (name != "w") return absl::NotFoundError("no parameter " + name);
+        return staging;
+      }});
+  const at::Tensor source = at::randn({64});
+  std::optional<NamedTensor> done;
+  for (const auto& chunk : Chunks(source, 100)) {
+    auto added = assembler.Add(chunk);
+    ASSERT_TRUE(added.ok()) << added.status();
+    if (added->has_value()) done = std::move(*added);
+  }
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->tensor.data_ptr(), staging.data_ptr());
+  EXPECT_TRUE(at::equal(staging, source));
+
+  EXPECT_EQ(assembler.Add(Chunks(source, 100, "x")[0]).status().code(),
+            absl::StatusCode::kNotFound);
+  auto wrong_shape = assembler.Add(Chunks(at::randn({65}), 100)[0]);
+  EXPECT_EQ(wrong_shape.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong_shape.status().message()),
+              HasSubstr("the receiver's destination tensor does not match DTYPE_FLOAT32 [65]"));
 }
 
 TEST(TensorCodecTest, UnsupportedDTypeIsRefusedByTheEncoder) {

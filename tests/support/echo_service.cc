@@ -43,7 +43,19 @@ grpc::Status EchoServiceImpl::Echo(grpc::ServerContext* context,
 grpc::Status EchoServiceImpl::UploadTensor(grpc::ServerContext* /*context*/,
                                            grpc::ServerReader<v1::TensorChunk>* reader,
                                            v1::testing::UploadTensorResponse* response) {
-  tensor::TensorAssembler assembler;
+  at::Tensor staging;
+  {
+    absl::MutexLock lock(&mu_);
+    staging = std::move(staging_);
+  }
+  tensor::TensorAssembler assembler(tensor::AssemblerOptions{
+      .destination = [&staging](const std::string&, c10::ScalarType dtype,
+                                at::IntArrayRef shape) -> absl::StatusOr<at::Tensor> {
+        if (staging.defined() && staging.scalar_type() == dtype && staging.sizes() == shape) {
+          return staging;
+        }
+        return at::empty(shape, at::TensorOptions().dtype(dtype));
+      }});
   v1::TensorChunk chunk;
   uint64_t chunks = 0;
   while (reader->Read(&chunk)) {
@@ -58,6 +70,8 @@ grpc::Status EchoServiceImpl::UploadTensor(grpc::ServerContext* /*context*/,
     response->set_dtype(tensor::ToWireDType(t.scalar_type()).value());
     response->set_total_bytes(t.numel() * t.element_size());
     response->set_checksum(tensor::Checksum(t.data_ptr(), t.numel() * t.element_size()));
+    absl::MutexLock lock(&mu_);
+    staging_ = t;
   }
   if (absl::Status status = assembler.Finish(); !status.ok()) return rpc::ToGrpcStatus(status);
   response->set_chunks(chunks);

@@ -9,6 +9,8 @@
 #include <map>
 #include <string>
 
+#include <ATen/core/Tensor.h>
+
 #include "absl/synchronization/mutex.h"
 #include "plumb/v1/testing/echo.grpc.pb.h"
 
@@ -22,7 +24,8 @@ class EchoServiceImpl final : public v1::testing::EchoService::Service {
   grpc::Status Echo(grpc::ServerContext* context, const v1::testing::EchoRequest* request,
                     v1::testing::EchoResponse* response) override;
 
-  // Reassembles the streamed tensor and reports what arrived.
+  // Reassembles the streamed tensor and reports what arrived. Like a weight receiver, it writes
+  // into a staging tensor kept from the previous upload when dtype and shape match.
   grpc::Status UploadTensor(grpc::ServerContext* context,
                             grpc::ServerReader<v1::TensorChunk>* reader,
                             v1::testing::UploadTensorResponse* response) override;
@@ -35,6 +38,7 @@ class EchoServiceImpl final : public v1::testing::EchoService::Service {
  private:
   absl::Mutex mu_;
   std::map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);
+  at::Tensor staging_ ABSL_GUARDED_BY(mu_);  // taken by one upload at a time
 };
 
 }  // namespace plumb::testing
