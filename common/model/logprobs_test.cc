@@ -1,0 +1,58 @@
+#include "common/model/logprobs.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace plumb::model {
+namespace {
+
+TEST(LogProbsTest, MatchLogSoftmaxOfAFullForwardAndMaskPromptAndPadding) {
+  ModelConfig config;
+  config.vocab_size = 40;
+  config.hidden_size = 32;
+  config.intermediate_size = 40;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 1;
+  config.max_position_embeddings = 32;
+  torch::manual_seed(8);
+  Transformer model(config);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const std::vector<std::vector<int64_t>> prompts = {{1, 2, 3}, {4}};
+  const std::vector<std::vector<int64_t>> responses = {{5, 6}, {7, 8, 9, 10}};
+  auto scores = ScoreResponses(*model, prompts, responses);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->logprobs.sizes(), (std::vector<int64_t>{2, 4}));
+  EXPECT_TRUE(at::equal(scores->mask, torch::tensor({{1.f, 1.f, 0.f, 0.f}, {1.f, 1.f, 1.f, 1.f}})));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<int64_t> full = prompts[i];
+    full.insert(full.end(), responses[i].begin(), responses[i].end());
+    const at::Tensor ids = torch::tensor(full).unsqueeze(0);
+    const at::Tensor logp =
+        model->Logits(model->Forward(ids, torch::ones_like(ids))).log_softmax(-1)[0];
+    for (size_t t = 0; t < responses[i].size(); ++t) {
+      const int64_t position = prompts[i].size() + t - 1;
+      EXPECT_NEAR(scores->logprobs[i][t].item<float>(),
+                  logp[position][responses[i][t]].item<float>(), 1e-5);
+    }
+  }
+  EXPECT_EQ(scores->logprobs[0][2].item<float>(), 0.f);
+}
+
+TEST(LogProbsTest, InvalidBatchesAreRefused) {
+  ModelConfig config;
+  config.max_position_embeddings = 8;
+  torch::manual_seed(1);
+  Transformer model(config);
+  EXPECT_THAT(std::string(ScoreResponses(*model, {{1}}, {{1}, {2}}).status().message()),
+              ::testing::HasSubstr("1 prompts but 2 responses"));
+  EXPECT_THAT(std::string(ScoreResponses(*model, {{1}}, {{-3}}).status().message()),
+              ::testing::HasSubstr("response 0, position 0: token id -3 is outside"));
+  EXPECT_THAT(
+      std::string(ScoreResponses(*model, {{1, 2, 3, 4, 5}}, {{1, 2, 3, 4}}).status().message()),
+      ::testing::HasSubstr("sequence 0: 9 tokens exceed the context of 8 positions"));
+}
+
+}  // namespace
+}  // namespace plumb::model

@@ -1,0 +1,69 @@
+// Batched autoregressive sampling with a preallocated KV cache.
+//
+// K samples for each of P prompts run as one batch of P*K rows. Prompts are left-padded to a
+// common length, so every row decodes in lock step; positions and masks make each row compute
+// exactly what it would alone. Randomness is counter-based: the uniform number behind sample k
+// of a prompt at step t is a hash of (seed, the prompt's token ids, k, t), so a row draws the
+// same numbers whatever else is in the batch — batched sampling gives the same tokens as sampling
+// each prompt alone with the same seed (and the same prompt twice gives the same samples).
+//
+// Returned log-probs are log-softmax(logits / temperature) at the sampled token, before top-k /
+// top-p filtering (what a learner recomputes for PPO); with temperature 0 (greedy) the
+// temperature is taken as 1.
+//
+// Thread safety: runs on the caller's thread, which must own the model for the duration.
+#ifndef PLUMB_COMMON_MODEL_SAMPLER_H_
+#define PLUMB_COMMON_MODEL_SAMPLER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model/transformer.h"
+
+namespace plumb::model {
+
+struct SamplingOptions {
+  double temperature = 1.0;  // 0 = greedy (argmax)
+  int64_t top_k = 0;         // keep the k most likely tokens; 0 = all
+  double top_p = 1.0;        // keep the smallest set whose probability reaches top_p
+  int64_t max_new_tokens = 64;
+  std::vector<int64_t> stop_token_ids;  // a sampled stop token ends the row (and is kept)
+  int64_t num_samples = 1;              // K samples per prompt
+  uint64_t seed = 0;
+  // false: recompute the whole sequence at every step (slow; the reference the cache is
+  // tested against).
+  bool use_kv_cache = true;
+};
+
+enum class FinishReason { kStop, kLength };
+
+struct SampledSequence {
+  int64_t prompt_index = 0;
+  int64_t sample_index = 0;
+  std::vector<int64_t> tokens;  // the response, without the prompt
+  std::vector<float> logprobs;  // one per token
+  FinishReason finish_reason = FinishReason::kLength;
+};
+
+// INVALID_ARGUMENT with a message for: no prompts, an empty prompt, a token id outside the
+// vocabulary, prompt + max_new_tokens longer than max_position_embeddings, temperature < 0 or
+// not finite, top_p outside (0, 1], top_k < 0, num_samples < 1, max_new_tokens < 1.
+absl::Status ValidateSampling(const ModelConfig& config,
+                              const std::vector<std::vector<int64_t>>& prompts,
+                              const SamplingOptions& options);
+
+// Samples options.num_samples continuations of every prompt; results are ordered by prompt,
+// then sample.
+absl::StatusOr<std::vector<SampledSequence>> Sample(
+    TransformerImpl& model, const std::vector<std::vector<int64_t>>& prompts,
+    const SamplingOptions& options);
+
+// A 64-bit key of a prompt's token ids.
+uint64_t PromptKey(const std::vector<int64_t>& prompt);
+// The uniform number in [0, 1) used for (seed, prompt key, sample, step); exposed for tests.
+double SamplingUniform(uint64_t seed, uint64_t prompt_key, int64_t sample, int64_t step);
+
+}  // namespace plumb::model
+
+#endif  // PLUMB_COMMON_MODEL_SAMPLER_H_

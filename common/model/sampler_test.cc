@@ -1,0 +1,172 @@
+#include "common/model/sampler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "common/model/logprobs.h"
+
+namespace plumb::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+ModelConfig SmallConfig() {
+  ModelConfig config;
+  config.vocab_size = 50;
+  config.hidden_size = 32;
+  config.intermediate_size = 64;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.max_position_embeddings = 64;
+  return config;
+}
+
+Transformer MakeModel() {
+  torch::manual_seed(3);
+  Transformer model(SmallConfig());
+  model->eval();
+  return model;
+}
+
+const std::vector<std::vector<int64_t>> kPrompts = {{1, 2, 3}, {4, 5, 6, 7, 8, 9}, {10}};
+
+TEST(SamplerTest, KvCacheSamplingEqualsRecomputingTheWholeSequence) {
+  Transformer model = MakeModel();
+  for (double temperature : {0.0, 1.0}) {
+    SamplingOptions options;
+    options.temperature = temperature;
+    options.max_new_tokens = 12;
+    options.num_samples = 2;
+    options.seed = 42;
+    auto cached = Sample(*model, kPrompts, options);
+    options.use_kv_cache = false;
+    auto recomputed = Sample(*model, kPrompts, options);
+    ASSERT_TRUE(cached.ok() && recomputed.ok());
+    ASSERT_EQ(cached->size(), 6u);
+    for (size_t i = 0; i < cached->size(); ++i) {
+      EXPECT_EQ((*cached)[i].tokens, (*recomputed)[i].tokens)
+          << "row " << i << " T " << temperature;
+      for (size_t t = 0; t < (*cached)[i].logprobs.size(); ++t) {
+        EXPECT_NEAR((*cached)[i].logprobs[t], (*recomputed)[i].logprobs[t], 1e-4);
+      }
+    }
+  }
+}
+
+TEST(SamplerTest, BatchedPromptsOfDifferentLengthsMatchSamplingEachAlone) {
+  Transformer model = MakeModel();
+  SamplingOptions options;
+  options.max_new_tokens = 10;
+  options.num_samples = 3;
+  options.seed = 7;
+  options.top_k = 20;
+  options.top_p = 0.9;
+  auto batched = Sample(*model, kPrompts, options);
+  ASSERT_TRUE(batched.ok());
+  for (size_t p = 0; p < kPrompts.size(); ++p) {
+    auto alone = Sample(*model, {kPrompts[p]}, options);
+    ASSERT_TRUE(alone.ok());
+    for (int64_t k = 0; k < 3; ++k) {
+      EXPECT_EQ((*alone)[k].tokens, (*batched)[p * 3 + k].tokens) << p << "/" << k;
+      EXPECT_EQ((*alone)[k].prompt_index, 0);
+      EXPECT_EQ((*batched)[p * 3 + k].prompt_index, static_cast<int64_t>(p));
+    }
+  }
+}
+
+TEST(SamplerTest, SeedMakesSamplingReproducibleAndDifferentSeedsDiffer) {
+  Transformer model = MakeModel();
+  SamplingOptions options;
+  options.max_new_tokens = 16;
+  options.seed = 1;
+  auto a = Sample(*model, kPrompts, options);
+  auto b = Sample(*model, kPrompts, options);
+  options.seed = 2;
+  auto c = Sample(*model, kPrompts, options);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  int differ = 0;
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].tokens, (*b)[i].tokens);
+    differ += (*a)[i].tokens != (*c)[i].tokens;
+  }
+  EXPECT_GT(differ, 0);
+}
+
+TEST(SamplerTest, ReturnedLogProbsEqualTeacherForcedLogProbs) {
+  Transformer model = MakeModel();
+  SamplingOptions options;
+  options.max_new_tokens = 8;
+  options.temperature = 0.7;
+  options.seed = 5;
+  auto samples = Sample(*model, kPrompts, options);
+  ASSERT_TRUE(samples.ok());
+  std::vector<std::vector<int64_t>> responses;
+  for (const auto& s : *samples) responses.push_back(s.tokens);
+  torch::NoGradGuard no_grad;
+  auto scored = ScoreResponses(*model, kPrompts, responses, 0.7);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  for (size_t i = 0; i < samples->size(); ++i) {
+    for (size_t t = 0; t < (*samples)[i].logprobs.size(); ++t) {
+      EXPECT_NEAR((*samples)[i].logprobs[t], scored->logprobs[i][t].item<float>(), 1e-4);
+    }
+  }
+}
+
+TEST(SamplerTest, TopKOneIsGreedyAndStopTokensEndRows) {
+  Transformer model = MakeModel();
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  greedy.max_new_tokens = 6;
+  auto expected = Sample(*model, kPrompts, greedy);
+  SamplingOptions top1 = greedy;
+  top1.temperature = 1.3;
+  top1.top_k = 1;
+  top1.seed = 99;
+  auto got = Sample(*model, kPrompts, top1);
+  ASSERT_TRUE(expected.ok() && got.ok());
+  for (size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].tokens, (*expected)[i].tokens);
+
+  SamplingOptions stopping = greedy;
+  stopping.stop_token_ids = {(*expected)[0].tokens[2]};
+  auto stopped = Sample(*model, kPrompts, stopping);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ((*stopped)[0].finish_reason, FinishReason::kStop);
+  EXPECT_LE((*stopped)[0].tokens.size(), 3u);
+  EXPECT_EQ((*stopped)[0].tokens.back(), stopping.stop_token_ids[0]);
+}
+
+TEST(SamplerTest, BadRequestsAreRefusedWithAReason) {
+  Transformer model = MakeModel();
+  SamplingOptions options;
+  options.max_new_tokens = 4;
+  EXPECT_THAT(std::string(Sample(*model, {{1, 50}}, options).status().message()),
+              HasSubstr("prompt 0, position 1: token id 50 is outside the vocabulary [0, 50)"));
+  EXPECT_THAT(std::string(Sample(*model, {{1}, {}}, options).status().message()),
+              HasSubstr("prompt 1 is empty"));
+  options.max_new_tokens = 64;
+  EXPECT_THAT(std::string(Sample(*model, {{1, 2}}, options).status().message()),
+              HasSubstr("2 tokens + max_new_tokens 64 = 66 exceeds the context of 64"));
+  options.max_new_tokens = 4;
+  options.top_p = 0;
+  EXPECT_THAT(std::string(Sample(*model, {{1}}, options).status().message()),
+              HasSubstr("top_p must be in (0, 1]"));
+  options.top_p = 1;
+  options.temperature = std::nan("");
+  EXPECT_THAT(std::string(Sample(*model, {{1}}, options).status().message()),
+              HasSubstr("temperature must be a finite number >= 0"));
+}
+
+TEST(SamplerTest, UniformsAreIndependentOfBatchComposition) {
+  EXPECT_EQ(PromptKey({1, 2}), PromptKey({1, 2}));
+  EXPECT_NE(PromptKey({1, 2}), PromptKey({2, 1}));
+  EXPECT_EQ(SamplingUniform(1, 2, 3, 4), SamplingUniform(1, 2, 3, 4));
+  EXPECT_NE(SamplingUniform(1, 2, 3, 4), SamplingUniform(1, 2, 3, 5));
+  double sum = 0;
+  for (int i = 0; i < 10000; ++i) sum += SamplingUniform(9, i, 0, 0);
+  EXPECT_NEAR(sum / 10000, 0.5, 0.02);
+}
+
+}  // namespace
+}  // namespace plumb::model

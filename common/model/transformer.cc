@@ -1,0 +1,273 @@
+#include "common/model/transformer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace plumb::model {
+namespace {
+
+using torch::indexing::Slice;
+
+// Hugging Face's LlamaRMSNorm: normalise in float32, scale in the input dtype.
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+// rotate_half: [x1, x2] -> [-x2, x1] along the last dimension.
+at::Tensor RotateHalf(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// A large negative score for masked keys: finite, so that a query whose keys are all masked
+// (a left-padding position) gets a uniform distribution instead of NaN.
+constexpr double kMaskedScore = -1e30;
+
+// Recomputes one decoder layer in backward instead of storing its activations. Parameter
+// gradients accumulate through the nested backward call (reentrant, as PyTorch's checkpoint).
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                at::Tensor hidden, at::Tensor cos, at::Tensor sin,
+                                                at::Tensor key_valid, int64_t layer,
+                                                TransformerImpl* model) {
+    ctx->save_for_backward({hidden, cos, sin, key_valid});
+    ctx->saved_data["layer"] = layer;
+    ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
+    return {model->RunLayerWithoutCache(layer, hidden, cos, sin, key_valid)};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto* model = reinterpret_cast<TransformerImpl*>(ctx->saved_data["model"].toInt());
+    at::Tensor hidden = saved[0].detach().requires_grad_(true);
+    {
+      at::AutoGradMode enable(true);
+      at::Tensor out = model->RunLayerWithoutCache(ctx->saved_data["layer"].toInt(), hidden,
+                                                   saved[1], saved[2], saved[3]);
+      torch::autograd::backward({out}, {grads[0]});
+    }
+    return {hidden.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
+  const int64_t h = config.hidden_size;
+  const int64_t hd = config.head_dim();
+  const int64_t q_dim = config.num_attention_heads * hd;
+  const int64_t kv_dim = config.num_key_value_heads * hd;
+  const int64_t inter = config.intermediate_size;
+  auto normal = [](std::vector<int64_t> shape) { return torch::randn(shape) * 0.02; };
+
+  embed_tokens_ = register_parameter("embed_tokens", normal({config.vocab_size, h}));
+  auto layer_modules = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    auto module = std::make_shared<torch::nn::Module>();
+    Layer layer;
+    layer.input_norm = module->register_parameter("input_norm", torch::ones({h}));
+    layer.qkv = module->register_parameter("qkv", normal({q_dim + 2 * kv_dim, h}));
+    layer.o = module->register_parameter("o", normal({h, q_dim}));
+    layer.post_norm = module->register_parameter("post_norm", torch::ones({h}));
+    layer.gate_up = module->register_parameter("gate_up", normal({2 * inter, h}));
+    layer.down = module->register_parameter("down", normal({h, inter}));
+    layer.module = module.get();
+    layer_modules->push_back(module);
+    layers_.push_back(std::move(layer));
+  }
+  norm_ = register_parameter("norm", torch::ones({h}));
+  if (!config.tie_word_embeddings) {
+    lm_head_ = register_parameter("lm_head", normal({config.vocab_size, h}));
+  }
+  value_head_ = register_parameter("value_head", normal({1, h}));
+  if (config.num_reward_outputs > 0) {
+    reward_head_ = register_parameter("reward_head", normal({config.num_reward_outputs, h}));
+  }
+  // inv_freq[i] = theta^(-2i / head_dim), as in HF's LlamaRotaryEmbedding.
+  inv_freq_ = register_buffer(
+      "inv_freq",
+      1.0 / torch::pow(config.rope_theta,
+                       torch::arange(0, hd, 2, torch::kFloat64).to(torch::kFloat) / hd));
+}
+
+at::Tensor TransformerImpl::lm_head_weight() const {
+  return config_.tie_word_embeddings ? embed_tokens_ : lm_head_;
+}
+
+at::Tensor TransformerImpl::EffectiveWeight(const Layer& layer, const std::string& projection,
+                                            const at::Tensor& base) const {
+  at::Tensor weight = base;
+  for (const auto& [name, adapter] : layer.lora) {
+    if (name != projection) continue;
+    const at::Tensor delta = at::matmul(adapter.b, adapter.a) * adapter.scale;  // [rows, in]
+    const int64_t rows = delta.size(0);
+    const int64_t total = base.size(0);
+    std::vector<at::Tensor> parts;
+    if (adapter.row_offset > 0)
+      parts.push_back(at::zeros({adapter.row_offset, delta.size(1)}, delta.options()));
+    parts.push_back(delta);
+    if (adapter.row_offset + rows < total) {
+      parts.push_back(
+          at::zeros({total - adapter.row_offset - rows, delta.size(1)}, delta.options()));
+    }
+    weight = weight + at::cat(parts, 0).to(base.scalar_type());
+  }
+  return weight;
+}
+
+void TransformerImpl::AddLoraAdapter(int64_t layer, const std::string& projection,
+                                     LoraAdapter adapter) {
+  const std::string prefix = absl::StrCat("lora_", projection, "_", adapter.row_offset, "_");
+  torch::nn::Module* module = layers_[layer].module;
+  adapter.a = module->register_parameter(prefix + "a", adapter.a);
+  adapter.b = module->register_parameter(prefix + "b", adapter.b);
+  layers_[layer].lora.emplace_back(projection, std::move(adapter));
+}
+
+KvCache TransformerImpl::NewCache(int64_t batch, int64_t capacity) const {
+  KvCache cache;
+  const auto options = embed_tokens_.options().requires_grad(false);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    cache.keys.push_back(
+        torch::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim()}, options));
+    cache.values.push_back(torch::zeros_like(cache.keys.back()));
+  }
+  cache.key_valid =
+      torch::zeros({batch, capacity}, torch::dtype(torch::kBool).device(embed_tokens_.device()));
+  return cache;
+}
+
+at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden,
+                                         const at::Tensor& cos, const at::Tensor& sin,
+                                         const at::Tensor& key_valid, KvCache* cache,
+                                         int64_t cache_start) {
+  const Layer& layer = layers_[index];
+  const int64_t batch = hidden.size(0);
+  const int64_t steps = hidden.size(1);
+  const int64_t heads = config_.num_attention_heads;
+  const int64_t kv_heads = config_.num_key_value_heads;
+  const int64_t group = heads / kv_heads;
+  const int64_t hd = config_.head_dim();
+
+  // Attention block.
+  const at::Tensor normed = RmsNorm(hidden, layer.input_norm, config_.rms_norm_eps);
+  const at::Tensor qkv = at::matmul(normed, EffectiveWeight(layer, "qkv", layer.qkv).t());
+  at::Tensor q = qkv.narrow(-1, 0, heads * hd).view({batch, steps, heads, hd}).transpose(1, 2);
+  at::Tensor k =
+      qkv.narrow(-1, heads * hd, kv_heads * hd).view({batch, steps, kv_heads, hd}).transpose(1, 2);
+  at::Tensor v = qkv.narrow(-1, (heads + kv_heads) * hd, kv_heads * hd)
+                     .view({batch, steps, kv_heads, hd})
+                     .transpose(1, 2);
+  q = q * cos + RotateHalf(q) * sin;  // cos, sin: [B, 1, T, hd]
+  k = k * cos + RotateHalf(k) * sin;
+
+  int64_t key_length = steps;
+  if (cache != nullptr) {
+    cache->keys[index].narrow(2, cache_start, steps).copy_(k);
+    cache->values[index].narrow(2, cache_start, steps).copy_(v);
+    key_length = cache_start + steps;
+    k = cache->keys[index].narrow(2, 0, key_length);
+    v = cache->values[index].narrow(2, 0, key_length);
+  }
+  // Grouped-query attention without copying keys: query heads j*group .. j*group+group-1 share
+  // key/value head j (HF's repeat_kv order).
+  const at::Tensor q5 = q.reshape({batch, kv_heads, group, steps, hd});
+  at::Tensor scores = at::matmul(q5, k.unsqueeze(2).transpose(-1, -2)) / std::sqrt(double(hd));
+  // Mask: key j is visible to new position i when it is a real token and j <= cache_start + i.
+  const at::Tensor query_pos = torch::arange(cache_start, cache_start + steps,
+                                             torch::dtype(torch::kLong).device(hidden.device()));
+  const at::Tensor key_pos =
+      torch::arange(key_length, torch::dtype(torch::kLong).device(hidden.device()));
+  const at::Tensor causal = key_pos.unsqueeze(0) <= query_pos.unsqueeze(1);  // [T, S]
+  const at::Tensor visible =
+      causal.unsqueeze(0) & key_valid.narrow(1, 0, key_length).unsqueeze(1);  // [B, T, S]
+  scores = scores.masked_fill(visible.logical_not().view({batch, 1, 1, steps, key_length}),
+                              kMaskedScore);
+  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  const at::Tensor attended = at::matmul(probs, v.unsqueeze(2))  // [B, kv, g, T, hd]
+                                  .reshape({batch, heads, steps, hd})
+                                  .transpose(1, 2)
+                                  .reshape({batch, steps, heads * hd});
+  const at::Tensor after_attention =
+      hidden + at::matmul(attended, EffectiveWeight(layer, "o", layer.o).t());
+
+  // SwiGLU MLP block.
+  const at::Tensor normed2 = RmsNorm(after_attention, layer.post_norm, config_.rms_norm_eps);
+  const at::Tensor gate_up =
+      at::matmul(normed2, EffectiveWeight(layer, "gate_up", layer.gate_up).t());
+  const int64_t inter = config_.intermediate_size;
+  const at::Tensor activated =
+      at::silu(gate_up.narrow(-1, 0, inter)) * gate_up.narrow(-1, inter, inter);
+  return after_attention + at::matmul(activated, EffectiveWeight(layer, "down", layer.down).t());
+}
+
+at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                    const at::Tensor& position_ids, KvCache* cache) {
+  const int64_t steps = input_ids.size(1);
+  const at::Tensor mask = attention_mask.to(torch::kBool);
+  const int64_t cache_start = cache != nullptr ? cache->length : 0;
+
+  at::Tensor positions = position_ids;
+  if (!positions.defined()) {
+    // Real tokens are numbered 0, 1, ... in order; padding takes position 0.
+    at::Tensor seen = mask.to(torch::kLong).cumsum(1);
+    if (cache != nullptr && cache_start > 0) {
+      seen = seen + cache->key_valid.narrow(1, 0, cache_start).sum(1, /*keepdim=*/true);
+    }
+    positions = (seen - 1).clamp_min(0);
+  }
+  at::Tensor key_valid;
+  if (cache != nullptr) {
+    cache->key_valid.narrow(1, cache_start, steps).copy_(mask);
+    key_valid = cache->key_valid;
+  } else {
+    key_valid = mask;
+  }
+
+  // Rotary tables for these positions: [B, 1, T, head_dim], cos/sin of cat(freqs, freqs).
+  const at::Tensor freqs =
+      positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
+  const at::Tensor angles = at::cat({freqs, freqs}, -1);
+  const auto dtype = embed_tokens_.scalar_type();
+  const at::Tensor cos = angles.cos().to(dtype).unsqueeze(1);
+  const at::Tensor sin = angles.sin().to(dtype).unsqueeze(1);
+
+  at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    if (gradient_checkpointing_ && cache == nullptr && is_training() &&
+        at::GradMode::is_enabled()) {
+      hidden = CheckpointedLayer::apply(hidden, cos, sin, key_valid, i, this)[0];
+    } else {
+      hidden = LayerForward(i, hidden, cos, sin, key_valid, cache, cache_start);
+    }
+  }
+  if (cache != nullptr) cache->length = cache_start + steps;
+  return RmsNorm(hidden, norm_, config_.rms_norm_eps);
+}
+
+at::Tensor TransformerImpl::RunLayerWithoutCache(int64_t index, const at::Tensor& hidden,
+                                                 const at::Tensor& cos, const at::Tensor& sin,
+                                                 const at::Tensor& key_valid) {
+  return LayerForward(index, hidden, cos, sin, key_valid, nullptr, 0);
+}
+
+at::Tensor TransformerImpl::Logits(const at::Tensor& hidden) {
+  return at::matmul(hidden, lm_head_weight().t());
+}
+
+at::Tensor TransformerImpl::Values(const at::Tensor& hidden) {
+  return at::matmul(hidden, value_head_.t()).squeeze(-1);
+}
+
+at::Tensor TransformerImpl::Rewards(const at::Tensor& hidden) {
+  TORCH_CHECK(reward_head_.defined(), "this model has no reward head (num_reward_outputs = 0)");
+  return at::matmul(hidden, reward_head_.t());
+}
+
+}  // namespace plumb::model
