@@ -4,7 +4,8 @@
 //   logprobs  teacher-forced per-token log-probs, tokens per second
 //   train     forward + cross-entropy + backward + AdamW, milliseconds per step
 //   gemm      a [B*T, H] x [H, 4H] matmul, FLOP/s: the arithmetic ceiling the others are held to
-// Prints one JSON object per line. Usage: plumb-bench-model [--reps N] [--threads N]
+// Prints one JSON object per line.
+// Usage: plumb-bench-model [--reps N] [--threads N] [--size 3M|25M] [--dtype fp32|bf16]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -78,15 +79,20 @@ void Emit(const char* size, const char* dtype, int64_t batch, const char* what, 
 int main(int argc, char** argv) {
   int reps = 5;
   int threads = 2;
+  std::string only_size, only_dtype;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--size") == 0) only_size = argv[i + 1];
+    if (std::strcmp(argv[i], "--dtype") == 0) only_dtype = argv[i + 1];
   }
   at::set_num_threads(threads);
   constexpr int64_t kPrompt = 16, kNew = 64, kSeq = 128;
   for (const Size& size : Sizes()) {
+    if (!only_size.empty() && only_size != size.name) continue;
     for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
       const char* dtype_name = dtype == torch::kFloat ? "fp32" : "bf16";
+      if (!only_dtype.empty() && only_dtype != dtype_name) continue;
       torch::manual_seed(0);
       plumb::model::Transformer model(size.config);
       model->to(dtype);

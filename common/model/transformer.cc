@@ -33,12 +33,13 @@ constexpr double kMaskedScore = -1e30;
 struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
                                                 at::Tensor hidden, at::Tensor cos, at::Tensor sin,
-                                                at::Tensor key_valid, int64_t layer,
+                                                at::Tensor q_cos, at::Tensor q_sin,
+                                                at::Tensor blocked, int64_t layer,
                                                 TransformerImpl* model) {
-    ctx->save_for_backward({hidden, cos, sin, key_valid});
+    ctx->save_for_backward({hidden, cos, sin, q_cos, q_sin, blocked});
     ctx->saved_data["layer"] = layer;
     ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
-    return {model->RunLayerWithoutCache(layer, hidden, cos, sin, key_valid)};
+    return {model->RunLayerWithoutCache(layer, hidden, {cos, sin, q_cos, q_sin, blocked})};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -48,11 +49,13 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     at::Tensor hidden = saved[0].detach().requires_grad_(true);
     {
       at::AutoGradMode enable(true);
-      at::Tensor out = model->RunLayerWithoutCache(ctx->saved_data["layer"].toInt(), hidden,
-                                                   saved[1], saved[2], saved[3]);
+      at::Tensor out =
+          model->RunLayerWithoutCache(ctx->saved_data["layer"].toInt(), hidden,
+                                      {saved[1], saved[2], saved[3], saved[4], saved[5]});
       torch::autograd::backward({out}, {grads[0]});
     }
-    return {hidden.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {hidden.grad(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(),  at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -144,8 +147,7 @@ KvCache TransformerImpl::NewCache(int64_t batch, int64_t capacity) const {
 }
 
 at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden,
-                                         const at::Tensor& cos, const at::Tensor& sin,
-                                         const at::Tensor& key_valid, KvCache* cache,
+                                         const AttentionInputs& in, KvCache* cache,
                                          int64_t cache_start) {
   const Layer& layer = layers_[index];
   const int64_t batch = hidden.size(0);
@@ -164,8 +166,8 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
   at::Tensor v = qkv.narrow(-1, (heads + kv_heads) * hd, kv_heads * hd)
                      .view({batch, steps, kv_heads, hd})
                      .transpose(1, 2);
-  q = q * cos + RotateHalf(q) * sin;  // cos, sin: [B, 1, T, hd]
-  k = k * cos + RotateHalf(k) * sin;
+  q = q * in.q_cos + RotateHalf(q) * in.q_sin;  // pre-scaled by 1/sqrt(head_dim)
+  k = k * in.cos + RotateHalf(k) * in.sin;
 
   int64_t key_length = steps;
   if (cache != nullptr) {
@@ -178,17 +180,8 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
   // Grouped-query attention without copying keys: query heads j*group .. j*group+group-1 share
   // key/value head j (HF's repeat_kv order).
   const at::Tensor q5 = q.reshape({batch, kv_heads, group, steps, hd});
-  at::Tensor scores = at::matmul(q5, k.unsqueeze(2).transpose(-1, -2)) / std::sqrt(double(hd));
-  // Mask: key j is visible to new position i when it is a real token and j <= cache_start + i.
-  const at::Tensor query_pos = torch::arange(cache_start, cache_start + steps,
-                                             torch::dtype(torch::kLong).device(hidden.device()));
-  const at::Tensor key_pos =
-      torch::arange(key_length, torch::dtype(torch::kLong).device(hidden.device()));
-  const at::Tensor causal = key_pos.unsqueeze(0) <= query_pos.unsqueeze(1);  // [T, S]
-  const at::Tensor visible =
-      causal.unsqueeze(0) & key_valid.narrow(1, 0, key_length).unsqueeze(1);  // [B, T, S]
-  scores = scores.masked_fill(visible.logical_not().view({batch, 1, 1, steps, key_length}),
-                              kMaskedScore);
+  const at::Tensor scores =
+      at::matmul(q5, k.unsqueeze(2).transpose(-1, -2)).masked_fill_(in.blocked, kMaskedScore);
   const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   const at::Tensor attended = at::matmul(probs, v.unsqueeze(2))  // [B, kv, g, T, hd]
                                   .reshape({batch, heads, steps, hd})
@@ -225,9 +218,22 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
   at::Tensor key_valid;
   if (cache != nullptr) {
     cache->key_valid.narrow(1, cache_start, steps).copy_(mask);
-    key_valid = cache->key_valid;
+    key_valid = cache->key_valid.narrow(1, 0, cache_start + steps);
   } else {
     key_valid = mask;
+  }
+  AttentionInputs in;
+  {
+    // Key j is hidden from new position i unless it is a real token and j <= cache_start + i.
+    // Computed once per forward for every layer: [B, 1, 1, T, S].
+    const int64_t keys = key_valid.size(1);
+    const auto long_options = torch::dtype(torch::kLong).device(input_ids.device());
+    const at::Tensor query_pos = torch::arange(cache_start, cache_start + steps, long_options);
+    const at::Tensor causal =
+        torch::arange(keys, long_options).unsqueeze(0) <= query_pos.unsqueeze(1);
+    in.blocked = (causal.unsqueeze(0) & key_valid.unsqueeze(1))
+                     .logical_not()
+                     .view({input_ids.size(0), 1, 1, steps, keys});
   }
 
   // Rotary tables for these positions: [B, 1, T, head_dim], cos/sin of cat(freqs, freqs).
@@ -235,16 +241,21 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
       positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
   const at::Tensor angles = at::cat({freqs, freqs}, -1);
   const auto dtype = embed_tokens_.scalar_type();
-  const at::Tensor cos = angles.cos().to(dtype).unsqueeze(1);
-  const at::Tensor sin = angles.sin().to(dtype).unsqueeze(1);
+  in.cos = angles.cos().to(dtype).unsqueeze(1);
+  in.sin = angles.sin().to(dtype).unsqueeze(1);
+  // Queries carry the attention scale 1/sqrt(head_dim), saving a pass over the scores.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(config_.head_dim()));
+  in.q_cos = (angles.cos() * scale).to(dtype).unsqueeze(1);
+  in.q_sin = (angles.sin() * scale).to(dtype).unsqueeze(1);
 
   at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     if (gradient_checkpointing_ && cache == nullptr && is_training() &&
         at::GradMode::is_enabled()) {
-      hidden = CheckpointedLayer::apply(hidden, cos, sin, key_valid, i, this)[0];
+      hidden = CheckpointedLayer::apply(hidden, in.cos, in.sin, in.q_cos, in.q_sin, in.blocked, i,
+                                        this)[0];
     } else {
-      hidden = LayerForward(i, hidden, cos, sin, key_valid, cache, cache_start);
+      hidden = LayerForward(i, hidden, in, cache, cache_start);
     }
   }
   if (cache != nullptr) cache->length = cache_start + steps;
@@ -252,9 +263,8 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
 }
 
 at::Tensor TransformerImpl::RunLayerWithoutCache(int64_t index, const at::Tensor& hidden,
-                                                 const at::Tensor& cos, const at::Tensor& sin,
-                                                 const at::Tensor& key_valid) {
-  return LayerForward(index, hidden, cos, sin, key_valid, nullptr, 0);
+                                                 const AttentionInputs& in) {
+  return LayerForward(index, hidden, in, nullptr, 0);
 }
 
 at::Tensor TransformerImpl::Logits(const at::Tensor& hidden) {

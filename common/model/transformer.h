@@ -103,17 +103,23 @@ class TransformerImpl : public torch::nn::Module {
   at::Tensor EffectiveWeight(const Layer& layer, const std::string& projection,
                              const at::Tensor& base) const;
 
+  // What every layer's attention needs, computed once per forward.
+  struct AttentionInputs {
+    at::Tensor cos, sin;      // rotary tables [B, 1, T, head_dim]
+    at::Tensor q_cos, q_sin;  // the same, times 1/sqrt(head_dim), for queries
+    at::Tensor blocked;       // [B, 1, 1, T, S] true where a key is hidden from a query
+  };
+
   // One decoder layer without a cache; used by gradient checkpointing to recompute in backward.
-  at::Tensor RunLayerWithoutCache(int64_t index, const at::Tensor& hidden, const at::Tensor& cos,
-                                  const at::Tensor& sin, const at::Tensor& key_valid);
+  at::Tensor RunLayerWithoutCache(int64_t index, const at::Tensor& hidden,
+                                  const AttentionInputs& in);
 
   // Registers a LoRA adapter on layer `layer`.
   void AddLoraAdapter(int64_t layer, const std::string& projection, LoraAdapter adapter);
 
  private:
-  at::Tensor LayerForward(int64_t index, const at::Tensor& hidden, const at::Tensor& cos,
-                          const at::Tensor& sin, const at::Tensor& key_valid, KvCache* cache,
-                          int64_t cache_start);
+  at::Tensor LayerForward(int64_t index, const at::Tensor& hidden, const AttentionInputs& in,
+                          KvCache* cache, int64_t cache_start);
 
   ModelConfig config_;
   bool gradient_checkpointing_ = false;
