@@ -6,6 +6,7 @@
 //   gemm      a [B*T, H] x [H, 4H] matmul, FLOP/s: the arithmetic ceiling the others are held to
 // Prints one JSON object per line.
 // Usage: plumb-bench-model [--reps N] [--threads N] [--size 3M|25M] [--dtype fp32|bf16]
+//                          [--what sample|logprobs|train|gemm]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -79,12 +80,13 @@ void Emit(const char* size, const char* dtype, int64_t batch, const char* what, 
 int main(int argc, char** argv) {
   int reps = 5;
   int threads = 2;
-  std::string only_size, only_dtype;
+  std::string only_size, only_dtype, only_what;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--size") == 0) only_size = argv[i + 1];
     if (std::strcmp(argv[i], "--dtype") == 0) only_dtype = argv[i + 1];
+    if (std::strcmp(argv[i], "--what") == 0) only_what = argv[i + 1];
   }
   at::set_num_threads(threads);
   constexpr int64_t kPrompt = 16, kNew = 64, kSeq = 128;
@@ -106,14 +108,18 @@ int main(int argc, char** argv) {
             prompts[b].push_back((b * 131 + t * 17) % size.config.vocab_size);
           }
         }
+        auto wanted = [&](const char* what) { return only_what.empty() || only_what == what; };
         plumb::model::SamplingOptions options;
         options.max_new_tokens = kNew;
         options.seed = 1;
-        const double sample_s = MedianSeconds(reps, [&] {
-          auto out = plumb::model::Sample(*model, prompts, options);
-          if (!out.ok()) std::abort();
-        });
-        Emit(size.name, dtype_name, batch, "sample", batch * kNew / sample_s, "tokens/s", params);
+        if (wanted("sample")) {
+          const double sample_s = MedianSeconds(reps, [&] {
+            auto out = plumb::model::Sample(*model, prompts, options);
+            if (!out.ok()) std::abort();
+          });
+          Emit(size.name, dtype_name, batch, "sample", batch * kNew / sample_s, "tokens/s",
+               params);
+        }
 
         std::vector<std::vector<int64_t>> responses(batch);
         for (int64_t b = 0; b < batch; ++b) {
@@ -121,15 +127,17 @@ int main(int argc, char** argv) {
             responses[b].push_back((b * 7 + t * 29) % size.config.vocab_size);
           }
         }
-        const double logprob_s = MedianSeconds(reps, [&] {
-          torch::NoGradGuard no_grad;
-          auto out = plumb::model::ScoreResponses(*model, prompts, responses);
-          if (!out.ok()) std::abort();
-        });
-        Emit(size.name, dtype_name, batch, "logprobs", batch * kSeq / logprob_s, "tokens/s",
-             params);
+        if (wanted("logprobs")) {
+          const double logprob_s = MedianSeconds(reps, [&] {
+            torch::NoGradGuard no_grad;
+            auto out = plumb::model::ScoreResponses(*model, prompts, responses);
+            if (!out.ok()) std::abort();
+          });
+          Emit(size.name, dtype_name, batch, "logprobs", batch * kSeq / logprob_s, "tokens/s",
+               params);
+        }
 
-        if (dtype == torch::kFloat) {
+        if (dtype == torch::kFloat && wanted("train")) {
           model->train();
           torch::optim::AdamW adam(model->parameters(), torch::optim::AdamWOptions(1e-4));
           const at::Tensor ids =
@@ -148,6 +156,7 @@ int main(int argc, char** argv) {
           Emit(size.name, dtype_name, batch, "train", train_s * 1e3, "ms/step", params);
           model->eval();
         }
+        if (!wanted("gemm")) continue;
         // The GEMM ceiling at this precision and shape.
         const at::Tensor a = torch::randn({batch * kSeq, size.config.hidden_size}).to(dtype);
         const at::Tensor w =

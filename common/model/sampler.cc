@@ -3,8 +3,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/cpu_decode.h"
 
 namespace plumb::model {
 namespace {
@@ -16,31 +18,45 @@ uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
   return x ^ (x >> 31);
 }
 
-// Picks one token per row from `logits` [B, V] (float32) with uniforms `u` [B].
-at::Tensor ChooseTokens(const at::Tensor& scaled, const SamplingOptions& options,
-                        const at::Tensor& u) {
-  if (options.temperature == 0) return scaled.argmax(-1);
-  const int64_t vocab = scaled.size(-1);
-  auto [sorted, order] = scaled.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true);
-  const double kRemoved = -std::numeric_limits<float>::infinity();
-  if (options.top_k > 0 && options.top_k < vocab) {
-    sorted.narrow(-1, options.top_k, vocab - options.top_k).fill_(kRemoved);
-  }
-  at::Tensor probs = sorted.softmax(-1);
-  if (options.top_p < 1.0) {
-    // Drop a token when the tokens before it already reach top_p (the first always stays).
-    const at::Tensor before = probs.cumsum(-1) - probs;
-    sorted = sorted.masked_fill(before >= options.top_p, kRemoved);
-    probs = sorted.softmax(-1);
-  }
-  const at::Tensor cdf = probs.cumsum(-1);
-  const at::Tensor target = (u.to(cdf.dtype()) * cdf.select(-1, vocab - 1)).unsqueeze(-1);
-  const at::Tensor index =
-      at::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).clamp_max(vocab - 1);
-  return order.gather(-1, index).squeeze(-1);
-}
-
 }  // namespace
+
+void SampleRowsTensor(const at::Tensor& scaled, const SamplingOptions& options,
+                      const std::vector<double>& uniforms, std::vector<int64_t>* tokens,
+                      std::vector<float>* logprobs) {
+  const int64_t vocab = scaled.size(-1);
+  at::Tensor chosen;
+  if (options.temperature == 0) {
+    chosen = scaled.argmax(-1);
+  } else {
+    at::Tensor keep = torch::ones_like(scaled, torch::kBool);
+    if (options.top_k > 0 && options.top_k < vocab) {
+      keep &=
+          scaled >= std::get<0>(scaled.topk(options.top_k, -1)).narrow(-1, options.top_k - 1, 1);
+    }
+    const double inf = std::numeric_limits<float>::infinity();
+    if (options.top_p < 1.0) {
+      const at::Tensor sorted =
+          std::get<0>(scaled.masked_fill(keep.logical_not(), -inf).sort(-1, true));
+      const at::Tensor probs = sorted.softmax(-1);
+      const at::Tensor before = probs.cumsum(-1) - probs;
+      const at::Tensor threshold =
+          sorted.masked_fill(before >= options.top_p, inf).amin(-1, /*keepdim=*/true);
+      keep &= scaled >= threshold;
+    }
+    const at::Tensor weights =
+        (scaled - std::get<0>(scaled.max(-1, true))).exp().masked_fill(keep.logical_not(), 0);
+    const at::Tensor cdf = weights.cumsum(-1);
+    const at::Tensor u = torch::tensor(uniforms, torch::kDouble).to(scaled.device());
+    const at::Tensor target = (u.to(cdf.dtype()) * cdf.select(-1, vocab - 1)).unsqueeze(-1);
+    chosen = at::searchsorted(cdf, target, false, /*right=*/true).clamp_max(vocab - 1).squeeze(-1);
+  }
+  const at::Tensor logp = scaled.log_softmax(-1).gather(-1, chosen.unsqueeze(-1)).squeeze(-1);
+  const at::Tensor chosen_cpu = chosen.to(torch::kCPU).contiguous();
+  const at::Tensor logp_cpu = logp.to(torch::kCPU).contiguous();
+  tokens->assign(chosen_cpu.data_ptr<int64_t>(),
+                 chosen_cpu.data_ptr<int64_t>() + chosen_cpu.numel());
+  logprobs->assign(logp_cpu.data_ptr<float>(), logp_cpu.data_ptr<float>() + logp_cpu.numel());
+}
 
 uint64_t PromptKey(const std::vector<int64_t>& prompt) {
   uint64_t h = Mix(prompt.size());
@@ -141,45 +157,45 @@ absl::StatusOr<std::vector<SampledSequence>> Sample(
   }
   std::vector<bool> done(rows, false);
   int64_t remaining = rows;
-  const at::Tensor stop_ids = torch::tensor(
-      std::vector<int64_t>(options.stop_token_ids.begin(), options.stop_token_ids.end()),
-      torch::kLong);
+  const std::set<int64_t> stop_ids(options.stop_token_ids.begin(), options.stop_token_ids.end());
   const double temperature = options.temperature > 0 ? options.temperature : 1.0;
+  const bool on_cpu = CanDecodeOnCpu(model);
   at::Tensor ones = torch::ones({rows, 1}, torch::dtype(torch::kLong).device(device));
   std::vector<double> uniforms(rows);
   std::vector<uint64_t> prompt_keys;
   for (const auto& prompt : prompts) prompt_keys.push_back(PromptKey(prompt));
+  std::vector<int64_t> tokens;
+  std::vector<float> logprobs;
   for (int64_t step = 0; step < options.max_new_tokens && remaining > 0; ++step) {
-    const at::Tensor scaled = model.Logits(last_hidden).to(torch::kFloat) / temperature;
+    at::Tensor scaled = model.Logits(last_hidden).to(torch::kFloat);
+    if (temperature != 1.0) scaled = scaled / temperature;
     for (int64_t r = 0; r < rows; ++r) {
       uniforms[r] = SamplingUniform(options.seed, prompt_keys[r / k], r % k, step);
     }
-    const at::Tensor u = torch::tensor(uniforms, torch::kDouble).to(device);
-    const at::Tensor tokens = ChooseTokens(scaled, options, u);  // [rows]
-    const at::Tensor logprobs =
-        scaled.log_softmax(-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);  // [rows]
-    const at::Tensor tokens_cpu = tokens.to(torch::kCPU);
-    const at::Tensor logprobs_cpu = logprobs.to(torch::kCPU);
-    const at::Tensor is_stop =
-        stop_ids.numel() > 0 ? at::isin(tokens_cpu, stop_ids) : torch::zeros({rows}, torch::kBool);
-    const int64_t* token_data = tokens_cpu.data_ptr<int64_t>();
-    const float* logprob_data = logprobs_cpu.data_ptr<float>();
-    const bool* stop_data = is_stop.data_ptr<bool>();
+    if (on_cpu) {
+      SampleRowsCpu(scaled, options.temperature == 0, options.top_k, options.top_p, uniforms,
+                    &tokens, &logprobs);
+    } else {
+      SampleRowsTensor(scaled, options, uniforms, &tokens, &logprobs);
+    }
     for (int64_t r = 0; r < rows; ++r) {
       if (done[r]) continue;
-      results[r].tokens.push_back(token_data[r]);
-      results[r].logprobs.push_back(logprob_data[r]);
-      if (stop_data[r]) {
+      results[r].tokens.push_back(tokens[r]);
+      results[r].logprobs.push_back(logprobs[r]);
+      if (stop_ids.count(tokens[r]) > 0) {
         results[r].finish_reason = FinishReason::kStop;
         done[r] = true;
         --remaining;
       }
     }
     if (remaining == 0 || step + 1 == options.max_new_tokens) break;
-    if (options.use_kv_cache) {
-      last_hidden = model.Forward(tokens.unsqueeze(-1), ones, {}, &cache).select(1, 0);
+    const at::Tensor next = torch::tensor(tokens, torch::kLong).to(device);
+    if (options.use_kv_cache && on_cpu) {
+      last_hidden = DecodeStepCpu(model, next, &cache);
+    } else if (options.use_kv_cache) {
+      last_hidden = model.Forward(next.unsqueeze(-1), ones, {}, &cache).select(1, 0);
     } else {
-      ids = at::cat({ids, tokens.unsqueeze(-1)}, 1);
+      ids = at::cat({ids, next.unsqueeze(-1)}, 1);
       mask = at::cat({mask, ones}, 1);
       last_hidden = model.Forward(ids, mask).select(1, ids.size(1) - 1);
     }

@@ -7,6 +7,9 @@
 // same numbers whatever else is in the batch — batched sampling gives the same tokens as sampling
 // each prompt alone with the same seed (and the same prompt twice gives the same samples).
 //
+// Top-k and top-p keep every token at or above a threshold logit (so tokens tied at the edge
+// stay in); the kept tokens are then drawn by inverse CDF in token-id order.
+//
 // Returned log-probs are log-softmax(logits / temperature) at the sampled token, before top-k /
 // top-p filtering (what a learner recomputes for PPO); with temperature 0 (greedy) the
 // temperature is taken as 1.
@@ -58,6 +61,13 @@ absl::Status ValidateSampling(const ModelConfig& config,
 absl::StatusOr<std::vector<SampledSequence>> Sample(
     TransformerImpl& model, const std::vector<std::vector<int64_t>>& prompts,
     const SamplingOptions& options);
+
+// One sampling step with tensor operations, for models off the CPU (on CPU, Sample uses
+// SampleRowsCpu from cpu_decode.h; both follow the same rules and tests compare them).
+// `scaled` [B, V] float32 logits already divided by the temperature.
+void SampleRowsTensor(const at::Tensor& scaled, const SamplingOptions& options,
+                      const std::vector<double>& uniforms, std::vector<int64_t>* tokens,
+                      std::vector<float>* logprobs);
 
 // A 64-bit key of a prompt's token ids.
 uint64_t PromptKey(const std::vector<int64_t>& prompt);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/model/cpu_decode.h"
 #include "common/model/logprobs.h"
 
 namespace plumb::model {
@@ -156,6 +157,56 @@ TEST(SamplerTest, BadRequestsAreRefusedWithAReason) {
   options.temperature = std::nan("");
   EXPECT_THAT(std::string(Sample(*model, {{1}}, options).status().message()),
               HasSubstr("temperature must be a finite number >= 0"));
+}
+
+TEST(SamplerTest, CpuAndTensorSamplingRulesPickTheSameTokens) {
+  torch::manual_seed(12);
+  const at::Tensor logits = torch::randn({16, 300}) * 3;
+  std::vector<double> u;
+  for (int64_t r = 0; r < 16; ++r) u.push_back(SamplingUniform(4, r, 0, 0));
+  for (auto [top_k, top_p] :
+       std::vector<std::pair<int64_t, double>>{{0, 1.0}, {5, 1.0}, {0, 0.7}, {40, 0.9}, {1, 1.0}}) {
+    SamplingOptions options;
+    options.top_k = top_k;
+    options.top_p = top_p;
+    std::vector<int64_t> cpu_tokens, tensor_tokens;
+    std::vector<float> cpu_logprobs, tensor_logprobs;
+    SampleRowsCpu(logits, false, top_k, top_p, u, &cpu_tokens, &cpu_logprobs);
+    SampleRowsTensor(logits, options, u, &tensor_tokens, &tensor_logprobs);
+    EXPECT_EQ(cpu_tokens, tensor_tokens) << top_k << " " << top_p;
+    for (size_t i = 0; i < cpu_logprobs.size(); ++i) {
+      EXPECT_NEAR(cpu_logprobs[i], tensor_logprobs[i], 1e-5);
+    }
+    if (top_k == 1) {
+      EXPECT_TRUE(at::equal(torch::tensor(cpu_tokens), logits.argmax(-1)));
+    }
+  }
+}
+
+TEST(SamplerTest, FusedCpuDecodeStepMatchesTheGeneralCachedForward) {
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    torch::manual_seed(21);
+    Transformer model(SmallConfig());
+    model->to(dtype);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    // Left-padded prompts, as Sample builds them.
+    const at::Tensor ids = torch::tensor({{0, 0, 5, 6}, {7, 8, 9, 10}});
+    const at::Tensor mask = torch::tensor({{0, 0, 1, 1}, {1, 1, 1, 1}});
+    KvCache fused = model->NewCache(2, 8);
+    KvCache general = model->NewCache(2, 8);
+    model->Forward(ids, mask, {}, &fused);
+    model->Forward(ids, mask, {}, &general);
+    const at::Tensor next = torch::tensor({11, 12});
+    const at::Tensor a = DecodeStepCpu(*model, next, &fused).to(torch::kFloat);
+    const at::Tensor b = model->Forward(next.unsqueeze(-1), torch::ones({2, 1}), {}, &general)
+                             .select(1, 0)
+                             .to(torch::kFloat);
+    const double tolerance = dtype == torch::kFloat ? 1e-5 : 5e-2;
+    EXPECT_LT((a - b).abs().max().item<double>(), tolerance) << dtype;
+    EXPECT_EQ(fused.length, general.length);
+    EXPECT_TRUE(at::equal(fused.key_valid, general.key_valid));
+  }
 }
 
 TEST(SamplerTest, UniformsAreIndependentOfBatchComposition) {

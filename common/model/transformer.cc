@@ -93,10 +93,10 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
     reward_head_ = register_parameter("reward_head", normal({config.num_reward_outputs, h}));
   }
   // inv_freq[i] = theta^(-2i / head_dim), as in HF's LlamaRotaryEmbedding.
-  inv_freq_ = register_buffer(
-      "inv_freq",
-      1.0 / torch::pow(config.rope_theta,
-                       torch::arange(0, hd, 2, torch::kFloat64).to(torch::kFloat) / hd));
+  for (int64_t i = 0; i < hd; i += 2) {
+    inv_freq_.push_back(static_cast<float>(
+        1.0 / std::pow(config.rope_theta, static_cast<double>(i) / static_cast<double>(hd))));
+  }
 }
 
 at::Tensor TransformerImpl::lm_head_weight() const {
@@ -238,7 +238,9 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
 
   // Rotary tables for these positions: [B, 1, T, head_dim], cos/sin of cat(freqs, freqs).
   const at::Tensor freqs =
-      positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_.to(positions.device());
+      positions.to(torch::kFloat).unsqueeze(-1) *
+      torch::from_blob(inv_freq_.data(), {static_cast<int64_t>(inv_freq_.size())}, torch::kFloat)
+          .to(positions.device());
   const at::Tensor angles = at::cat({freqs, freqs}, -1);
   const auto dtype = embed_tokens_.scalar_type();
   in.cos = angles.cos().to(dtype).unsqueeze(1);

@@ -97,6 +97,9 @@ class TransformerImpl : public torch::nn::Module {
   at::Tensor& final_norm() { return norm_; }
   at::Tensor& lm_head() { return lm_head_; }  // undefined when tied
   at::Tensor& value_head() { return value_head_; }
+  // Rotary frequencies theta^(-2i / head_dim), i < head_dim / 2, always float32 (kept off the
+  // module so that converting the model to bfloat16 does not round them).
+  const std::vector<float>& inv_freq() const { return inv_freq_; }
   at::Tensor& reward_head() { return reward_head_; }
 
   // The weight a projection uses in forward: the base plus its LoRA updates, if any.
@@ -129,7 +132,7 @@ class TransformerImpl : public torch::nn::Module {
   at::Tensor lm_head_;      // [V, H], undefined when tied
   at::Tensor value_head_;   // [1, H]
   at::Tensor reward_head_;  // [K, H], undefined when num_reward_outputs == 0
-  at::Tensor inv_freq_;     // [head_dim / 2] buffer
+  std::vector<float> inv_freq_;
 };
 TORCH_MODULE(Transformer);
 
