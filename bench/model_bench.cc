@@ -117,8 +117,7 @@ int main(int argc, char** argv) {
             auto out = plumb::model::Sample(*model, prompts, options);
             if (!out.ok()) std::abort();
           });
-          Emit(size.name, dtype_name, batch, "sample", batch * kNew / sample_s, "tokens/s",
-               params);
+          Emit(size.name, dtype_name, batch, "sample", batch * kNew / sample_s, "tokens/s", params);
         }
 
         std::vector<std::vector<int64_t>> responses(batch);

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Builds the release preset and runs the benchmarks, printing medians of 5 repetitions and the
-# ratios that BENCHMARKS.md records. Usage: scripts/bench.sh [extra --benchmark_* flags]
+# Builds the release preset and runs the benchmarks, printing medians and the ratios that
+# BENCHMARKS.md records, each against a baseline measured in the same run.
+# Usage: scripts/bench.sh [codec|model|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+what=${1:-all}
 
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target plumb-bench-tensor-codec >/dev/null
-out=$(mktemp)
-./build/bin/plumb-bench-tensor-codec --benchmark_repetitions=5 \
-  --benchmark_report_aggregates_only=true --benchmark_format=json "$@" >"$out"
-python3 - "$out" <<'PY'
+cmake --build --preset release -j "$(nproc)" --target plumb-bench-tensor-codec plumb-bench-model \
+  >/dev/null
+
+if [ "$what" = codec ] || [ "$what" = all ]; then
+  out=$(mktemp)
+  ./build/bin/plumb-bench-tensor-codec --benchmark_repetitions=5 \
+    --benchmark_report_aggregates_only=true --benchmark_format=json >"$out"
+  python3 - "$out" <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))
 ctx = runs["context"]
 medians = {b["run_name"]: b for b in runs["benchmarks"] if b.get("aggregate_name") == "median"}
-print(f"machine: {ctx['num_cpus']} x {ctx['mhz_per_cpu']} MHz, {ctx.get('date', '')}")
+print(f"machine: {ctx['num_cpus']} x {ctx['mhz_per_cpu']} MHz")
 raw = medians.get("BM_RawTcpLoopback/real_time")
 print("| benchmark | median time (ms) | throughput (GB/s) | vs raw loopback TCP |")
 print("|---|---|---|---|")
@@ -23,4 +28,14 @@ for name, b in medians.items():
     ratio = f"{b['bytes_per_second'] / raw['bytes_per_second']:.0%}" if raw else "-"
     print(f"| {name} | {b['real_time']:.1f} | {gbps:.2f} | {ratio} |")
 PY
-rm -f "$out"
+  rm -f "$out"
+fi
+
+if [ "$what" = model ] || [ "$what" = all ]; then
+  # Same shapes, same thread count (2), one after the other in the same run.
+  out=$(mktemp)
+  ./build/bin/plumb-bench-model --reps 5 --threads 2 >"$out"
+  /usr/bin/python3 bench/model_bench_peer.py --reps 5 --threads 2 >>"$out"
+  python3 bench/model_report.py <"$out"
+  rm -f "$out"
+fi

@@ -44,6 +44,15 @@ struct EchoServer {
   std::string target() const { return "127.0.0.1:" + std::to_string(runner->port()); }
 };
 
+// Waits (up to 10 s) until the server is inside an Echo handler.
+void WaitForCallInFlight(const testing::EchoServiceImpl& service) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (service.active_echo_calls() == 0 && absl::Now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(service.active_echo_calls(), 0) << "the call never reached the server";
+}
+
 // One Echo call; returns the status and fills *response.
 grpc::Status CallEcho(const rpc::ChannelOptions& options, const EchoRequest& request,
                       EchoResponse* response, std::optional<absl::Duration> deadline = {}) {
@@ -153,7 +162,7 @@ TEST(ServerLayerTest, ShutdownLetsACallInFlightFinishThenRefusesNewCalls) {
     grpc::Status status = CallEcho(client, slow, &response);
     return std::make_pair(status, response.message());
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  WaitForCallInFlight(server.service);
   server.runner->Shutdown(absl::Seconds(10));
   auto [status, message] = in_flight.get();
   EXPECT_TRUE(status.ok()) << status.error_message();
@@ -172,7 +181,7 @@ TEST(ServerLayerTest, ShutdownCancelsCallsThatOutliveTheGrace) {
     EchoResponse response;
     return CallEcho(client, slow, &response).error_code();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  WaitForCallInFlight(server.service);
   const absl::Time start = absl::Now();
   server.runner->Shutdown(absl::Milliseconds(300));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));

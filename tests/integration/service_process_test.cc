@@ -114,7 +114,17 @@ TEST(ServiceProcessTest, SigtermDuringASlowCallLetsItFinishAndExitsZero) {
     grpc::Status status = Echo(server.grpc_port, 1500, &message);
     return std::make_pair(status, message);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Wait until the server's own metrics show the call in flight.
+  httplib::Client http("127.0.0.1", server.metrics_port);
+  const std::string in_flight = R"(plumb_rpc_in_flight_requests{service="test-echo-server"} 1)";
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  bool seen = false;
+  while (!seen && absl::Now() < give_up) {
+    httplib::Result scrape = http.Get("/metrics");
+    seen = scrape && scrape->body.find(in_flight) != std::string::npos;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(seen) << "the slow call never showed up in flight";
   server.process->Signal(SIGTERM);
   auto [status, message] = slow.get();
   EXPECT_TRUE(status.ok()) << status.error_message();

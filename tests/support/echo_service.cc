@@ -23,6 +23,11 @@ grpc::Status EchoServiceImpl::Echo(grpc::ServerContext* context,
                           : grpc::StatusCode::UNAVAILABLE;
     return grpc::Status(code, "attempt " + std::to_string(attempt) + " fails on purpose");
   }
+  active_echo_calls_.fetch_add(1);
+  struct Leave {
+    std::atomic<int>* counter;
+    ~Leave() { counter->fetch_sub(1); }
+  } leave{&active_echo_calls_};
   const absl::Time until = absl::Now() + absl::Milliseconds(request->sleep_ms());
   while (absl::Now() < until) {
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");

@@ -6,6 +6,7 @@
 #ifndef PLUMB_TESTS_SUPPORT_ECHO_SERVICE_H_
 #define PLUMB_TESTS_SUPPORT_ECHO_SERVICE_H_
 
+#include <atomic>
 #include <map>
 #include <string>
 
@@ -24,6 +25,9 @@ class EchoServiceImpl final : public v1::testing::EchoService::Service {
   grpc::Status Echo(grpc::ServerContext* context, const v1::testing::EchoRequest* request,
                     v1::testing::EchoResponse* response) override;
 
+  // Echo calls currently inside the handler (tests wait for a call to be in flight).
+  int active_echo_calls() const { return active_echo_calls_.load(); }
+
   // Reassembles the streamed tensor and reports what arrived. Like a weight receiver, it writes
   // into a staging tensor kept from the previous upload when dtype and shape match.
   grpc::Status UploadTensor(grpc::ServerContext* context,
@@ -36,6 +40,7 @@ class EchoServiceImpl final : public v1::testing::EchoService::Service {
       grpc::ServerReaderWriter<v1::TensorChunk, v1::TensorChunk>* stream) override;
 
  private:
+  std::atomic<int> active_echo_calls_{0};
   absl::Mutex mu_;
   std::map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);
   at::Tensor staging_ ABSL_GUARDED_BY(mu_);  // taken by one upload at a time
