@@ -20,8 +20,8 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 
 // rotate_half: [x1, x2] -> [-x2, x1] along the last dimension.
 at::Tensor RotateHalf(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  const std::vector<at::Tensor> halves = x.chunk(2, -1);
+  return at::cat({-halves[1], halves[0]}, -1);
 }
 
 // A large negative score for masked keys: finite, so that a query whose keys are all masked
@@ -160,12 +160,12 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
   // Attention block.
   const at::Tensor normed = RmsNorm(hidden, layer.input_norm, config_.rms_norm_eps);
   const at::Tensor qkv = at::matmul(normed, EffectiveWeight(layer, "qkv", layer.qkv).t());
-  at::Tensor q = qkv.narrow(-1, 0, heads * hd).view({batch, steps, heads, hd}).transpose(1, 2);
-  at::Tensor k =
-      qkv.narrow(-1, heads * hd, kv_heads * hd).view({batch, steps, kv_heads, hd}).transpose(1, 2);
-  at::Tensor v = qkv.narrow(-1, (heads + kv_heads) * hd, kv_heads * hd)
-                     .view({batch, steps, kv_heads, hd})
-                     .transpose(1, 2);
+  // split (not three narrows): its backward writes the three gradients into one tensor once.
+  const std::vector<at::Tensor> parts =
+      qkv.split_with_sizes({heads * hd, kv_heads * hd, kv_heads * hd}, -1);
+  at::Tensor q = parts[0].view({batch, steps, heads, hd}).transpose(1, 2);
+  at::Tensor k = parts[1].view({batch, steps, kv_heads, hd}).transpose(1, 2);
+  at::Tensor v = parts[2].view({batch, steps, kv_heads, hd}).transpose(1, 2);
   q = q * in.q_cos + RotateHalf(q) * in.q_sin;  // pre-scaled by 1/sqrt(head_dim)
   k = k * in.cos + RotateHalf(k) * in.sin;
 
@@ -194,9 +194,8 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
   const at::Tensor normed2 = RmsNorm(after_attention, layer.post_norm, config_.rms_norm_eps);
   const at::Tensor gate_up =
       at::matmul(normed2, EffectiveWeight(layer, "gate_up", layer.gate_up).t());
-  const int64_t inter = config_.intermediate_size;
-  const at::Tensor activated =
-      at::silu(gate_up.narrow(-1, 0, inter)) * gate_up.narrow(-1, inter, inter);
+  const std::vector<at::Tensor> gate_and_up = gate_up.chunk(2, -1);
+  const at::Tensor activated = at::silu(gate_and_up[0]) * gate_and_up[1];
   return after_attention + at::matmul(activated, EffectiveWeight(layer, "down", layer.down).t());
 }
 
