@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include "common/rpc/channel_factory.h"
+#include "common/rpc/raw_stream.h"
 #include "common/rpc/server_runner.h"
 #include "common/tensor/tensor_codec.h"
+#include "common/tensor/tensor_wire.h"
 #include "tests/support/echo_service.h"
 
 namespace plumb {
@@ -75,6 +77,34 @@ TEST_F(TensorTransferTest, HundredMegabyteTensorRoundTripsBitExactly) {
   EXPECT_EQ(back->name, "big");
   EXPECT_EQ(back->tensor.sizes(), source.sizes());
   EXPECT_EQ(std::memcmp(back->tensor.data_ptr(), source.data_ptr(), 100'000'000), 0);
+}
+
+TEST_F(TensorTransferTest, ZeroCopyChunksAreOrdinaryTensorChunksToTheServer) {
+  at::manual_seed(5);
+  for (const at::Tensor& source :
+       {at::randn({700, 1000}), at::randn({33}).to(at::kBFloat16), at::empty({0, 4}, at::kLong)}) {
+    auto context = rpc::NewClientContext(client_);
+    grpc::ByteBuffer reply;
+    auto writer = rpc::StartRawClientStream(*rpc::CreateChannel(client_),
+                                            "/plumb.v1.testing.EchoService/UploadTensor",
+                                            context.get(), &reply);
+    size_t chunks = 0;
+    absl::Status sent = tensor::EncodeTensorToWire("w", source, [&](const grpc::ByteBuffer& b) {
+      ++chunks;
+      return writer->Write(b);
+    });
+    ASSERT_TRUE(sent.ok()) << sent;
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    v1::testing::UploadTensorResponse response;
+    ASSERT_TRUE(rpc::ParseReply(reply, &response).ok());
+    const size_t bytes = source.numel() * source.element_size();
+    EXPECT_EQ(response.total_bytes(), bytes);
+    EXPECT_EQ(response.chunks(), chunks);
+    EXPECT_EQ(response.checksum(), tensor::Checksum(source.data_ptr(), bytes));
+    EXPECT_EQ(response.dtype(), *tensor::ToWireDType(source.scalar_type()));
+  }
 }
 
 TEST_F(TensorTransferTest, CorruptedChunkIsDataLossAndTheServerKeepsServing) {
