@@ -96,38 +96,46 @@ size_t WireElementSize(v1::DType dtype) {
   }
 }
 
-absl::Status EncodeTensor(const std::string& name, const at::Tensor& tensor,
-                          const std::function<bool(const v1::TensorChunk&)>& sink,
-                          size_t chunk_bytes) {
+absl::StatusOr<OutgoingTensor> PrepareOutgoingTensor(const std::string& name,
+                                                     const at::Tensor& tensor, size_t chunk_bytes) {
   if (!tensor.defined()) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' is undefined"));
   }
   absl::StatusOr<v1::DType> dtype = ToWireDType(tensor.scalar_type());
-  if (!dtype.ok())
+  if (!dtype.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": ", dtype.status().message()));
+  }
   if (chunk_bytes == 0) return absl::InvalidArgumentError("chunk_bytes must be positive");
-  const at::Tensor cpu =
-      tensor.device().is_cpu() ? tensor.contiguous() : tensor.to(at::kCPU).contiguous();
-  const auto* bytes = static_cast<const char*>(cpu.data_ptr());
-  const uint64_t total = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
+  OutgoingTensor out;
+  out.cpu = tensor.device().is_cpu() ? tensor.contiguous() : tensor.to(at::kCPU).contiguous();
+  out.total_bytes = static_cast<uint64_t>(out.cpu.numel()) * out.cpu.element_size();
+  out.header.set_name(name);
+  out.header.set_dtype(*dtype);
+  for (int64_t dim : out.cpu.sizes()) out.header.add_shape(dim);
+  out.header.set_total_bytes(out.total_bytes);
+  return out;
+}
 
-  v1::TensorChunk chunk;
-  chunk.set_name(name);
-  chunk.set_dtype(*dtype);
-  for (int64_t dim : cpu.sizes()) chunk.add_shape(dim);
-  chunk.set_total_bytes(total);
+absl::Status SendStopped(const std::string& name, uint64_t offset, uint64_t total) {
+  return absl::CancelledError(
+      absl::StrCat("sending tensor '", name, "' stopped at byte ", offset, " of ", total));
+}
+
+absl::Status EncodeTensor(const std::string& name, const at::Tensor& tensor,
+                          const std::function<bool(const v1::TensorChunk&)>& sink,
+                          size_t chunk_bytes) {
+  absl::StatusOr<OutgoingTensor> out = PrepareOutgoingTensor(name, tensor, chunk_bytes);
+  if (!out.ok()) return out.status();
+  v1::TensorChunk& chunk = out->header;
   uint64_t offset = 0;
   do {
-    const uint64_t n = std::min<uint64_t>(chunk_bytes, total - offset);
+    const uint64_t n = std::min<uint64_t>(chunk_bytes, out->total_bytes - offset);
     chunk.set_offset(offset);
-    chunk.set_data(bytes + offset, n);
+    chunk.set_data(out->bytes() + offset, n);
     chunk.set_checksum(Checksum(chunk.data().data(), n));  // hashes the copy while it is hot
-    if (!sink(chunk)) {
-      return absl::CancelledError(
-          absl::StrCat("sending tensor '", name, "' stopped at byte ", offset, " of ", total));
-    }
+    if (!sink(chunk)) return SendStopped(name, offset, out->total_bytes);
     offset += n;
-  } while (offset < total);
+  } while (offset < out->total_bytes);
   return absl::OkStatus();
 }
 

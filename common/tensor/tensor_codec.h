@@ -38,6 +38,22 @@ absl::StatusOr<c10::ScalarType> FromWireDType(v1::DType dtype);
 // Bytes per element of a wire dtype (0 for unknown).
 size_t WireElementSize(v1::DType dtype);
 
+// A tensor made ready to send: contiguous on the CPU, with the header every chunk repeats
+// (name, dtype, shape, total_bytes). Shared by EncodeTensor and EncodeTensorToWire (tensor_wire.h).
+struct OutgoingTensor {
+  at::Tensor cpu;
+  v1::TensorChunk header;  // without offset, checksum and data
+  uint64_t total_bytes = 0;
+  const char* bytes() const { return static_cast<const char*>(cpu.data_ptr()); }
+};
+
+// INVALID_ARGUMENT for an undefined tensor, an unsupported dtype or chunk_bytes == 0.
+absl::StatusOr<OutgoingTensor> PrepareOutgoingTensor(const std::string& name,
+                                                     const at::Tensor& tensor, size_t chunk_bytes);
+
+// The CANCELLED status of a send whose sink stopped at `offset`.
+absl::Status SendStopped(const std::string& name, uint64_t offset, uint64_t total);
+
 // Splits `tensor` (any device and layout; copied to contiguous CPU memory when needed) into
 // chunks and hands each to `sink` in order. The chunk passed to `sink` is reused between calls.
 // `sink` returns false to stop early (e.g. the stream broke): the result is then CANCELLED.

@@ -27,24 +27,12 @@ void ReleaseTensor(void* tensor) { delete static_cast<at::Tensor*>(tensor); }
 absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tensor,
                                 const std::function<bool(const grpc::ByteBuffer&)>& sink,
                                 size_t chunk_bytes) {
-  if (!tensor.defined()) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' is undefined"));
-  }
-  absl::StatusOr<v1::DType> dtype = ToWireDType(tensor.scalar_type());
-  if (!dtype.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": ", dtype.status().message()));
-  }
-  if (chunk_bytes == 0) return absl::InvalidArgumentError("chunk_bytes must be positive");
-  const at::Tensor cpu =
-      tensor.device().is_cpu() ? tensor.contiguous() : tensor.to(at::kCPU).contiguous();
-  const auto* bytes = static_cast<const char*>(cpu.data_ptr());
-  const uint64_t total = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
-
-  v1::TensorChunk header;
-  header.set_name(name);
-  header.set_dtype(*dtype);
-  for (int64_t dim : cpu.sizes()) header.add_shape(dim);
-  header.set_total_bytes(total);
+  absl::StatusOr<OutgoingTensor> out = PrepareOutgoingTensor(name, tensor, chunk_bytes);
+  if (!out.ok()) return out.status();
+  v1::TensorChunk& header = out->header;
+  const at::Tensor& cpu = out->cpu;
+  const char* bytes = out->bytes();
+  const uint64_t total = out->total_bytes;
   uint64_t offset = 0;
   do {
     const uint64_t n = std::min<uint64_t>(chunk_bytes, total - offset);
@@ -57,10 +45,7 @@ absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tenso
                                                   ReleaseTensor, new at::Tensor(cpu)),
                     grpc::Slice::STEAL_REF)};
     const grpc::ByteBuffer message(slices, n > 0 ? 2 : 1);
-    if (!sink(message)) {
-      return absl::CancelledError(
-          absl::StrCat("sending tensor '", name, "' stopped at byte ", offset, " of ", total));
-    }
+    if (!sink(message)) return SendStopped(name, offset, total);
     offset += n;
   } while (offset < total);
   return absl::OkStatus();
