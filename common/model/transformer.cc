@@ -1,10 +1,18 @@
 #include "common/model/transformer.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+
+// LibTorch >= 2.1 has scaled_dot_product_attention with an explicit scale.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define PLUMB_HAS_FUSED_ATTENTION 1
+#else
+#define PLUMB_HAS_FUSED_ATTENTION 0
+#endif
 
 namespace plumb::model {
 namespace {
@@ -34,12 +42,12 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
                                                 at::Tensor hidden, at::Tensor cos, at::Tensor sin,
                                                 at::Tensor q_cos, at::Tensor q_sin,
-                                                at::Tensor blocked, int64_t layer,
+                                                at::Tensor blocked, at::Tensor bias, int64_t layer,
                                                 TransformerImpl* model) {
-    ctx->save_for_backward({hidden, cos, sin, q_cos, q_sin, blocked});
+    ctx->save_for_backward({hidden, cos, sin, q_cos, q_sin, blocked, bias});
     ctx->saved_data["layer"] = layer;
     ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
-    return {model->RunLayerWithoutCache(layer, hidden, {cos, sin, q_cos, q_sin, blocked})};
+    return {model->RunLayerWithoutCache(layer, hidden, {cos, sin, q_cos, q_sin, blocked, bias})};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -51,10 +59,11 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
       at::AutoGradMode enable(true);
       at::Tensor out =
           model->RunLayerWithoutCache(ctx->saved_data["layer"].toInt(), hidden,
-                                      {saved[1], saved[2], saved[3], saved[4], saved[5]});
+                                      {saved[1], saved[2], saved[3], saved[4], saved[5], saved[6]});
       torch::autograd::backward({out}, {grads[0]});
     }
-    return {hidden.grad(), at::Tensor(), at::Tensor(), at::Tensor(),
+    // One entry per forward input: hidden, cos, sin, q_cos, q_sin, blocked, bias, layer, model.
+    return {hidden.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor(),  at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -177,16 +186,35 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
     k = cache->keys[index].narrow(2, 0, key_length);
     v = cache->values[index].narrow(2, 0, key_length);
   }
-  // Grouped-query attention without copying keys: query heads j*group .. j*group+group-1 share
-  // key/value head j (HF's repeat_kv order).
-  const at::Tensor q5 = q.reshape({batch, kv_heads, group, steps, hd});
-  const at::Tensor scores =
-      at::matmul(q5, k.unsqueeze(2).transpose(-1, -2)).masked_fill_(in.blocked, kMaskedScore);
-  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-  const at::Tensor attended = at::matmul(probs, v.unsqueeze(2))  // [B, kv, g, T, hd]
-                                  .reshape({batch, heads, steps, hd})
-                                  .transpose(1, 2)
-                                  .reshape({batch, steps, heads * hd});
+  at::Tensor attended;
+#if PLUMB_HAS_FUSED_ATTENTION
+  if (!hidden.device().is_cpu() && in.bias.defined() && in.bias.numel() > 0) {
+    // LibTorch's fused attention (flash / memory-efficient kernels on GPUs). Queries are already
+    // scaled, so scale = 1; the additive bias keeps fully masked (padding) rows finite.
+    const at::Tensor keys = k.unsqueeze(2)
+                                .expand({batch, kv_heads, group, key_length, hd})
+                                .reshape({batch, heads, key_length, hd});
+    const at::Tensor values = v.unsqueeze(2)
+                                  .expand({batch, kv_heads, group, key_length, hd})
+                                  .reshape({batch, heads, key_length, hd});
+    attended = at::scaled_dot_product_attention(q, keys, values, in.bias.to(q.scalar_type()), 0.0,
+                                                false, 1.0)
+                   .transpose(1, 2)
+                   .reshape({batch, steps, heads * hd});
+  }
+#endif
+  if (!attended.defined()) {
+    // Grouped-query attention without copying keys: query heads j*group .. j*group+group-1
+    // share key/value head j (HF's repeat_kv order).
+    const at::Tensor q5 = q.reshape({batch, kv_heads, group, steps, hd});
+    const at::Tensor scores =
+        at::matmul(q5, k.unsqueeze(2).transpose(-1, -2)).masked_fill_(in.blocked, kMaskedScore);
+    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+    attended = at::matmul(probs, v.unsqueeze(2))  // [B, kv, g, T, hd]
+                   .reshape({batch, heads, steps, hd})
+                   .transpose(1, 2)
+                   .reshape({batch, steps, heads * hd});
+  }
   const at::Tensor after_attention =
       hidden + at::matmul(attended, EffectiveWeight(layer, "o", layer.o).t());
 
@@ -233,6 +261,11 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
     in.blocked = (causal.unsqueeze(0) & key_valid.unsqueeze(1))
                      .logical_not()
                      .view({input_ids.size(0), 1, 1, steps, keys});
+#if PLUMB_HAS_FUSED_ATTENTION
+    in.bias = torch::zeros({input_ids.size(0), 1, steps, keys},
+                           torch::dtype(torch::kFloat).device(input_ids.device()))
+                  .masked_fill_(in.blocked.view({input_ids.size(0), 1, steps, keys}), kMaskedScore);
+#endif
   }
 
   // Rotary tables for these positions: [B, 1, T, head_dim], cos/sin of cat(freqs, freqs).
@@ -253,8 +286,8 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     if (gradient_checkpointing_ && cache == nullptr && is_training() &&
         at::GradMode::is_enabled()) {
-      hidden = CheckpointedLayer::apply(hidden, in.cos, in.sin, in.q_cos, in.q_sin, in.blocked, i,
-                                        this)[0];
+      hidden = CheckpointedLayer::apply(hidden, in.cos, in.sin, in.q_cos, in.q_sin, in.blocked,
+                                        in.bias.defined() ? in.bias : at::empty({0}), i, this)[0];
     } else {
       hidden = LayerForward(i, hidden, in, cache, cache_start);
     }

@@ -111,6 +111,7 @@ class TransformerImpl : public torch::nn::Module {
     at::Tensor cos, sin;      // rotary tables [B, 1, T, head_dim]
     at::Tensor q_cos, q_sin;  // the same, times 1/sqrt(head_dim), for queries
     at::Tensor blocked;       // [B, 1, 1, T, S] true where a key is hidden from a query
+    at::Tensor bias;          // [B, 1, T, S] additive form, for the fused kernel (LibTorch >= 2.1)
   };
 
   // One decoder layer without a cache; used by gradient checkpointing to recompute in backward.
