@@ -2,6 +2,13 @@
 # Run on a GPU machine from the repository root, with Debian 12's Abseil carried in .devcarry/
 # (include/, lib/; libstdc++ in .devcarry/stdcxx/ for machines whose libstdc++ is older).
 # Builds bench/cuda_check against the PyTorch wheel's CUDA LibTorch and runs the checks.
+# Prepare the carry on the Debian machine first (ignored by git through .git/info/exclude):
+#   mkdir -p .devcarry/include .devcarry/lib .devcarry/stdcxx
+#   cp -r /usr/include/absl .devcarry/include/
+#   cp -P /usr/lib/x86_64-linux-gnu/libabsl_*.so* .devcarry/lib/
+#   cp /usr/lib/x86_64-linux-gnu/libstdc++.so.6* .devcarry/stdcxx/
+#   echo /.devcarry/ >> .git/info/exclude
+# then call the device tool with carry [".devcarry"] and this script as the command.
 set -uo pipefail
 out=${OUT:-/tmp/cuda_check_out}
 mkdir -p "$out"
