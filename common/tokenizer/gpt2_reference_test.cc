@@ -213,31 +213,10 @@ std::string Gpt2AsTokenizerJson(const std::string& package) {
     std::vector<std::string> pair = absl::StrSplit(line, ' ');
     merges.push_back(pair);
   }
-  const Json byte_level = {{"type", "ByteLevel"},
-                           {"add_prefix_space", false},
-                           {"trim_offsets", true},
-                           {"use_regex", true}};
   const Json end_of_text = {
       {"id", 50256},     {"content", "<|endoftext|>"}, {"single_word", false}, {"lstrip", false},
       {"rstrip", false}, {"normalized", true},         {"special", true}};
-  return Json{{"version", "1.0"},
-              {"truncation", nullptr},
-              {"padding", nullptr},
-              {"added_tokens", {end_of_text}},
-              {"normalizer", nullptr},
-              {"pre_tokenizer", byte_level},
-              {"post_processor", byte_level},
-              {"decoder", byte_level},
-              {"model",
-               {{"type", "BPE"},
-                {"dropout", nullptr},
-                {"unk_token", nullptr},
-                {"continuing_subword_prefix", ""},
-                {"end_of_word_suffix", ""},
-                {"fuse_unk", false},
-                {"vocab", vocab},
-                {"merges", merges}}}}
-      .dump();
+  return testing::Gpt2StyleTokenizerJson(vocab, merges, {end_of_text}).dump();
 }
 
 TEST_F(Gpt2ReferenceTest, TokenizerJsonConvertedFromGpt2FilesEncodesFortunesIdentically) {

@@ -42,30 +42,7 @@ Json Gpt2StyleJson() {
   for (const auto& [left, right] : ToyMerges()) {
     merges.push_back(BytesToByteLevel(left) + " " + BytesToByteLevel(right));
   }
-  const Json byte_level = {{"type", "ByteLevel"},
-                           {"add_prefix_space", false},
-                           {"trim_offsets", true},
-                           {"use_regex", true}};
-  return {
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", {AddedToken(270, "<|endoftext|>")}},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", byte_level},
-      {"post_processor", byte_level},
-      {"decoder", byte_level},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", nullptr},
-        {"continuing_subword_prefix", ""},
-        {"end_of_word_suffix", ""},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"vocab", ToyVocab()},
-        {"merges", merges}}},
-  };
+  return testing::Gpt2StyleTokenizerJson(ToyVocab(), merges, {AddedToken(270, "<|endoftext|>")});
 }
 
 // A tokenizer.json as Llama 3's: Split by its regex then ByteLevel without regex, merges as

