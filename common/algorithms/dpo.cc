@@ -1,0 +1,80 @@
+#include "common/algorithms/dpo.h"
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace plumb::algorithms {
+
+absl::Status ValidateDpoOptions(const DpoOptions& options) {
+  const std::string& type = options.loss_type;
+  if (type != "sigmoid" && type != "hinge" && type != "ipo" && type != "robust") {
+    return absl::InvalidArgumentError(absl::StrCat("dpo.loss_type: unknown value '", type,
+                                                   "'; use sigmoid, hinge, ipo or robust"));
+  }
+  if (!(options.beta > 0.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("dpo.beta: must be > 0, got ", options.beta));
+  }
+  if (!(options.label_smoothing >= 0.0 && options.label_smoothing < 0.5)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dpo.label_smoothing: must be in [0, 0.5), got ", options.label_smoothing));
+  }
+  if (options.label_smoothing != 0.0 && (type == "hinge" || type == "ipo")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dpo.label_smoothing: not used by loss_type '", type, "'; set it to 0"));
+  }
+  if (options.ipo_log_ratio != "sum" && options.ipo_log_ratio != "mean") {
+    return absl::InvalidArgumentError(absl::StrCat("dpo.ipo_log_ratio: unknown value '",
+                                                   options.ipo_log_ratio, "'; use sum or mean"));
+  }
+  return absl::OkStatus();
+}
+
+PreferenceLoss DpoLoss(const at::Tensor& policy_chosen_logps,
+                       const at::Tensor& policy_rejected_logps, const at::Tensor& ref_chosen_logps,
+                       const at::Tensor& ref_rejected_logps, const at::Tensor& chosen_lengths,
+                       const at::Tensor& rejected_lengths, const DpoOptions& options) {
+  const absl::Status valid = ValidateDpoOptions(options);
+  TORCH_CHECK(valid.ok(), valid.ToString());
+  const double beta = options.beta;
+  const double eps = options.label_smoothing;
+  const at::Tensor ref_c = ref_chosen_logps.detach();
+  const at::Tensor ref_r = ref_rejected_logps.detach();
+
+  // Per-response log-ratios; the reference-free variant drops the reference from h only.
+  at::Tensor chosen_ratio =
+      options.reference_free ? policy_chosen_logps : policy_chosen_logps - ref_c;
+  at::Tensor rejected_ratio =
+      options.reference_free ? policy_rejected_logps : policy_rejected_logps - ref_r;
+
+  at::Tensor losses;
+  if (options.loss_type == "ipo") {
+    if (options.ipo_log_ratio == "mean") {
+      TORCH_CHECK(chosen_lengths.defined() && rejected_lengths.defined(),
+                  "DpoLoss: ipo with ipo_log_ratio 'mean' needs chosen/rejected lengths");
+      chosen_ratio = chosen_ratio / chosen_lengths.clamp_min(1).to(chosen_ratio.scalar_type());
+      rejected_ratio =
+          rejected_ratio / rejected_lengths.clamp_min(1).to(rejected_ratio.scalar_type());
+    }
+    losses = (chosen_ratio - rejected_ratio - 1.0 / (2.0 * beta)).pow(2);
+  } else {
+    const at::Tensor logits = beta * (chosen_ratio - rejected_ratio);
+    if (options.loss_type == "sigmoid") {
+      losses = -(1.0 - eps) * at::log_sigmoid(logits) - eps * at::log_sigmoid(-logits);
+    } else if (options.loss_type == "robust") {
+      losses = (-(1.0 - eps) * at::log_sigmoid(logits) + eps * at::log_sigmoid(-logits)) /
+               (1.0 - 2.0 * eps);
+    } else {  // hinge
+      losses = at::relu(1.0 - logits);
+    }
+  }
+
+  PreferenceLoss out;
+  out.losses = losses;
+  out.loss = losses.mean();
+  out.chosen_rewards = (beta * (policy_chosen_logps - ref_c)).detach();
+  out.rejected_rewards = (beta * (policy_rejected_logps - ref_r)).detach();
+  return out;
+}
+
+}  // namespace plumb::algorithms

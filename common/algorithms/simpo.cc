@@ -1,0 +1,53 @@
+#include "common/algorithms/simpo.h"
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/algorithms/sequence_logps.h"
+
+namespace plumb::algorithms {
+
+absl::Status ValidateSimpoOptions(const SimpoOptions& options) {
+  if (!(options.beta > 0.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("simpo.beta: must be > 0, got ", options.beta));
+  }
+  if (!(options.cpo_alpha >= 0.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("simpo.cpo_alpha: must be >= 0, got ", options.cpo_alpha));
+  }
+  if (!(options.label_smoothing >= 0.0 && options.label_smoothing < 0.5)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("simpo.label_smoothing: must be in [0, 0.5), got ", options.label_smoothing));
+  }
+  return absl::OkStatus();
+}
+
+SimpoLoss ComputeSimpoLoss(const at::Tensor& chosen_token_logps,
+                           const at::Tensor& chosen_completion_mask,
+                           const at::Tensor& rejected_token_logps,
+                           const at::Tensor& rejected_completion_mask,
+                           const SimpoOptions& options) {
+  const absl::Status valid = ValidateSimpoOptions(options);
+  TORCH_CHECK(valid.ok(), valid.ToString());
+  SimpoLoss out;
+  out.policy_chosen_logps = LengthAveragedLogps(chosen_token_logps, chosen_completion_mask);
+  out.policy_rejected_logps = LengthAveragedLogps(rejected_token_logps, rejected_completion_mask);
+  const double beta = options.beta;
+  const double ls = options.label_smoothing;
+  // TRL writes beta * ((a_c - a_r) - gamma / beta); identical up to rounding.
+  const at::Tensor logits =
+      (out.policy_chosen_logps - out.policy_rejected_logps) - options.gamma / beta;
+  out.losses = -(1.0 - ls) * at::log_sigmoid(beta * logits) - ls * at::log_sigmoid(-beta * logits);
+  if (options.cpo_alpha != 0.0) {
+    out.nll_loss = TokenMeanNll(chosen_token_logps, chosen_completion_mask);
+    out.loss = out.losses.mean() + options.cpo_alpha * out.nll_loss;
+  } else {
+    out.nll_loss = at::zeros({}, out.losses.options());
+    out.loss = out.losses.mean();
+  }
+  out.chosen_rewards = (beta * out.policy_chosen_logps).detach();
+  out.rejected_rewards = (beta * out.policy_rejected_logps).detach();
+  return out;
+}
+
+}  // namespace plumb::algorithms

@@ -1,0 +1,45 @@
+// SimPO (Meng et al., 2024): reference-free margin loss on LENGTH-AVERAGED completion
+// log-probs a_c, a_r with target margin gamma:
+//   z = beta * (a_c - a_r) - gamma
+//   losses = -(1-ls) logsigmoid(z) - ls logsigmoid(-z)
+//   loss = mean(losses) + cpo_alpha * nll_loss    (cpo_alpha = 0 is pure SimPO; CPO-SimPO > 0)
+// nll_loss = token-mean NLL over the chosen COMPLETION tokens of the batch, reported as 0 when
+// cpo_alpha == 0 (TRL does not compute it then). Matches TRL CPOTrainer (loss_type "simpo").
+#ifndef PLUMB_COMMON_ALGORITHMS_SIMPO_H_
+#define PLUMB_COMMON_ALGORITHMS_SIMPO_H_
+
+#include <ATen/core/Tensor.h>
+
+#include "absl/status/status.h"
+
+namespace plumb::algorithms {
+
+struct SimpoOptions {
+  double beta = 2.0;
+  double gamma = 1.0;  // absolute margin (TRL's simpo_gamma); TRL's logits subtract gamma/beta
+  double cpo_alpha = 0.0;
+  double label_smoothing = 0.0;  // [0, 0.5)
+};
+
+// INVALID_ARGUMENT for beta <= 0, cpo_alpha < 0 or label_smoothing outside [0, 0.5).
+absl::Status ValidateSimpoOptions(const SimpoOptions& options);
+
+struct SimpoLoss {
+  at::Tensor losses;                 // [B]
+  at::Tensor loss;                   // scalar
+  at::Tensor nll_loss;               // scalar (0 when cpo_alpha == 0)
+  at::Tensor chosen_rewards;         // [B] beta * a_c, detached
+  at::Tensor rejected_rewards;       // [B] beta * a_r, detached
+  at::Tensor policy_chosen_logps;    // [B] a_c
+  at::Tensor policy_rejected_logps;  // [B] a_r
+};
+
+// Shifted layout [B, T] as in orpo.h; token log-probs 0 outside the completion mask.
+SimpoLoss ComputeSimpoLoss(const at::Tensor& chosen_token_logps,
+                           const at::Tensor& chosen_completion_mask,
+                           const at::Tensor& rejected_token_logps,
+                           const at::Tensor& rejected_completion_mask, const SimpoOptions& options);
+
+}  // namespace plumb::algorithms
+
+#endif  // PLUMB_COMMON_ALGORITHMS_SIMPO_H_
