@@ -228,7 +228,10 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
 }
 
 at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                                    const at::Tensor& position_ids, KvCache* cache) {
+                                    const at::Tensor& position_ids, KvCache* cache,
+                                    const at::Tensor& segment_ids) {
+  TORCH_CHECK(!segment_ids.defined() || cache == nullptr,
+              "segment_ids are for full forwards (packed training rows), not cached decoding");
   const int64_t steps = input_ids.size(1);
   const at::Tensor mask = attention_mask.to(torch::kBool);
   const int64_t cache_start = cache != nullptr ? cache->length : 0;
@@ -258,9 +261,11 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
     const at::Tensor query_pos = torch::arange(cache_start, cache_start + steps, long_options);
     const at::Tensor causal =
         torch::arange(keys, long_options).unsqueeze(0) <= query_pos.unsqueeze(1);
-    in.blocked = (causal.unsqueeze(0) & key_valid.unsqueeze(1))
-                     .logical_not()
-                     .view({input_ids.size(0), 1, 1, steps, keys});
+    at::Tensor visible = causal.unsqueeze(0) & key_valid.unsqueeze(1);
+    if (segment_ids.defined()) {
+      visible = visible & (segment_ids.unsqueeze(2) == segment_ids.unsqueeze(1));
+    }
+    in.blocked = visible.logical_not().view({input_ids.size(0), 1, 1, steps, keys});
 #if PLUMB_HAS_FUSED_ATTENTION
     in.bias = torch::zeros({input_ids.size(0), 1, steps, keys},
                            torch::dtype(torch::kFloat).device(input_ids.device()))

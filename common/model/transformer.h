@@ -50,8 +50,12 @@ class TransformerImpl : public torch::nn::Module {
   //                  left and right padding both correct
   //   cache          nullptr for a full (training) forward; else keys/values of the new
   //                  positions are written at cache->length and cache->length advances by T.
+  //   segment_ids    [B, T] int64 or undefined; without a cache, a query sees only keys of its
+  //                  own segment (packed rows: several documents per row, none seeing another;
+  //                  pass position_ids restarting per segment too)
   at::Tensor Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                     const at::Tensor& position_ids = {}, KvCache* cache = nullptr);
+                     const at::Tensor& position_ids = {}, KvCache* cache = nullptr,
+                     const at::Tensor& segment_ids = {});
 
   // [..., H] -> [..., V] through the LM head (the embedding matrix when tied).
   at::Tensor Logits(const at::Tensor& hidden);

@@ -70,6 +70,25 @@ TEST(TransformerTest, LeftAndRightPaddingLeaveRealTokensUnchanged) {
   EXPECT_FALSE(left_out.isnan().any().item<bool>());
 }
 
+TEST(TransformerTest, PackedSegmentsSeeOnlyThemselves) {
+  Transformer model = MakeModel(TinyConfig());
+  torch::NoGradGuard no_grad;
+  const at::Tensor a = torch::randint(30, {1, 4}), b = torch::randint(30, {1, 3});
+  const at::Tensor alone_a = model->Forward(a, torch::ones({1, 4}));
+  const at::Tensor alone_b = model->Forward(b, torch::ones({1, 3}));
+  // One row: a, b, then one padding position.
+  const at::Tensor ids = torch::cat({a, b, torch::zeros({1, 1}, torch::kLong)}, 1);
+  const at::Tensor segments = torch::tensor({1, 1, 1, 1, 2, 2, 2, 0}, torch::kLong).view({1, 8});
+  const at::Tensor positions = torch::tensor({0, 1, 2, 3, 0, 1, 2, 0}, torch::kLong).view({1, 8});
+  const at::Tensor packed =
+      model->Forward(ids, (segments > 0).to(torch::kLong), positions, nullptr, segments);
+  EXPECT_LT((packed.narrow(1, 0, 4) - alone_a).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((packed.narrow(1, 4, 3) - alone_b).abs().max().item<double>(), 1e-5);
+  // Without segment ids the second document would see the first.
+  const at::Tensor leaky = model->Forward(ids, (segments > 0).to(torch::kLong), positions);
+  EXPECT_GT((leaky.narrow(1, 4, 3) - alone_b).abs().max().item<double>(), 1e-3);
+}
+
 TEST(TransformerTest, CachedDecodingEqualsTheFullForward) {
   for (int64_t kv_heads : {4, 2, 1}) {
     Transformer model = MakeModel(TinyConfig(kv_heads));
