@@ -1,0 +1,129 @@
+#include "common/train/sequence_scoring.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/model/logprobs.h"
+#include "common/status/status_macros.h"
+
+namespace plumb::train {
+namespace {
+
+SequenceScores FromModelScores(model::ResponseScores scores) {
+  SequenceScores out;
+  out.token_logps = scores.logprobs;
+  out.mask = scores.mask;
+  out.sum = (scores.logprobs * scores.mask).sum(1);
+  out.count = scores.mask.sum(1);
+  out.last_hidden = scores.last_hidden;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SequenceScores> ScoreResponses(model::TransformerImpl& model,
+                                              const std::vector<const EncodedSequence*>& batch) {
+  std::vector<std::vector<int64_t>> prompts, responses;
+  prompts.reserve(batch.size());
+  responses.reserve(batch.size());
+  for (const EncodedSequence* seq : batch) {
+    prompts.push_back(seq->prompt);
+    responses.push_back(seq->response);
+  }
+  try {
+    ASSIGN_OR_RETURN(model::ResponseScores scores,
+                     model::ScoreResponses(model, prompts, responses));
+    return FromModelScores(std::move(scores));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("scoring a batch failed: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<WholeSequenceScores> ScoreWholeSequences(
+    model::TransformerImpl& model, const std::vector<const EncodedSequence*>& batch) {
+  std::vector<std::vector<int64_t>> firsts, rests;
+  int64_t longest = 0;
+  for (const EncodedSequence* seq : batch) {
+    firsts.push_back({seq->prompt.front()});
+    std::vector<int64_t> rest(seq->prompt.begin() + 1, seq->prompt.end());
+    rest.insert(rest.end(), seq->response.begin(), seq->response.end());
+    longest = std::max<int64_t>(longest, rest.size());
+    rests.push_back(std::move(rest));
+  }
+  // Position t predicts token t + 1 of the whole sequence; it is a response token when
+  // t + 1 >= |prompt|.
+  std::vector<float> response(batch.size() * longest, 0.f);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const int64_t prompt = batch[i]->prompt.size();
+    const int64_t total = static_cast<int64_t>(rests[i].size());
+    for (int64_t t = prompt - 1; t < total; ++t) response[i * longest + t] = 1.f;
+  }
+  try {
+    ASSIGN_OR_RETURN(model::ResponseScores scores, model::ScoreResponses(model, firsts, rests));
+    WholeSequenceScores out;
+    out.all = FromModelScores(std::move(scores));
+    out.response_mask =
+        torch::from_blob(response.data(), {static_cast<int64_t>(batch.size()), longest},
+                         torch::kFloat)
+            .clone()
+            .to(out.all.mask.device());
+    return out;
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("scoring a batch failed: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<at::Tensor> ScorePackedTokens(model::TransformerImpl& model,
+                                             const at::Tensor& input_ids,
+                                             const at::Tensor& position_ids,
+                                             const at::Tensor& segment_ids,
+                                             const at::Tensor& loss_mask) {
+  try {
+    const auto device = model.embed_tokens().device();
+    const at::Tensor ids = input_ids.to(device);
+    const at::Tensor segments = segment_ids.to(device);
+    const at::Tensor hidden = model.Forward(ids, (segments > 0).to(torch::kLong),
+                                            position_ids.to(device), nullptr, segments);
+    const int64_t length = ids.size(1);
+    // Position t predicts token t + 1; only labelled targets get logits.
+    const at::Tensor selected = loss_mask.to(device).narrow(1, 1, length - 1) > 0;
+    const at::Tensor predictors = hidden.narrow(1, 0, length - 1).index({selected});
+    const at::Tensor targets = ids.narrow(1, 1, length - 1).index({selected});
+    return model.Logits(predictors)
+        .to(torch::kFloat)
+        .log_softmax(-1)
+        .gather(-1, targets.unsqueeze(-1))
+        .squeeze(-1);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("scoring packed rows failed: ", e.what_without_backtrace()));
+  }
+}
+
+AutocastScope::AutocastScope(bool enabled, bool cuda) : enabled_(enabled), cuda_(cuda) {
+  if (!enabled_) return;
+  if (cuda_) {
+    previous_ = at::autocast::is_enabled();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  } else {
+    previous_ = at::autocast::is_cpu_enabled();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+}
+
+AutocastScope::~AutocastScope() {
+  if (!enabled_) return;
+  if (cuda_) {
+    at::autocast::set_enabled(previous_);
+  } else {
+    at::autocast::set_cpu_enabled(previous_);
+  }
+  if (!previous_) at::autocast::clear_cache();
+}
+
+}  // namespace plumb::train

@@ -1,0 +1,64 @@
+// Teacher-forced log-probabilities of encoded (prompt, response) sequences under a model, in the
+// shapes the objectives consume, plus the autocast switch for bf16 mixed precision.
+//
+// Thread safety: call on the thread that owns the model.
+#ifndef PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_
+#define PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model/transformer.h"
+#include "common/train/example_encoder.h"
+
+namespace plumb::train {
+
+struct SequenceScores {
+  at::Tensor token_logps;  // [B, R] float32, 0 outside the mask
+  at::Tensor mask;         // [B, R] float32, 1 on scored tokens
+  at::Tensor sum;          // [B] sum of token_logps
+  at::Tensor count;        // [B] number of scored tokens
+  at::Tensor last_hidden;  // [B, H] final hidden state at each row's last token
+};
+
+// Scores the response tokens of each sequence (prompt and padding masked).
+absl::StatusOr<SequenceScores> ScoreResponses(model::TransformerImpl& model,
+                                              const std::vector<const EncodedSequence*>& batch);
+
+// Scores every token after the first (prompt AND response), for objectives whose NLL covers the
+// prompt (ORPO). `response_mask` [B, R] marks the positions that predict response tokens.
+struct WholeSequenceScores {
+  SequenceScores all;  // mask = every predicted token
+  at::Tensor response_mask;
+};
+absl::StatusOr<WholeSequenceScores> ScoreWholeSequences(
+    model::TransformerImpl& model, const std::vector<const EncodedSequence*>& batch);
+
+// Log-probs [N] (float32) of every token marked in `loss_mask` of packed rows, each predicted from
+// the previous position of its own segment (rows from algorithms::PackSequences: input_ids,
+// position_ids, segment_ids and loss_mask [R, L]). Attention never crosses segments.
+absl::StatusOr<at::Tensor> ScorePackedTokens(model::TransformerImpl& model,
+                                             const at::Tensor& input_ids,
+                                             const at::Tensor& position_ids,
+                                             const at::Tensor& segment_ids,
+                                             const at::Tensor& loss_mask);
+
+// Enables bf16 autocast for the device of the model for its lifetime (no-op when disabled).
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, bool cuda);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  bool cuda_;
+  bool previous_;
+};
+
+}  // namespace plumb::train
+
+#endif  // PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_
