@@ -81,4 +81,12 @@ void AddLogpMarginStats(const at::Tensor& chosen_sum, const at::Tensor& chosen_c
   stats->Add("avg_logp_margin", SumOf(avg), n);
 }
 
+void AddRewardStats(const at::Tensor& chosen, const at::Tensor& rejected, StatSums* stats) {
+  const double n = static_cast<double>(chosen.size(0));
+  stats->Add("rewards/chosen", SumOf(chosen), n);
+  stats->Add("rewards/rejected", SumOf(rejected), n);
+  stats->Add("rewards/margin", SumOf(chosen - rejected), n);
+  stats->Add("rewards/accuracy", SumOf((chosen > rejected).to(torch::kDouble)), n);
+}
+
 }  // namespace plumb::train

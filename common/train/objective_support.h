@@ -58,6 +58,10 @@ void AddLogpMarginStats(const at::Tensor& chosen_sum, const at::Tensor& chosen_c
                         const at::Tensor& rejected_sum, const at::Tensor& rejected_count,
                         StatSums* stats);
 
+// Adds implicit- or explicit-reward statistics of pairs: rewards/chosen, rewards/rejected,
+// rewards/margin and rewards/accuracy (the share of pairs whose chosen reward is higher).
+void AddRewardStats(const at::Tensor& chosen, const at::Tensor& rejected, StatSums* stats);
+
 }  // namespace plumb::train
 
 #endif  // PLUMB_COMMON_TRAIN_OBJECTIVE_SUPPORT_H_

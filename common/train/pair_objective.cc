@@ -128,16 +128,6 @@ class PairObjective : public Objective {
     return loss;
   }
 
-  // Implicit rewards: rewards/chosen, rewards/rejected, rewards/margin, rewards/accuracy.
-  static void AddRewardStats(const at::Tensor& chosen, const at::Tensor& rejected,
-                             StatSums* stats) {
-    const double n = static_cast<double>(chosen.size(0));
-    stats->Add("rewards/chosen", SumOf(chosen), n);
-    stats->Add("rewards/rejected", SumOf(rejected), n);
-    stats->Add("rewards/margin", SumOf(chosen - rejected), n);
-    stats->Add("rewards/accuracy", SumOf((chosen > rejected).to(torch::kDouble)), n);
-  }
-
   ObjectiveOptions options_;
   ObjectiveModels models_;
   const ExampleEncoder* encoder_;

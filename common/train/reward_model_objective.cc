@@ -89,9 +89,7 @@ class RewardModelObjective : public Objective {
     const double n = static_cast<double>(rewards.chosen.size(0));
     stats->Add("loss", SumOf(loss_sum), n);
     stats->Add("accuracy", SumOf((rewards.chosen > rewards.rejected).to(torch::kDouble)), n);
-    stats->Add("rewards/chosen", SumOf(rewards.chosen), n);
-    stats->Add("rewards/rejected", SumOf(rewards.rejected), n);
-    stats->Add("rewards/margin", SumOf(rewards.chosen - rewards.rejected), n);
+    AddRewardStats(rewards.chosen, rewards.rejected, stats);
   }
 
   RewardModelOptions options_;

@@ -78,6 +78,18 @@ void CopyTokenizerFiles(const std::string& source, const fs::path& out) {
   }
 }
 
+// The malformed lines skipped under `on_malformed: skip`, by reason, with the first messages.
+void ReportDataStats(const data::DatasetStats& stats, ProgressReport& report) {
+  std::string line = absl::StrCat("data: ", stats.lines_read, " training lines read, ",
+                                  stats.lines_skipped, " malformed lines skipped");
+  for (const auto& [reason, count] : stats.skipped_by_reason) {
+    absl::StrAppend(&line, line.back() == 'd' ? " (" : ", ", reason, ": ", count);
+  }
+  if (!stats.skipped_by_reason.empty()) line += ")";
+  report.Note(line);
+  for (const std::string& message : stats.first_messages) report.Note("  skipped " + message);
+}
+
 }  // namespace
 
 struct Trainer::State {
@@ -261,6 +273,8 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
     result.last_train = stats.Means();
     result.last_train["lr"] = lr;
     result.last_train["grad_norm"] = grad_norm;
+    result.last_train["data/lines_skipped"] = static_cast<double>(s.dataset->stats().lines_skipped);
+    result.last_train["data/epoch"] = static_cast<double>(s.dataset->cursor().epoch);
     if (s.run.step % o.logging.every == 0 || s.run.step == last) {
       RETURN_IF_ERROR(s.report->Train(s.run.step, result.last_train, o.training.batch_size,
                                       s.objective->tokens_seen() * s.world->size()));
@@ -275,6 +289,7 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
   RETURN_IF_ERROR(evaluate(&result.last_eval));
   RETURN_IF_ERROR(checkpoint());
   result.steps_done = s.run.step;
+  ReportDataStats(s.dataset->stats(), *s.report);
   if (!o.checkpoint.dir.empty() && s.world->is_primary() && s.run.step == o.training.steps) {
     const fs::path out = fs::path(o.checkpoint.dir) / "final";
     RETURN_IF_ERROR(

@@ -322,6 +322,27 @@ TEST_F(PlumbTrainTest, MalformedDataLineStopsWithFileAndLine) {
   EXPECT_THAT(run.output, HasSubstr("'rejected'"));
 }
 
+TEST_F(PlumbTrainTest, SkippedMalformedLinesAreCountedAndReported) {
+  WriteFile(*root_ / "some_bad.jsonl", ReadFile(*root_ / "pairs.jsonl") +
+                                           "not json\n{\"prompt\": \"p\", \"chosen\": \"c\"}\n");
+  const fs::path config = *root_ / "skip.yaml";
+  WriteFile(config,
+            "kind: dpo\nmodel: {path: model}\n"
+            "data: {path: some_bad.jsonl, format: preference, on_malformed: skip}\n"
+            "training: {steps: 60, batch_size: 8, threads: 1}\n"
+            "checkpoint: {dir: runs/skip}\n");
+  const RunResult run = Train(config);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // 60 steps x 8 examples cover the 402 lines more than once: each bad line is met every epoch.
+  EXPECT_THAT(run.output, HasSubstr("malformed lines skipped (invalid_json: "));
+  EXPECT_THAT(run.output, HasSubstr("missing_field: "));
+  EXPECT_THAT(run.output, HasSubstr("skipped " + (*root_ / "some_bad.jsonl").string() + ":401: "));
+  std::ifstream in(*root_ / "runs/skip/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  EXPECT_GE(Json::parse(last)["data/lines_skipped"].get<double>(), 2.0);
+}
+
 TEST_F(PlumbTrainTest, ConfigErrorsNameTheFileKeyAndFix) {
   const fs::path typo = *root_ / "typo.yaml";
   WriteFile(typo, "kind: dpo\nmodel: {path: model}\ndata: {path: pairs.jsonl}\ntraning: {}\n");
