@@ -1,0 +1,69 @@
+// A model that changes only by whole, versioned weight sets: readers take a snapshot (a shared
+// pointer to one model and its version) and keep using it however long they need, while a weight
+// load builds the next model beside it and swaps the pointer. Requests in flight therefore finish
+// on the version they started with; the old model is freed when its last reader lets go.
+//
+// Thread safety: Current() and Target() from any thread. Apply() stages on the caller's thread
+// (one load at a time: a second concurrent load is ABORTED) and swaps under a mutex. A snapshot's
+// model must still be used by one thread at a time (the service's runner thread).
+#ifndef PLUMB_COMMON_WEIGHTS_VERSIONED_MODEL_H_
+#define PLUMB_COMMON_WEIGHTS_VERSIONED_MODEL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/model/hf_checkpoint.h"
+#include "common/model/transformer.h"
+#include "common/weights/weight_stream_receiver.h"
+
+namespace plumb::weights {
+
+// Fields never change after the swap that publishes a snapshot; the model is used by one thread at
+// a time (the runner thread).
+struct ModelSnapshot {
+  model::Transformer model{nullptr};
+  uint64_t version = 0;
+  std::string source;
+  absl::Time loaded;
+};
+
+class VersionedModel {
+ public:
+  // The model of a Hugging Face folder, as version `version` (0 = base weights).
+  static absl::StatusOr<std::unique_ptr<VersionedModel>> Load(
+      const std::string& dir, const model::ModelPlacement& placement, uint64_t version = 0);
+
+  std::shared_ptr<ModelSnapshot> Current() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What a weight stream must match (HF tensor names and shapes, architecture "llama").
+  WeightTarget Target(const std::string& model_name = "") const;
+
+  // Builds a model from `weights` (a partial set keeps the current values of the others),
+  // converting dtypes to the model's, then swaps it in. All-or-nothing.
+  absl::StatusOr<uint64_t> Apply(const ReceivedWeights& weights) ABSL_LOCKS_EXCLUDED(mu_);
+
+  bool loading() const { return loading_.load(); }
+  const model::ModelConfig& config() const { return config_; }
+  const model::ModelPlacement& placement() const { return placement_; }
+
+ private:
+  VersionedModel(model::ModelConfig config, model::ModelPlacement placement,
+                 std::shared_ptr<ModelSnapshot> first);
+
+  const model::ModelConfig config_;
+  const model::ModelPlacement placement_;
+  std::map<std::string, std::vector<int64_t>> shapes_;
+  std::atomic<bool> loading_{false};
+  mutable absl::Mutex mu_;
+  std::shared_ptr<ModelSnapshot> current_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace plumb::weights
+
+#endif  // PLUMB_COMMON_WEIGHTS_VERSIONED_MODEL_H_

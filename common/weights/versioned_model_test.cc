@@ -1,0 +1,101 @@
+#include "common/weights/versioned_model.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace plumb::weights {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+model::ModelConfig Config() {
+  model::ModelConfig config;
+  config.vocab_size = 40;
+  config.hidden_size = 32;
+  config.intermediate_size = 48;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.max_position_embeddings = 32;
+  return config;
+}
+
+class VersionedModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / "versioned_model_test";
+    fs::remove_all(dir_);
+    torch::manual_seed(1);
+    model::Transformer base(Config());
+    ASSERT_TRUE(model::SaveHfModel(*base, dir_).ok());
+    torch::manual_seed(2);
+    other_ = model::Transformer(Config());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static at::Tensor Logits(model::TransformerImpl& m) {
+    torch::NoGradGuard no_grad;
+    const at::Tensor ids = torch::arange(6).view({1, 6});
+    return m.Logits(m.Forward(ids, torch::ones({1, 6})));
+  }
+
+  fs::path dir_;
+  model::Transformer other_{nullptr};
+};
+
+TEST_F(VersionedModelTest, ApplySwapsWhileHeldSnapshotsKeepTheirVersion) {
+  absl::StatusOr<std::unique_ptr<VersionedModel>> model = VersionedModel::Load(dir_.string(), {});
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::shared_ptr<ModelSnapshot> before = (*model)->Current();
+  EXPECT_EQ(before->version, 0u);
+  const at::Tensor base_logits = Logits(*before->model);
+
+  ReceivedWeights weights;
+  weights.version = 7;
+  weights.source = "test";
+  weights.tensors = model::ExportHfTensors(*other_);
+  absl::StatusOr<uint64_t> previous = (*model)->Apply(weights);
+  ASSERT_TRUE(previous.ok()) << previous.status();
+  EXPECT_EQ(*previous, 0u);
+  std::shared_ptr<ModelSnapshot> after = (*model)->Current();
+  EXPECT_EQ(after->version, 7u);
+  EXPECT_EQ((*model)->Target().version, 7u);
+  EXPECT_TRUE(at::allclose(Logits(*after->model), Logits(*other_), 1e-5, 1e-6));
+  // The reader that took the old snapshot still computes with the old weights.
+  EXPECT_TRUE(at::equal(Logits(*before->model), base_logits));
+}
+
+TEST_F(VersionedModelTest, PartialWeightsKeepTheOtherTensorsAndBadOnesChangeNothing) {
+  std::unique_ptr<VersionedModel> model = *VersionedModel::Load(dir_.string(), {});
+  const at::Tensor embed = model->Current()->model->embed_tokens().clone();
+  ReceivedWeights weights;
+  weights.version = 1;
+  weights.partial = true;
+  weights.tensors["model.norm.weight"] = torch::full({32}, 2.0);
+  ASSERT_TRUE(model->Apply(weights).ok());
+  EXPECT_TRUE(at::equal(model->Current()->model->final_norm(), torch::full({32}, 2.0)));
+  EXPECT_TRUE(at::equal(model->Current()->model->embed_tokens(), embed));
+
+  weights.version = 2;
+  weights.tensors["model.norm.weight"] = torch::zeros({31});
+  absl::StatusOr<uint64_t> bad = model->Apply(weights);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("model.norm.weight"));
+  EXPECT_EQ(model->Current()->version, 1u);
+  EXPECT_TRUE(at::equal(model->Current()->model->final_norm(), torch::full({32}, 2.0)));
+}
+
+TEST_F(VersionedModelTest, TargetListsHuggingFaceNamesAndShapes) {
+  std::unique_ptr<VersionedModel> model = *VersionedModel::Load(dir_.string(), {});
+  const WeightTarget target = model->Target();
+  EXPECT_EQ(target.architecture, "llama");
+  EXPECT_EQ(target.shapes.at("model.embed_tokens.weight"), (std::vector<int64_t>{40, 32}));
+  EXPECT_EQ(target.shapes.at("model.layers.1.self_attn.k_proj.weight"),
+            (std::vector<int64_t>{16, 32}));
+}
+
+}  // namespace
+}  // namespace plumb::weights

@@ -1,0 +1,209 @@
+#include "common/weights/weight_stream_receiver.h"
+
+#include <torch/torch.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status/status_macros.h"
+#include "common/tensor/tensor_codec.h"
+
+namespace plumb::weights {
+
+struct WeightStreamReceiver::State {
+  std::optional<v1::WeightManifest> manifest;
+  uint64_t version = 0;
+  std::map<std::string, const v1::TensorSpec*> specs;
+  std::optional<v1::WeightCommit> commit;
+  std::unique_ptr<tensor::TensorAssembler> assembler;
+  std::map<std::string, at::Tensor> received;
+  std::string current;  // the tensor whose chunks are arriving
+  uint64_t bytes = 0;
+  std::chrono::steady_clock::time_point start;
+  bool dead = false;
+};
+
+WeightStreamReceiver::WeightStreamReceiver(WeightTarget target)
+    : target_(std::move(target)), state_(std::make_unique<State>()) {}
+WeightStreamReceiver::~WeightStreamReceiver() = default;
+
+const v1::WeightManifest* WeightStreamReceiver::manifest() const {
+  return state_->manifest ? &*state_->manifest : nullptr;
+}
+
+absl::Status WeightStreamReceiver::Add(const v1::WeightChunk& chunk) {
+  State& s = *state_;
+  if (s.dead) return absl::FailedPreconditionError("the weight stream already failed");
+  absl::Status status = [&]() -> absl::Status {
+    if (!s.manifest.has_value()) {
+      if (!chunk.has_manifest()) {
+        return absl::InvalidArgumentError(
+            "the first message of a weight stream must be a manifest");
+      }
+      return OnManifest(chunk.manifest(), chunk.version());
+    }
+    if (chunk.version() != s.version) {
+      return absl::InvalidArgumentError(absl::StrCat("message for version ", chunk.version(),
+                                                     " in a stream of version ", s.version));
+    }
+    if (s.commit.has_value()) {
+      return absl::InvalidArgumentError("a message after the commit");
+    }
+    if (chunk.has_manifest()) return absl::InvalidArgumentError("a second manifest");
+    if (chunk.has_commit()) {
+      s.commit = chunk.commit();
+      return absl::OkStatus();
+    }
+    if (!chunk.has_tensor()) return absl::InvalidArgumentError("an empty weight-stream message");
+    return OnTensorChunk(chunk.tensor());
+  }();
+  if (!status.ok()) s.dead = true;
+  return status;
+}
+
+absl::Status WeightStreamReceiver::OnManifest(const v1::WeightManifest& m, uint64_t version) {
+  State& s = *state_;
+  if (version != m.version()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the manifest says version ", m.version(), " but its message says ", version));
+  }
+  if (m.model() != target_.model) {
+    return absl::InvalidArgumentError(absl::StrCat("manifest names model '", m.model(),
+                                                   "'; this receiver holds '", target_.model, "'"));
+  }
+  if (m.architecture() != target_.architecture) {
+    return absl::FailedPreconditionError(absl::StrCat("manifest architecture '", m.architecture(),
+                                                      "' differs from the model's '",
+                                                      target_.architecture, "'"));
+  }
+  if (target_.has_weights && m.version() == target_.version) {
+    return absl::AlreadyExistsError(absl::StrCat("version ", m.version(), " is already loaded"));
+  }
+  if (target_.has_weights && m.version() < target_.version && !m.allow_downgrade()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("version ", m.version(), " is older than the loaded version ", target_.version,
+                     " (set allow_downgrade to load it)"));
+  }
+  if (m.tensors_size() > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest lists ", m.tensors_size(), " tensors; at most 100000"));
+  }
+  uint64_t total = 0;
+  std::vector<std::string> problems;
+  for (const v1::TensorSpec& spec : m.tensors()) {
+    auto it = target_.shapes.find(spec.name());
+    if (it == target_.shapes.end()) {
+      problems.push_back(absl::StrCat("unknown tensor '", spec.name(), "'"));
+      continue;
+    }
+    const std::vector<int64_t> shape(spec.shape().begin(), spec.shape().end());
+    if (shape != it->second) {
+      problems.push_back(absl::StrCat("tensor '", spec.name(), "' has shape [",
+                                      absl::StrJoin(shape, ", "), "], the model has [",
+                                      absl::StrJoin(it->second, ", "), "]"));
+    }
+    if (!s.specs.emplace(spec.name(), &spec).second) {
+      problems.push_back(absl::StrCat("tensor '", spec.name(), "' is listed twice"));
+    }
+    int64_t numel = 1;
+    for (int64_t d : shape) numel *= d;
+    const size_t element = tensor::WireElementSize(spec.dtype());
+    if (element == 0) {
+      problems.push_back(absl::StrCat("tensor '", spec.name(), "' has an unsupported dtype"));
+    } else if (spec.total_bytes() != static_cast<uint64_t>(numel) * element) {
+      problems.push_back(absl::StrCat("tensor '", spec.name(), "' says total_bytes ",
+                                      spec.total_bytes(), " but its shape and dtype make ",
+                                      static_cast<uint64_t>(numel) * element));
+    }
+    total += spec.total_bytes();
+  }
+  if (!m.partial()) {
+    for (const auto& [name, shape] : target_.shapes) {
+      if (!s.specs.count(name)) problems.push_back(absl::StrCat("tensor '", name, "' is missing"));
+    }
+  }
+  if (total != m.total_bytes()) {
+    problems.push_back(absl::StrCat("total_bytes ", m.total_bytes(),
+                                    " is not the sum of the tensors' bytes (", total, ")"));
+  }
+  if (!problems.empty()) {
+    if (problems.size() > 8) {
+      const size_t more = problems.size() - 8;
+      problems.resize(8);
+      problems.push_back(absl::StrCat("and ", more, " more"));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("the manifest does not fit the model: ", absl::StrJoin(problems, "; ")));
+  }
+  if (total > target_.max_total_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the weights need ", total, " bytes of staging; the limit is ", target_.max_total_bytes));
+  }
+  s.manifest = m;
+  s.version = m.version();
+  // Re-point the specs at the stored copy.
+  s.specs.clear();
+  for (const v1::TensorSpec& spec : s.manifest->tensors()) s.specs[spec.name()] = &spec;
+  s.assembler = std::make_unique<tensor::TensorAssembler>();
+  s.start = std::chrono::steady_clock::now();
+  return absl::OkStatus();
+}
+
+absl::Status WeightStreamReceiver::OnTensorChunk(const v1::TensorChunk& chunk) {
+  State& s = *state_;
+  auto it = s.specs.find(chunk.name());
+  if (it == s.specs.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk for tensor '", chunk.name(), "', which is not in the manifest"));
+  }
+  const v1::TensorSpec& spec = *it->second;
+  if (chunk.dtype() != spec.dtype() || chunk.total_bytes() != spec.total_bytes() ||
+      !std::equal(chunk.shape().begin(), chunk.shape().end(), spec.shape().begin(),
+                  spec.shape().end())) {
+    return absl::InvalidArgumentError(absl::StrCat("chunk of tensor '", chunk.name(),
+                                                   "' has metadata differing from the manifest's"));
+  }
+  if (s.received.count(chunk.name())) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", chunk.name(), "' arrived twice"));
+  }
+  ASSIGN_OR_RETURN(std::optional<tensor::NamedTensor> done, s.assembler->Add(chunk));
+  s.bytes += chunk.data().size();
+  if (done.has_value()) s.received[done->name] = std::move(done->tensor);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReceivedWeights> WeightStreamReceiver::Finish() {
+  State& s = *state_;
+  if (s.dead) return absl::FailedPreconditionError("the weight stream already failed");
+  if (!s.manifest.has_value()) return absl::InvalidArgumentError("an empty weight stream");
+  RETURN_IF_ERROR(s.assembler->Finish());
+  if (!s.commit.has_value()) {
+    return absl::InvalidArgumentError("the weight stream ended without a commit");
+  }
+  std::vector<std::string> missing;
+  for (const auto& [name, spec] : s.specs) {
+    if (!s.received.count(name)) missing.push_back(name);
+  }
+  if (!missing.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the weight stream ended without tensor(s) ", absl::StrJoin(missing, ", ")));
+  }
+  if (s.commit->tensor_count() != s.received.size() ||
+      s.commit->total_bytes() != s.manifest->total_bytes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the commit counts ", s.commit->tensor_count(), " tensors and ", s.commit->total_bytes(),
+        " bytes; the stream carried ", s.received.size(), " and ", s.manifest->total_bytes()));
+  }
+  ReceivedWeights out;
+  out.version = s.version;
+  out.partial = s.manifest->partial();
+  out.source = s.manifest->source();
+  out.tensors = std::move(s.received);
+  out.bytes = s.bytes;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+  s.dead = true;
+  return out;
+}
+
+}  // namespace plumb::weights

@@ -1,0 +1,76 @@
+// The receiving side of a weight stream (proto/plumb/v1/weights.proto): checks the manifest
+// against the receiver's model before any data arrives, reassembles and checksums every tensor
+// into staging memory, and on a complete, consistent stream hands back the new tensors for the
+// service to swap in atomically. Nothing is applied unless the whole stream validates.
+//
+// Status codes are the ones weights.proto documents: INVALID_ARGUMENT for framing, names, shapes
+// and counts; FAILED_PRECONDITION for another architecture or a downgrade; ALREADY_EXISTS for
+// the version already held; DATA_LOSS for a checksum mismatch.
+//
+// Thread safety: one receiver per stream, used by the thread reading that stream.
+#ifndef PLUMB_COMMON_WEIGHTS_WEIGHT_STREAM_RECEIVER_H_
+#define PLUMB_COMMON_WEIGHTS_WEIGHT_STREAM_RECEIVER_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "plumb/v1/weights.pb.h"
+
+namespace plumb::weights {
+
+// What the receiver holds: the tensors it accepts (name -> shape) and its current version.
+struct WeightTarget {
+  std::string model;         // the name a manifest must give ("" = the receiver's only model)
+  std::string architecture;  // must equal the manifest's
+  std::map<std::string, std::vector<int64_t>> shapes;
+  bool has_weights = false;
+  uint64_t version = 0;
+  uint64_t max_total_bytes = uint64_t{64} << 30;
+};
+
+struct ReceivedWeights {
+  uint64_t version = 0;
+  bool partial = false;
+  std::string source;
+  std::map<std::string, at::Tensor> tensors;  // CPU, in the dtype they were sent in
+  uint64_t bytes = 0;
+  double seconds = 0;  // from the manifest's arrival to Finish
+};
+
+class WeightStreamReceiver {
+ public:
+  explicit WeightStreamReceiver(WeightTarget target);
+  ~WeightStreamReceiver();
+
+  // Takes the next message of the stream. After an error the stream is dead: the caller ends
+  // the call with that status.
+  absl::Status Add(const v1::WeightChunk& chunk);
+
+  // The stream has ended (the client half-closed): INVALID_ARGUMENT unless a manifest, every
+  // tensor of it and a commit with matching counts arrived.
+  absl::StatusOr<ReceivedWeights> Finish();
+
+  // The manifest, once it has arrived (for logs and GetInfo).
+  const v1::WeightManifest* manifest() const;
+
+ private:
+  absl::Status OnManifest(const v1::WeightManifest& manifest, uint64_t version);
+  absl::Status OnTensorChunk(const v1::TensorChunk& chunk);
+
+  struct State;
+  WeightTarget target_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace plumb::weights
+
+#endif  // PLUMB_COMMON_WEIGHTS_WEIGHT_STREAM_RECEIVER_H_
