@@ -84,4 +84,22 @@ absl::StatusOr<uint64_t> VersionedModel::Apply(const ReceivedWeights& weights) {
   return previous;
 }
 
+absl::StatusOr<v1::LoadWeightsResponse> ReceiveWeights(
+    const std::function<bool(v1::WeightChunk*)>& read, VersionedModel& model,
+    const std::string& model_name) {
+  if (model.loading()) return absl::AbortedError("another weight load is in progress");
+  WeightStreamReceiver receiver(model.Target(model_name));
+  v1::WeightChunk chunk;
+  while (read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
+  ASSIGN_OR_RETURN(ReceivedWeights weights, receiver.Finish());
+  ASSIGN_OR_RETURN(const uint64_t previous, model.Apply(weights));
+  v1::LoadWeightsResponse response;
+  response.set_version(weights.version);
+  response.set_previous_version(previous);
+  response.set_bytes(weights.bytes);
+  response.set_tensors(weights.tensors.size());
+  response.set_seconds(weights.seconds);
+  return response;
+}
+
 }  // namespace plumb::weights

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -63,6 +64,13 @@ class VersionedModel {
   mutable absl::Mutex mu_;
   std::shared_ptr<ModelSnapshot> current_ ABSL_GUARDED_BY(mu_);
 };
+
+// One LoadWeights call on a receiver: reads the stream through `read` (false = the client
+// half-closed), validates it against `model`, applies it, and reports what was loaded.
+// `model_name` is the name a manifest must give ("" for a service's only model).
+absl::StatusOr<v1::LoadWeightsResponse> ReceiveWeights(
+    const std::function<bool(v1::WeightChunk*)>& read, VersionedModel& model,
+    const std::string& model_name = "");
 
 }  // namespace plumb::weights
 

@@ -1,0 +1,98 @@
+// The core of plumb-reference: per-token log-probs of (prompt, response) token sequences under
+// the frozen reference policy, with no gRPC in sight. Requests are validated on the caller's
+// thread, queued (bounded: a full queue is RESOURCE_EXHAUSTED, never unbounded growth), and run
+// by one runner thread that owns model work: it takes the current weight snapshot per request
+// (so a weight swap never changes a request half-way) and evaluates it in forward passes of at
+// most max_batch_size sequences.
+//
+// Thread safety: LogProbs() from any number of threads (each blocks until its request is done);
+// the runner thread is the only one that runs the model.
+#ifndef PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_CORE_H_
+#define PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/metrics/registry.h"
+#include "common/weights/versioned_model.h"
+
+namespace plumb::reference {
+
+struct ReferenceLimits {
+  int max_items_per_request = 1024;
+  int64_t max_tokens_per_request = 262144;  // prompt + response tokens over all items
+  int max_batch_size = 16;                  // sequences per forward pass
+  int max_queued_requests = 64;
+};
+
+struct LogProbsItem {
+  std::string id;
+  std::vector<int64_t> prompt;
+  std::vector<int64_t> response;
+};
+
+struct LogProbsJob {
+  std::vector<LogProbsItem> items;
+  double temperature = 1.0;  // 0 means 1
+  bool sum_only = false;
+  std::optional<uint64_t> expected_version;
+};
+
+struct LogProbsItemResult {
+  std::vector<float> logprobs;  // empty when sum_only
+  double sum = 0;
+  int32_t num_tokens = 0;
+};
+
+struct LogProbsOutcome {
+  std::vector<LogProbsItemResult> results;  // in request order
+  uint64_t version = 0;
+  double seconds = 0;
+};
+
+class ReferenceCore {
+ public:
+  // Starts the runner thread. `model` and `registry` must outlive the core.
+  static absl::StatusOr<std::unique_ptr<ReferenceCore>> Create(weights::VersionedModel* model,
+                                                               ReferenceLimits limits,
+                                                               metrics::Registry* registry);
+  ~ReferenceCore();  // fails queued requests with UNAVAILABLE and joins the runner
+
+  // INVALID_ARGUMENT naming the item and the problem (see proto/plumb/v1/reference.proto).
+  absl::Status Validate(const LogProbsJob& job) const;
+
+  // Validates, queues and waits for the result.
+  absl::StatusOr<LogProbsOutcome> LogProbs(LogProbsJob job);
+
+  int queued() const;
+  const ReferenceLimits& limits() const { return limits_; }
+  weights::VersionedModel& model() { return *model_; }
+
+ private:
+  struct Pending;
+  struct Metrics;
+  ReferenceCore(weights::VersionedModel* model, ReferenceLimits limits,
+                std::unique_ptr<Metrics> metrics);
+  void RunLoop();
+  absl::StatusOr<LogProbsOutcome> Run(const LogProbsJob& job);
+
+  weights::VersionedModel* model_;
+  const ReferenceLimits limits_;
+  std::unique_ptr<Metrics> metrics_;
+  mutable absl::Mutex mu_;
+  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread runner_;
+};
+
+}  // namespace plumb::reference
+
+#endif  // PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_CORE_H_

@@ -1,0 +1,42 @@
+// The gRPC adapter of plumb-reference: converts plumb.v1.Reference messages to the core's types
+// and back, and turns absl::Status into grpc::Status (common/rpc/grpc_status.h). No model logic.
+//
+// Thread safety: gRPC's sync-server threads call the handlers concurrently; LogProbs blocks its
+// thread until the runner has answered; LoadWeights stages on its own thread.
+#ifndef PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_SERVICE_H_
+#define PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_SERVICE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/metrics/registry.h"
+#include "plumb/v1/reference.grpc.pb.h"
+#include "services/plumb-reference/reference_core.h"
+
+namespace plumb::reference {
+
+class ReferenceService final : public v1::Reference::Service {
+ public:
+  // `tokenizer_name` and the special ids are reported by GetInfo.
+  ReferenceService(ReferenceCore* core, metrics::Registry* registry, std::string device);
+
+  grpc::Status LogProbs(grpc::ServerContext* context, const v1::LogProbsRequest* request,
+                        v1::LogProbsResponse* response) override;
+  grpc::Status LoadWeights(grpc::ServerContext* context,
+                           grpc::ServerReader<v1::WeightChunk>* reader,
+                           v1::LoadWeightsResponse* response) override;
+  grpc::Status GetInfo(grpc::ServerContext* context, const v1::ReferenceGetInfoRequest* request,
+                       v1::ReferenceGetInfoResponse* response) override;
+
+ private:
+  ReferenceCore* core_;
+  std::string device_;
+  absl::Time start_ = absl::Now();
+  metrics::CounterFamily* loads_ = nullptr;
+  metrics::Counter* load_bytes_ = nullptr;
+  metrics::Histogram* load_seconds_ = nullptr;
+};
+
+}  // namespace plumb::reference
+
+#endif  // PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_SERVICE_H_
