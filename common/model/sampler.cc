@@ -74,6 +74,10 @@ absl::Status ValidateSampling(const ModelConfig& config,
                               const std::vector<std::vector<int64_t>>& prompts,
                               const SamplingOptions& options) {
   if (prompts.empty()) return absl::InvalidArgumentError("no prompts to sample from");
+  if (!options.prompt_seeds.empty() && options.prompt_seeds.size() != prompts.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.prompt_seeds.size(), " prompt seeds for ", prompts.size(), " prompts"));
+  }
   if (!(options.temperature >= 0) || !std::isfinite(options.temperature)) {
     return absl::InvalidArgumentError(
         absl::StrCat("temperature must be a finite number >= 0, got ", options.temperature));
@@ -170,7 +174,9 @@ absl::StatusOr<std::vector<SampledSequence>> Sample(
     at::Tensor scaled = model.Logits(last_hidden).to(torch::kFloat);
     if (temperature != 1.0) scaled = scaled / temperature;
     for (int64_t r = 0; r < rows; ++r) {
-      uniforms[r] = SamplingUniform(options.seed, prompt_keys[r / k], r % k, step);
+      const uint64_t seed =
+          options.prompt_seeds.empty() ? options.seed : options.prompt_seeds[r / k];
+      uniforms[r] = SamplingUniform(seed, prompt_keys[r / k], r % k, step);
     }
     if (on_cpu) {
       SampleRowsCpu(scaled, options.temperature == 0, options.top_k, options.top_p, uniforms,

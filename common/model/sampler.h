@@ -34,6 +34,9 @@ struct SamplingOptions {
   std::vector<int64_t> stop_token_ids;  // a sampled stop token ends the row (and is kept)
   int64_t num_samples = 1;              // K samples per prompt
   uint64_t seed = 0;
+  // One seed per prompt (size = number of prompts), replacing `seed`: lets a server batch
+  // prompts of requests with different seeds and still give each what it would get alone.
+  std::vector<uint64_t> prompt_seeds;
   // false: recompute the whole sequence at every step (slow; the reference the cache is
   // tested against).
   bool use_kv_cache = true;

@@ -77,6 +77,29 @@ TEST(SamplerTest, BatchedPromptsOfDifferentLengthsMatchSamplingEachAlone) {
   }
 }
 
+TEST(SamplerTest, PerPromptSeedsGiveEachPromptWhatItsSeedGivesAlone) {
+  Transformer model = MakeModel();
+  SamplingOptions options;
+  options.max_new_tokens = 10;
+  options.num_samples = 2;
+  options.prompt_seeds = {11, 22, 33};
+  ASSERT_EQ(kPrompts.size(), 3u);
+  auto batched = Sample(*model, kPrompts, options);
+  ASSERT_TRUE(batched.ok()) << batched.status();
+  for (size_t p = 0; p < kPrompts.size(); ++p) {
+    SamplingOptions alone_options = options;
+    alone_options.prompt_seeds.clear();
+    alone_options.seed = options.prompt_seeds[p];
+    auto alone = Sample(*model, {kPrompts[p]}, alone_options);
+    ASSERT_TRUE(alone.ok());
+    for (int64_t k = 0; k < 2; ++k) {
+      EXPECT_EQ((*alone)[k].tokens, (*batched)[p * 2 + k].tokens) << p << "/" << k;
+    }
+  }
+  options.prompt_seeds = {1, 2};
+  EXPECT_FALSE(Sample(*model, kPrompts, options).ok());
+}
+
 TEST(SamplerTest, SeedMakesSamplingReproducibleAndDifferentSeedsDiffer) {
   Transformer model = MakeModel();
   SamplingOptions options;
