@@ -80,4 +80,17 @@ void ForEachUtf8Run(absl::string_view text,
   if (i > run_start) on_run(text.substr(run_start, i - run_start), true);
 }
 
+std::string ToValidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  ForEachUtf8Run(text, [&out](absl::string_view run, bool valid) {
+    if (valid) {
+      out.append(run.data(), run.size());
+    } else {
+      out.append("\xEF\xBF\xBD");
+    }
+  });
+  return out;
+}
+
 }  // namespace plumb::tokenizer

@@ -9,6 +9,8 @@
 #ifndef PLUMB_COMMON_TOKENIZER_UTF8_RUNS_H_
 #define PLUMB_COMMON_TOKENIZER_UTF8_RUNS_H_
 
+#include <string>
+
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 
@@ -24,6 +26,10 @@ bool IsValidUtf8(absl::string_view text);
 // that starts no well-formed sequence, in order. The views cover `text` exactly, without gaps.
 void ForEachUtf8Run(absl::string_view text,
                     absl::FunctionRef<void(absl::string_view run, bool valid)> on_run);
+
+// `text` with every byte that starts no well-formed sequence replaced by U+FFFD, so that it can
+// travel in a protobuf string field (decoded model output may end inside a character).
+std::string ToValidUtf8(absl::string_view text);
 
 }  // namespace plumb::tokenizer
 

@@ -55,5 +55,12 @@ TEST(Utf8RunsTest, NulBytesAreValidUtf8) {
   EXPECT_THAT(Runs(std::string("a\0b", 3)), ElementsAre(Pair(std::string("a\0b", 3), true)));
 }
 
+TEST(Utf8RunsTest, ToValidUtf8ReplacesOnlyStrayBytes) {
+  EXPECT_EQ(ToValidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(ToValidUtf8("a\xC3"), "a\xEF\xBF\xBD");  // a character cut short
+  EXPECT_EQ(ToValidUtf8("\xFF\xFEok"), "\xEF\xBF\xBD\xEF\xBF\xBDok");
+  EXPECT_TRUE(IsValidUtf8(ToValidUtf8("\xED\xA0\x80")));  // a surrogate
+}
+
 }  // namespace
 }  // namespace plumb::tokenizer
