@@ -1,0 +1,37 @@
+#include "services/plumb-scorer/objective.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/plumb-scorer/reward_model_objective.h"
+#include "services/plumb-scorer/text_objective.h"
+
+namespace plumb::scorer {
+
+std::optional<double> ScoreOutput::score(const std::string& objective) const {
+  for (const NamedScore& named : scores) {
+    if (named.objective == objective) return named.value;
+  }
+  return std::nullopt;
+}
+
+absl::Status Objective::ReplaceModel(model::Transformer, uint64_t, const std::string&) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "objective '", name_, "' is not model-backed (kind ", ObjectiveKindName(Describe().kind),
+      "); only reward_model objectives take new weights"));
+}
+
+absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(const ObjectiveOptions& options,
+                                                           int max_batch_size) {
+  switch (options.kind) {
+    case ObjectiveKind::kRewardModel:
+      return CreateRewardModelObjective(options, max_batch_size);
+    case ObjectiveKind::kAfinn:
+      return CreateAfinnObjective(options);
+    case ObjectiveKind::kLength:
+      return CreateLengthObjective(options);
+    case ObjectiveKind::kFormat:
+      return CreateFormatObjective(options);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("objective '", options.name, "': unknown kind"));
+}
+
+}  // namespace plumb::scorer

@@ -1,0 +1,116 @@
+// One named way of scoring a (prompt, response): the interface every objective kind implements,
+// and the plain types the scorer exchanges with its callers.
+//
+// Scoring is two-phase so that a request is rejected before any model work: Prepare checks and
+// converts every item (tokenizes, decodes, range-checks) and pins the state it will score with
+// (a model snapshot); Run then scores any subset of the prepared items.
+//
+// Thread safety: every method may be called from several threads at once. Implementations
+// serialise their own model work (see reward_model_objective.h).
+#ifndef PLUMB_SERVICES_PLUMB_SCORER_OBJECTIVE_H_
+#define PLUMB_SERVICES_PLUMB_SCORER_OBJECTIVE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/model/transformer.h"
+#include "services/plumb-scorer/scorer_options.h"
+
+namespace plumb::scorer {
+
+// One (prompt, response) to score. Each part is text and/or token ids; ids are used verbatim
+// (no BOS added), text is converted with the objective's tokenizer.
+struct ScoreInput {
+  std::string id;  // echoed; non-empty and unique within a request
+  std::string prompt_text;
+  std::vector<int32_t> prompt_ids;
+  std::map<std::string, std::string> prompt_metadata;  // "unsafe" = "true" triggers gating
+  std::string response_text;
+  std::vector<int32_t> response_ids;
+};
+
+struct NamedScore {
+  std::string objective;
+  double value = 0.0;  // in the objective's own units (not normalised)
+};
+
+struct ScoreOutput {
+  std::string id;
+  std::vector<NamedScore> scores;  // in the order of the objectives scored
+  std::optional<double> reward;    // absent when the request omitted a composed objective
+  bool gated = false;              // safety gating decided `reward`
+  std::optional<double> score(const std::string& objective) const;
+};
+
+// What GetInfo reports about the model behind a model-backed objective.
+struct ModelDescription {
+  std::string weights_source;  // the model folder, or what ReplaceModel was told
+  int64_t vocab_size = 0;
+  int64_t context_length = 0;
+  int64_t parameter_count = 0;
+  int64_t num_reward_outputs = 0;
+  uint64_t version = 0;  // 0 = as loaded from the folder
+  std::string device;
+  std::string dtype;
+  std::string tokenizer;  // Tokenizer::description(), "" when the objective has none
+};
+
+struct ObjectiveDescription {
+  std::string name;
+  ObjectiveKind kind = ObjectiveKind::kAfinn;
+  std::string description;  // one line, e.g. "AFINN-165 valence, mean over matched words"
+  std::optional<ModelDescription> model;
+  double mean = 0.0;
+  double stddev = 0.0;
+};
+
+class Objective {
+ public:
+  // Items checked and converted by Prepare, bound to the state they will be scored with.
+  class Batch {
+   public:
+    virtual ~Batch() = default;
+    // Changes whenever the scoring state changes (a model swap); part of cache keys.
+    virtual uint64_t generation() const { return 0; }
+  };
+
+  virtual ~Objective() = default;
+
+  const std::string& name() const { return name_; }
+
+  // INVALID_ARGUMENT naming "items[i]..." for an item this objective cannot score.
+  virtual absl::StatusOr<std::unique_ptr<Batch>> Prepare(
+      absl::Span<const ScoreInput> items) const = 0;
+  // Scores the prepared items at `positions` (indexes into Prepare's items), in that order.
+  virtual absl::StatusOr<std::vector<double>> Run(const Batch& batch,
+                                                  absl::Span<const size_t> positions) const = 0;
+
+  virtual ObjectiveDescription Describe() const = 0;
+
+  // Swaps in new weights; in-flight batches keep the old model. FAILED_PRECONDITION for an
+  // objective that is not model-backed.
+  virtual absl::Status ReplaceModel(model::Transformer new_model, uint64_t version,
+                                    const std::string& weights_source);
+
+ protected:
+  explicit Objective(std::string name) : name_(std::move(name)) {}
+
+ private:
+  std::string name_;
+};
+
+// Builds the objective `options` describes: loads its model, tokenizer or lexicon, compiles
+// its pattern. `max_batch_size` bounds the sequences of one forward pass.
+absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(const ObjectiveOptions& options,
+                                                           int max_batch_size);
+
+}  // namespace plumb::scorer
+
+#endif  // PLUMB_SERVICES_PLUMB_SCORER_OBJECTIVE_H_

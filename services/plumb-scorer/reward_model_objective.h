@@ -1,0 +1,31 @@
+// The `reward_model` objective: the reward head of a Hugging Face model folder (config.json with
+// plumb_num_reward_outputs >= 1), read at the last token of prompt + response. score =
+// Rewards(last_hidden)[output], or its sigmoid when `sigmoid` is set (Llama 2 gates on a
+// probability). Text-only prompts/responses are encoded with the objective's tokenizer (no BOS
+// added, prompt and response encoded separately, as scorer.proto says).
+//
+// Thread safety: Prepare/Run/Describe/ReplaceModel may be called from many threads. The model is
+// held as an immutable snapshot behind a shared_ptr: Prepare pins the current one, so a batch
+// in flight finishes on the weights it started with while ReplaceModel swaps in the next. Forward
+// passes on one snapshot are serialised by that snapshot's mutex (a LibTorch module is used by one
+// thread at a time), so concurrent requests queue rather than race; the service may still put a
+// single runner thread in front for batching across requests.
+#ifndef PLUMB_SERVICES_PLUMB_SCORER_REWARD_MODEL_OBJECTIVE_H_
+#define PLUMB_SERVICES_PLUMB_SCORER_REWARD_MODEL_OBJECTIVE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "services/plumb-scorer/objective.h"
+
+namespace plumb::scorer {
+
+// Loads the model (LoadHfModel, placed per dtype/device) and its tokenizer: `tokenizer` when
+// set, else the model folder's tokenizer files when present, else none (ids-only items).
+// INVALID_ARGUMENT when the model has no reward output `output`.
+absl::StatusOr<std::unique_ptr<Objective>> CreateRewardModelObjective(
+    const ObjectiveOptions& options, int max_batch_size);
+
+}  // namespace plumb::scorer
+
+#endif  // PLUMB_SERVICES_PLUMB_SCORER_REWARD_MODEL_OBJECTIVE_H_

@@ -1,0 +1,128 @@
+// The text objectives (afinn, length, format) through their factories.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "services/plumb-scorer/objective.h"
+#include "services/plumb-scorer/text_objective.h"
+
+namespace plumb::scorer {
+namespace {
+
+ScoreInput Response(std::string text) {
+  ScoreInput item;
+  item.id = "x";
+  item.prompt_text = "p";
+  item.response_text = std::move(text);
+  return item;
+}
+
+// Scores every item under `objective`; fails the test on an error.
+std::vector<double> ScoreAll(const Objective& objective, const std::vector<ScoreInput>& items) {
+  absl::StatusOr<std::unique_ptr<Objective::Batch>> batch = objective.Prepare(items);
+  EXPECT_TRUE(batch.ok()) << batch.status();
+  if (!batch.ok()) return {};
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < items.size(); ++i) positions.push_back(i);
+  absl::StatusOr<std::vector<double>> scores = objective.Run(**batch, positions);
+  EXPECT_TRUE(scores.ok()) << scores.status();
+  return scores.ok() ? *scores : std::vector<double>{};
+}
+
+std::unique_ptr<Objective> Make(const ObjectiveOptions& options) {
+  absl::StatusOr<std::unique_ptr<Objective>> objective = CreateObjective(options, 8);
+  EXPECT_TRUE(objective.ok()) << objective.status();
+  return objective.ok() ? *std::move(objective) : nullptr;
+}
+
+TEST(LengthObjectiveTest, ScoreIsMinusTheDistanceInCodePointsOverScale) {
+  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
+  options.length = {.target_chars = 4, .scale = 2.0};
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  EXPECT_EQ(ScoreAll(*objective, {Response("abcd"), Response("ab"), Response("abcdefgh"),
+                                  Response("naïve"), Response("")}),
+            (std::vector<double>{0.0, -1.0, -2.0, -0.5, -2.0}));
+  EXPECT_EQ(objective->Describe().description, "length rule: -|characters - 4| / 2");
+}
+
+TEST(FormatObjectiveTest, WholeResponseMustMatchThePattern) {
+  ObjectiveOptions options{.name = "fmt", .kind = ObjectiveKind::kFormat};
+  options.format = {.pattern = "(?s)Answer: \\d+\\.?", .score_match = 2.0, .score_miss = -1.0};
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  EXPECT_EQ(ScoreAll(*objective, {Response("Answer: 42."), Response("Answer: 42 and more"),
+                                  Response("The Answer: 42"), Response("")}),
+            (std::vector<double>{2.0, -1.0, -1.0, -1.0}));
+}
+
+TEST(FormatObjectiveTest, InvalidPatternIsRejectedNamingTheObjective) {
+  ObjectiveOptions options{.name = "fmt", .kind = ObjectiveKind::kFormat};
+  options.format.pattern = "(unclosed";
+  EXPECT_EQ(CreateObjective(options, 8).status().message(),
+            "objective 'fmt': pattern '(unclosed' is not a valid ICU regular expression "
+            "(U_REGEX_MISMATCHED_PAREN at offset 9)");
+}
+
+TEST(AfinnObjectiveTest, MeanIsPerMatchedWordAndSumAddsThemUp) {
+  ObjectiveOptions options{.name = "sentiment", .kind = ObjectiveKind::kAfinn};
+  std::unique_ptr<Objective> mean = Make(options);
+  options.afinn.reduce = AfinnReduce::kSum;
+  std::unique_ptr<Objective> sum = Make(options);
+  ASSERT_NE(mean, nullptr);
+  ASSERT_NE(sum, nullptr);
+  const std::vector<ScoreInput> items = {Response("good and happy, not bad"),
+                                         Response("plain table")};
+  // good 3, happy 3, bad -3 ("not bad" is no entry; "not" is no entry either).
+  EXPECT_EQ(ScoreAll(*mean, items), (std::vector<double>{1.0, 0.0}));
+  EXPECT_EQ(ScoreAll(*sum, items), (std::vector<double>{3.0, 0.0}));
+  EXPECT_EQ(mean->Describe().kind, ObjectiveKind::kAfinn);
+}
+
+TEST(TextObjectiveTest, IdsOnlyResponsesAreDecodedWithTheTokenizer) {
+  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength, .tokenizer = "byte"};
+  options.length.target_chars = 0;
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  ScoreInput item = Response("");
+  item.response_ids = {'h', 'i', 257};  // <eos> is special and skipped
+  EXPECT_EQ(ScoreAll(*objective, {item}), (std::vector<double>{-2.0}));
+}
+
+TEST(TextObjectiveTest, IdsOnlyResponseWithoutTokenizerIsInvalid) {
+  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  ScoreInput item = Response("");
+  item.response_ids = {1, 2};
+  EXPECT_EQ(objective->Prepare({Response("ok"), item}).status().message(),
+            "items[1].response: objective 'brevity' reads text, but the item has token ids only "
+            "and the objective has no tokenizer to decode them (set its `tokenizer`, or send the "
+            "text)");
+}
+
+TEST(TextObjectiveTest, UndecodableIdsAreInvalidNamingTheItem) {
+  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength, .tokenizer = "byte"};
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  ScoreInput item = Response("");
+  item.response_ids = {1, 999};
+  const absl::Status status = objective->Prepare({item}).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(status));
+  EXPECT_EQ(status.message().rfind("items[0].response.token_ids: objective 'brevity': ", 0), 0u)
+      << status;
+}
+
+TEST(TextObjectiveTest, NotModelBackedObjectivesRefuseNewWeights) {
+  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  const absl::Status status = objective->ReplaceModel(model::Transformer(nullptr), 3, "x");
+  EXPECT_TRUE(absl::IsFailedPrecondition(status));
+  EXPECT_EQ(status.message(),
+            "objective 'brevity' is not model-backed (kind length); only reward_model objectives "
+            "take new weights");
+}
+
+}  // namespace
+}  // namespace plumb::scorer

@@ -1,0 +1,65 @@
+// The reward scorer's core, without gRPC: named objectives (reward models, the AFINN lexicon,
+// length and format rules), each item's per-objective scores, and the composed reward of
+// scorer.proto's RewardComposition (composition.h). The gRPC adapter maps ScoreItem to
+// ScoreInput and this class's Status codes straight to gRPC codes.
+//
+// Thread safety: every method may be called from many threads at once. Objectives guard their
+// own state (a reward model serialises forward passes per weight snapshot; in-flight requests
+// keep the snapshot they started with across ReplaceModel); the cache has its own mutex.
+#ifndef PLUMB_SERVICES_PLUMB_SCORER_SCORER_H_
+#define PLUMB_SERVICES_PLUMB_SCORER_SCORER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/plumb-scorer/objective.h"
+#include "services/plumb-scorer/score_cache.h"
+#include "services/plumb-scorer/scorer_options.h"
+
+namespace plumb::scorer {
+
+inline constexpr size_t kMaxItemIdBytes = 256;
+
+class Scorer {
+ public:
+  // Validates the options and builds every objective (loads models, tokenizers, the lexicon).
+  static absl::StatusOr<std::unique_ptr<Scorer>> Create(const ScorerOptions& options);
+
+  // Scores `items` under `objectives` (empty = all, in configured order; else in the given
+  // order) and composes each item's reward. Results are in item order.
+  // INVALID_ARGUMENT: no items or more than max_items_per_request; an empty, over-long or
+  // repeated item id; an unknown or repeated objective name; an item an objective cannot score
+  // (objective.h). INTERNAL: an objective produced NaN or +-Inf, or its model failed.
+  absl::StatusOr<std::vector<ScoreOutput>> Score(
+      const std::vector<ScoreInput>& items, const std::vector<std::string>& objectives = {}) const;
+
+  // Swaps the weights of a reward_model objective; requests in flight finish on the old ones.
+  // INVALID_ARGUMENT for an unknown objective or a model that does not fit it;
+  // FAILED_PRECONDITION for an objective that is not model-backed. Version policy (refusing
+  // downgrades, ALREADY_EXISTS) is the weight receiver's job.
+  absl::Status ReplaceModel(const std::string& objective, model::Transformer new_model,
+                            uint64_t version, const std::string& weights_source = "");
+
+  std::vector<ObjectiveDescription> Describe() const;
+  const ScorerOptions& options() const { return options_; }
+  const CompositionOptions& composition() const { return options_.composition; }
+  CacheStats cache_stats() const { return cache_->stats(); }
+
+ private:
+  Scorer(ScorerOptions options, std::vector<std::unique_ptr<Objective>> objectives);
+
+  // Indexes into objectives_ of the requested names, or an INVALID_ARGUMENT.
+  absl::StatusOr<std::vector<size_t>> Select(const std::vector<std::string>& names) const;
+  std::string ConfiguredNames() const;
+
+  const ScorerOptions options_;
+  const std::vector<std::unique_ptr<Objective>> objectives_;  // in options_.objectives order
+  const std::unique_ptr<ScoreCache> cache_;
+};
+
+}  // namespace plumb::scorer
+
+#endif  // PLUMB_SERVICES_PLUMB_SCORER_SCORER_H_

@@ -1,0 +1,80 @@
+#include "services/plumb-scorer/text_objective.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/tokenizer/load_tokenizer.h"
+
+namespace plumb::scorer {
+namespace {
+
+struct TextBatch final : Objective::Batch {
+  std::vector<std::string> texts;
+};
+
+}  // namespace
+
+TextObjective::TextObjective(const ObjectiveOptions& options,
+                             std::unique_ptr<tokenizer::Tokenizer> tokenizer)
+    : Objective(options.name),
+      kind_(options.kind),
+      mean_(options.mean),
+      stddev_(options.stddev),
+      tokenizer_(std::move(tokenizer)) {}
+
+absl::StatusOr<std::unique_ptr<Objective::Batch>> TextObjective::Prepare(
+    absl::Span<const ScoreInput> items) const {
+  auto batch = std::make_unique<TextBatch>();
+  batch->texts.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ScoreInput& item = items[i];
+    if (!item.response_text.empty() || item.response_ids.empty()) {
+      batch->texts.push_back(item.response_text);
+      continue;
+    }
+    if (tokenizer_ == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "items[", i, "].response: objective '", name(),
+          "' reads text, but the item has token ids only and the objective has no tokenizer to "
+          "decode them (set its `tokenizer`, or send the text)"));
+    }
+    absl::StatusOr<std::string> text =
+        tokenizer_->Decode(item.response_ids, tokenizer::DecodeOptions{.skip_special = true});
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("items[", i,
+                                                     "].response.token_ids: objective '", name(),
+                                                     "': ", text.status().message()));
+    }
+    batch->texts.push_back(*std::move(text));
+  }
+  return batch;
+}
+
+absl::StatusOr<std::vector<double>> TextObjective::Run(const Batch& batch,
+                                                       absl::Span<const size_t> positions) const {
+  const auto& texts = static_cast<const TextBatch&>(batch).texts;
+  std::vector<double> scores;
+  scores.reserve(positions.size());
+  for (size_t position : positions) scores.push_back(ScoreText(texts.at(position)));
+  return scores;
+}
+
+ObjectiveDescription TextObjective::Describe() const {
+  return ObjectiveDescription{
+      .name = name(), .kind = kind_, .description = Explain(), .mean = mean_, .stddev = stddev_};
+}
+
+absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadObjectiveTokenizer(
+    const ObjectiveOptions& options) {
+  if (options.tokenizer.empty()) return std::unique_ptr<tokenizer::Tokenizer>();
+  absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> loaded =
+      tokenizer::LoadTokenizer(options.tokenizer);
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(),
+                        absl::StrCat("objective '", options.name, "': tokenizer '",
+                                     options.tokenizer, "': ", loaded.status().message()));
+  }
+  return loaded;
+}
+
+}  // namespace plumb::scorer

@@ -1,0 +1,51 @@
+// Objectives that read the response text only (the prompt is ignored): the AFINN lexicon judge
+// and the length and format rules. A response given as token ids only is decoded with the
+// objective's tokenizer (special tokens skipped); without one it is INVALID_ARGUMENT.
+//
+// Thread safety: immutable after creation; Prepare and Run may run on many threads at once.
+#ifndef PLUMB_SERVICES_PLUMB_SCORER_TEXT_OBJECTIVE_H_
+#define PLUMB_SERVICES_PLUMB_SCORER_TEXT_OBJECTIVE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "common/tokenizer/tokenizer.h"
+#include "services/plumb-scorer/objective.h"
+
+namespace plumb::scorer {
+
+class TextObjective : public Objective {
+ public:
+  absl::StatusOr<std::unique_ptr<Batch>> Prepare(absl::Span<const ScoreInput> items) const override;
+  absl::StatusOr<std::vector<double>> Run(const Batch& batch,
+                                          absl::Span<const size_t> positions) const override;
+  ObjectiveDescription Describe() const override;
+
+ protected:
+  // `tokenizer` may be null (then ids-only responses are rejected).
+  TextObjective(const ObjectiveOptions& options, std::unique_ptr<tokenizer::Tokenizer> tokenizer);
+
+  virtual double ScoreText(absl::string_view text) const = 0;
+  // One line for ObjectiveDescription::description.
+  virtual std::string Explain() const = 0;
+
+ private:
+  const ObjectiveKind kind_;
+  const double mean_;
+  const double stddev_;
+  const std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+};
+
+// "" = no tokenizer; else LoadTokenizer(path_or_name), errors naming the objective.
+absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadObjectiveTokenizer(
+    const ObjectiveOptions& options);
+
+absl::StatusOr<std::unique_ptr<Objective>> CreateAfinnObjective(const ObjectiveOptions& options);
+absl::StatusOr<std::unique_ptr<Objective>> CreateLengthObjective(const ObjectiveOptions& options);
+absl::StatusOr<std::unique_ptr<Objective>> CreateFormatObjective(const ObjectiveOptions& options);
+
+}  // namespace plumb::scorer
+
+#endif  // PLUMB_SERVICES_PLUMB_SCORER_TEXT_OBJECTIVE_H_
