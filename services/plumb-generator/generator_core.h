@@ -1,0 +1,144 @@
+// The core of plumb-generator: samples K responses per prompt from the current policy snapshot,
+// without gRPC. Requests are validated and admitted on the caller's thread (admission fails with
+// RESOURCE_EXHAUSTED once queued + running sequences would pass queue_capacity), then one runner
+// thread owns every forward pass: it takes the oldest request, adds queued requests that sample
+// the same way from the same weight snapshot, and decodes their prompts together in batches of at
+// most max_batch_size sequences. Each request runs entirely on the snapshot current when it was
+// admitted, and every rollout names that version.
+//
+// Batching is per request group: rows of one Sample() call decode in lock step, and a new
+// request joins at the next call, not at the next decoding step (no step-level continuous
+// batching yet).
+//
+// Thread safety: Generate() from any number of threads; it blocks its caller, handing rollouts to
+// `emit` on that caller's thread as each batch finishes.
+#ifndef PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_CORE_H_
+#define PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/metrics/registry.h"
+#include "common/model/sampler.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/weights/versioned_model.h"
+
+namespace plumb::generator {
+
+struct GeneratorLimits {
+  int max_prompts_per_request = 256;
+  int max_num_samples = 64;
+  int max_sequences_per_request = 4096;
+  int max_new_tokens_limit = 4096;
+  int default_max_new_tokens = 256;
+  int max_batch_size = 32;    // sequences per Sample() call
+  int queue_capacity = 1024;  // queued + running sequences
+};
+
+struct PromptInput {
+  std::string id;
+  std::optional<std::string> text;  // tokenized with the model's tokenizer (BOS added)
+  std::vector<int64_t> token_ids;   // used verbatim when text is not set
+};
+
+struct SamplingRequest {
+  std::optional<double> temperature;  // unset = 1
+  int64_t top_k = 0;
+  std::optional<double> top_p;  // unset = 1
+  int64_t max_new_tokens = 0;   // 0 = default_max_new_tokens
+  std::vector<int64_t> stop_token_ids;
+  std::vector<std::string> stop_strings;
+  int64_t num_samples = 0;  // 0 = 1
+  uint64_t seed = 0;        // 0 = a fresh random seed
+  bool return_logprobs = false;
+  bool ignore_eos = false;
+  int64_t min_new_tokens = 0;
+};
+
+struct GenerateJob {
+  std::string request_id;
+  std::vector<PromptInput> prompts;
+  SamplingRequest sampling;
+  std::optional<uint64_t> min_policy_version;
+};
+
+enum class Finish { kStop, kLength, kCancelled };
+
+struct RolloutResult {
+  std::string prompt_id;
+  int64_t sample_index = 0;
+  std::vector<int64_t> prompt_ids;
+  std::vector<int64_t> response_ids;
+  std::string response_text;    // empty without a tokenizer
+  std::vector<float> logprobs;  // empty unless return_logprobs
+  Finish finish = Finish::kLength;
+  uint64_t policy_version = 0;
+  double seconds = 0;  // admission to this rollout's hand-off
+};
+
+struct GeneratorLoad {
+  int running_sequences = 0;
+  int queued_sequences = 0;
+  int active_requests = 0;
+  double tokens_per_second = 0;  // over the last minute
+};
+
+class GeneratorCore {
+ public:
+  // `tokenizer` may be null (token-id prompts only, no response text). The model, tokenizer and
+  // registry must outlive the core.
+  static absl::StatusOr<std::unique_ptr<GeneratorCore>> Create(
+      weights::VersionedModel* model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+      GeneratorLimits limits, metrics::Registry* registry);
+  ~GeneratorCore();
+
+  // Validates, admits and runs `job`, calling `emit` for each rollout (false from emit, or true
+  // from `cancelled`, stops the request: CANCELLED). INVALID_ARGUMENT / FAILED_PRECONDITION /
+  // RESOURCE_EXHAUSTED as proto/plumb/v1/generator.proto documents.
+  absl::Status Generate(GenerateJob job, const std::function<bool(const RolloutResult&)>& emit,
+                        const std::function<bool()>& cancelled = {});
+
+  GeneratorLoad load() const;
+  const GeneratorLimits& limits() const { return limits_; }
+  weights::VersionedModel& model() { return *model_; }
+  const tokenizer::Tokenizer* tokenizer() const { return tokenizer_.get(); }
+
+ private:
+  struct Request;
+  struct Metrics;
+  GeneratorCore(weights::VersionedModel* model,
+                std::shared_ptr<const tokenizer::Tokenizer> tokenizer, GeneratorLimits limits,
+                std::unique_ptr<Metrics> metrics);
+  // Token ids of every prompt and the model's sampling options; INVALID_ARGUMENT on bad input.
+  absl::Status Prepare(const GenerateJob& job, Request* request) const;
+  void RunLoop();
+  void RunGroup(const std::vector<Request*>& group);
+  void Finalize(Request* request, const model::SampledSequence& sequence, const std::string& id,
+                const std::vector<int64_t>& prompt, RolloutResult* out) const;
+
+  weights::VersionedModel* model_;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer_;
+  const GeneratorLimits limits_;
+  std::unique_ptr<Metrics> metrics_;
+  mutable absl::Mutex mu_;
+  std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  int queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
+  int running_sequences_ ABSL_GUARDED_BY(mu_) = 0;
+  int active_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::pair<double, int64_t>> recent_tokens_ ABSL_GUARDED_BY(mu_);  // (time, tokens)
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread runner_;
+};
+
+}  // namespace plumb::generator
+
+#endif  // PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_CORE_H_

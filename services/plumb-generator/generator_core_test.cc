@@ -1,0 +1,151 @@
+#include "services/plumb-generator/generator_core.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/model/hf_checkpoint.h"
+#include "common/tokenizer/byte_tokenizer.h"
+
+namespace plumb::generator {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class GeneratorCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / "generator_core_test";
+    fs::remove_all(dir_);
+    model::ModelConfig config;
+    config.vocab_size = 259;
+    config.hidden_size = 32;
+    config.intermediate_size = 48;
+    config.num_attention_heads = 4;
+    config.num_key_value_heads = 2;
+    config.max_position_embeddings = 64;
+    torch::manual_seed(1);
+    model::Transformer m(config);
+    ASSERT_TRUE(model::SaveHfModel(*m, dir_).ok());
+    model_ = *weights::VersionedModel::Load(dir_.string(), {});
+    std::shared_ptr<const tokenizer::Tokenizer> tok = *tokenizer::ByteTokenizer::Create();
+    GeneratorLimits limits;
+    limits.max_batch_size = 4;
+    limits.queue_capacity = 16;
+    limits.default_max_new_tokens = 8;
+    core_ = *GeneratorCore::Create(model_.get(), tok, limits, &registry_);
+  }
+  void TearDown() override {
+    core_.reset();
+    fs::remove_all(dir_);
+  }
+
+  static GenerateJob Job(uint64_t seed, int prompts = 2, int samples = 2) {
+    GenerateJob job;
+    job.request_id = "r";
+    for (int i = 0; i < prompts; ++i) {
+      job.prompts.push_back({absl::StrCat("p", i), std::nullopt, {256, 65 + i, 66}});
+    }
+    job.sampling.num_samples = samples;
+    job.sampling.seed = seed;
+    job.sampling.return_logprobs = true;
+    return job;
+  }
+
+  absl::Status Run(GenerateJob job, std::vector<RolloutResult>* out) {
+    return core_->Generate(std::move(job), [out](const RolloutResult& r) {
+      out->push_back(r);
+      return true;
+    });
+  }
+
+  fs::path dir_;
+  metrics::Registry registry_;
+  std::unique_ptr<weights::VersionedModel> model_;
+  std::unique_ptr<GeneratorCore> core_;
+};
+
+TEST_F(GeneratorCoreTest, ReturnsEverySampleOfEveryPromptAndIsReproducibleBySeed) {
+  std::vector<RolloutResult> a, b;
+  ASSERT_TRUE(Run(Job(3), &a).ok());
+  ASSERT_TRUE(Run(Job(3), &b).ok());
+  ASSERT_EQ(a.size(), 4u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].response_ids, b[i].response_ids);
+    EXPECT_EQ(a[i].logprobs.size(), a[i].response_ids.size());
+    EXPECT_LE(a[i].response_ids.size(), 8u);
+  }
+}
+
+TEST_F(GeneratorCoreTest, ConcurrentRequestsWithDifferentSeedsGetWhatTheyGetAlone) {
+  std::vector<RolloutResult> alone1, alone2, together1, together2;
+  ASSERT_TRUE(Run(Job(1, 1, 2), &alone1).ok());
+  ASSERT_TRUE(Run(Job(2, 1, 2), &alone2).ok());
+  std::thread other([&] { EXPECT_TRUE(Run(Job(1, 1, 2), &together1).ok()); });
+  EXPECT_TRUE(Run(Job(2, 1, 2), &together2).ok());
+  other.join();
+  ASSERT_EQ(together1.size(), 2u);
+  ASSERT_EQ(together2.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(alone1[i].response_ids, together1[i].response_ids);
+    EXPECT_EQ(alone2[i].response_ids, together2[i].response_ids);
+  }
+}
+
+TEST_F(GeneratorCoreTest, AFullQueueAndBadInputsAreRefused) {
+  std::vector<RolloutResult> out;
+  absl::Status status = Run(Job(1, 9, 2), &out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(std::string(Run(Job(1, 0, 1), &out).message()), HasSubstr("no prompts"));
+  GenerateJob job = Job(1);
+  job.prompts[0].token_ids[1] = 400;
+  EXPECT_THAT(std::string(Run(job, &out).message()),
+              HasSubstr("prompt 'p0': token 1 is id 400, outside the vocabulary [0, 259)"));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(GeneratorCoreTest, EmitReturningFalseCancelsTheRequest) {
+  int seen = 0;
+  absl::Status status = core_->Generate(Job(1, 4, 1), [&seen](const RolloutResult&) {
+    ++seen;
+    return false;
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(seen, 1);
+  std::vector<RolloutResult> out;
+  EXPECT_TRUE(Run(Job(1), &out).ok());
+}
+
+TEST_F(GeneratorCoreTest, StopStringsEndTheResponseAtTheTokenThatCompletesThem) {
+  // Find a seed whose response has a printable ASCII byte after its first token, then ask for
+  // that byte as a stop string.
+  for (uint64_t seed = 1; seed < 50; ++seed) {
+    std::vector<RolloutResult> plain, stopped;
+    GenerateJob job = Job(seed, 1, 1);
+    job.sampling.max_new_tokens = 20;
+    job.sampling.ignore_eos = true;
+    ASSERT_TRUE(Run(job, &plain).ok());
+    const std::vector<int64_t>& ids = plain[0].response_ids;
+    size_t at = 1;
+    while (at < ids.size() && !(ids[at] >= 33 && ids[at] < 127)) ++at;
+    if (at == ids.size()) continue;
+    bool earlier = false;
+    for (size_t t = 0; t < at; ++t) earlier = earlier || ids[t] == ids[at];
+    if (earlier) continue;
+    job.sampling.stop_strings = {std::string(1, static_cast<char>(ids[at]))};
+    ASSERT_TRUE(Run(job, &stopped).ok());
+    EXPECT_EQ(stopped[0].finish, Finish::kStop);
+    EXPECT_EQ(stopped[0].response_ids,
+              std::vector<int64_t>(ids.begin(), ids.begin() + static_cast<int64_t>(at) + 1));
+    return;
+  }
+  FAIL() << "no seed gave a usable response";
+}
+
+}  // namespace
+}  // namespace plumb::generator

@@ -1,0 +1,41 @@
+// The gRPC adapter of plumb-generator: plumb.v1.Generator messages to and from the core's types;
+// absl::Status to grpc::Status in one place (common/rpc/grpc_status.h). No model logic.
+//
+// Thread safety: gRPC's sync-server threads call the handlers concurrently; Generate streams its
+// rollouts from its own handler thread as the core hands them over.
+#ifndef PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_SERVICE_H_
+#define PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_SERVICE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/metrics/registry.h"
+#include "plumb/v1/generator.grpc.pb.h"
+#include "services/plumb-generator/generator_core.h"
+
+namespace plumb::generator {
+
+class GeneratorService final : public v1::Generator::Service {
+ public:
+  GeneratorService(GeneratorCore* core, metrics::Registry* registry, std::string device);
+
+  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                        grpc::ServerWriter<v1::Rollout>* writer) override;
+  grpc::Status LoadWeights(grpc::ServerContext* context,
+                           grpc::ServerReader<v1::WeightChunk>* reader,
+                           v1::LoadWeightsResponse* response) override;
+  grpc::Status GetInfo(grpc::ServerContext* context, const v1::GeneratorGetInfoRequest* request,
+                       v1::GeneratorGetInfoResponse* response) override;
+
+ private:
+  GeneratorCore* core_;
+  std::string device_;
+  absl::Time start_ = absl::Now();
+  metrics::CounterFamily* loads_ = nullptr;
+  metrics::Counter* load_bytes_ = nullptr;
+  metrics::Histogram* load_seconds_ = nullptr;
+};
+
+}  // namespace plumb::generator
+
+#endif  // PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_SERVICE_H_

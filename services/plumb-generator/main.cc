@@ -1,0 +1,90 @@
+// plumb-generator: the policy behind plumb.v1.Generator (K sampled responses per prompt with
+// per-token log-probs; new weights by LoadWeights, swapped atomically).
+//
+//   plumb-generator --config configs/services/generator.yaml
+//
+// Exit status: 0 after a drain on SIGTERM/SIGINT, 1 on a start-up failure, 2 on a usage or
+// configuration error.
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "common/metrics/registry.h"
+#include "common/model/hf_checkpoint.h"
+#include "common/service/service_host.h"
+#include "common/tokenizer/load_tokenizer.h"
+#include "common/weights/versioned_model.h"
+#include "services/plumb-generator/generator_options.h"
+#include "services/plumb-generator/generator_service.h"
+
+namespace {
+
+int Fail(int code, const absl::Status& status) {
+  std::fprintf(stderr, "plumb-generator: %s\n", std::string(status.message()).c_str());
+  return code;
+}
+
+int Main(int argc, char** argv) {
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s --config FILE\n", argv[0]);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "usage: %s --config FILE (generator.model.path is required)\n", argv[0]);
+    return 2;
+  }
+  const std::string base_dir = std::filesystem::path(config_path).parent_path().string();
+  plumb::generator::GeneratorOptions options;
+  absl::StatusOr<plumb::service::ServiceConfig> config =
+      plumb::service::LoadServiceConfig(config_path, [&](plumb::config::ConfigMap& root) {
+        return plumb::generator::ParseGeneratorSection(root, base_dir.empty() ? "." : base_dir,
+                                                       &options);
+      });
+  if (!config.ok()) return Fail(2, config.status());
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  absl::StatusOr<plumb::model::ModelPlacement> placement =
+      plumb::model::ParsePlacement(options.dtype, options.device);
+  if (!placement.ok()) return Fail(2, placement.status());
+  absl::StatusOr<std::unique_ptr<plumb::weights::VersionedModel>> model =
+      plumb::weights::VersionedModel::Load(options.model_path, *placement, options.initial_version);
+  if (!model.ok()) return Fail(1, model.status());
+  std::shared_ptr<const plumb::tokenizer::Tokenizer> tokenizer;
+  if (options.tokenizer != "none") {
+    absl::StatusOr<std::unique_ptr<plumb::tokenizer::Tokenizer>> loaded =
+        plumb::tokenizer::LoadTokenizer(options.tokenizer.empty() ? options.model_path
+                                                                  : options.tokenizer);
+    if (!loaded.ok()) return Fail(1, loaded.status());
+    tokenizer = *std::move(loaded);
+  }
+  plumb::metrics::Registry registry;
+  absl::StatusOr<std::unique_ptr<plumb::generator::GeneratorCore>> core =
+      plumb::generator::GeneratorCore::Create(model->get(), tokenizer, options.limits, &registry);
+  if (!core.ok()) return Fail(1, core.status());
+  plumb::generator::GeneratorService service(core->get(), &registry, options.device);
+  absl::StatusOr<std::unique_ptr<plumb::service::ServiceHost>> host =
+      plumb::service::ServiceHost::Start(*config, "plumb-generator",
+                                         {plumb::rpc::Hosted<plumb::v1::Generator>(&service)},
+                                         &registry);
+  if (!host.ok()) return Fail(1, host.status());
+  return (*host)->RunUntilSignal();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "plumb-generator: LibTorch: %s\n", e.what_without_backtrace());
+    return 1;
+  }
+}
