@@ -1,0 +1,320 @@
+#include "services/plumb-scorer/scorer_service.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/checkpoint/hf_config.h"
+#include "common/checkpoint/hf_llama_parameters.h"
+#include "common/model/hf_checkpoint.h"
+#include "common/rpc/grpc_status.h"
+#include "common/service/service_host.h"
+#include "common/status/status_macros.h"
+#include "common/weights/weight_stream_receiver.h"
+
+namespace plumb::scorer {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+ScoreInput ToInput(const std::string& id, const v1::Prompt& prompt,
+                   const v1::Completion& response) {
+  ScoreInput input;
+  input.id = id;
+  if (prompt.has_text()) input.prompt_text = prompt.text();
+  if (prompt.has_token_ids()) {
+    input.prompt_ids.assign(prompt.token_ids().ids().begin(), prompt.token_ids().ids().end());
+  }
+  input.prompt_metadata.insert(prompt.metadata().begin(), prompt.metadata().end());
+  input.response_text = response.text();
+  input.response_ids.assign(response.token_ids().begin(), response.token_ids().end());
+  return input;
+}
+
+v1::ObjectiveKind ToProto(ObjectiveKind kind) {
+  switch (kind) {
+    case ObjectiveKind::kRewardModel:
+      return v1::OBJECTIVE_KIND_REWARD_MODEL;
+    case ObjectiveKind::kAfinn:
+      return v1::OBJECTIVE_KIND_LEXICON;
+    case ObjectiveKind::kLength:
+    case ObjectiveKind::kFormat:
+      return v1::OBJECTIVE_KIND_RULE;
+  }
+  return v1::OBJECTIVE_KIND_UNSPECIFIED;
+}
+
+void FillComposition(const CompositionOptions& c, v1::RewardComposition* out) {
+  for (const ObjectiveWeight& w : c.weights) {
+    v1::ObjectiveWeight* weight = out->add_weights();
+    weight->set_objective(w.objective);
+    weight->set_weight(static_cast<float>(w.weight));
+  }
+  if (c.gating.has_value()) {
+    out->mutable_gating()->set_safety_objective(c.gating->safety_objective);
+    out->mutable_gating()->set_threshold(static_cast<float>(c.gating->threshold));
+    out->mutable_gating()->set_prompt_flag_key(c.gating->prompt_flag_key);
+  }
+  out->set_logit_transform(c.logit_transform);
+  out->set_offset(static_cast<float>(c.offset));
+  out->set_scale(static_cast<float>(c.scale));
+}
+
+}  // namespace
+
+ScorerService::ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request)
+    : scorer_(scorer), max_pairs_per_request_(max_pairs_per_request) {
+  requests_ =
+      registry
+          ->AddCounter("plumb_scorer_requests_total",
+                       "Score, Compare and LoadWeights calls by result code.", {"rpc", "code"})
+          .value();
+  latency_ = &registry->AddHistogram("plumb_scorer_request_seconds", "Score and Compare latency.")
+                  .value()
+                  ->WithLabels({});
+  batch_ = &registry
+                ->AddHistogram("plumb_scorer_batch_size", "Items per Score or Compare request.", {},
+                               metrics::ExponentialBuckets(1, 2, 12).value())
+                .value()
+                ->WithLabels({});
+  cache_hits_ = &registry->AddCounter("plumb_scorer_cache_hits_total", "Score cache hits.")
+                     .value()
+                     ->WithLabels({});
+  cache_misses_ = &registry->AddCounter("plumb_scorer_cache_misses_total", "Score cache misses.")
+                       .value()
+                       ->WithLabels({});
+  versions_ = registry
+                  ->AddGauge("plumb_scorer_objective_version",
+                             "Weights version of each reward-model objective.", {"objective"})
+                  .value();
+  for (const ObjectiveDescription& d : scorer_->Describe()) {
+    if (d.model.has_value()) {
+      versions_->WithLabels({d.name}).Set(static_cast<double>(d.model->version));
+    }
+  }
+}
+
+grpc::Status ScorerService::Score(grpc::ServerContext* /*context*/, const v1::ScoreRequest* request,
+                                  v1::ScoreResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<ScoreInput> items;
+  items.reserve(request->items_size());
+  for (const v1::ScoreItem& item : request->items()) {
+    items.push_back(ToInput(item.id(), item.prompt(), item.response()));
+  }
+  const CacheStats before = scorer_->cache_stats();
+  absl::StatusOr<std::vector<ScoreOutput>> scored =
+      scorer_->Score(items, {request->objectives().begin(), request->objectives().end()});
+  requests_->WithLabels({"Score", absl::StatusCodeToString(scored.status().code())}).Increment();
+  if (!scored.ok()) return rpc::ToGrpcStatus(scored.status());
+  const CacheStats after = scorer_->cache_stats();
+  cache_hits_->Increment(static_cast<double>(after.hits - before.hits));
+  cache_misses_->Increment(static_cast<double>(after.misses - before.misses));
+  for (const ScoreOutput& out : *scored) {
+    v1::ScoredResponse* result = response->add_results();
+    result->set_id(out.id);
+    for (const NamedScore& s : out.scores) {
+      v1::ObjectiveScore* score = result->add_scores();
+      score->set_objective(s.objective);
+      score->set_value(static_cast<float>(s.value));
+    }
+    if (out.reward.has_value()) result->set_reward(static_cast<float>(*out.reward));
+    result->set_safety_gating_applied(out.gated);
+  }
+  FillComposition(scorer_->composition(), response->mutable_composition());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  response->set_seconds(seconds);
+  latency_->Observe(seconds);
+  batch_->Observe(static_cast<double>(items.size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status ScorerService::Compare(grpc::ServerContext* /*context*/,
+                                    const v1::CompareRequest* request,
+                                    v1::CompareResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  auto fail = [&](absl::Status status) {
+    requests_->WithLabels({"Compare", absl::StatusCodeToString(status.code())}).Increment();
+    return rpc::ToGrpcStatus(status);
+  };
+  if (!request->judge().empty() && request->judge() != kComposedRewardJudge) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "unknown judge '", request->judge(), "'; this scorer has '", kComposedRewardJudge, "'")));
+  }
+  if (!request->principle().empty()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("judge '", kComposedRewardJudge,
+                                                        "' has no principles (got '",
+                                                        request->principle(), "')")));
+  }
+  if (request->pairs().empty()) return fail(absl::InvalidArgumentError("no pairs"));
+  if (request->pairs_size() > max_pairs_per_request_) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        request->pairs_size(), " pairs exceed max_pairs_per_request ", max_pairs_per_request_)));
+  }
+  // Both responses of every pair scored in one batch: items 2i (first) and 2i + 1 (second).
+  std::vector<ScoreInput> items;
+  for (const v1::ComparePair& pair : request->pairs()) {
+    if (pair.id().empty()) return fail(absl::InvalidArgumentError("a pair without an id"));
+    items.push_back(ToInput(pair.id() + "/first", pair.prompt(), pair.first()));
+    items.push_back(ToInput(pair.id() + "/second", pair.prompt(), pair.second()));
+  }
+  absl::StatusOr<std::vector<ScoreOutput>> scored = scorer_->Score(items);
+  if (!scored.ok()) return fail(scored.status());
+  for (int i = 0; i < request->pairs_size(); ++i) {
+    const ScoreOutput& a = (*scored)[2 * i];
+    const ScoreOutput& b = (*scored)[2 * i + 1];
+    if (!a.reward.has_value() || !b.reward.has_value()) {
+      return fail(absl::FailedPreconditionError("the composition gave no reward to compare"));
+    }
+    v1::PairComparison* result = response->add_results();
+    result->set_id(request->pairs(i).id());
+    result->set_p_first_preferred(
+        static_cast<float>(1.0 / (1.0 + std::exp(*b.reward - *a.reward))));
+  }
+  response->set_judge(kComposedRewardJudge);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  response->set_seconds(seconds);
+  latency_->Observe(seconds);
+  batch_->Observe(static_cast<double>(items.size()));
+  requests_->WithLabels({"Compare", "OK"}).Increment();
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::LoadWeightsResponse> ScorerService::Load(
+    grpc::ServerReader<v1::WeightChunk>* reader) {
+  v1::WeightChunk first;
+  if (!reader->Read(&first)) return absl::InvalidArgumentError("an empty weight stream");
+  if (!first.has_manifest()) {
+    return absl::InvalidArgumentError("the first message of a weight stream must be a manifest");
+  }
+  const std::string objective = first.manifest().model();
+  const ObjectiveOptions* options = nullptr;
+  for (const ObjectiveOptions& o : scorer_->options().objectives) {
+    if (o.name == objective) options = &o;
+  }
+  if (options == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("manifest names objective '", objective,
+                                                   "', which this scorer does not have"));
+  }
+  if (options->kind != ObjectiveKind::kRewardModel) {
+    return absl::FailedPreconditionError(absl::StrCat("objective '", objective, "' is a ",
+                                                      ObjectiveKindName(options->kind),
+                                                      " objective and takes no weights"));
+  }
+  if (first.manifest().partial()) {
+    return absl::InvalidArgumentError("plumb-scorer takes full weight sets only (partial: false)");
+  }
+  ASSIGN_OR_RETURN(
+      model::ModelConfig config,
+      checkpoint::ReadHfConfig(std::filesystem::path(options->reward_model.path) / "config.json"));
+  ASSIGN_OR_RETURN(
+      model::ModelPlacement placement,
+      model::ParsePlacement(options->reward_model.dtype, options->reward_model.device));
+  weights::WeightTarget target;
+  target.model = objective;
+  target.architecture = "llama";
+  for (const auto& [name, expected] : checkpoint::HfLlamaParameters(config, placement.dtype)) {
+    target.shapes[name] = expected.shape;
+  }
+  target.shapes["value_head.weight"] = {1, config.hidden_size};
+  target.shapes["score.weight"] = {config.num_reward_outputs, config.hidden_size};
+  for (const ObjectiveDescription& d : scorer_->Describe()) {
+    if (d.name == objective && d.model.has_value()) {
+      target.has_weights = true;
+      target.version = d.model->version;
+    }
+  }
+  weights::WeightStreamReceiver receiver(target);
+  RETURN_IF_ERROR(receiver.Add(first));
+  v1::WeightChunk chunk;
+  while (reader->Read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
+  ASSIGN_OR_RETURN(weights::ReceivedWeights received, receiver.Finish());
+  model::Transformer next{nullptr};
+  try {
+    torch::NoGradGuard no_grad;
+    next = model::Transformer(config);
+    next->to(placement.dtype);
+    std::map<std::string, at::Tensor> tensors;
+    for (auto& [name, t] : received.tensors) tensors[name] = t.to(placement.dtype);
+    RETURN_IF_ERROR(model::ImportHfTensors(*next, std::move(tensors),
+                                           absl::StrCat("weights version ", received.version)));
+    next->to(placement.device);
+    next->eval();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("staging weights: ", e.what_without_backtrace()));
+  }
+  RETURN_IF_ERROR(scorer_->ReplaceModel(objective, next, received.version, received.source));
+  versions_->WithLabels({objective}).Set(static_cast<double>(received.version));
+  v1::LoadWeightsResponse response;
+  response.set_version(received.version);
+  response.set_previous_version(target.version);
+  response.set_bytes(received.bytes);
+  response.set_tensors(received.tensors.size());
+  response.set_seconds(received.seconds);
+  return response;
+}
+
+grpc::Status ScorerService::LoadWeights(grpc::ServerContext* /*context*/,
+                                        grpc::ServerReader<v1::WeightChunk>* reader,
+                                        v1::LoadWeightsResponse* response) {
+  bool expected = false;
+  absl::StatusOr<v1::LoadWeightsResponse> loaded =
+      loading_.compare_exchange_strong(expected, true)
+          ? Load(reader)
+          : absl::StatusOr<v1::LoadWeightsResponse>(
+                absl::AbortedError("another weight load is in progress"));
+  if (!expected) loading_.store(false);
+  requests_->WithLabels({"LoadWeights", absl::StatusCodeToString(loaded.status().code())})
+      .Increment();
+  if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
+  *response = *std::move(loaded);
+  return grpc::Status::OK;
+}
+
+grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,
+                                    const v1::RewardScorerGetInfoRequest* /*request*/,
+                                    v1::RewardScorerGetInfoResponse* response) {
+  v1::ServerInfo* server = response->mutable_server();
+  server->set_build_version(service::PlumbVersion());
+  *server->mutable_start_time() = ToTimestamp(start_);
+  for (const ObjectiveDescription& d : scorer_->Describe()) {
+    v1::ObjectiveInfo* info = response->add_objectives();
+    info->set_name(d.name);
+    info->set_kind(ToProto(d.kind));
+    info->set_description(d.description);
+    info->set_mean(static_cast<float>(d.mean));
+    info->set_stddev(static_cast<float>(d.stddev));
+    if (d.model.has_value()) {
+      v1::ModelInfo* m = info->mutable_model();
+      m->set_architecture("llama");
+      m->set_parameter_count(static_cast<uint64_t>(d.model->parameter_count));
+      m->set_vocab_size(static_cast<int32_t>(d.model->vocab_size));
+      m->set_context_length(static_cast<int32_t>(d.model->context_length));
+      m->set_device(d.model->device);
+      m->set_policy_version(d.model->version);
+      m->set_weights_source(d.model->weights_source);
+      m->set_tokenizer(d.model->tokenizer);
+    }
+  }
+  FillComposition(scorer_->composition(), response->mutable_composition());
+  v1::JudgeInfo* judge = response->add_judges();
+  judge->set_name(kComposedRewardJudge);
+  judge->set_kind(v1::JUDGE_KIND_REWARD_MODEL);
+  response->set_default_judge(kComposedRewardJudge);
+  response->set_max_items_per_request(scorer_->options().max_items_per_request);
+  response->set_max_pairs_per_request(max_pairs_per_request_);
+  return grpc::Status::OK;
+}
+
+}  // namespace plumb::scorer
