@@ -16,6 +16,7 @@
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/train/lr_schedule.h"
 #include "common/train/objectives.h"
+#include "common/train/optimizer.h"
 #include "common/train/progress_report.h"
 #include "common/train/training_checkpoint.h"
 
@@ -44,23 +45,6 @@ absl::StatusOr<model::Transformer> LoadPolicy(const ModelOptions& options,
   RETURN_IF_ERROR(model::ImportHfTensors(*model, std::move(tensors), dir.string()));
   model->to(placement.device);
   return model;
-}
-
-// AdamW with decoupled weight decay on matrices only (norm gains and 1-d tensors excluded).
-std::unique_ptr<torch::optim::AdamW> MakeOptimizer(const std::vector<at::Tensor>& params,
-                                                   const OptimizerOptions& o) {
-  std::vector<at::Tensor> decay, no_decay;
-  for (const at::Tensor& p : params) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  auto options = [&](double weight_decay) {
-    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr)
-                                                            .betas({o.beta1, o.beta2})
-                                                            .eps(o.eps)
-                                                            .weight_decay(weight_decay));
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, options(o.weight_decay));
-  groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr));
 }
 
 void CopyTokenizerFiles(const std::string& source, const fs::path& out) {
@@ -164,7 +148,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainOptions options, W
                          s->placement.device.is_cuda()};
   ASSIGN_OR_RETURN(s->objective, MakeObjective(options.objective, models, s->encoder.get()));
   s->trainable = model::TrainableParameters(*s->policy);
-  s->optimizer = MakeOptimizer(s->trainable, options.optimizer);
+  s->optimizer = MakeAdamW(s->trainable, options.optimizer);
   // Ranks start from identical weights (LoRA and fresh heads are seeded, but be certain).
   RETURN_IF_ERROR(world->Broadcast(s->trainable));
 
@@ -234,9 +218,7 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
   s.report->Start(s.run.step, o.training.steps);
   while (s.run.step < last) {
     const double lr = LearningRateAt(o.optimizer.lr, s.run.step, o.training.steps, o.schedule);
-    for (auto& group : s.optimizer->param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    }
+    SetLearningRate(*s.optimizer, lr);
     ASSIGN_OR_RETURN(std::vector<data::Example> batch,
                      s.dataset->NextBatch(o.training.batch_size, 0, 1));
     StepContext ctx;
