@@ -1,0 +1,610 @@
+#include "services/plumb-learner/learner_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc/grpc_probe.h"
+#include "common/rpc/grpc_status.h"
+#include "common/service/service_host.h"
+#include "common/status/status_macros.h"
+#include "common/weights/weight_stream_sender.h"
+#include "plumb/v1/generator.grpc.pb.h"
+#include "plumb/v1/reference.grpc.pb.h"
+#include "plumb/v1/scorer.grpc.pb.h"
+
+namespace plumb::learner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+absl::Status Field(const std::string& name, const std::string& problem) {
+  return absl::InvalidArgumentError(absl::StrCat("config.", name, ": ", problem));
+}
+
+absl::Status ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
+  o->optimizer.lr = p.learning_rate() == 0 ? 1e-5 : p.learning_rate();
+  if (!(o->optimizer.lr > 0) || !std::isfinite(o->optimizer.lr)) {
+    return Field("optimizer.learning_rate", "must be > 0");
+  }
+  if (p.has_beta1()) o->optimizer.beta1 = p.beta1();
+  if (p.has_beta2()) o->optimizer.beta2 = p.beta2();
+  if (!(o->optimizer.beta1 >= 0 && o->optimizer.beta1 < 1)) {
+    return Field("optimizer.beta1", "must be in [0, 1)");
+  }
+  if (!(o->optimizer.beta2 >= 0 && o->optimizer.beta2 < 1)) {
+    return Field("optimizer.beta2", "must be in [0, 1)");
+  }
+  if (p.epsilon() != 0) o->optimizer.eps = p.epsilon();
+  if (!(p.weight_decay() >= 0)) return Field("optimizer.weight_decay", "must be >= 0");
+  o->optimizer.weight_decay = p.weight_decay();
+  switch (p.schedule()) {
+    case v1::LR_SCHEDULE_LINEAR:
+      o->schedule.kind = "linear";
+      break;
+    case v1::LR_SCHEDULE_COSINE:
+      o->schedule.kind = "cosine";
+      break;
+    default:
+      o->schedule.kind = "constant";
+  }
+  o->schedule.warmup_steps = p.warmup_steps();
+  o->schedule.min_lr_ratio = p.min_lr_ratio();
+  o->total_steps = p.total_steps();
+  if (o->schedule.kind != "constant" && o->total_steps <= o->schedule.warmup_steps) {
+    return Field("optimizer.total_steps", "must be > warmup_steps for a decaying schedule");
+  }
+  o->max_grad_norm = p.has_max_grad_norm() ? p.max_grad_norm() : 1.0;
+  if (!(o->max_grad_norm >= 0)) return Field("optimizer.max_grad_norm", "must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
+  const double clip = p.clip_range() == 0 ? 0.2 : p.clip_range();
+  if (!(clip > 0 && clip < 1)) return Field("ppo.clip_range", "must be in (0, 1)");
+  o->clip_low = p.has_clip_range_low() ? p.clip_range_low() : clip;
+  o->clip_high = p.has_clip_range_high() ? p.clip_range_high() : clip;
+  if (p.has_dual_clip()) {
+    if (!(p.dual_clip() > 1)) return Field("ppo.dual_clip", "must be > 1");
+    o->dual_clip = p.dual_clip();
+  }
+  if (p.has_value_clip_range()) {
+    if (p.value_clip_range() < 0) return Field("ppo.value_clip_range", "must be >= 0");
+    o->value_clip =
+        p.value_clip_range() == 0 ? std::nullopt : std::optional<double>(p.value_clip_range());
+  }
+  if (p.has_gamma()) o->gamma = p.gamma();
+  if (p.has_gae_lambda()) o->lambda = p.gae_lambda();
+  if (!(o->gamma >= 0 && o->gamma <= 1)) return Field("ppo.gamma", "must be in [0, 1]");
+  if (!(o->lambda >= 0 && o->lambda <= 1)) return Field("ppo.gae_lambda", "must be in [0, 1]");
+  const v1::KlConfig& kl = p.kl();
+  if (kl.placement() == v1::KL_PLACEMENT_LOSS) {
+    return absl::UnimplementedError("config.ppo.kl.placement: LOSS is not supported for PPO yet");
+  }
+  switch (kl.estimator()) {
+    case v1::KL_ESTIMATOR_K2:
+      o->kl_estimator = algorithms::KlEstimator::kK2;
+      break;
+    case v1::KL_ESTIMATOR_K3:
+      o->kl_estimator = algorithms::KlEstimator::kK3;
+      break;
+    default:
+      o->kl_estimator = algorithms::KlEstimator::kK1;
+  }
+  if (kl.has_coef()) o->kl_coef = kl.coef();
+  if (!(o->kl_coef >= 0)) return Field("ppo.kl.coef", "must be >= 0");
+  if (kl.has_adaptive()) {
+    if (!(kl.adaptive().target() > 0)) return Field("ppo.kl.adaptive.target", "must be > 0");
+    if (kl.adaptive().horizon() <= 0) return Field("ppo.kl.adaptive.horizon", "must be > 0");
+    o->kl_target = kl.adaptive().target();
+    o->kl_horizon = kl.adaptive().horizon();
+  }
+  o->epochs = p.epochs() == 0 ? 4 : p.epochs();
+  if (o->epochs < 0) return Field("ppo.epochs", "must be >= 0");
+  if (p.minibatch_size() < 0) return Field("ppo.minibatch_size", "must be >= 0");
+  o->minibatch_size = p.minibatch_size();
+  if (p.has_value_loss_coef()) o->value_loss_coef = p.value_loss_coef();
+  o->whiten_advantages = p.advantage_whitening() != v1::WHITENING_NONE;
+  if (p.reward_shaping().has_reward_clip()) {
+    if (!(p.reward_shaping().reward_clip() > 0)) {
+      return Field("ppo.reward_shaping.reward_clip", "must be > 0");
+    }
+    o->reward_clip = p.reward_shaping().reward_clip();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, algorithms::DpoOptions* o) {
+  o->beta = p.has_beta() ? p.beta() : 0.1;
+  if (!(o->beta > 0)) return Field("dpo.beta", "must be > 0");
+  switch (p.loss_type()) {
+    case v1::DPO_LOSS_TYPE_IPO:
+      o->loss_type = "ipo";
+      break;
+    case v1::DPO_LOSS_TYPE_HINGE:
+      o->loss_type = "hinge";
+      break;
+    case v1::DPO_LOSS_TYPE_SIGMOID:
+      o->loss_type = "sigmoid";
+      break;
+    default:
+      o->loss_type = algorithm == v1::ALGORITHM_IPO ? "ipo" : "sigmoid";
+  }
+  if (algorithm == v1::ALGORITHM_IPO && o->loss_type != "ipo") {
+    return Field("dpo.loss_type", "ALGORITHM_IPO takes the IPO loss");
+  }
+  if (algorithm == v1::ALGORITHM_CDPO && o->loss_type != "sigmoid") {
+    return Field("dpo.loss_type", "ALGORITHM_CDPO takes the sigmoid loss");
+  }
+  o->label_smoothing = p.label_smoothing();
+  if (algorithm == v1::ALGORITHM_CDPO && o->label_smoothing == 0) o->label_smoothing = 0.1;
+  if (!(o->label_smoothing >= 0 && o->label_smoothing < 0.5)) {
+    return Field("dpo.label_smoothing", "must be in [0, 0.5)");
+  }
+  o->reference_free = p.reference_free();
+  o->ipo_log_ratio = (!p.has_ipo_length_normalize() || p.ipo_length_normalize()) ? "mean" : "sum";
+  if (p.sft_weight() != 0)
+    return absl::UnimplementedError("config.dpo.sft_weight is not supported yet");
+  return algorithms::ValidateDpoOptions(*o);
+}
+
+}  // namespace
+
+absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& c) {
+  SessionOptions o;
+  switch (c.algorithm()) {
+    case v1::ALGORITHM_UNSPECIFIED:
+      return Field("algorithm", "is required");
+    case v1::ALGORITHM_SFT:
+      o.algorithm = Algorithm::kSft;
+      break;
+    case v1::ALGORITHM_PPO:
+      o.algorithm = Algorithm::kPpo;
+      if (c.has_ppo()) RETURN_IF_ERROR(ReadPpo(c.ppo(), &o.ppo));
+      break;
+    case v1::ALGORITHM_REJECTION_SAMPLING_SFT:
+      o.algorithm = Algorithm::kRejectionSamplingSft;
+      if (c.has_rejection_sampling()) {
+        const v1::RejectionSamplingConfig& r = c.rejection_sampling();
+        if (r.top_n_per_prompt() < 0)
+          return Field("rejection_sampling.top_n_per_prompt", "must be >= 0");
+        o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
+        if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
+        o.rejection_sampling.drop_truncated = r.drop_truncated();
+      }
+      break;
+    case v1::ALGORITHM_DPO:
+    case v1::ALGORITHM_IPO:
+    case v1::ALGORITHM_CDPO:
+      o.algorithm = Algorithm::kDpo;
+      RETURN_IF_ERROR(ReadDpo(c.algorithm(), c.dpo(), &o.dpo));
+      break;
+    default:
+      return absl::UnimplementedError(
+          absl::StrCat("algorithm ", v1::Algorithm_Name(c.algorithm()),
+                       " is not served by this learner yet (offline kinds: use plumb-train)"));
+  }
+  const auto config_case = c.algorithm_config_case();
+  const bool matches =
+      config_case == v1::TrainingConfig::ALGORITHM_CONFIG_NOT_SET ||
+      (config_case == v1::TrainingConfig::kPpo && o.algorithm == Algorithm::kPpo) ||
+      (config_case == v1::TrainingConfig::kSft && o.algorithm == Algorithm::kSft) ||
+      (config_case == v1::TrainingConfig::kDpo && o.algorithm == Algorithm::kDpo) ||
+      (config_case == v1::TrainingConfig::kRejectionSampling &&
+       o.algorithm == Algorithm::kRejectionSamplingSft);
+  if (!matches) return Field("algorithm_config", "holds another algorithm's config");
+  RETURN_IF_ERROR(ReadOptimizer(c.optimizer(), &o));
+  if (c.has_lora()) {
+    if (c.lora().rank() < 1) return Field("lora.rank", "must be >= 1");
+    model::LoraOptions lora;
+    lora.rank = c.lora().rank();
+    lora.alpha = c.lora().has_alpha() ? c.lora().alpha() : c.lora().rank();
+    if (c.lora().target_modules_size() > 0) {
+      lora.target_modules.assign(c.lora().target_modules().begin(),
+                                 c.lora().target_modules().end());
+    } else {
+      lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"};
+    }
+    o.lora = lora;
+  }
+  switch (c.precision()) {
+    case v1::PRECISION_UNSPECIFIED:
+    case v1::PRECISION_FP32:
+      break;
+    case v1::PRECISION_BF16:
+      o.dtype = "bfloat16";
+      break;
+    default:
+      return absl::UnimplementedError(absl::StrCat("config.precision ",
+                                                   v1::Precision_Name(c.precision()),
+                                                   " is not supported by this learner yet"));
+  }
+  if (c.micro_batch_size() < 0) return Field("micro_batch_size", "must be >= 0");
+  o.micro_batch_size = c.micro_batch_size();
+  if (c.max_sequence_length() < 0) return Field("max_sequence_length", "must be >= 0");
+  o.max_sequence_length = c.max_sequence_length();
+  o.seed = c.seed();
+  return o;
+}
+
+LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry) : core_(core) {
+  requests_ = registry
+                  ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
+                               {"rpc", "code"})
+                  .value();
+  step_seconds_ = &registry->AddHistogram("plumb_learner_train_seconds", "Train call duration.")
+                       .value()
+                       ->WithLabels({});
+  losses_ = registry->AddGauge("plumb_learner_loss", "Loss terms of the last Train call.", {"term"})
+                .value();
+  auto gauge = [&](const char* name, const char* help) {
+    return &registry->AddGauge(name, help).value()->WithLabels({});
+  };
+  kl_ = gauge("plumb_learner_kl", "Mean sequence KL to the reference in the last PPO batch.");
+  reward_ = gauge("plumb_learner_reward_mean", "Mean reward of the last experience batch.");
+  grad_norm_ = gauge("plumb_learner_grad_norm", "Gradient norm before clipping, last step.");
+  version_ = gauge("plumb_learner_policy_version", "Policy version of the active session.");
+  sync_seconds_ = &registry
+                       ->AddHistogram("plumb_learner_weight_sync_seconds",
+                                      "Seconds to publish weights to one target.")
+                       .value()
+                       ->WithLabels({});
+  sync_bytes_ = &registry
+                     ->AddCounter("plumb_learner_weight_sync_bytes_total",
+                                  "Weight bytes published to targets.")
+                     .value()
+                     ->WithLabels({});
+}
+
+void LearnerService::RecordStats(const TrainStats& stats) {
+  for (const auto& [term, value] : stats.losses) losses_->WithLabels({term}).Set(value);
+  if (stats.kl.has_value()) kl_->Set(*stats.kl);
+  if (stats.reward_mean.has_value()) reward_->Set(*stats.reward_mean);
+  grad_norm_->Set(stats.grad_norm);
+  version_->Set(static_cast<double>(stats.policy_version));
+  step_seconds_->Observe(stats.seconds);
+}
+
+grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
+                                          const v1::StartSessionRequest* request,
+                                          v1::StartSessionResponse* response) {
+  auto answer = [&](absl::Status status) {
+    requests_->WithLabels({"StartSession", absl::StatusCodeToString(status.code())}).Increment();
+    return rpc::ToGrpcStatus(status);
+  };
+  absl::StatusOr<SessionOptions> options = SessionOptionsFromProto(request->config());
+  if (!options.ok()) return answer(options.status());
+  options->policy_path = request->policy_checkpoint();
+  bool created = false;
+  absl::StatusOr<SessionStatus> status =
+      core_->StartSession(*options, request->session_key(), request->replace_active(), &created);
+  if (!status.ok()) return answer(status.status());
+  if (created) {
+    absl::MutexLock lock(&mu_);
+    config_ = request->config();
+    last_sequence_ = 0;
+    last_response_.Clear();
+  }
+  response->set_session_id(status->id);
+  response->set_created(created);
+  response->set_policy_version(status->policy_version);
+  if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
+    response->mutable_model()->set_architecture("llama");
+    response->mutable_model()->set_vocab_size(static_cast<int32_t>(config->vocab_size));
+    response->mutable_model()->set_context_length(
+        static_cast<int32_t>(config->max_position_embeddings));
+    response->mutable_model()->set_policy_version(status->policy_version);
+  }
+  version_->Set(static_cast<double>(status->policy_version));
+  return answer(absl::OkStatus());
+}
+
+grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
+                                   const v1::TrainRequest* request, v1::TrainResponse* response) {
+  auto answer = [&](absl::Status status) {
+    requests_->WithLabels({"Train", absl::StatusCodeToString(status.code())}).Increment();
+    return rpc::ToGrpcStatus(status);
+  };
+  if (request->sequence() != 0) {
+    absl::MutexLock lock(&mu_);
+    if (request->sequence() == last_sequence_) {
+      *response = last_response_;  // a retry of the last call: not trained again
+      return answer(absl::OkStatus());
+    }
+    if (request->sequence() != last_sequence_ + 1) {
+      return answer(absl::FailedPreconditionError(
+          absl::StrCat("sequence ", request->sequence(), " does not follow ", last_sequence_)));
+    }
+  }
+  absl::StatusOr<TrainStats> stats = absl::InvalidArgumentError("no batch in the request");
+  switch (request->batch_case()) {
+    case v1::TrainRequest::kExperience: {
+      std::vector<Experience> batch;
+      for (const v1::Experience& e : request->experience().experiences()) {
+        const v1::Rollout& r = e.rollout();
+        Experience x;
+        x.group = absl::StrCat(r.request_id(), "/", r.prompt_id());
+        x.prompt.assign(r.prompt_token_ids().begin(), r.prompt_token_ids().end());
+        x.response.assign(r.response_token_ids().begin(), r.response_token_ids().end());
+        x.logprobs.assign(r.logprobs().begin(), r.logprobs().end());
+        x.ref_logprobs.assign(e.reference_logprobs().begin(), e.reference_logprobs().end());
+        x.reward = e.reward();
+        x.stopped = r.finish_reason() == v1::FINISH_REASON_STOP;
+        batch.push_back(std::move(x));
+      }
+      const double temperature =
+          request->experience().has_temperature() && request->experience().temperature() > 0
+              ? request->experience().temperature()
+              : 1.0;
+      stats = core_->TrainExperience(request->session_id(), batch, temperature);
+      break;
+    }
+    case v1::TrainRequest::kPreference: {
+      std::vector<PreferenceExample> batch;
+      for (const v1::PreferencePair& p : request->preference().pairs()) {
+        PreferenceExample x;
+        x.id = p.id();
+        x.prompt.assign(p.prompt_token_ids().begin(), p.prompt_token_ids().end());
+        x.chosen.assign(p.chosen_token_ids().begin(), p.chosen_token_ids().end());
+        x.rejected.assign(p.rejected_token_ids().begin(), p.rejected_token_ids().end());
+        if (p.has_reference_chosen_logprob()) x.ref_chosen = p.reference_chosen_logprob();
+        if (p.has_reference_rejected_logprob()) x.ref_rejected = p.reference_rejected_logprob();
+        batch.push_back(std::move(x));
+      }
+      stats = core_->TrainPreference(request->session_id(), batch);
+      break;
+    }
+    case v1::TrainRequest::kSft: {
+      std::vector<SftExample> batch;
+      for (const v1::SftExample& e : request->sft().examples()) {
+        batch.push_back({e.id(),
+                         {e.prompt_token_ids().begin(), e.prompt_token_ids().end()},
+                         {e.completion_token_ids().begin(), e.completion_token_ids().end()},
+                         e.has_weight() ? e.weight() : 1.0});
+      }
+      stats = core_->TrainSft(request->session_id(), batch);
+      break;
+    }
+    case v1::TrainRequest::kUnpaired:
+    case v1::TrainRequest::kRanked:
+      stats = absl::UnimplementedError(
+          "unpaired and ranked batches (KTO, RRHF) are not served by this learner yet");
+      break;
+    default:
+      break;
+  }
+  if (!stats.ok()) return answer(stats.status());
+  v1::TrainStats* out = response->mutable_stats();
+  for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;
+  if (stats->kl) out->set_kl(*stats->kl);
+  if (stats->clip_fraction) out->set_clip_fraction(*stats->clip_fraction);
+  if (stats->value_error) out->set_value_error(*stats->value_error);
+  if (stats->reward_mean) out->set_reward_mean(*stats->reward_mean);
+  if (stats->reward_std) out->set_reward_std(*stats->reward_std);
+  if (stats->kl_coef) out->set_kl_coef(*stats->kl_coef);
+  out->set_grad_norm(stats->grad_norm);
+  out->set_learning_rate(stats->learning_rate);
+  out->set_tokens(stats->tokens);
+  out->set_sequences(stats->sequences);
+  out->set_seconds(stats->seconds);
+  out->set_policy_version(stats->policy_version);
+  out->set_optimizer_steps(stats->optimizer_steps);
+  for (const auto& [name, value] : stats->metrics) (*out->mutable_metrics())[name] = value;
+  out->set_sequence(request->sequence());
+  RecordStats(*stats);
+  if (request->sequence() != 0) {
+    absl::MutexLock lock(&mu_);
+    last_sequence_ = request->sequence();
+    last_response_ = *response;
+  }
+  return answer(absl::OkStatus());
+}
+
+namespace {
+
+// Streams `weights` to one endpoint's LoadWeights, on whichever model service it runs.
+template <typename Stub>
+absl::StatusOr<v1::LoadWeightsResponse> StreamTo(Stub& stub, const PolicyWeights& weights,
+                                                 const weights::SendOptions& options,
+                                                 absl::Duration timeout, uint64_t* bytes) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::LoadWeightsResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
+      stub.LoadWeights(&context, &response);
+  absl::StatusOr<uint64_t> sent = weights::SendWeightStream(
+      weights.tensors, options, [&](const v1::WeightChunk& chunk) { return writer->Write(chunk); });
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (sent.ok()) *bytes = *sent;
+  if (!status.ok()) return rpc::FromGrpcStatus(status);
+  if (!sent.ok()) return sent.status();
+  return response;
+}
+
+}  // namespace
+
+grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
+                                            const v1::PublishWeightsRequest* request,
+                                            v1::PublishWeightsResponse* response) {
+  auto answer = [&](absl::Status status) {
+    requests_->WithLabels({"PublishWeights", absl::StatusCodeToString(status.code())}).Increment();
+    return rpc::ToGrpcStatus(status);
+  };
+  if (request->targets().empty() || request->targets_size() > 64) {
+    return answer(absl::InvalidArgumentError("PublishWeights needs 1..64 targets"));
+  }
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const v1::PublishTarget& t : request->targets()) {
+    if (t.endpoint().empty())
+      return answer(absl::InvalidArgumentError("a target without an endpoint"));
+    if (!seen.insert({t.endpoint(), t.model()}).second) {
+      return answer(absl::InvalidArgumentError(
+          absl::StrCat("target ", t.endpoint(), " '", t.model(), "' is listed twice")));
+    }
+  }
+  c10::ScalarType dtype = torch::kFloat;
+  switch (request->dtype()) {
+    case v1::DTYPE_UNSPECIFIED:
+    case v1::DTYPE_FLOAT32:
+      break;
+    case v1::DTYPE_BFLOAT16:
+      dtype = torch::kBFloat16;
+      break;
+    case v1::DTYPE_FLOAT16:
+      dtype = torch::kHalf;
+      break;
+    default:
+      return answer(absl::InvalidArgumentError("dtype must be FLOAT32, BFLOAT16 or FLOAT16"));
+  }
+  const auto start = Clock::now();
+  absl::StatusOr<PolicyWeights> weights = core_->Weights(request->session_id(), dtype);
+  if (!weights.ok()) return answer(weights.status());
+  const absl::Duration timeout = request->has_target_timeout()
+                                     ? absl::Seconds(request->target_timeout().seconds())
+                                     : absl::Seconds(300);
+  std::vector<v1::PublishTargetResult> results(request->targets_size());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < request->targets_size(); ++i) {
+    threads.emplace_back([&, i] {
+      const v1::PublishTarget& target = request->targets(i);
+      v1::PublishTargetResult& result = results[i];
+      *result.mutable_target() = target;
+      const auto begin = Clock::now();
+      weights::SendOptions options;
+      options.version = weights->version;
+      options.model = target.model();
+      options.architecture = "llama";
+      options.source = absl::StrCat("learner:", request->session_id());
+      options.allow_downgrade = request->allow_downgrade();
+      auto channel = grpc::CreateChannel(target.endpoint(), grpc::InsecureChannelCredentials());
+      uint64_t bytes = 0;
+      absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(
+          absl::StrCat(target.endpoint(), " serves no Generator, Reference or RewardScorer"));
+      auto serves = [&](const char* service) {
+        absl::StatusOr<rpc::ServingStatus> health =
+            rpc::CheckHealth(channel, service, absl::Seconds(10));
+        return health.ok() && *health == rpc::ServingStatus::kServing;
+      };
+      if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
+        auto stub = v1::RewardScorer::NewStub(channel);
+        loaded = StreamTo(*stub, *weights, options, timeout, &bytes);
+      } else if (serves("plumb.v1.Generator")) {
+        auto stub = v1::Generator::NewStub(channel);
+        loaded = StreamTo(*stub, *weights, options, timeout, &bytes);
+      } else if (serves("plumb.v1.Reference")) {
+        auto stub = v1::Reference::NewStub(channel);
+        loaded = StreamTo(*stub, *weights, options, timeout, &bytes);
+      }
+      result.set_code(static_cast<int32_t>(loaded.status().code()));
+      result.set_error_message(std::string(loaded.status().message()));
+      result.set_bytes(bytes);
+      if (loaded.ok()) result.set_previous_version(loaded->previous_version());
+      result.set_seconds(std::chrono::duration<double>(Clock::now() - begin).count());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  uint64_t total = 0;
+  int failed = 0;
+  for (const v1::PublishTargetResult& r : results) {
+    total += r.bytes();
+    if (r.code() != 0 && r.code() != static_cast<int>(absl::StatusCode::kAlreadyExists)) ++failed;
+    sync_seconds_->Observe(r.seconds());
+    *response->add_results() = r;
+  }
+  sync_bytes_->Increment(static_cast<double>(total));
+  response->set_version(weights->version);
+  response->set_bytes(total);
+  response->set_failed_targets(failed);
+  response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  return answer(absl::OkStatus());
+}
+
+grpc::Status LearnerService::SaveCheckpoint(grpc::ServerContext* /*context*/,
+                                            const v1::SaveCheckpointRequest* request,
+                                            v1::SaveCheckpointResponse* response) {
+  const auto start = Clock::now();
+  absl::StatusOr<uint64_t> version = core_->SaveCheckpoint(
+      request->session_id(), request->path(), request->weights_only(), request->overwrite());
+  requests_->WithLabels({"SaveCheckpoint", absl::StatusCodeToString(version.status().code())})
+      .Increment();
+  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
+  response->set_path(request->path());
+  response->set_policy_version(*version);
+  response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  return grpc::Status::OK;
+}
+
+grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
+                                            const v1::LoadCheckpointRequest* request,
+                                            v1::LoadCheckpointResponse* response) {
+  const auto start = Clock::now();
+  absl::StatusOr<uint64_t> version =
+      core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
+  requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(version.status().code())})
+      .Increment();
+  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
+  response->set_path(request->path());
+  response->set_policy_version(*version);
+  response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  version_->Set(static_cast<double>(*version));
+  return grpc::Status::OK;
+}
+
+grpc::Status LearnerService::EndSession(grpc::ServerContext* /*context*/,
+                                        const v1::EndSessionRequest* request,
+                                        v1::EndSessionResponse* response) {
+  absl::StatusOr<uint64_t> version = core_->EndSession(request->session_id());
+  requests_->WithLabels({"EndSession", absl::StatusCodeToString(version.status().code())})
+      .Increment();
+  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
+  response->set_policy_version(*version);
+  return grpc::Status::OK;
+}
+
+grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
+                                     const v1::LearnerGetInfoRequest* /*request*/,
+                                     v1::LearnerGetInfoResponse* response) {
+  response->mutable_server()->set_build_version(service::PlumbVersion());
+  *response->mutable_server()->mutable_start_time() = ToTimestamp(start_);
+  if (std::optional<SessionStatus> status = core_->Status()) {
+    v1::SessionInfo* session = response->mutable_session();
+    session->set_session_id(status->id);
+    session->set_state(v1::SESSION_STATE_READY);
+    session->set_policy_version(status->policy_version);
+    session->set_optimizer_steps(status->optimizer_steps);
+    session->set_train_calls(status->train_calls);
+    absl::MutexLock lock(&mu_);
+    *session->mutable_config() = config_;
+    session->set_last_sequence(last_sequence_);
+  }
+  if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
+    response->mutable_model()->set_architecture("llama");
+    response->mutable_model()->set_vocab_size(static_cast<int32_t>(config->vocab_size));
+    response->mutable_model()->set_context_length(
+        static_cast<int32_t>(config->max_position_embeddings));
+  }
+  response->set_world_size(1);
+  response->set_distributed_backend("gloo");
+  for (v1::Algorithm a :
+       {v1::ALGORITHM_SFT, v1::ALGORITHM_PPO, v1::ALGORITHM_REJECTION_SAMPLING_SFT,
+        v1::ALGORITHM_DPO, v1::ALGORITHM_IPO, v1::ALGORITHM_CDPO}) {
+    response->add_supported_algorithms(a);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace plumb::learner

@@ -1,0 +1,68 @@
+// The gRPC adapter of plumb-learner: plumb.v1.Learner messages to and from the core's types, and
+// PublishWeights, which streams the session's policy to every target in parallel (the service
+// behind each endpoint — Generator, Reference or RewardScorer — is found by its health status).
+//
+// Thread safety: gRPC's sync-server threads call the handlers; the core serialises sessions.
+#ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SERVICE_H_
+#define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SERVICE_H_
+
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/metrics/registry.h"
+#include "plumb/v1/learner.grpc.pb.h"
+#include "services/plumb-learner/learner_core.h"
+
+namespace plumb::learner {
+
+// The core's session options from a TrainingConfig; INVALID_ARGUMENT naming the field for a
+// value out of range, UNIMPLEMENTED for algorithms this learner does not train yet.
+absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& config);
+
+class LearnerService final : public v1::Learner::Service {
+ public:
+  LearnerService(LearnerCore* core, metrics::Registry* registry);
+
+  grpc::Status StartSession(grpc::ServerContext* context, const v1::StartSessionRequest* request,
+                            v1::StartSessionResponse* response) override;
+  grpc::Status Train(grpc::ServerContext* context, const v1::TrainRequest* request,
+                     v1::TrainResponse* response) override;
+  grpc::Status PublishWeights(grpc::ServerContext* context,
+                              const v1::PublishWeightsRequest* request,
+                              v1::PublishWeightsResponse* response) override;
+  grpc::Status SaveCheckpoint(grpc::ServerContext* context,
+                              const v1::SaveCheckpointRequest* request,
+                              v1::SaveCheckpointResponse* response) override;
+  grpc::Status LoadCheckpoint(grpc::ServerContext* context,
+                              const v1::LoadCheckpointRequest* request,
+                              v1::LoadCheckpointResponse* response) override;
+  grpc::Status EndSession(grpc::ServerContext* context, const v1::EndSessionRequest* request,
+                          v1::EndSessionResponse* response) override;
+  grpc::Status GetInfo(grpc::ServerContext* context, const v1::LearnerGetInfoRequest* request,
+                       v1::LearnerGetInfoResponse* response) override;
+
+ private:
+  void RecordStats(const TrainStats& stats);
+
+  LearnerCore* core_;
+  absl::Time start_ = absl::Now();
+  absl::Mutex mu_;
+  v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
+  metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
+  metrics::Histogram* step_seconds_ = nullptr;
+  metrics::GaugeFamily* losses_ = nullptr;  // {term}
+  metrics::Gauge* kl_ = nullptr;
+  metrics::Gauge* reward_ = nullptr;
+  metrics::Gauge* grad_norm_ = nullptr;
+  metrics::Gauge* version_ = nullptr;
+  metrics::Histogram* sync_seconds_ = nullptr;
+  metrics::Counter* sync_bytes_ = nullptr;
+};
+
+}  // namespace plumb::learner
+
+#endif  // PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SERVICE_H_

@@ -1,0 +1,69 @@
+// plumb-learner: training sessions behind plumb.v1.Learner (PPO, rejection-sampling SFT, the DPO
+// family and SFT updates on batches sent over gRPC; weights published straight to generators,
+// references and scorers; checkpoints).
+//
+//   plumb-learner --config configs/services/learner.yaml
+//
+// Exit status: 0 after a drain on SIGTERM/SIGINT, 1 on a start-up failure, 2 on a usage or
+// configuration error.
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "common/metrics/registry.h"
+#include "common/service/service_host.h"
+#include "common/status/status_macros.h"
+#include "services/plumb-learner/learner_core.h"
+#include "services/plumb-learner/learner_service.h"
+
+namespace {
+
+int Fail(int code, const absl::Status& status) {
+  std::fprintf(stderr, "plumb-learner: %s\n", std::string(status.message()).c_str());
+  return code;
+}
+
+int Main(int argc, char** argv) {
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--config FILE]\n", argv[0]);
+      return 2;
+    }
+  }
+  int threads = 0;
+  absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
+      config_path, [&](plumb::config::ConfigMap& root) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<plumb::config::ConfigMap> section, root.Child("learner"));
+        if (!section.has_value()) return absl::OkStatus();
+        RETURN_IF_ERROR(section->Read("threads", &threads, plumb::config::IntRange{0, 1024}));
+        return section->Finish();
+      });
+  if (!config.ok()) return Fail(2, config.status());
+  if (threads > 0) at::set_num_threads(threads);
+  plumb::metrics::Registry registry;
+  plumb::learner::LearnerCore core;
+  plumb::learner::LearnerService service(&core, &registry);
+  absl::StatusOr<std::unique_ptr<plumb::service::ServiceHost>> host =
+      plumb::service::ServiceHost::Start(
+          *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
+  if (!host.ok()) return Fail(1, host.status());
+  return (*host)->RunUntilSignal();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "plumb-learner: LibTorch: %s\n", e.what_without_backtrace());
+    return 1;
+  }
+}

@@ -1,0 +1,366 @@
+// One alignment round by hand over the four real model services on loopback (port 0), as the
+// coordinator will drive them: generate -> score + reference log-probs -> learner update ->
+// weights published straight to the generator -> the generator's next rollouts report the new
+// version and differ. Once for PPO, once for rejection sampling (best-of-K SFT) and once for DPO;
+// then the learner's bad inputs.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "plumb/v1/generator.grpc.pb.h"
+#include "plumb/v1/learner.grpc.pb.h"
+#include "plumb/v1/reference.grpc.pb.h"
+#include "plumb/v1/scorer.grpc.pb.h"
+#include "tests/support/subprocess.h"
+
+namespace plumb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct Server {
+  std::unique_ptr<testing::Subprocess> process;
+  std::string endpoint;
+};
+
+class AlignmentRoundTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::path(::testing::TempDir()) / "alignment_round_test");
+    fs::remove_all(*root_);
+    fs::create_directories(*root_);
+    auto init = [](const std::string& name, const std::string& extra) {
+      return std::system((testing::BinaryPath("plumb-model") + " init --out " +
+                          (*root_ / name).string() + " --size tiny " + extra + " >/dev/null")
+                             .c_str());
+    };
+    ASSERT_EQ(init("policy", "--seed 1"), 0);
+    ASSERT_EQ(init("rm", "--seed 3 --reward-outputs 1"), 0);
+    const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
+    Start("generator", common + "generator:\n  model: {path: policy}\n", &servers_[0]);
+    Start("reference", common + "reference:\n  model: {path: policy}\n", &servers_[1]);
+    Start("scorer",
+          common +
+              "scorer:\n  objectives: [helpfulness, sentiment]\n  objective_options:\n"
+              "    helpfulness: {kind: reward_model, path: rm}\n    sentiment: {kind: afinn}\n"
+              "  composition: {weights: {helpfulness: 1.0, sentiment: 1.0}}\n",
+          &servers_[2]);
+    Start("learner", common, &servers_[3]);
+  }
+  static void Start(const std::string& name, const std::string& yaml, Server* server) {
+    const fs::path config = *root_ / (name + ".yaml");
+    std::ofstream(config) << yaml;
+    absl::StatusOr<testing::Subprocess> process = testing::Subprocess::Start(
+        {testing::BinaryPath("plumb-" + name), "--config", config.string()});
+    ASSERT_TRUE(process.ok()) << process.status();
+    server->process = std::make_unique<testing::Subprocess>(*std::move(process));
+    absl::StatusOr<std::string> ready = server->process->WaitForLine(" ready ", absl::Seconds(60));
+    ASSERT_TRUE(ready.ok()) << name << ": " << ready.status();
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(*ready, match, std::regex("grpc_port=(\\d+)")));
+    server->endpoint = absl::StrCat("127.0.0.1:", match[1].str());
+  }
+  static void TearDownTestSuite() {
+    for (Server& s : servers_) s.process.reset();
+    fs::remove_all(*root_);
+    delete root_;
+  }
+
+  void SetUp() override {
+    auto channel = [](const Server& s) {
+      return grpc::CreateChannel(s.endpoint, grpc::InsecureChannelCredentials());
+    };
+    generator_ = v1::Generator::NewStub(channel(servers_[0]));
+    reference_ = v1::Reference::NewStub(channel(servers_[1]));
+    scorer_ = v1::RewardScorer::NewStub(channel(servers_[2]));
+    learner_ = v1::Learner::NewStub(channel(servers_[3]));
+  }
+
+  std::vector<v1::Rollout> Generate(int samples, uint64_t seed = 7) {
+    v1::GenerateRequest request;
+    request.set_request_id("round");
+    for (const char* text : {"Tell me about your day.", "What do you think of rain?"}) {
+      v1::Prompt* prompt = request.add_prompts();
+      prompt->set_id(text);
+      prompt->set_text(text);
+    }
+    request.mutable_sampling()->set_num_samples(samples);
+    request.mutable_sampling()->set_seed(seed);
+    request.mutable_sampling()->set_max_new_tokens(16);
+    request.mutable_sampling()->set_return_logprobs(true);
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::Rollout>> reader =
+        generator_->Generate(&context, request);
+    std::vector<v1::Rollout> rollouts;
+    v1::Rollout rollout;
+    while (reader->Read(&rollout)) rollouts.push_back(rollout);
+    EXPECT_TRUE(reader->Finish().ok());
+    std::sort(rollouts.begin(), rollouts.end(), [](const v1::Rollout& a, const v1::Rollout& b) {
+      return std::make_pair(a.prompt_id(), a.sample_index()) <
+             std::make_pair(b.prompt_id(), b.sample_index());
+    });
+    return rollouts;
+  }
+
+  std::vector<float> Rewards(const std::vector<v1::Rollout>& rollouts) {
+    v1::ScoreRequest request;
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      v1::ScoreItem* item = request.add_items();
+      item->set_id(absl::StrCat(i));
+      for (int id : rollouts[i].prompt_token_ids()) {
+        item->mutable_prompt()->mutable_token_ids()->add_ids(id);
+      }
+      item->mutable_response()->set_text(rollouts[i].response_text());
+      *item->mutable_response()->mutable_token_ids() = rollouts[i].response_token_ids();
+    }
+    grpc::ClientContext context;
+    v1::ScoreResponse response;
+    grpc::Status status = scorer_->Score(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<float> rewards;
+    for (const v1::ScoredResponse& r : response.results()) rewards.push_back(r.reward());
+    return rewards;
+  }
+
+  v1::LogProbsResponse ReferenceLogProbs(const std::vector<v1::Rollout>& rollouts, bool sums) {
+    v1::LogProbsRequest request;
+    request.set_sum_only(sums);
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      v1::LogProbsItem* item = request.add_items();
+      item->set_id(absl::StrCat(i));
+      *item->mutable_prompt_token_ids() = rollouts[i].prompt_token_ids();
+      *item->mutable_response_token_ids() = rollouts[i].response_token_ids();
+    }
+    grpc::ClientContext context;
+    v1::LogProbsResponse response;
+    grpc::Status status = reference_->LogProbs(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  std::string StartSession(const v1::TrainingConfig& config) {
+    v1::StartSessionRequest request;
+    *request.mutable_config() = config;
+    request.set_policy_checkpoint((*root_ / "policy").string());
+    request.set_replace_active(true);
+    grpc::ClientContext context;
+    v1::StartSessionResponse response;
+    grpc::Status status = learner_->StartSession(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.policy_version(), 0u);
+    return response.session_id();
+  }
+
+  v1::TrainStats Train(v1::TrainRequest request) {
+    grpc::ClientContext context;
+    v1::TrainResponse response;
+    grpc::Status status = learner_->Train(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.stats();
+  }
+
+  // Publishes to the generator and checks its next rollouts carry `version` and differ.
+  void PublishAndCheck(const std::string& session, uint64_t version,
+                       const std::vector<v1::Rollout>& before) {
+    v1::PublishWeightsRequest request;
+    request.set_session_id(session);
+    request.add_targets()->set_endpoint(servers_[0].endpoint);
+    request.set_allow_downgrade(true);
+    grpc::ClientContext context;
+    v1::PublishWeightsResponse response;
+    grpc::Status status = learner_->PublishWeights(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.version(), version);
+    ASSERT_EQ(response.results_size(), 1);
+    EXPECT_EQ(response.results(0).code(), 0) << response.results(0).error_message();
+    EXPECT_EQ(response.failed_targets(), 0);
+    EXPECT_GT(response.bytes(), 100000u);
+    const std::vector<v1::Rollout> after = Generate(static_cast<int>(before.size()) / 2);
+    ASSERT_EQ(after.size(), before.size());
+    int changed = 0;
+    for (size_t i = 0; i < after.size(); ++i) {
+      EXPECT_EQ(after[i].policy_version(), version);
+      if (after[i].response_token_ids().size() != before[i].response_token_ids().size() ||
+          !std::equal(after[i].response_token_ids().begin(), after[i].response_token_ids().end(),
+                      before[i].response_token_ids().begin())) {
+        ++changed;
+      }
+    }
+    EXPECT_GE(changed, 1) << "same seeds, new weights: rollouts should change";
+  }
+
+  static fs::path* root_;
+  static Server servers_[4];
+  std::unique_ptr<v1::Generator::Stub> generator_;
+  std::unique_ptr<v1::Reference::Stub> reference_;
+  std::unique_ptr<v1::RewardScorer::Stub> scorer_;
+  std::unique_ptr<v1::Learner::Stub> learner_;
+};
+
+fs::path* AlignmentRoundTest::root_ = nullptr;
+Server AlignmentRoundTest::servers_[4];
+
+TEST_F(AlignmentRoundTest, OnePpoStepByHand) {
+  v1::TrainingConfig config;
+  config.set_algorithm(v1::ALGORITHM_PPO);
+  config.mutable_ppo()->set_epochs(2);
+  config.mutable_optimizer()->set_learning_rate(0.01f);
+  const std::string session = StartSession(config);
+  const std::vector<v1::Rollout> rollouts = Generate(4);
+  ASSERT_EQ(rollouts.size(), 8u);
+  const std::vector<float> rewards = Rewards(rollouts);
+  const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
+  v1::TrainRequest request;
+  request.set_session_id(session);
+  request.set_sequence(1);
+  for (size_t i = 0; i < rollouts.size(); ++i) {
+    v1::Experience* e = request.mutable_experience()->add_experiences();
+    *e->mutable_rollout() = rollouts[i];
+    e->set_reward(rewards[i]);
+    *e->mutable_reference_logprobs() = ref.results(static_cast<int>(i)).logprobs();
+  }
+  const v1::TrainStats stats = Train(request);
+  EXPECT_EQ(stats.policy_version(), 2u);  // 2 epochs x 1 minibatch
+  EXPECT_EQ(stats.optimizer_steps(), 2u);
+  EXPECT_TRUE(stats.has_kl());
+  EXPECT_NEAR(stats.kl(), 0.0, 1e-3);  // the policy is still the reference's weights
+  EXPECT_TRUE(stats.has_clip_fraction());
+  EXPECT_TRUE(stats.losses().count("value"));
+  EXPECT_GT(stats.grad_norm(), 0);
+  // A retry of the same sequence is answered from memory, not trained again.
+  const v1::TrainStats retry = Train(request);
+  EXPECT_EQ(retry.policy_version(), 2u);
+  PublishAndCheck(session, 2, rollouts);
+}
+
+TEST_F(AlignmentRoundTest, OneRejectionSamplingStepByHand) {
+  v1::TrainingConfig config;
+  config.set_algorithm(v1::ALGORITHM_REJECTION_SAMPLING_SFT);
+  config.mutable_optimizer()->set_learning_rate(0.01f);
+  const std::string session = StartSession(config);
+  const std::vector<v1::Rollout> rollouts = Generate(4);
+  const std::vector<float> rewards = Rewards(rollouts);
+  v1::TrainRequest request;
+  request.set_session_id(session);
+  for (size_t i = 0; i < rollouts.size(); ++i) {
+    v1::Experience* e = request.mutable_experience()->add_experiences();
+    *e->mutable_rollout() = rollouts[i];
+    e->set_reward(rewards[i]);
+  }
+  const v1::TrainStats stats = Train(request);
+  EXPECT_EQ(stats.policy_version(), 1u);
+  EXPECT_EQ(stats.metrics().at("rs/selected"), 2.0);  // best of 4 for each of 2 prompts
+  const float best = std::max({rewards[0], rewards[1], rewards[2], rewards[3]});
+  const float best2 = std::max({rewards[4], rewards[5], rewards[6], rewards[7]});
+  EXPECT_NEAR(stats.metrics().at("rs/selected_reward_mean"), (best + best2) / 2, 1e-4);
+  PublishAndCheck(session, 1, rollouts);
+}
+
+TEST_F(AlignmentRoundTest, OneDpoStepByHand) {
+  v1::TrainingConfig config;
+  config.set_algorithm(v1::ALGORITHM_DPO);
+  config.mutable_optimizer()->set_learning_rate(0.001f);
+  const std::string session = StartSession(config);
+  const std::vector<v1::Rollout> rollouts = Generate(2);  // a pair per prompt
+  const std::vector<float> rewards = Rewards(rollouts);
+  const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, true);
+  v1::TrainRequest request;
+  request.set_session_id(session);
+  for (size_t i = 0; i < rollouts.size(); i += 2) {
+    const size_t win = rewards[i] >= rewards[i + 1] ? i : i + 1, lose = win == i ? i + 1 : i;
+    v1::PreferencePair* pair = request.mutable_preference()->add_pairs();
+    pair->set_id(rollouts[i].prompt_id());
+    *pair->mutable_prompt_token_ids() = rollouts[i].prompt_token_ids();
+    *pair->mutable_chosen_token_ids() = rollouts[win].response_token_ids();
+    *pair->mutable_rejected_token_ids() = rollouts[lose].response_token_ids();
+    pair->set_reference_chosen_logprob(ref.results(static_cast<int>(win)).sum_logprob());
+    pair->set_reference_rejected_logprob(ref.results(static_cast<int>(lose)).sum_logprob());
+  }
+  const v1::TrainStats stats = Train(request);
+  EXPECT_EQ(stats.policy_version(), 1u);
+  EXPECT_NEAR(stats.losses().at("dpo"), 0.6931, 1e-3);  // policy == reference before the step
+  EXPECT_EQ(stats.metrics().count("dpo/accuracy"), 1u);
+  // Two more steps on the same pairs: the implicit reward margin grows. (Version 3 also keeps
+  // this round's weights apart from the other tests' versions on the shared generator.)
+  Train(request);
+  const v1::TrainStats third = Train(request);
+  EXPECT_EQ(third.policy_version(), 3u);
+  EXPECT_GT(third.metrics().at("dpo/margin"), stats.metrics().at("dpo/margin"));
+  PublishAndCheck(session, 3, rollouts);
+}
+
+TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
+  v1::TrainingConfig config;
+  config.set_algorithm(v1::ALGORITHM_PPO);
+  {
+    v1::TrainingConfig bad = config;
+    bad.mutable_ppo()->set_clip_range(1.5f);
+    v1::StartSessionRequest request;
+    *request.mutable_config() = bad;
+    request.set_policy_checkpoint((*root_ / "policy").string());
+    grpc::ClientContext context;
+    v1::StartSessionResponse response;
+    grpc::Status status = learner_->StartSession(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("config.ppo.clip_range: must be in (0, 1)"));
+  }
+  const std::string session = StartSession(config);
+  const std::vector<v1::Rollout> rollouts = Generate(2);
+  auto request_with = [&](const std::function<void(v1::Experience*)>& mutate) {
+    v1::TrainRequest request;
+    request.set_session_id(session);
+    const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      v1::Experience* e = request.mutable_experience()->add_experiences();
+      *e->mutable_rollout() = rollouts[i];
+      e->set_reward(1.0f);
+      *e->mutable_reference_logprobs() = ref.results(static_cast<int>(i)).logprobs();
+      if (i == 1) mutate(e);
+    }
+    return request;
+  };
+  struct Case {
+    std::string name;
+    std::function<void(v1::Experience*)> mutate;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"token outside the vocabulary",
+       [](v1::Experience* e) { e->mutable_rollout()->set_response_token_ids(0, 5000); },
+       "experience 1: token id 5000 is outside the vocabulary [0, 259)"},
+      {"NaN reward", [](v1::Experience* e) { e->set_reward(std::nanf("")); },
+       "experience 1: the reward is not finite"},
+      {"missing reference log-probs", [](v1::Experience* e) { e->clear_reference_logprobs(); },
+       "reference log-probs for"},
+      {"empty response",
+       [](v1::Experience* e) { e->mutable_rollout()->clear_response_token_ids(); },
+       "experience 1: empty response"},
+      {"NaN log-prob",
+       [](v1::Experience* e) { e->mutable_rollout()->set_logprobs(0, std::nanf("")); },
+       "log-probs is not finite"},
+  };
+  for (const Case& c : cases) {
+    grpc::ClientContext context;
+    v1::TrainResponse response;
+    grpc::Status status = learner_->Train(&context, request_with(c.mutate), &response);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT)
+        << c.name << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message)) << c.name;
+  }
+  v1::TrainRequest unknown = request_with([](v1::Experience*) {});
+  unknown.set_session_id("s-nope");
+  grpc::ClientContext context;
+  v1::TrainResponse response;
+  EXPECT_EQ(learner_->Train(&context, unknown, &response).error_code(), grpc::NOT_FOUND);
+  // After every refusal the session still trains.
+  EXPECT_EQ(Train(request_with([](v1::Experience*) {})).policy_version(), 4u);
+}
+
+}  // namespace
+}  // namespace plumb
