@@ -239,7 +239,8 @@ absl::Status GeneratorCore::Prepare(const GenerateJob& job, Request* request) co
 absl::Status GeneratorCore::Generate(GenerateJob job,
                                      const std::function<bool(const RolloutResult&)>& emit,
                                      const std::function<bool()>& cancelled) {
-  Request request;
+  auto shared = std::make_shared<Request>();
+  Request& request = *shared;
   request.job = &job;
   request.admitted = Clock::now();
   auto finish = [&](absl::Status status) {
@@ -262,7 +263,7 @@ absl::Status GeneratorCore::Generate(GenerateJob job,
           absl::StrCat("the generator is full: ", queued_sequences_ + running_sequences_, " of ",
                        limits_.queue_capacity, " sequences queued or running; retry later")));
     }
-    queue_.push_back(&request);
+    queue_.push_back(shared);
     queued_sequences_ += request.sequences;
     ++active_requests_;
     metrics_->queued->Set(queued_sequences_);
@@ -308,7 +309,7 @@ absl::Status GeneratorCore::Generate(GenerateJob job,
 
 void GeneratorCore::RunLoop() {
   while (true) {
-    std::vector<Request*> group;
+    std::vector<std::shared_ptr<Request>> group;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -319,12 +320,12 @@ void GeneratorCore::RunLoop() {
       if (queue_.empty()) return;
       // The oldest request, plus every queued request that samples the same way from the same
       // snapshot, up to one batch of sequences.
-      Request* head = queue_.front();
+      std::shared_ptr<Request> head = queue_.front();
       queue_.pop_front();
       group.push_back(head);
       int sequences = head->sequences;
       for (auto it = queue_.begin(); it != queue_.end();) {
-        Request* r = *it;
+        const std::shared_ptr<Request>& r = *it;
         if (r->snapshot == head->snapshot && SameSampling(r->options, head->options) &&
             sequences + r->sequences <= limits_.max_batch_size) {
           sequences += r->sequences;
@@ -334,7 +335,7 @@ void GeneratorCore::RunLoop() {
           ++it;
         }
       }
-      for (Request* r : group) {
+      for (const std::shared_ptr<Request>& r : group) {
         queued_sequences_ -= r->sequences;
         running_sequences_ += r->sequences;
       }
@@ -343,20 +344,20 @@ void GeneratorCore::RunLoop() {
     }
     RunGroup(group);
     absl::MutexLock lock(&mu_);
-    for (Request* r : group) running_sequences_ -= r->sequences;
+    for (const std::shared_ptr<Request>& r : group) running_sequences_ -= r->sequences;
     metrics_->running->Set(running_sequences_);
   }
 }
 
-void GeneratorCore::RunGroup(const std::vector<Request*>& group) {
+void GeneratorCore::RunGroup(const std::vector<std::shared_ptr<Request>>& group) {
   // Every prompt of the group, with the request and index it came from.
   struct Row {
     Request* request;
     size_t prompt;
   };
   std::vector<Row> rows;
-  for (Request* r : group) {
-    for (size_t p = 0; p < r->prompts.size(); ++p) rows.push_back({r, p});
+  for (const std::shared_ptr<Request>& r : group) {
+    for (size_t p = 0; p < r->prompts.size(); ++p) rows.push_back({r.get(), p});
   }
   const model::SamplingOptions& shared = group.front()->options;
   const int64_t k = shared.num_samples;
@@ -411,9 +412,9 @@ void GeneratorCore::RunGroup(const std::vector<Request*>& group) {
       recent_tokens_.pop_front();
     }
   }
-  for (Request* r : group) {
+  for (const std::shared_ptr<Request>& r : group) {
     absl::MutexLock lock(&r->mu);
-    auto it = failures.find(r);
+    auto it = failures.find(r.get());
     if (it != failures.end()) r->status = it->second;
     r->done = true;
   }

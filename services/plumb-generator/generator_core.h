@@ -121,7 +121,7 @@ class GeneratorCore {
   // Token ids of every prompt and the model's sampling options; INVALID_ARGUMENT on bad input.
   absl::Status Prepare(const GenerateJob& job, Request* request) const;
   void RunLoop();
-  void RunGroup(const std::vector<Request*>& group);
+  void RunGroup(const std::vector<std::shared_ptr<Request>>& group);
   void Finalize(Request* request, const model::SampledSequence& sequence, const std::string& id,
                 const std::vector<int64_t>& prompt, RolloutResult* out) const;
 
@@ -130,7 +130,8 @@ class GeneratorCore {
   const GeneratorLimits limits_;
   std::unique_ptr<Metrics> metrics_;
   mutable absl::Mutex mu_;
-  std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  // Shared with the waiting caller, so neither side frees a request the other still touches.
+  std::deque<std::shared_ptr<Request>> queue_ ABSL_GUARDED_BY(mu_);
   int queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
   int running_sequences_ ABSL_GUARDED_BY(mu_) = 0;
   int active_requests_ ABSL_GUARDED_BY(mu_) = 0;

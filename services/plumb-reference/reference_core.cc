@@ -141,7 +141,8 @@ absl::StatusOr<LogProbsOutcome> ReferenceCore::LogProbs(LogProbsJob job) {
     return result;
   };
   if (absl::Status status = Validate(job); !status.ok()) return finish(status);
-  Pending pending;
+  auto shared = std::make_shared<Pending>();
+  Pending& pending = *shared;
   pending.job = &job;
   {
     absl::MutexLock lock(&mu_);
@@ -150,7 +151,7 @@ absl::StatusOr<LogProbsOutcome> ReferenceCore::LogProbs(LogProbsJob job) {
       return finish(absl::ResourceExhaustedError(absl::StrCat(
           "the request queue is full (", limits_.max_queued_requests, " requests); retry later")));
     }
-    queue_.push_back(&pending);
+    queue_.push_back(shared);
     metrics_->queue->Set(static_cast<double>(queue_.size()));
   }
   pending.done.WaitForNotification();
@@ -163,7 +164,7 @@ absl::StatusOr<LogProbsOutcome> ReferenceCore::LogProbs(LogProbsJob job) {
 
 void ReferenceCore::RunLoop() {
   while (true) {
-    Pending* pending = nullptr;
+    std::shared_ptr<Pending> pending;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(

@@ -88,7 +88,8 @@ class ReferenceCore {
   const ReferenceLimits limits_;
   std::unique_ptr<Metrics> metrics_;
   mutable absl::Mutex mu_;
-  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  // Shared with the waiting caller, so neither side frees a request the other still touches.
+  std::deque<std::shared_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread runner_;
 };

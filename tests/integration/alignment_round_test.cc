@@ -95,6 +95,7 @@ class AlignmentRoundTest : public ::testing::Test {
     request.mutable_sampling()->set_max_new_tokens(16);
     request.mutable_sampling()->set_return_logprobs(true);
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     std::unique_ptr<grpc::ClientReader<v1::Rollout>> reader =
         generator_->Generate(&context, request);
     std::vector<v1::Rollout> rollouts;
@@ -120,6 +121,7 @@ class AlignmentRoundTest : public ::testing::Test {
       *item->mutable_response()->mutable_token_ids() = rollouts[i].response_token_ids();
     }
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::ScoreResponse response;
     grpc::Status status = scorer_->Score(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -138,6 +140,7 @@ class AlignmentRoundTest : public ::testing::Test {
       *item->mutable_response_token_ids() = rollouts[i].response_token_ids();
     }
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::LogProbsResponse response;
     grpc::Status status = reference_->LogProbs(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -150,6 +153,7 @@ class AlignmentRoundTest : public ::testing::Test {
     request.set_policy_checkpoint((*root_ / "policy").string());
     request.set_replace_active(true);
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::StartSessionResponse response;
     grpc::Status status = learner_->StartSession(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -159,6 +163,7 @@ class AlignmentRoundTest : public ::testing::Test {
 
   v1::TrainStats Train(v1::TrainRequest request) {
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::TrainResponse response;
     grpc::Status status = learner_->Train(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -173,6 +178,7 @@ class AlignmentRoundTest : public ::testing::Test {
     request.add_targets()->set_endpoint(servers_[0].endpoint);
     request.set_allow_downgrade(true);
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::PublishWeightsResponse response;
     grpc::Status status = learner_->PublishWeights(&context, request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
@@ -305,6 +311,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
     *request.mutable_config() = bad;
     request.set_policy_checkpoint((*root_ / "policy").string());
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::StartSessionResponse response;
     grpc::Status status = learner_->StartSession(&context, request, &response);
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
@@ -347,6 +354,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
   };
   for (const Case& c : cases) {
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::TrainResponse response;
     grpc::Status status = learner_->Train(&context, request_with(c.mutate), &response);
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT)

@@ -103,6 +103,7 @@ class GeneratorServiceTest : public ::testing::Test {
   grpc::Status SendWeights(const std::string& model_name, uint64_t version) {
     model::Transformer other = *model::LoadHfModel(*root_ / model_name);
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     v1::LoadWeightsResponse response;
     std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
         stub_->LoadWeights(&context, &response);
@@ -267,6 +268,7 @@ TEST_F(GeneratorServiceTest, NewWeightsServeNewRequestsWhileTheRequestInFlightKe
   std::thread runner([&] { slow_status = Generate(slow, &in_flight); });
   for (int i = 0; i < 500; ++i) {
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::GeneratorGetInfoResponse info;
     ASSERT_TRUE(stub_->GetInfo(&context, v1::GeneratorGetInfoRequest(), &info).ok());
     if (info.active_requests() > 0) break;

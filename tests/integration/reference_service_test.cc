@@ -134,6 +134,7 @@ class ReferenceServiceTest : public ::testing::Test {
                            v1::LoadWeightsResponse* response,
                            const std::function<void(v1::WeightChunk*, int)>& tamper = {}) {
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
         stub_->LoadWeights(&context, response);
     weights::SendOptions options;

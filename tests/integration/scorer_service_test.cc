@@ -101,6 +101,7 @@ class ScorerServiceTest : public ::testing::Test {
   grpc::Status SendWeights(const std::string& objective, uint64_t version) {
     model::Transformer other = *model::LoadHfModel(*root_ / "rm2");
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     v1::LoadWeightsResponse response;
     std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
         stub_->LoadWeights(&context, &response);
