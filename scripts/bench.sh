@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs the benchmarks, printing medians and the ratios that
 # BENCHMARKS.md records, each against a baseline measured in the same run.
-# Usage: scripts/bench.sh [codec|model|all]   (default: all)
+# Usage: scripts/bench.sh [codec|model|sync|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target plumb-bench-tensor-codec plumb-bench-model \
-  >/dev/null
+  plumb-bench-weight-sync plumb-model plumb-generator plumb-learner >/dev/null
 
 if [ "$what" = codec ] || [ "$what" = all ]; then
   out=$(mktemp)
@@ -38,4 +38,9 @@ if [ "$what" = model ] || [ "$what" = all ]; then
   /usr/bin/python3 bench/model_bench_peer.py --reps 5 --threads 2 >>"$out"
   python3 bench/model_report.py <"$out"
   rm -f "$out"
+fi
+
+if [ "$what" = sync ] || [ "$what" = all ]; then
+  # Learner -> 2 generators (25M parameters) against raw loopback TCP, same run.
+  PLUMB_BIN_DIR=build/bin ./build/bin/plumb-bench-weight-sync --reps 5 --size 25m 2>/dev/null
 fi
