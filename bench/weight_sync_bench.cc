@@ -120,16 +120,19 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--size") == 0) size = argv[i + 1];
   }
-  const fs::path root = fs::temp_directory_path() / ("plumb_bench_weight_sync_" + std::to_string(getpid()));
+  const fs::path root =
+      fs::temp_directory_path() / ("plumb_bench_weight_sync_" + std::to_string(getpid()));
   fs::create_directories(root);
   const std::string model = (root / "policy").string();
-  if (std::system((plumb::testing::BinaryPath("plumb-model") + " init --out " + model +
-                   " --size " + size + " >/dev/null").c_str()) != 0) {
+  if (std::system((plumb::testing::BinaryPath("plumb-model") + " init --out " + model + " --size " +
+                   size + " >/dev/null")
+                      .c_str()) != 0) {
     std::fprintf(stderr, "plumb-model init failed\n");
     return 1;
   }
   const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
-  std::ofstream(root / "gen.yaml") << common << "generator:\n  model: {path: policy}\n  threads: 1\n";
+  std::ofstream(root / "gen.yaml")
+      << common << "generator:\n  model: {path: policy}\n  threads: 1\n";
   std::ofstream(root / "learner.yaml") << common;
   auto start = [&](const std::string& binary, const std::string& config) {
     return *plumb::testing::Subprocess::Start(
@@ -139,8 +142,10 @@ int main(int argc, char** argv) {
   plumb::testing::Subprocess gen_b = start("plumb-generator", "gen.yaml");
   plumb::testing::Subprocess learner_process = start("plumb-learner", "learner.yaml");
   const std::string a = Endpoint(gen_a), b = Endpoint(gen_b), l = Endpoint(learner_process);
-  auto learner = plumb::v1::Learner::NewStub(grpc::CreateChannel(l, grpc::InsecureChannelCredentials()));
-  auto prober = plumb::v1::Generator::NewStub(grpc::CreateChannel(a, grpc::InsecureChannelCredentials()));
+  auto learner =
+      plumb::v1::Learner::NewStub(grpc::CreateChannel(l, grpc::InsecureChannelCredentials()));
+  auto prober =
+      plumb::v1::Generator::NewStub(grpc::CreateChannel(a, grpc::InsecureChannelCredentials()));
 
   plumb::v1::StartSessionRequest start_request;
   start_request.mutable_config()->set_algorithm(plumb::v1::ALGORITHM_SFT);
@@ -188,8 +193,9 @@ int main(int argc, char** argv) {
     publishing.store(false);
     probe_thread.join();
     if (!status.ok() || published.failed_targets() != 0) {
-      std::fprintf(stderr, "PublishWeights failed: %s %s\n", status.error_message().c_str(),
-                   published.results_size() > 0 ? published.results(0).error_message().c_str() : "");
+      std::fprintf(
+          stderr, "PublishWeights failed: %s %s\n", status.error_message().c_str(),
+          published.results_size() > 0 ? published.results(0).error_message().c_str() : "");
       return 1;
     }
     bytes_per_publish = published.bytes();
@@ -216,8 +222,9 @@ int main(int argc, char** argv) {
   std::printf("model %s: %.1f MB of float32 weights per target, %d repetitions (medians)\n",
               size.c_str(), bytes_per_publish / 2 / 1e6, reps);
   std::printf("| measure | value |\n|---|---|\n");
-  std::printf("| publish to 2 generators (learner -> LoadWeights, parallel) | %.3f s, %.2f GB/s |\n",
-              Median(publish_seconds), publish);
+  std::printf(
+      "| publish to 2 generators (learner -> LoadWeights, parallel) | %.3f s, %.2f GB/s |\n",
+      Median(publish_seconds), publish);
   std::printf("| raw loopback TCP, 2 parallel connections, same bytes | %.2f GB/s |\n", raw);
   std::printf("| publish throughput / raw | %.0f%% |\n", 100.0 * publish / raw);
   std::printf("| Generate probes during publishes: failed / sent | %d / %d |\n", failures, probes);
