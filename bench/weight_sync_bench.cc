@@ -22,14 +22,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/learner.grpc.pb.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/service_process.h"
 
 namespace {
 
@@ -79,17 +78,6 @@ double RawTransfer(int64_t bytes, const std::vector<char>& source) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string Endpoint(plumb::testing::Subprocess& process) {
-  absl::StatusOr<std::string> ready = process.WaitForLine(" ready ", absl::Seconds(120));
-  if (!ready.ok()) {
-    std::fprintf(stderr, "a server did not start: %s\n", ready.status().ToString().c_str());
-    std::exit(1);
-  }
-  std::smatch match;
-  std::regex_search(*ready, match, std::regex("grpc_port=(\\d+)"));
-  return "127.0.0.1:" + match[1].str();
-}
-
 // One small Generate call; returns its latency in seconds, or a negative number on failure.
 double Probe(plumb::v1::Generator::Stub& stub) {
   plumb::v1::GenerateRequest request;
@@ -134,14 +122,19 @@ int main(int argc, char** argv) {
   std::ofstream(root / "gen.yaml")
       << common << "generator:\n  model: {path: policy}\n  threads: 1\n";
   std::ofstream(root / "learner.yaml") << common;
-  auto start = [&](const std::string& binary, const std::string& config) {
-    return *plumb::testing::Subprocess::Start(
-        {plumb::testing::BinaryPath(binary), "--config", (root / config).string()});
-  };
-  plumb::testing::Subprocess gen_a = start("plumb-generator", "gen.yaml");
-  plumb::testing::Subprocess gen_b = start("plumb-generator", "gen.yaml");
-  plumb::testing::Subprocess learner_process = start("plumb-learner", "learner.yaml");
-  const std::string a = Endpoint(gen_a), b = Endpoint(gen_b), l = Endpoint(learner_process);
+  std::vector<plumb::testing::RunningService> services;
+  for (const auto& [binary, config] :
+       {std::pair{"plumb-generator", "gen.yaml"}, std::pair{"plumb-generator", "gen.yaml"},
+        std::pair{"plumb-learner", "learner.yaml"}}) {
+    absl::StatusOr<plumb::testing::RunningService> service =
+        plumb::testing::StartService(binary, (root / config).string(), absl::Seconds(120));
+    if (!service.ok()) {
+      std::fprintf(stderr, "%s\n", service.status().ToString().c_str());
+      return 1;
+    }
+    services.push_back(*std::move(service));
+  }
+  const std::string a = services[0].endpoint, b = services[1].endpoint, l = services[2].endpoint;
   auto learner =
       plumb::v1::Learner::NewStub(grpc::CreateChannel(l, grpc::InsecureChannelCredentials()));
   auto prober =

@@ -6,18 +6,10 @@
 #include "absl/strings/str_format.h"
 #include "common/rpc/grpc_status.h"
 #include "common/service/service_host.h"
-#include "common/tensor/tensor_codec.h"
+#include "common/weights/model_service_support.h"
 
 namespace plumb::generator {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
 
 std::string NewRequestId() {
   std::random_device random;
@@ -40,22 +32,7 @@ v1::FinishReason ToProto(Finish finish) {
 
 GeneratorService::GeneratorService(GeneratorCore* core, metrics::Registry* registry,
                                    std::string device)
-    : core_(core), device_(std::move(device)) {
-  loads_ = registry
-               ->AddCounter("plumb_generator_weight_loads_total",
-                            "LoadWeights calls by result code.", {"code"})
-               .value();
-  load_bytes_ = &registry
-                     ->AddCounter("plumb_generator_weight_load_bytes_total",
-                                  "Weight bytes received by successful LoadWeights calls.")
-                     .value()
-                     ->WithLabels({});
-  load_seconds_ = &registry
-                       ->AddHistogram("plumb_generator_weight_load_seconds",
-                                      "Seconds from a weight manifest to the swap.")
-                       .value()
-                       ->WithLabels({});
-}
+    : core_(core), device_(std::move(device)), load_weights_(registry, "plumb_generator") {}
 
 grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
                                         const v1::GenerateRequest* request,
@@ -109,41 +86,16 @@ grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
 grpc::Status GeneratorService::LoadWeights(grpc::ServerContext* /*context*/,
                                            grpc::ServerReader<v1::WeightChunk>* reader,
                                            v1::LoadWeightsResponse* response) {
-  absl::StatusOr<v1::LoadWeightsResponse> loaded = weights::ReceiveWeights(
-      [reader](v1::WeightChunk* chunk) { return reader->Read(chunk); }, core_->model());
-  loads_->WithLabels({absl::StatusCodeToString(loaded.status().code())}).Increment();
-  if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
-  load_bytes_->Increment(static_cast<double>(loaded->bytes()));
-  load_seconds_->Observe(loaded->seconds());
-  *response = *std::move(loaded);
-  return grpc::Status::OK;
+  return load_weights_.Serve(reader, core_->model(), response);
 }
 
 grpc::Status GeneratorService::GetInfo(grpc::ServerContext* /*context*/,
                                        const v1::GeneratorGetInfoRequest* /*request*/,
                                        v1::GeneratorGetInfoResponse* response) {
-  std::shared_ptr<weights::ModelSnapshot> snapshot = core_->model().Current();
-  const model::ModelConfig& config = core_->model().config();
-  v1::ModelInfo* info = response->mutable_model();
-  info->set_architecture("llama");
-  int64_t parameters = 0;
-  for (const at::Tensor& p : snapshot->model->parameters()) parameters += p.numel();
-  info->set_parameter_count(static_cast<uint64_t>(parameters));
-  info->set_vocab_size(static_cast<int32_t>(config.vocab_size));
-  info->set_context_length(static_cast<int32_t>(config.max_position_embeddings));
-  info->set_dtype(tensor::ToWireDType(core_->model().placement().dtype).value_or(v1::DType{}));
-  info->set_device(device_);
-  info->set_policy_version(snapshot->version);
-  info->set_weights_source(snapshot->source);
-  *info->mutable_weights_loaded_time() = ToTimestamp(snapshot->loaded);
-  const tokenizer::Tokenizer* tok = core_->tokenizer();
-  info->set_tokenizer(tok != nullptr ? tok->description() : "");
-  info->set_bos_token_id(tok != nullptr ? tok->bos_id().value_or(-1) : -1);
-  info->set_eos_token_id(tok != nullptr ? tok->eos_id().value_or(-1) : -1);
-  info->set_pad_token_id(tok != nullptr ? tok->pad_id().value_or(-1) : -1);
+  weights::FillModelInfo(core_->model(), device_, core_->tokenizer(), response->mutable_model());
   v1::ServerInfo* server = response->mutable_server();
   server->set_build_version(service::PlumbVersion());
-  *server->mutable_start_time() = ToTimestamp(start_);
+  *server->mutable_start_time() = weights::ToProtoTime(start_);
   const GeneratorLimits& l = core_->limits();
   response->set_max_prompts_per_request(l.max_prompts_per_request);
   response->set_max_num_samples(l.max_num_samples);

@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "common/metrics/registry.h"
+#include "common/weights/model_service_support.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "services/plumb-generator/generator_core.h"
 
@@ -31,9 +32,7 @@ class GeneratorService final : public v1::Generator::Service {
   GeneratorCore* core_;
   std::string device_;
   absl::Time start_ = absl::Now();
-  metrics::CounterFamily* loads_ = nullptr;
-  metrics::Counter* load_bytes_ = nullptr;
-  metrics::Histogram* load_seconds_ = nullptr;
+  weights::LoadWeightsEndpoint load_weights_;
 };
 
 }  // namespace plumb::generator

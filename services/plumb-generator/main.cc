@@ -15,6 +15,7 @@
 
 #include "common/metrics/registry.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/weights/versioned_model.h"
@@ -24,30 +25,18 @@
 namespace {
 
 int Fail(int code, const absl::Status& status) {
-  std::fprintf(stderr, "plumb-generator: %s\n", std::string(status.message()).c_str());
-  return code;
+  return plumb::service::ExitWithError("plumb-generator", code, status);
 }
 
 int Main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s --config FILE\n", argv[0]);
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE (generator.model.path is required)\n", argv[0]);
-    return 2;
-  }
-  const std::string base_dir = std::filesystem::path(config_path).parent_path().string();
+  absl::StatusOr<plumb::service::ServiceArgs> args =
+      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true);
+  if (!args.ok()) return Fail(2, args.status());
+  const std::string& config_path = args->config_path;
   plumb::generator::GeneratorOptions options;
   absl::StatusOr<plumb::service::ServiceConfig> config =
       plumb::service::LoadServiceConfig(config_path, [&](plumb::config::ConfigMap& root) {
-        return plumb::generator::ParseGeneratorSection(root, base_dir.empty() ? "." : base_dir,
-                                                       &options);
+        return plumb::generator::ParseGeneratorSection(root, args->config_dir, &options);
       });
   if (!config.ok()) return Fail(2, config.status());
   if (options.threads > 0) at::set_num_threads(options.threads);

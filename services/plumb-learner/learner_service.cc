@@ -13,6 +13,7 @@
 #include "common/rpc/grpc_status.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
+#include "common/weights/model_service_support.h"
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/reference.grpc.pb.h"
@@ -22,14 +23,6 @@ namespace plumb::learner {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
 
 absl::Status Field(const std::string& name, const std::string& problem) {
   return absl::InvalidArgumentError(absl::StrCat("config.", name, ": ", problem));
@@ -579,7 +572,7 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
                                      const v1::LearnerGetInfoRequest* /*request*/,
                                      v1::LearnerGetInfoResponse* response) {
   response->mutable_server()->set_build_version(service::PlumbVersion());
-  *response->mutable_server()->mutable_start_time() = ToTimestamp(start_);
+  *response->mutable_server()->mutable_start_time() = weights::ToProtoTime(start_);
   if (std::optional<SessionStatus> status = core_->Status()) {
     v1::SessionInfo* session = response->mutable_session();
     session->set_session_id(status->id);

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/metrics/registry.h"
+#include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_core.h"
@@ -23,20 +24,14 @@
 namespace {
 
 int Fail(int code, const absl::Status& status) {
-  std::fprintf(stderr, "plumb-learner: %s\n", std::string(status.message()).c_str());
-  return code;
+  return plumb::service::ExitWithError("plumb-learner", code, status);
 }
 
 int Main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s [--config FILE]\n", argv[0]);
-      return 2;
-    }
-  }
+  absl::StatusOr<plumb::service::ServiceArgs> args =
+      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/false);
+  if (!args.ok()) return Fail(2, args.status());
+  const std::string& config_path = args->config_path;
   int threads = 0;
   absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
       config_path, [&](plumb::config::ConfigMap& root) -> absl::Status {

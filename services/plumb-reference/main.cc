@@ -15,6 +15,7 @@
 
 #include "common/metrics/registry.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/weights/versioned_model.h"
 #include "services/plumb-reference/reference_options.h"
@@ -23,30 +24,18 @@
 namespace {
 
 int Fail(int code, const absl::Status& status) {
-  std::fprintf(stderr, "plumb-reference: %s\n", std::string(status.message()).c_str());
-  return code;
+  return plumb::service::ExitWithError("plumb-reference", code, status);
 }
 
 int Main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s --config FILE\n", argv[0]);
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE (reference.model.path is required)\n", argv[0]);
-    return 2;
-  }
-  const std::string base_dir = std::filesystem::path(config_path).parent_path().string();
+  absl::StatusOr<plumb::service::ServiceArgs> args =
+      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true);
+  if (!args.ok()) return Fail(2, args.status());
+  const std::string& config_path = args->config_path;
   plumb::reference::ReferenceOptions options;
   absl::StatusOr<plumb::service::ServiceConfig> config =
       plumb::service::LoadServiceConfig(config_path, [&](plumb::config::ConfigMap& root) {
-        return plumb::reference::ParseReferenceSection(root, base_dir.empty() ? "." : base_dir,
-                                                       &options);
+        return plumb::reference::ParseReferenceSection(root, args->config_dir, &options);
       });
   if (!config.ok()) return Fail(2, config.status());
   if (options.threads > 0) at::set_num_threads(options.threads);

@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "common/metrics/registry.h"
+#include "common/weights/model_service_support.h"
 #include "plumb/v1/reference.grpc.pb.h"
 #include "services/plumb-reference/reference_core.h"
 
@@ -17,7 +18,6 @@ namespace plumb::reference {
 
 class ReferenceService final : public v1::Reference::Service {
  public:
-  // `tokenizer_name` and the special ids are reported by GetInfo.
   ReferenceService(ReferenceCore* core, metrics::Registry* registry, std::string device);
 
   grpc::Status LogProbs(grpc::ServerContext* context, const v1::LogProbsRequest* request,
@@ -32,9 +32,7 @@ class ReferenceService final : public v1::Reference::Service {
   ReferenceCore* core_;
   std::string device_;
   absl::Time start_ = absl::Now();
-  metrics::CounterFamily* loads_ = nullptr;
-  metrics::Counter* load_bytes_ = nullptr;
-  metrics::Histogram* load_seconds_ = nullptr;
+  weights::LoadWeightsEndpoint load_weights_;
 };
 
 }  // namespace plumb::reference

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/metrics/registry.h"
+#include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-scorer/scorer.h"
@@ -23,32 +24,20 @@
 namespace {
 
 int Fail(int code, const absl::Status& status) {
-  std::fprintf(stderr, "plumb-scorer: %s\n", std::string(status.message()).c_str());
-  return code;
+  return plumb::service::ExitWithError("plumb-scorer", code, status);
 }
 
 int Main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s --config FILE\n", argv[0]);
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE (its scorer: section is required)\n", argv[0]);
-    return 2;
-  }
-  const std::string base = std::filesystem::path(config_path).parent_path().string();
+  absl::StatusOr<plumb::service::ServiceArgs> args =
+      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true);
+  if (!args.ok()) return Fail(2, args.status());
+  const std::string& config_path = args->config_path;
   std::optional<plumb::scorer::ScorerOptions> options;
   absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
       config_path, [&](plumb::config::ConfigMap& root) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<plumb::config::ConfigMap> section, root.Child("scorer"));
         if (!section.has_value()) return root.Error("scorer", "is required (scorer.objectives)");
-        ASSIGN_OR_RETURN(options,
-                         plumb::scorer::ParseScorerOptions(*section, base.empty() ? "." : base));
+        ASSIGN_OR_RETURN(options, plumb::scorer::ParseScorerOptions(*section, args->config_dir));
         return absl::OkStatus();
       });
   if (!config.ok()) return Fail(2, config.status());

@@ -13,18 +13,11 @@
 #include "common/rpc/grpc_status.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
+#include "common/weights/model_service_support.h"
 #include "common/weights/weight_stream_receiver.h"
 
 namespace plumb::scorer {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
 
 ScoreInput ToInput(const std::string& id, const v1::Prompt& prompt,
                    const v1::Completion& response) {
@@ -287,7 +280,7 @@ grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,
                                     v1::RewardScorerGetInfoResponse* response) {
   v1::ServerInfo* server = response->mutable_server();
   server->set_build_version(service::PlumbVersion());
-  *server->mutable_start_time() = ToTimestamp(start_);
+  *server->mutable_start_time() = weights::ToProtoTime(start_);
   for (const ObjectiveDescription& d : scorer_->Describe()) {
     v1::ObjectiveInfo* info = response->add_objectives();
     info->set_name(d.name);

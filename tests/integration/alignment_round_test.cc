@@ -9,14 +9,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/learner.grpc.pb.h"
 #include "plumb/v1/reference.grpc.pb.h"
 #include "plumb/v1/scorer.grpc.pb.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/service_process.h"
 
 namespace plumb {
 namespace {
@@ -56,15 +55,11 @@ class AlignmentRoundTest : public ::testing::Test {
   static void Start(const std::string& name, const std::string& yaml, Server* server) {
     const fs::path config = *root_ / (name + ".yaml");
     std::ofstream(config) << yaml;
-    absl::StatusOr<testing::Subprocess> process = testing::Subprocess::Start(
-        {testing::BinaryPath("plumb-" + name), "--config", config.string()});
-    ASSERT_TRUE(process.ok()) << process.status();
-    server->process = std::make_unique<testing::Subprocess>(*std::move(process));
-    absl::StatusOr<std::string> ready = server->process->WaitForLine(" ready ", absl::Seconds(60));
-    ASSERT_TRUE(ready.ok()) << name << ": " << ready.status();
-    std::smatch match;
-    ASSERT_TRUE(std::regex_search(*ready, match, std::regex("grpc_port=(\\d+)")));
-    server->endpoint = absl::StrCat("127.0.0.1:", match[1].str());
+    absl::StatusOr<testing::RunningService> service =
+        testing::StartService("plumb-" + name, config.string());
+    ASSERT_TRUE(service.ok()) << service.status();
+    server->process = std::move(service->process);
+    server->endpoint = service->endpoint;
   }
   static void TearDownTestSuite() {
     for (Server& s : servers_) s.process.reset();

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -21,7 +20,7 @@
 #include "common/model/sampler.h"
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/generator.grpc.pb.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/service_process.h"
 
 namespace plumb {
 namespace {
@@ -52,17 +51,12 @@ class GeneratorServiceTest : public ::testing::Test {
                                                 "  max_new_tokens_limit: 200\n"
                                                 "  max_batch_size: 8\n"
                                                 "  queue_capacity: 24\n";
-    absl::StatusOr<testing::Subprocess> process = testing::Subprocess::Start(
-        {testing::BinaryPath("plumb-generator"), "--config", (*root_ / "generator.yaml").string()});
-    ASSERT_TRUE(process.ok()) << process.status();
-    process_ = new testing::Subprocess(*std::move(process));
-    absl::StatusOr<std::string> ready = process_->WaitForLine(" ready ", absl::Seconds(60));
-    ASSERT_TRUE(ready.ok()) << ready.status();
-    std::smatch match;
-    ASSERT_TRUE(
-        std::regex_search(*ready, match, std::regex("grpc_port=(\\d+) metrics_port=(\\d+)")));
-    grpc_port_ = std::stoi(match[1]);
-    metrics_port_ = std::stoi(match[2]);
+    absl::StatusOr<testing::RunningService> service =
+        testing::StartService("plumb-generator", (*root_ / "generator.yaml").string());
+    ASSERT_TRUE(service.ok()) << service.status();
+    grpc_port_ = service->grpc_port;
+    metrics_port_ = service->metrics_port;
+    process_ = service->process.release();
   }
   static void TearDownTestSuite() {
     delete process_;

@@ -11,14 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "common/model/hf_checkpoint.h"
 #include "common/model/logprobs.h"
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/reference.grpc.pb.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/service_process.h"
 
 namespace plumb {
 namespace {
@@ -46,17 +45,12 @@ class ReferenceServiceTest : public ::testing::Test {
                                                 "  max_items_per_request: 8\n"
                                                 "  max_tokens_per_request: 400\n"
                                                 "  max_batch_size: 3\n";
-    absl::StatusOr<testing::Subprocess> process = testing::Subprocess::Start(
-        {testing::BinaryPath("plumb-reference"), "--config", (*root_ / "reference.yaml").string()});
-    ASSERT_TRUE(process.ok()) << process.status();
-    process_ = new testing::Subprocess(*std::move(process));
-    absl::StatusOr<std::string> ready = process_->WaitForLine(" ready ", absl::Seconds(60));
-    ASSERT_TRUE(ready.ok()) << ready.status();
-    std::smatch match;
-    ASSERT_TRUE(
-        std::regex_search(*ready, match, std::regex("grpc_port=(\\d+) metrics_port=(\\d+)")));
-    grpc_port_ = std::stoi(match[1]);
-    metrics_port_ = std::stoi(match[2]);
+    absl::StatusOr<testing::RunningService> service =
+        testing::StartService("plumb-reference", (*root_ / "reference.yaml").string());
+    ASSERT_TRUE(service.ok()) << service.status();
+    grpc_port_ = service->grpc_port;
+    metrics_port_ = service->metrics_port;
+    process_ = service->process.release();
   }
   static void TearDownTestSuite() {
     delete process_;

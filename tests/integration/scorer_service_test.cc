@@ -11,12 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <regex>
 
 #include "common/model/hf_checkpoint.h"
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/scorer.grpc.pb.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/service_process.h"
 
 namespace plumb {
 namespace {
@@ -49,17 +48,12 @@ class ScorerServiceTest : public ::testing::Test {
            "    brevity: {kind: length, target_chars: 20, scale: 10}\n"
            "  composition:\n"
            "    weights: {helpfulness: 1.0, sentiment: 0.5, brevity: 0.1}\n";
-    absl::StatusOr<testing::Subprocess> process = testing::Subprocess::Start(
-        {testing::BinaryPath("plumb-scorer"), "--config", (*root_ / "scorer.yaml").string()});
-    ASSERT_TRUE(process.ok()) << process.status();
-    process_ = new testing::Subprocess(*std::move(process));
-    absl::StatusOr<std::string> ready = process_->WaitForLine(" ready ", absl::Seconds(60));
-    ASSERT_TRUE(ready.ok()) << ready.status();
-    std::smatch match;
-    ASSERT_TRUE(
-        std::regex_search(*ready, match, std::regex("grpc_port=(\\d+) metrics_port=(\\d+)")));
-    grpc_port_ = std::stoi(match[1]);
-    metrics_port_ = std::stoi(match[2]);
+    absl::StatusOr<testing::RunningService> service =
+        testing::StartService("plumb-scorer", (*root_ / "scorer.yaml").string());
+    ASSERT_TRUE(service.ok()) << service.status();
+    grpc_port_ = service->grpc_port;
+    metrics_port_ = service->metrics_port;
+    process_ = service->process.release();
   }
   static void TearDownTestSuite() {
     delete process_;

@@ -1,0 +1,67 @@
+#include "common/weights/model_service_support.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc/grpc_status.h"
+#include "common/tensor/tensor_codec.h"
+
+namespace plumb::weights {
+
+google::protobuf::Timestamp ToProtoTime(absl::Time time) {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix) {
+  loads_ = registry
+               ->AddCounter(absl::StrCat(prefix, "_weight_loads_total"),
+                            "LoadWeights calls by result code.", {"code"})
+               .value();
+  bytes_ = &registry
+                ->AddCounter(absl::StrCat(prefix, "_weight_load_bytes_total"),
+                             "Weight bytes received by successful LoadWeights calls.")
+                .value()
+                ->WithLabels({});
+  seconds_ = &registry
+                  ->AddHistogram(absl::StrCat(prefix, "_weight_load_seconds"),
+                                 "Seconds from a weight manifest to the swap.")
+                  .value()
+                  ->WithLabels({});
+}
+
+grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerReader<v1::WeightChunk>* reader,
+                                        VersionedModel& model, v1::LoadWeightsResponse* response) {
+  absl::StatusOr<v1::LoadWeightsResponse> loaded =
+      ReceiveWeights([reader](v1::WeightChunk* chunk) { return reader->Read(chunk); }, model);
+  loads_->WithLabels({absl::StatusCodeToString(loaded.status().code())}).Increment();
+  if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
+  bytes_->Increment(static_cast<double>(loaded->bytes()));
+  seconds_->Observe(loaded->seconds());
+  *response = *std::move(loaded);
+  return grpc::Status::OK;
+}
+
+void FillModelInfo(VersionedModel& model, const std::string& device,
+                   const tokenizer::Tokenizer* tokenizer, v1::ModelInfo* info) {
+  std::shared_ptr<ModelSnapshot> snapshot = model.Current();
+  const model::ModelConfig& config = model.config();
+  info->set_architecture("llama");
+  int64_t parameters = 0;
+  for (const at::Tensor& p : snapshot->model->parameters()) parameters += p.numel();
+  info->set_parameter_count(static_cast<uint64_t>(parameters));
+  info->set_vocab_size(static_cast<int32_t>(config.vocab_size));
+  info->set_context_length(static_cast<int32_t>(config.max_position_embeddings));
+  info->set_dtype(tensor::ToWireDType(model.placement().dtype).value_or(v1::DType{}));
+  info->set_device(device);
+  info->set_policy_version(snapshot->version);
+  info->set_weights_source(snapshot->source);
+  *info->mutable_weights_loaded_time() = ToProtoTime(snapshot->loaded);
+  info->set_tokenizer(tokenizer != nullptr ? tokenizer->description() : "");
+  info->set_bos_token_id(tokenizer != nullptr ? tokenizer->bos_id().value_or(-1) : -1);
+  info->set_eos_token_id(tokenizer != nullptr ? tokenizer->eos_id().value_or(-1) : -1);
+  info->set_pad_token_id(tokenizer != nullptr ? tokenizer->pad_id().value_or(-1) : -1);
+}
+
+}  // namespace plumb::weights

@@ -1,0 +1,48 @@
+// What every model-holding gRPC service (generator, reference, scorer, learner) shares at its
+// edge: the LoadWeights handler with its metrics, ModelInfo of a versioned model, and protobuf
+// timestamps.
+//
+// Thread safety: LoadWeightsEndpoint::Serve may run on several gRPC threads at once (the model
+// refuses a second concurrent load with ABORTED); the rest are plain functions.
+#ifndef PLUMB_COMMON_WEIGHTS_MODEL_SERVICE_SUPPORT_H_
+#define PLUMB_COMMON_WEIGHTS_MODEL_SERVICE_SUPPORT_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/sync_stream.h>
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/metrics/registry.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/weights/versioned_model.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "plumb/v1/common.pb.h"
+#include "plumb/v1/weights.pb.h"
+
+namespace plumb::weights {
+
+google::protobuf::Timestamp ToProtoTime(absl::Time time);
+
+// One service's LoadWeights: receives, applies and counts ("<prefix>_weight_loads_total{code}",
+// "<prefix>_weight_load_bytes_total", "<prefix>_weight_load_seconds").
+class LoadWeightsEndpoint {
+ public:
+  LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix);
+  grpc::Status Serve(grpc::ServerReader<v1::WeightChunk>* reader, VersionedModel& model,
+                     v1::LoadWeightsResponse* response);
+
+ private:
+  metrics::CounterFamily* loads_;
+  metrics::Counter* bytes_;
+  metrics::Histogram* seconds_;
+};
+
+// ModelInfo of the model's current snapshot; `tokenizer` may be null.
+void FillModelInfo(VersionedModel& model, const std::string& device,
+                   const tokenizer::Tokenizer* tokenizer, v1::ModelInfo* info);
+
+}  // namespace plumb::weights
+
+#endif  // PLUMB_COMMON_WEIGHTS_MODEL_SERVICE_SUPPORT_H_

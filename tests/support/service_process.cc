@@ -1,0 +1,30 @@
+#include "tests/support/service_process.h"
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+
+namespace plumb::testing {
+
+absl::StatusOr<RunningService> StartService(const std::string& binary, const std::string& config,
+                                            absl::Duration timeout) {
+  absl::StatusOr<Subprocess> process = Subprocess::Start({BinaryPath(binary), "--config", config});
+  if (!process.ok()) return process.status();
+  RunningService service;
+  service.process = std::make_unique<Subprocess>(*std::move(process));
+  absl::StatusOr<std::string> ready = service.process->WaitForLine(" ready ", timeout);
+  if (!ready.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(binary, " did not start: ", ready.status().message()));
+  }
+  std::smatch match;
+  if (!std::regex_search(*ready, match, std::regex("grpc_port=(\\d+) metrics_port=(\\d+)"))) {
+    return absl::InternalError(absl::StrCat(binary, ": unexpected ready line: ", *ready));
+  }
+  service.grpc_port = std::stoi(match[1]);
+  service.metrics_port = std::stoi(match[2]);
+  service.endpoint = absl::StrCat("127.0.0.1:", service.grpc_port);
+  return service;
+}
+
+}  // namespace plumb::testing

@@ -1,0 +1,30 @@
+// A Plumb service binary started for a test: the process, and the ports from its ready line
+// ("<binary> ready grpc_port=N metrics_port=M").
+//
+// Thread safety: one test thread owns a RunningService.
+#ifndef PLUMB_TESTS_SUPPORT_SERVICE_PROCESS_H_
+#define PLUMB_TESTS_SUPPORT_SERVICE_PROCESS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tests/support/subprocess.h"
+
+namespace plumb::testing {
+
+struct RunningService {
+  std::unique_ptr<Subprocess> process;
+  int grpc_port = 0;
+  int metrics_port = 0;  // 0 when the metrics endpoint is disabled
+  std::string endpoint;  // "127.0.0.1:<grpc_port>"
+};
+
+// Starts build/bin/<binary> --config <config> and waits for its ready line.
+absl::StatusOr<RunningService> StartService(const std::string& binary, const std::string& config,
+                                            absl::Duration timeout = absl::Seconds(60));
+
+}  // namespace plumb::testing
+
+#endif  // PLUMB_TESTS_SUPPORT_SERVICE_PROCESS_H_
