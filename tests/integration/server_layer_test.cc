@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "common/metrics/registry.h"
 #include "common/metrics/text_format.h"
 #include "common/rpc/channel_factory.h"
@@ -298,7 +299,14 @@ TEST(ServerLayerTest, RpcMetricsCountCallsByMethodAndCode) {
   failing.set_fail_first_n(1);
   failing.set_request_key("metrics");
   EXPECT_FALSE(CallEcho(client, failing, &response).ok());
-  const std::string text = metrics::RenderPrometheusText(registry.Collect());
+  // The interceptor lowers the in-flight gauge when gRPC destroys the call, which may come a
+  // moment after the client has its answer: wait for it (bounded) before reading the counters.
+  std::string text;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    text = metrics::RenderPrometheusText(registry.Collect());
+    if (text.find(R"(plumb_rpc_in_flight_requests{service="echo"} 0)") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_THAT(
       text,
       HasSubstr(
