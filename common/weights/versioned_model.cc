@@ -58,19 +58,31 @@ absl::StatusOr<uint64_t> VersionedModel::Apply(const ReceivedWeights& weights) {
     ~Done() { flag->store(false); }
   } done{&loading_};
   std::shared_ptr<ModelSnapshot> current = Current();
+  // Reuse the model of the snapshot before the current one when nobody reads it any more (only
+  // this object holds it): the swap then costs a copy into existing memory.
+  model::Transformer staging{nullptr};
+  {
+    absl::MutexLock lock(&mu_);
+    if (previous_ != nullptr && previous_.use_count() == 1) staging = previous_->model;
+    previous_.reset();
+  }
   auto next = std::make_shared<ModelSnapshot>();
   try {
     torch::NoGradGuard no_grad;
     std::map<std::string, at::Tensor> tensors;
     if (weights.partial) tensors = model::ExportHfTensors(*current->model);
     for (const auto& [name, t] : weights.tensors) tensors[name] = t.to(placement_.dtype);
-    next->model = model::Transformer(config_);
-    next->model->to(placement_.dtype);
+    if (staging.is_empty()) {
+      staging = model::Transformer(config_);
+      staging->to(placement_.dtype);
+      staging->to(placement_.device);
+      staging->eval();
+      for (at::Tensor& p : staging->parameters()) p.set_requires_grad(false);
+    }
+    next->model = staging;
+    // All-or-nothing: the import checks every tensor before copying any.
     RETURN_IF_ERROR(model::ImportHfTensors(*next->model, std::move(tensors),
                                            absl::StrCat("weights version ", weights.version)));
-    next->model->to(placement_.device);
-    next->model->eval();
-    for (at::Tensor& p : next->model->parameters()) p.set_requires_grad(false);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("staging weights version ", weights.version, ": ",
                                             e.what_without_backtrace()));
@@ -80,6 +92,7 @@ absl::StatusOr<uint64_t> VersionedModel::Apply(const ReceivedWeights& weights) {
   next->loaded = absl::Now();
   absl::MutexLock lock(&mu_);
   const uint64_t previous = current_->version;
+  previous_ = std::move(current_);
   current_ = std::move(next);
   return previous;
 }

@@ -63,6 +63,9 @@ class VersionedModel {
   std::atomic<bool> loading_{false};
   mutable absl::Mutex mu_;
   std::shared_ptr<ModelSnapshot> current_ ABSL_GUARDED_BY(mu_);
+  // The snapshot replaced by the last swap. When no reader holds it any more, the next load
+  // stages into its model instead of allocating and initialising a new one.
+  std::shared_ptr<ModelSnapshot> previous_ ABSL_GUARDED_BY(mu_);
 };
 
 // One LoadWeights call on a receiver: reads the stream through `read` (false = the client

@@ -88,6 +88,31 @@ TEST_F(VersionedModelTest, PartialWeightsKeepTheOtherTensorsAndBadOnesChangeNoth
   EXPECT_TRUE(at::equal(model->Current()->model->final_norm(), torch::full({32}, 2.0)));
 }
 
+TEST_F(VersionedModelTest, StagesIntoTheReplacedModelOnlyWhenNoReaderHoldsIt) {
+  std::unique_ptr<VersionedModel> model = *VersionedModel::Load(dir_.string(), {});
+  const model::TransformerImpl* base = model->Current()->model.get();
+  ReceivedWeights weights;
+  weights.tensors = model::ExportHfTensors(*other_);
+  weights.version = 1;
+  ASSERT_TRUE(model->Apply(weights).ok());
+  const model::TransformerImpl* first = model->Current()->model.get();
+  EXPECT_NE(first, base);
+  weights.version = 2;
+  ASSERT_TRUE(model->Apply(weights).ok());
+  EXPECT_EQ(model->Current()->model.get(), base);  // the base snapshot was free: reused
+  // A reader holding version 2 keeps its weights through two more swaps.
+  std::shared_ptr<ModelSnapshot> held = model->Current();
+  const at::Tensor held_logits = Logits(*held->model);
+  weights.version = 3;
+  ASSERT_TRUE(model->Apply(weights).ok());
+  weights.version = 4;
+  weights.tensors["model.norm.weight"] = torch::full({32}, 3.0);
+  ASSERT_TRUE(model->Apply(weights).ok());
+  EXPECT_NE(model->Current()->model.get(), held->model.get());
+  EXPECT_TRUE(at::equal(Logits(*held->model), held_logits));
+  EXPECT_TRUE(at::equal(model->Current()->model->final_norm(), torch::full({32}, 3.0)));
+}
+
 TEST_F(VersionedModelTest, TargetListsHuggingFaceNamesAndShapes) {
   std::unique_ptr<VersionedModel> model = *VersionedModel::Load(dir_.string(), {});
   const WeightTarget target = model->Target();
