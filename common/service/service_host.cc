@@ -11,6 +11,7 @@
 #include "common/rpc/shutdown_signal.h"
 #include "common/service/malloc_tuning.h"
 #include "common/service/rpc_metrics.h"
+#include "common/service/service_args.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::service {
@@ -63,6 +64,14 @@ int ServiceHost::RunUntilSignal() {
   runner_->Shutdown(config_.server.shutdown_grace);
   spdlog::info("stopped");
   return 0;
+}
+
+int ServeUntilSignal(const ServiceConfig& config, const std::string& component,
+                     const std::vector<rpc::HostedService>& services, metrics::Registry* registry) {
+  absl::StatusOr<std::unique_ptr<ServiceHost>> host =
+      ServiceHost::Start(config, component, services, registry);
+  if (!host.ok()) return ExitWithError(component, 1, host.status());
+  return (*host)->RunUntilSignal();
 }
 
 }  // namespace plumb::service

@@ -58,6 +58,11 @@ class ServiceHost {
   std::unique_ptr<metrics::MetricsHttpServer> metrics_server_;
 };
 
+// A service main()'s last step: Start the host, then RunUntilSignal. Returns the process exit
+// code (1 with "<component>: <message>" on stderr when the host cannot start).
+int ServeUntilSignal(const ServiceConfig& config, const std::string& component,
+                     const std::vector<rpc::HostedService>& services, metrics::Registry* registry);
+
 }  // namespace plumb::service
 
 #endif  // PLUMB_COMMON_SERVICE_SERVICE_HOST_H_

@@ -28,6 +28,16 @@ absl::StatusOr<std::vector<data::PreferencePair>> PairsOf(const data::Example& e
       "' trains on preference pairs or ranked lists; this data format gives other examples"));
 }
 
+int64_t PairTokens(const std::vector<EncodedPair>& pairs, int64_t first, int64_t last) {
+  int64_t tokens = 0;
+  for (int64_t i = first; i < last; ++i) {
+    tokens +=
+        static_cast<int64_t>(pairs[i].chosen.prompt.size() + pairs[i].chosen.response.size() +
+                             pairs[i].rejected.prompt.size() + pairs[i].rejected.response.size());
+  }
+  return tokens;
+}
+
 EncodedPair EncodePair(const ExampleEncoder& encoder, const data::PreferencePair& pair) {
   std::vector<EncodedSequence> both =
       encoder.EncodeShared(pair.prompt, {pair.chosen, pair.rejected});

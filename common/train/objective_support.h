@@ -33,6 +33,9 @@ struct EncodedPair {
   EncodedSequence rejected;
   double margin = 0.0;  // the Llama 2 margin, 0 when the data has none
 };
+// Tokens a forward pass reads for pairs [first, last): both sequences, prompt included.
+int64_t PairTokens(const std::vector<EncodedPair>& pairs, int64_t first, int64_t last);
+
 EncodedPair EncodePair(const ExampleEncoder& encoder, const data::PreferencePair& pair);
 
 // The encoded pairs of examples [begin, end) of `batch`.

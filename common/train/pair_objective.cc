@@ -36,10 +36,7 @@ class PairObjective : public Objective {
       AutocastScope autocast(ctx.bf16_autocast, models_.cuda);
       ASSIGN_OR_RETURN(at::Tensor loss, Loss(pairs, a, b, norm, stats));
       loss.backward();
-      for (int64_t i = a; i < b; ++i) {
-        tokens_seen_ += pairs[i].chosen.prompt.size() * 2 + pairs[i].chosen.response.size() +
-                        pairs[i].rejected.response.size();
-      }
+      tokens_seen_ += PairTokens(pairs, a, b);
       return absl::OkStatus();
     });
   }

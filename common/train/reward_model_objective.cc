@@ -33,10 +33,7 @@ class RewardModelObjective : public Objective {
       const at::Tensor loss_sum = LossSum(rewards, pairs, a, b);
       (loss_sum / global_pairs).backward();
       AddStats(rewards, loss_sum, stats);
-      for (int64_t i = a; i < b; ++i) {
-        tokens_seen_ += pairs[i].chosen.prompt.size() * 2 + pairs[i].chosen.response.size() +
-                        pairs[i].rejected.response.size();
-      }
+      tokens_seen_ += PairTokens(pairs, a, b);
       return absl::OkStatus();
     });
   }

@@ -59,12 +59,8 @@ int Main(int argc, char** argv) {
       plumb::generator::GeneratorCore::Create(model->get(), tokenizer, options.limits, &registry);
   if (!core.ok()) return Fail(1, core.status());
   plumb::generator::GeneratorService service(core->get(), &registry, options.device);
-  absl::StatusOr<std::unique_ptr<plumb::service::ServiceHost>> host =
-      plumb::service::ServiceHost::Start(*config, "plumb-generator",
-                                         {plumb::rpc::Hosted<plumb::v1::Generator>(&service)},
-                                         &registry);
-  if (!host.ok()) return Fail(1, host.status());
-  return (*host)->RunUntilSignal();
+  return plumb::service::ServeUntilSignal(
+      *config, "plumb-generator", {plumb::rpc::Hosted<plumb::v1::Generator>(&service)}, &registry);
 }
 
 }  // namespace

@@ -45,11 +45,8 @@ int Main(int argc, char** argv) {
   plumb::metrics::Registry registry;
   plumb::learner::LearnerCore core;
   plumb::learner::LearnerService service(&core, &registry);
-  absl::StatusOr<std::unique_ptr<plumb::service::ServiceHost>> host =
-      plumb::service::ServiceHost::Start(
-          *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
-  if (!host.ok()) return Fail(1, host.status());
-  return (*host)->RunUntilSignal();
+  return plumb::service::ServeUntilSignal(
+      *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
 }
 
 }  // namespace

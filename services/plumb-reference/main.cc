@@ -50,12 +50,8 @@ int Main(int argc, char** argv) {
       plumb::reference::ReferenceCore::Create(model->get(), options.limits, &registry);
   if (!core.ok()) return Fail(1, core.status());
   plumb::reference::ReferenceService service(core->get(), &registry, options.device);
-  absl::StatusOr<std::unique_ptr<plumb::service::ServiceHost>> host =
-      plumb::service::ServiceHost::Start(*config, "plumb-reference",
-                                         {plumb::rpc::Hosted<plumb::v1::Reference>(&service)},
-                                         &registry);
-  if (!host.ok()) return Fail(1, host.status());
-  return (*host)->RunUntilSignal();
+  return plumb::service::ServeUntilSignal(
+      *config, "plumb-reference", {plumb::rpc::Hosted<plumb::v1::Reference>(&service)}, &registry);
 }
 
 }  // namespace

@@ -46,12 +46,8 @@ int Main(int argc, char** argv) {
   if (!scorer.ok()) return Fail(1, scorer.status());
   plumb::metrics::Registry registry;
   plumb::scorer::ScorerService service(scorer->get(), &registry);
-  absl::StatusOr<std::unique_ptr<plumb::service::ServiceHost>> host =
-      plumb::service::ServiceHost::Start(*config, "plumb-scorer",
-                                         {plumb::rpc::Hosted<plumb::v1::RewardScorer>(&service)},
-                                         &registry);
-  if (!host.ok()) return Fail(1, host.status());
-  return (*host)->RunUntilSignal();
+  return plumb::service::ServeUntilSignal(
+      *config, "plumb-scorer", {plumb::rpc::Hosted<plumb::v1::RewardScorer>(&service)}, &registry);
 }
 
 }  // namespace

@@ -34,13 +34,9 @@ class AlignmentRoundTest : public ::testing::Test {
     root_ = new fs::path(fs::path(::testing::TempDir()) / "alignment_round_test");
     fs::remove_all(*root_);
     fs::create_directories(*root_);
-    auto init = [](const std::string& name, const std::string& extra) {
-      return std::system((testing::BinaryPath("plumb-model") + " init --out " +
-                          (*root_ / name).string() + " --size tiny " + extra + " >/dev/null")
-                             .c_str());
-    };
-    ASSERT_EQ(init("policy", "--seed 1"), 0);
-    ASSERT_EQ(init("rm", "--seed 3 --reward-outputs 1"), 0);
+    ASSERT_TRUE(testing::MakeTinyModel((*root_ / "policy").string(), "--seed 1").ok());
+    ASSERT_TRUE(
+        testing::MakeTinyModel((*root_ / "rm").string(), "--seed 3 --reward-outputs 1").ok());
     const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
     Start("generator", common + "generator:\n  model: {path: policy}\n", &servers_[0]);
     Start("reference", common + "reference:\n  model: {path: policy}\n", &servers_[1]);

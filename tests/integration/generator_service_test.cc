@@ -21,6 +21,7 @@
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "tests/support/service_process.h"
+#include "tests/support/weight_stream_client.h"
 
 namespace plumb {
 namespace {
@@ -35,11 +36,9 @@ class GeneratorServiceTest : public ::testing::Test {
     fs::remove_all(*root_);
     fs::create_directories(*root_);
     for (const char* seed : {"1", "2"}) {
-      const std::string out = (*root_ / (std::string("model") + seed)).string();
-      ASSERT_EQ(std::system((testing::BinaryPath("plumb-model") + " init --out " + out +
-                             " --size tiny --seed " + seed + " >/dev/null")
-                                .c_str()),
-                0);
+      const absl::Status made = testing::MakeTinyModel(
+          (*root_ / (std::string("model") + seed)).string(), std::string("--seed ") + seed);
+      ASSERT_TRUE(made.ok()) << made;
     }
     std::ofstream(*root_ / "generator.yaml") << "server: {address: \"127.0.0.1:0\"}\n"
                                                 "metrics: {address: 127.0.0.1, port: 0}\n"
@@ -96,19 +95,11 @@ class GeneratorServiceTest : public ::testing::Test {
 
   grpc::Status SendWeights(const std::string& model_name, uint64_t version) {
     model::Transformer other = *model::LoadHfModel(*root_ / model_name);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::LoadWeightsResponse response;
-    std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
-        stub_->LoadWeights(&context, &response);
     weights::SendOptions options;
     options.version = version;
     options.architecture = "llama";
     options.source = "test:" + model_name;
-    (void)weights::SendWeightStream(model::ExportHfTensors(*other), options,
-                                    [&](const v1::WeightChunk& c) { return writer->Write(c); });
-    writer->WritesDone();
-    return writer->Finish();
+    return testing::SendWeightsTo(*stub_, model::ExportHfTensors(*other), options);
   }
 
   static fs::path* root_;

@@ -18,6 +18,7 @@
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/reference.grpc.pb.h"
 #include "tests/support/service_process.h"
+#include "tests/support/weight_stream_client.h"
 
 namespace plumb {
 namespace {
@@ -32,11 +33,9 @@ class ReferenceServiceTest : public ::testing::Test {
     fs::remove_all(*root_);
     fs::create_directories(*root_);
     for (const char* seed : {"1", "2"}) {
-      const std::string out = (*root_ / (std::string("model") + seed)).string();
-      ASSERT_EQ(std::system((testing::BinaryPath("plumb-model") + " init --out " + out +
-                             " --size tiny --seed " + seed + " >/dev/null")
-                                .c_str()),
-                0);
+      const absl::Status made = testing::MakeTinyModel(
+          (*root_ / (std::string("model") + seed)).string(), std::string("--seed ") + seed);
+      ASSERT_TRUE(made.ok()) << made;
     }
     std::ofstream(*root_ / "reference.yaml") << "server: {address: \"127.0.0.1:0\"}\n"
                                                 "metrics: {address: 127.0.0.1, port: 0}\n"
@@ -127,23 +126,11 @@ class ReferenceServiceTest : public ::testing::Test {
   grpc::Status SendWeights(const std::map<std::string, at::Tensor>& tensors, uint64_t version,
                            v1::LoadWeightsResponse* response,
                            const std::function<void(v1::WeightChunk*, int)>& tamper = {}) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
-        stub_->LoadWeights(&context, response);
     weights::SendOptions options;
     options.version = version;
     options.architecture = "llama";
     options.source = "test";
-    int index = 0;
-    (void)weights::SendWeightStream(tensors, options, [&](const v1::WeightChunk& chunk) {
-      v1::WeightChunk copy = chunk;
-      if (tamper) tamper(&copy, index);
-      ++index;
-      return writer->Write(copy);
-    });
-    writer->WritesDone();
-    return writer->Finish();
+    return testing::SendWeightsTo(*stub_, tensors, options, response, tamper);
   }
 
   static fs::path* root_;

@@ -16,6 +16,7 @@
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/scorer.grpc.pb.h"
 #include "tests/support/service_process.h"
+#include "tests/support/weight_stream_client.h"
 
 namespace plumb {
 namespace {
@@ -30,11 +31,10 @@ class ScorerServiceTest : public ::testing::Test {
     fs::remove_all(*root_);
     fs::create_directories(*root_);
     for (const char* seed : {"1", "2"}) {
-      const std::string out = (*root_ / (std::string("rm") + seed)).string();
-      ASSERT_EQ(std::system((testing::BinaryPath("plumb-model") + " init --out " + out +
-                             " --size tiny --reward-outputs 1 --seed " + seed + " >/dev/null")
-                                .c_str()),
-                0);
+      const absl::Status made =
+          testing::MakeTinyModel((*root_ / (std::string("rm") + seed)).string(),
+                                 std::string("--reward-outputs 1 --seed ") + seed);
+      ASSERT_TRUE(made.ok()) << made;
     }
     std::ofstream(*root_ / "scorer.yaml")
         << "server: {address: \"127.0.0.1:0\"}\n"
@@ -94,20 +94,12 @@ class ScorerServiceTest : public ::testing::Test {
 
   grpc::Status SendWeights(const std::string& objective, uint64_t version) {
     model::Transformer other = *model::LoadHfModel(*root_ / "rm2");
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::LoadWeightsResponse response;
-    std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
-        stub_->LoadWeights(&context, &response);
     weights::SendOptions options;
     options.version = version;
     options.model = objective;
     options.architecture = "llama";
     options.source = "test:rm2";
-    (void)weights::SendWeightStream(model::ExportHfTensors(*other), options,
-                                    [&](const v1::WeightChunk& c) { return writer->Write(c); });
-    writer->WritesDone();
-    return writer->Finish();
+    return testing::SendWeightsTo(*stub_, model::ExportHfTensors(*other), options);
   }
 
   static fs::path* root_;

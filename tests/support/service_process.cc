@@ -1,5 +1,6 @@
 #include "tests/support/service_process.h"
 
+#include <cstdlib>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,15 @@ absl::StatusOr<RunningService> StartService(const std::string& binary, const std
   service.metrics_port = std::stoi(match[2]);
   service.endpoint = absl::StrCat("127.0.0.1:", service.grpc_port);
   return service;
+}
+
+absl::Status MakeTinyModel(const std::string& dir, const std::string& extra_args) {
+  const std::string command = absl::StrCat(BinaryPath("plumb-model"), " init --out ", dir,
+                                           " --size tiny ", extra_args, " >/dev/null");
+  if (std::system(command.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("failed: ", command));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace plumb::testing

@@ -25,6 +25,9 @@ struct RunningService {
 absl::StatusOr<RunningService> StartService(const std::string& binary, const std::string& config,
                                             absl::Duration timeout = absl::Seconds(60));
 
+// `plumb-model init --out <dir> --size tiny <extra_args>` (e.g. "--seed 2 --reward-outputs 1").
+absl::Status MakeTinyModel(const std::string& dir, const std::string& extra_args = "");
+
 }  // namespace plumb::testing
 
 #endif  // PLUMB_TESTS_SUPPORT_SERVICE_PROCESS_H_
