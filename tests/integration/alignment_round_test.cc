@@ -361,5 +361,17 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
   EXPECT_EQ(Train(request_with([](v1::Experience*) {})).policy_version(), 4u);
 }
 
+TEST_F(AlignmentRoundTest, LearnerConfigMistakesStopTheStartWithFileLineAndKey) {
+  const fs::path config = *root_ / "bad_learner.yaml";
+  std::ofstream(config) << "server: {address: \"127.0.0.1:0\"}\nlearner: {thread: 2}\n";
+  absl::StatusOr<testing::Subprocess> process = testing::Subprocess::Start(
+      {testing::BinaryPath("plumb-learner"), "--config", config.string()}, /*merge_stderr=*/true);
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<std::string> line = process->WaitForLine("plumb-learner:", absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_THAT(*line, HasSubstr("bad_learner.yaml:2: key 'learner.thread': unknown key"));
+  EXPECT_EQ(*process->Wait(absl::Seconds(30)), 2);
+}
+
 }  // namespace
 }  // namespace plumb
