@@ -65,17 +65,81 @@ absl::Status ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
   return absl::OkStatus();
 }
 
+LossAggregation ReadAggregation(v1::LossAggregation a) {
+  switch (a) {
+    case v1::LOSS_AGGREGATION_SEQUENCE_MEAN:
+      return LossAggregation::kSequenceMean;
+    case v1::LOSS_AGGREGATION_TOKEN_SUM_NORM:
+      return LossAggregation::kTokenSumNorm;
+    default:
+      return LossAggregation::kTokenMean;
+  }
+}
+
+Whitening ReadWhitening(v1::Whitening w, Whitening unset) {
+  switch (w) {
+    case v1::WHITENING_NONE:
+      return Whitening::kNone;
+    case v1::WHITENING_MEAN_STD:
+      return Whitening::kMeanStd;
+    case v1::WHITENING_STD_ONLY:
+      return Whitening::kStdOnly;
+    default:
+      return unset;
+  }
+}
+
+absl::Status ReadShaping(const std::string& prefix, const v1::RewardShaping& p,
+                         RewardShapingOptions* o) {
+  if (p.has_reward_clip()) {
+    if (!(p.reward_clip() > 0)) return Field(prefix + ".reward_shaping.reward_clip", "must be > 0");
+    o->reward_clip = p.reward_clip();
+  }
+  if (p.has_no_eos_penalty()) {
+    if (!std::isfinite(p.no_eos_penalty())) {
+      return Field(prefix + ".reward_shaping.no_eos_penalty", "must be finite");
+    }
+    o->no_eos_penalty = p.no_eos_penalty();
+  }
+  o->reward_whitening = ReadWhitening(p.reward_whitening(), Whitening::kNone);
+  return absl::OkStatus();
+}
+
+absl::Status ReadKl(const std::string& prefix, const v1::KlConfig& kl, KlOptions* o) {
+  switch (kl.estimator()) {
+    case v1::KL_ESTIMATOR_K1:
+      o->estimator = algorithms::KlEstimator::kK1;
+      break;
+    case v1::KL_ESTIMATOR_K2:
+      o->estimator = algorithms::KlEstimator::kK2;
+      break;
+    case v1::KL_ESTIMATOR_K3:
+      o->estimator = algorithms::KlEstimator::kK3;
+      break;
+    default:
+      break;  // the algorithm's default, already in *o
+  }
+  if (kl.placement() == v1::KL_PLACEMENT_LOSS) o->in_loss = true;
+  if (kl.placement() == v1::KL_PLACEMENT_REWARD) o->in_loss = false;
+  if (kl.has_coef()) o->coef = kl.coef();
+  if (!(o->coef >= 0) || !std::isfinite(o->coef)) return Field(prefix + ".kl.coef", "must be >= 0");
+  return absl::OkStatus();
+}
+
 absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
   const double clip = p.clip_range() == 0 ? 0.2 : p.clip_range();
   if (!(clip > 0 && clip < 1)) return Field("ppo.clip_range", "must be in (0, 1)");
   o->clip_low = p.has_clip_range_low() ? p.clip_range_low() : clip;
   o->clip_high = p.has_clip_range_high() ? p.clip_range_high() : clip;
+  if (!(o->clip_low > 0 && o->clip_low < 1))
+    return Field("ppo.clip_range_low", "must be in (0, 1)");
+  if (!(o->clip_high > 0)) return Field("ppo.clip_range_high", "must be > 0");
   if (p.has_dual_clip()) {
     if (!(p.dual_clip() > 1)) return Field("ppo.dual_clip", "must be > 1");
     o->dual_clip = p.dual_clip();
   }
   if (p.has_value_clip_range()) {
-    if (p.value_clip_range() < 0) return Field("ppo.value_clip_range", "must be >= 0");
+    if (!(p.value_clip_range() >= 0)) return Field("ppo.value_clip_range", "must be >= 0");
     o->value_clip =
         p.value_clip_range() == 0 ? std::nullopt : std::optional<double>(p.value_clip_range());
   }
@@ -83,41 +147,114 @@ absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
   if (p.has_gae_lambda()) o->lambda = p.gae_lambda();
   if (!(o->gamma >= 0 && o->gamma <= 1)) return Field("ppo.gamma", "must be in [0, 1]");
   if (!(o->lambda >= 0 && o->lambda <= 1)) return Field("ppo.gae_lambda", "must be in [0, 1]");
-  const v1::KlConfig& kl = p.kl();
-  if (kl.placement() == v1::KL_PLACEMENT_LOSS) {
-    return absl::UnimplementedError("config.ppo.kl.placement: LOSS is not supported for PPO yet");
-  }
-  switch (kl.estimator()) {
-    case v1::KL_ESTIMATOR_K2:
-      o->kl_estimator = algorithms::KlEstimator::kK2;
-      break;
-    case v1::KL_ESTIMATOR_K3:
-      o->kl_estimator = algorithms::KlEstimator::kK3;
-      break;
-    default:
-      o->kl_estimator = algorithms::KlEstimator::kK1;
-  }
-  if (kl.has_coef()) o->kl_coef = kl.coef();
-  if (!(o->kl_coef >= 0)) return Field("ppo.kl.coef", "must be >= 0");
-  if (kl.has_adaptive()) {
-    if (!(kl.adaptive().target() > 0)) return Field("ppo.kl.adaptive.target", "must be > 0");
-    if (kl.adaptive().horizon() <= 0) return Field("ppo.kl.adaptive.horizon", "must be > 0");
-    o->kl_target = kl.adaptive().target();
-    o->kl_horizon = kl.adaptive().horizon();
+  KlOptions kl;
+  kl.coef = o->kl_coef;
+  RETURN_IF_ERROR(ReadKl("ppo", p.kl(), &kl));
+  o->kl_estimator = kl.estimator;
+  o->kl_in_loss = kl.in_loss;
+  o->kl_coef = kl.coef;
+  if (p.kl().has_adaptive()) {
+    if (!(p.kl().adaptive().target() > 0)) return Field("ppo.kl.adaptive.target", "must be > 0");
+    if (p.kl().adaptive().horizon() <= 0) return Field("ppo.kl.adaptive.horizon", "must be > 0");
+    o->kl_target = p.kl().adaptive().target();
+    o->kl_horizon = p.kl().adaptive().horizon();
   }
   o->epochs = p.epochs() == 0 ? 4 : p.epochs();
   if (o->epochs < 0) return Field("ppo.epochs", "must be >= 0");
   if (p.minibatch_size() < 0) return Field("ppo.minibatch_size", "must be >= 0");
   o->minibatch_size = p.minibatch_size();
   if (p.has_value_loss_coef()) o->value_loss_coef = p.value_loss_coef();
+  if (!(o->value_loss_coef >= 0)) return Field("ppo.value_loss_coef", "must be >= 0");
+  if (!std::isfinite(p.entropy_coef())) return Field("ppo.entropy_coef", "must be finite");
+  o->entropy_coef = p.entropy_coef();
   o->whiten_advantages = p.advantage_whitening() != v1::WHITENING_NONE;
-  if (p.reward_shaping().has_reward_clip()) {
-    if (!(p.reward_shaping().reward_clip() > 0)) {
-      return Field("ppo.reward_shaping.reward_clip", "must be > 0");
-    }
-    o->reward_clip = p.reward_shaping().reward_clip();
+  if (p.advantage_whitening() == v1::WHITENING_STD_ONLY) {
+    return Field("ppo.advantage_whitening", "PPO whitens with MEAN_STD or NONE");
+  }
+  RETURN_IF_ERROR(ReadShaping("ppo", p.reward_shaping(), &o->shaping));
+  o->aggregation = ReadAggregation(p.loss_aggregation());
+  if (p.critic() == v1::CRITIC_KIND_SEPARATE) {
+    return absl::UnimplementedError(
+        "config.ppo.critic: CRITIC_KIND_SEPARATE is not supported; the critic is the policy's "
+        "value head (CRITIC_KIND_VALUE_HEAD)");
+  }
+  if (p.has_critic_learning_rate()) {
+    return absl::UnimplementedError(
+        "config.ppo.critic_learning_rate: the value head shares the policy's optimizer");
+  }
+  if (p.has_early_stop_kl()) {
+    if (!(p.early_stop_kl() > 0)) return Field("ppo.early_stop_kl", "must be > 0");
+    o->early_stop_kl = p.early_stop_kl();
   }
   return absl::OkStatus();
+}
+
+absl::Status ReadClip(const std::string& prefix, float range, const std::optional<float>& low,
+                      const std::optional<float>& high, CriticFreeOptions* o) {
+  if (!(range > 0 && range < 1)) return Field(prefix + ".clip_range", "must be in (0, 1)");
+  o->clip_low = low.value_or(range);
+  o->clip_high = high.value_or(range);
+  if (!(*o->clip_low > 0 && *o->clip_low < 1)) {
+    return Field(prefix + ".clip_range_low", "must be in (0, 1)");
+  }
+  if (!(*o->clip_high > 0)) return Field(prefix + ".clip_range_high", "must be > 0");
+  return absl::OkStatus();
+}
+
+absl::Status ReadEpochs(const std::string& prefix, int epochs, int minibatch,
+                        CriticFreeOptions* o) {
+  if (epochs < 0) return Field(prefix + ".epochs", "must be >= 0");
+  if (minibatch < 0) return Field(prefix + ".minibatch_size", "must be >= 0");
+  o->epochs = epochs == 0 ? 1 : epochs;
+  o->minibatch_size = minibatch;
+  return absl::OkStatus();
+}
+
+absl::Status ReadGrpo(const v1::GrpoConfig& p, CriticFreeOptions* o) {
+  RETURN_IF_ERROR(ReadClip(
+      "grpo", p.clip_range() == 0 ? 0.2f : p.clip_range(),
+      p.has_clip_range_low() ? std::optional<float>(p.clip_range_low()) : std::nullopt,
+      p.has_clip_range_high() ? std::optional<float>(p.clip_range_high()) : std::nullopt, o));
+  o->kl.estimator = algorithms::KlEstimator::kK3;
+  o->kl.in_loss = true;
+  o->kl.coef = 0.04;
+  RETURN_IF_ERROR(ReadKl("grpo", p.kl(), &o->kl));
+  RETURN_IF_ERROR(ReadEpochs("grpo", p.epochs(), p.minibatch_size(), o));
+  o->scale_by_group_std = !p.has_scale_by_group_std() || p.scale_by_group_std();
+  o->aggregation = ReadAggregation(p.loss_aggregation());
+  return ReadShaping("grpo", p.reward_shaping(), &o->shaping);
+}
+
+absl::Status ReadRloo(const v1::RlooConfig& p, CriticFreeOptions* o) {
+  if (p.has_clip_range()) {
+    RETURN_IF_ERROR(ReadClip("rloo", p.clip_range(), std::nullopt, std::nullopt, o));
+  }
+  RETURN_IF_ERROR(ReadKl("rloo", p.kl(), &o->kl));
+  RETURN_IF_ERROR(ReadEpochs("rloo", p.epochs(), p.minibatch_size(), o));
+  o->advantage_whitening = ReadWhitening(p.advantage_whitening(), Whitening::kNone);
+  o->aggregation = ReadAggregation(p.loss_aggregation());
+  return ReadShaping("rloo", p.reward_shaping(), &o->shaping);
+}
+
+absl::Status ReadReinforce(const v1::ReinforceConfig& p, CriticFreeOptions* o) {
+  RETURN_IF_ERROR(ReadKl("reinforce", p.kl(), &o->kl));
+  switch (p.baseline()) {
+    case v1::BASELINE_KIND_BATCH_MEAN:
+      o->baseline = BaselineKind::kBatchMean;
+      break;
+    case v1::BASELINE_KIND_NONE:
+      o->baseline = BaselineKind::kNone;
+      break;
+    default:
+      o->baseline = BaselineKind::kMovingAverage;
+  }
+  if (p.has_baseline_decay()) o->baseline_decay = p.baseline_decay();
+  if (!(o->baseline_decay >= 0 && o->baseline_decay < 1)) {
+    return Field("reinforce.baseline_decay", "must be in [0, 1)");
+  }
+  o->advantage_whitening = ReadWhitening(p.advantage_whitening(), Whitening::kNone);
+  o->aggregation = ReadAggregation(p.loss_aggregation());
+  return ReadShaping("reinforce", p.reward_shaping(), &o->shaping);
 }
 
 absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, algorithms::DpoOptions* o) {
@@ -149,8 +286,6 @@ absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, algorithms
   }
   o->reference_free = p.reference_free();
   o->ipo_log_ratio = (!p.has_ipo_length_normalize() || p.ipo_length_normalize()) ? "mean" : "sum";
-  if (p.sft_weight() != 0)
-    return absl::UnimplementedError("config.dpo.sft_weight is not supported yet");
   return algorithms::ValidateDpoOptions(*o);
 }
 
@@ -158,50 +293,145 @@ absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, algorithms
 
 absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& c) {
   SessionOptions o;
+  using Config = v1::TrainingConfig;
+  Config::AlgorithmConfigCase expected = Config::ALGORITHM_CONFIG_NOT_SET;
   switch (c.algorithm()) {
     case v1::ALGORITHM_UNSPECIFIED:
       return Field("algorithm", "is required");
     case v1::ALGORITHM_SFT:
       o.algorithm = Algorithm::kSft;
+      expected = Config::kSft;
       break;
-    case v1::ALGORITHM_PPO:
-      o.algorithm = Algorithm::kPpo;
-      if (c.has_ppo()) RETURN_IF_ERROR(ReadPpo(c.ppo(), &o.ppo));
-      break;
-    case v1::ALGORITHM_REJECTION_SAMPLING_SFT:
-      o.algorithm = Algorithm::kRejectionSamplingSft;
-      if (c.has_rejection_sampling()) {
-        const v1::RejectionSamplingConfig& r = c.rejection_sampling();
-        if (r.top_n_per_prompt() < 0)
-          return Field("rejection_sampling.top_n_per_prompt", "must be >= 0");
-        o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
-        if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
-        o.rejection_sampling.drop_truncated = r.drop_truncated();
+    case v1::ALGORITHM_REWARD_MODEL: {
+      o.algorithm = Algorithm::kRewardModel;
+      expected = Config::kRewardModel;
+      const v1::RewardModelConfig& r = c.reward_model();
+      o.reward_model.use_margin = r.use_margin();
+      if (r.has_margin_scale()) o.reward_model.margin_scale = r.margin_scale();
+      if (!(o.reward_model.margin_scale >= 0) || !std::isfinite(o.reward_model.margin_scale)) {
+        return Field("reward_model.margin_scale", "must be >= 0");
+      }
+      o.reward_model.center_rewards_coef = r.center_rewards_coef();
+      if (!(o.reward_model.center_rewards_coef >= 0)) {
+        return Field("reward_model.center_rewards_coef", "must be >= 0");
       }
       break;
+    }
+    case v1::ALGORITHM_PPO:
+      o.algorithm = Algorithm::kPpo;
+      expected = Config::kPpo;
+      RETURN_IF_ERROR(ReadPpo(c.ppo(), &o.ppo));
+      break;
+    case v1::ALGORITHM_GRPO:
+      o.algorithm = Algorithm::kGrpo;
+      expected = Config::kGrpo;
+      RETURN_IF_ERROR(ReadGrpo(c.grpo(), &o.critic_free));
+      break;
+    case v1::ALGORITHM_RLOO:
+      o.algorithm = Algorithm::kRloo;
+      expected = Config::kRloo;
+      RETURN_IF_ERROR(ReadRloo(c.rloo(), &o.critic_free));
+      break;
+    case v1::ALGORITHM_REINFORCE_BASELINE:
+      o.algorithm = Algorithm::kReinforce;
+      expected = Config::kReinforce;
+      RETURN_IF_ERROR(ReadReinforce(c.reinforce(), &o.critic_free));
+      break;
+    case v1::ALGORITHM_REJECTION_SAMPLING_SFT: {
+      o.algorithm = Algorithm::kRejectionSamplingSft;
+      expected = Config::kRejectionSampling;
+      const v1::RejectionSamplingConfig& r = c.rejection_sampling();
+      if (r.top_n_per_prompt() < 0)
+        return Field("rejection_sampling.top_n_per_prompt", "must be >= 0");
+      o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
+      if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
+      o.rejection_sampling.drop_truncated = r.drop_truncated();
+      break;
+    }
     case v1::ALGORITHM_DPO:
     case v1::ALGORITHM_IPO:
     case v1::ALGORITHM_CDPO:
       o.algorithm = Algorithm::kDpo;
+      expected = Config::kDpo;
       RETURN_IF_ERROR(ReadDpo(c.algorithm(), c.dpo(), &o.dpo));
+      o.dpo_sft_weight = c.dpo().sft_weight();
+      if (!(o.dpo_sft_weight >= 0)) return Field("dpo.sft_weight", "must be >= 0");
       break;
+    case v1::ALGORITHM_KTO: {
+      o.algorithm = Algorithm::kKto;
+      expected = Config::kKto;
+      const v1::KtoConfig& k = c.kto();
+      if (k.has_beta()) o.kto.beta = k.beta();
+      if (k.has_desirable_weight()) o.kto.desirable_weight = k.desirable_weight();
+      if (k.has_undesirable_weight()) o.kto.undesirable_weight = k.undesirable_weight();
+      if (!(o.kto.beta > 0)) return Field("kto.beta", "must be > 0");
+      if (!(o.kto.desirable_weight > 0)) return Field("kto.desirable_weight", "must be > 0");
+      if (!(o.kto.undesirable_weight > 0)) return Field("kto.undesirable_weight", "must be > 0");
+      o.kto_reference_point = k.reference_point() == v1::KTO_REFERENCE_POINT_ZERO
+                                  ? KtoReferencePoint::kZero
+                                  : KtoReferencePoint::kBatchMismatched;
+      RETURN_IF_ERROR(algorithms::ValidateKtoOptions(o.kto));
+      break;
+    }
+    case v1::ALGORITHM_ORPO:
+      o.algorithm = Algorithm::kOrpo;
+      expected = Config::kOrpo;
+      if (c.orpo().has_odds_ratio_weight()) o.orpo_weight = c.orpo().odds_ratio_weight();
+      if (!(o.orpo_weight > 0) || !std::isfinite(o.orpo_weight)) {
+        return Field("orpo.odds_ratio_weight", "must be > 0");
+      }
+      break;
+    case v1::ALGORITHM_SIMPO: {
+      o.algorithm = Algorithm::kSimpo;
+      expected = Config::kSimpo;
+      const v1::SimpoConfig& p = c.simpo();
+      o.simpo.beta = p.has_beta() ? p.beta() : 2.0;
+      o.simpo.gamma = p.has_gamma() ? p.gamma() : 0.5;
+      o.simpo.label_smoothing = p.label_smoothing();
+      o.simpo.cpo_alpha = p.sft_weight();
+      if (!(o.simpo.beta > 0)) return Field("simpo.beta", "must be > 0");
+      if (!(o.simpo.gamma >= 0)) return Field("simpo.gamma", "must be >= 0");
+      if (!(o.simpo.label_smoothing >= 0 && o.simpo.label_smoothing < 0.5)) {
+        return Field("simpo.label_smoothing", "must be in [0, 0.5)");
+      }
+      if (!(o.simpo.cpo_alpha >= 0)) return Field("simpo.sft_weight", "must be >= 0");
+      RETURN_IF_ERROR(algorithms::ValidateSimpoOptions(o.simpo));
+      break;
+    }
+    case v1::ALGORITHM_RRHF: {
+      o.algorithm = Algorithm::kRrhf;
+      expected = Config::kRrhf;
+      const v1::RrhfConfig& p = c.rrhf();
+      if (p.has_sft_weight()) o.rrhf_sft_weight = p.sft_weight();
+      if (!(o.rrhf_sft_weight >= 0)) return Field("rrhf.sft_weight", "must be >= 0");
+      o.rrhf.length_penalty = (!p.has_length_normalize() || p.length_normalize()) ? 1.0 : 0.0;
+      RETURN_IF_ERROR(algorithms::ValidateRrhfOptions(o.rrhf));
+      break;
+    }
     default:
-      return absl::UnimplementedError(
-          absl::StrCat("algorithm ", v1::Algorithm_Name(c.algorithm()),
-                       " is not served by this learner yet (offline kinds: use plumb-train)"));
+      return Field("algorithm", absl::StrCat("unknown value ", c.algorithm()));
   }
-  const auto config_case = c.algorithm_config_case();
-  const bool matches =
-      config_case == v1::TrainingConfig::ALGORITHM_CONFIG_NOT_SET ||
-      (config_case == v1::TrainingConfig::kPpo && o.algorithm == Algorithm::kPpo) ||
-      (config_case == v1::TrainingConfig::kSft && o.algorithm == Algorithm::kSft) ||
-      (config_case == v1::TrainingConfig::kDpo && o.algorithm == Algorithm::kDpo) ||
-      (config_case == v1::TrainingConfig::kRejectionSampling &&
-       o.algorithm == Algorithm::kRejectionSamplingSft);
-  if (!matches) return Field("algorithm_config", "holds another algorithm's config");
+  if (c.algorithm_config_case() != Config::ALGORITHM_CONFIG_NOT_SET &&
+      c.algorithm_config_case() != expected) {
+    return Field("algorithm_config", "holds another algorithm's config");
+  }
   RETURN_IF_ERROR(ReadOptimizer(c.optimizer(), &o));
+  if (c.optimizer().gradient_accumulation_steps() < 0) {
+    return Field("optimizer.gradient_accumulation_steps", "must be >= 0");
+  }
+  o.gradient_accumulation_steps = std::max(1, c.optimizer().gradient_accumulation_steps());
   if (c.has_lora()) {
     if (c.lora().rank() < 1) return Field("lora.rank", "must be >= 1");
+    if (c.lora().dropout() != 0) {
+      return absl::UnimplementedError(
+          "config.lora.dropout: adapter dropout is not supported; "
+          "leave it 0");
+    }
+    if (c.lora().publish_adapters_only()) {
+      return absl::UnimplementedError(
+          "config.lora.publish_adapters_only: the model services load merged weights only; "
+          "leave it false (the learner merges the adapters when it publishes)");
+    }
     model::LoraOptions lora;
     lora.rank = c.lora().rank();
     lora.alpha = c.lora().has_alpha() ? c.lora().alpha() : c.lora().rank();
@@ -217,18 +447,24 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
     case v1::PRECISION_UNSPECIFIED:
     case v1::PRECISION_FP32:
       break;
+    case v1::PRECISION_BF16_MIXED:
+      o.bf16_mixed = true;
+      break;
     case v1::PRECISION_BF16:
       o.dtype = "bfloat16";
       break;
+    case v1::PRECISION_FP16_MIXED:
+      return Field("precision",
+                   "PRECISION_FP16_MIXED needs a CUDA device; this learner runs "
+                   "on the CPU (use PRECISION_BF16_MIXED)");
     default:
-      return absl::UnimplementedError(absl::StrCat("config.precision ",
-                                                   v1::Precision_Name(c.precision()),
-                                                   " is not supported by this learner yet"));
+      return Field("precision", absl::StrCat("unknown value ", c.precision()));
   }
   if (c.micro_batch_size() < 0) return Field("micro_batch_size", "must be >= 0");
   o.micro_batch_size = c.micro_batch_size();
   if (c.max_sequence_length() < 0) return Field("max_sequence_length", "must be >= 0");
   o.max_sequence_length = c.max_sequence_length();
+  if (c.has_max_policy_lag()) o.max_policy_lag = c.max_policy_lag();
   o.seed = c.seed();
   return o;
 }
@@ -336,6 +572,7 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
         x.ref_logprobs.assign(e.reference_logprobs().begin(), e.reference_logprobs().end());
         x.reward = e.reward();
         x.stopped = r.finish_reason() == v1::FINISH_REASON_STOP;
+        x.policy_version = r.policy_version();
         batch.push_back(std::move(x));
       }
       const double temperature =
@@ -355,6 +592,7 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
         x.rejected.assign(p.rejected_token_ids().begin(), p.rejected_token_ids().end());
         if (p.has_reference_chosen_logprob()) x.ref_chosen = p.reference_chosen_logprob();
         if (p.has_reference_rejected_logprob()) x.ref_rejected = p.reference_rejected_logprob();
+        if (p.has_margin()) x.margin = p.margin();
         batch.push_back(std::move(x));
       }
       stats = core_->TrainPreference(request->session_id(), batch);
@@ -371,11 +609,36 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
       stats = core_->TrainSft(request->session_id(), batch);
       break;
     }
-    case v1::TrainRequest::kUnpaired:
-    case v1::TrainRequest::kRanked:
-      stats = absl::UnimplementedError(
-          "unpaired and ranked batches (KTO, RRHF) are not served by this learner yet");
+    case v1::TrainRequest::kUnpaired: {
+      std::vector<UnpairedExample> batch;
+      for (const v1::UnpairedExample& e : request->unpaired().examples()) {
+        UnpairedExample x;
+        x.id = e.id();
+        x.prompt.assign(e.prompt_token_ids().begin(), e.prompt_token_ids().end());
+        x.completion.assign(e.completion_token_ids().begin(), e.completion_token_ids().end());
+        x.desirable = e.desirable();
+        if (e.has_reference_logprob()) x.ref_logprob = e.reference_logprob();
+        if (e.has_reference_kl_logprob()) x.ref_kl_logprob = e.reference_kl_logprob();
+        batch.push_back(std::move(x));
+      }
+      stats = core_->TrainUnpaired(request->session_id(), batch);
       break;
+    }
+    case v1::TrainRequest::kRanked: {
+      std::vector<RankedGroup> batch;
+      for (const v1::RankedGroup& g : request->ranked().groups()) {
+        RankedGroup x;
+        x.id = g.id();
+        x.prompt.assign(g.prompt_token_ids().begin(), g.prompt_token_ids().end());
+        for (const v1::RankedResponse& r : g.responses()) {
+          x.responses.emplace_back(r.token_ids().begin(), r.token_ids().end());
+          x.ranks.push_back(r.rank());
+        }
+        batch.push_back(std::move(x));
+      }
+      stats = core_->TrainRanked(request->session_id(), batch);
+      break;
+    }
     default:
       break;
   }
@@ -384,6 +647,7 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
   for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;
   if (stats->kl) out->set_kl(*stats->kl);
   if (stats->clip_fraction) out->set_clip_fraction(*stats->clip_fraction);
+  if (stats->entropy) out->set_entropy(*stats->entropy);
   if (stats->value_error) out->set_value_error(*stats->value_error);
   if (stats->reward_mean) out->set_reward_mean(*stats->reward_mean);
   if (stats->reward_std) out->set_reward_std(*stats->reward_std);
@@ -590,12 +854,10 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
     response->mutable_model()->set_context_length(
         static_cast<int32_t>(config->max_position_embeddings));
   }
-  response->set_world_size(1);
+  response->set_world_size(core_->world_size());
   response->set_distributed_backend("gloo");
-  for (v1::Algorithm a :
-       {v1::ALGORITHM_SFT, v1::ALGORITHM_PPO, v1::ALGORITHM_REJECTION_SAMPLING_SFT,
-        v1::ALGORITHM_DPO, v1::ALGORITHM_IPO, v1::ALGORITHM_CDPO}) {
-    response->add_supported_algorithms(a);
+  for (int a = v1::ALGORITHM_SFT; a <= v1::ALGORITHM_RRHF; ++a) {
+    response->add_supported_algorithms(static_cast<v1::Algorithm>(a));
   }
   return grpc::Status::OK;
 }

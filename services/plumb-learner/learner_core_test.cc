@@ -1,0 +1,472 @@
+// LearnerCore without gRPC: every algorithm moves a tiny model the way its objective says, two
+// data-parallel ranks (Gloo over loopback, one thread each) end with exactly the weights of one
+// process on the same batch, gradient accumulation equals one large batch, and bad batches are
+// refused with a message.
+#include "services/plumb-learner/learner_core.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "common/model/hf_checkpoint.h"
+#include "common/model/logprobs.h"
+#include "common/model/transformer.h"
+
+namespace plumb::learner {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const std::vector<int64_t> kPromptA = {1, 2, 3}, kPromptB = {4, 5, 6, 7};
+const std::vector<int64_t> kGood = {10, 11, 12}, kBad = {20, 21, 22, 23};
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+class LearnerCoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::path(::testing::TempDir()) / "learner_core_test_model");
+    fs::remove_all(*dir_);
+    model::ModelConfig config;
+    config.vocab_size = 64;
+    config.hidden_size = 32;
+    config.intermediate_size = 64;
+    config.num_hidden_layers = 1;
+    config.num_attention_heads = 2;
+    config.num_key_value_heads = 2;
+    config.max_position_embeddings = 32;
+    torch::manual_seed(5);
+    model::Transformer policy(config);
+    ASSERT_TRUE(model::SaveHfModel(*policy, *dir_).ok());
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static SessionOptions Options(Algorithm algorithm) {
+    SessionOptions o;
+    o.algorithm = algorithm;
+    o.policy_path = dir_->string();
+    o.optimizer.lr = 1e-2;
+    o.seed = 11;
+    o.max_grad_norm = 0;
+    o.ppo.kl_coef = 0;
+    o.critic_free.kl.coef = 0;
+    return o;
+  }
+
+  static std::string Start(LearnerCore& core, const SessionOptions& o) {
+    bool created = false;
+    absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? s->id : "";
+  }
+
+  // Summed log-prob of `response` after `prompt` under the session's current weights.
+  static double LogProb(LearnerCore& core, const std::vector<int64_t>& prompt,
+                        const std::vector<int64_t>& response) {
+    absl::StatusOr<PolicyWeights> w = core.Weights("session", torch::kFloat);
+    EXPECT_TRUE(w.ok()) << w.status();
+    model::Transformer m(*core.ModelConfigOf());
+    EXPECT_TRUE(model::ImportHfTensors(*m, w->tensors, "test").ok());
+    torch::NoGradGuard no_grad;
+    absl::StatusOr<model::ResponseScores> s = model::ScoreResponses(*m, {prompt}, {response});
+    EXPECT_TRUE(s.ok()) << s.status();
+    return (s->logprobs * s->mask).sum().item<double>();
+  }
+  static double GoodOverBad(LearnerCore& core) {
+    return LogProb(core, kPromptA, kGood) - LogProb(core, kPromptA, kBad) +
+           LogProb(core, kPromptB, kGood) - LogProb(core, kPromptB, kBad);
+  }
+
+  // Two prompts x 4 samples: 2 good (reward 1) and 2 bad (reward 0) each.
+  static std::vector<Experience> Rollouts() {
+    std::vector<Experience> batch;
+    for (const auto* prompt : {&kPromptA, &kPromptB}) {
+      for (int k = 0; k < 4; ++k) {
+        Experience e;
+        e.group.assign(1, prompt == &kPromptA ? 'a' : 'b');
+        e.prompt = *prompt;
+        e.response = k % 2 == 0 ? kGood : kBad;
+        e.reward = k % 2 == 0 ? 1.0 : 0.0;
+        e.ref_logprobs.assign(e.response.size(), -4.0f);
+        batch.push_back(e);
+      }
+    }
+    return batch;
+  }
+  static std::vector<PreferenceExample> Pairs() {
+    std::vector<PreferenceExample> pairs;
+    for (const auto* prompt : {&kPromptA, &kPromptB}) {
+      PreferenceExample p;
+      p.id.assign(1, prompt == &kPromptA ? 'a' : 'b');
+      p.prompt = *prompt;
+      p.chosen = kGood;
+      p.rejected = kBad;
+      p.ref_chosen = -12.0;
+      p.ref_rejected = -16.0;
+      p.margin = 1.0;
+      pairs.push_back(p);
+    }
+    return pairs;
+  }
+  static std::vector<UnpairedExample> Unpaired() {
+    std::vector<UnpairedExample> batch;
+    for (const auto* prompt : {&kPromptA, &kPromptB}) {
+      for (bool good : {true, false}) {
+        UnpairedExample e;
+        e.id = absl::StrCat(batch.size());
+        e.prompt = *prompt;
+        e.completion = good ? kGood : kBad;
+        e.desirable = good;
+        e.ref_logprob = good ? -12.0 : -16.0;
+        e.ref_kl_logprob = -14.0;
+        batch.push_back(e);
+      }
+    }
+    return batch;
+  }
+  static std::vector<RankedGroup> Ranked() {
+    std::vector<RankedGroup> groups;
+    for (const auto* prompt : {&kPromptA, &kPromptB}) {
+      RankedGroup g;
+      g.id.assign(1, prompt == &kPromptA ? 'a' : 'b');
+      g.prompt = *prompt;
+      g.responses = {kBad, kGood, {30, 31}};
+      g.ranks = {2, 0, 1};
+      groups.push_back(g);
+    }
+    return groups;
+  }
+
+  // Runs `calls` Train calls of the algorithm's batch kind; returns the last stats.
+  static TrainStats Train(LearnerCore& core, Algorithm a, int calls) {
+    absl::StatusOr<TrainStats> stats = absl::InternalError("no call");
+    for (int i = 0; i < calls; ++i) {
+      switch (a) {
+        case Algorithm::kPpo:
+        case Algorithm::kGrpo:
+        case Algorithm::kRloo:
+        case Algorithm::kReinforce:
+        case Algorithm::kRejectionSamplingSft:
+          stats = core.TrainExperience("session", Rollouts(), 1.0);
+          break;
+        case Algorithm::kKto:
+          stats = core.TrainUnpaired("session", Unpaired());
+          break;
+        case Algorithm::kRrhf:
+          stats = core.TrainRanked("session", Ranked());
+          break;
+        case Algorithm::kSft:
+          stats =
+              core.TrainSft("session", {{"a", kPromptA, kGood, 1.0}, {"b", kPromptB, kGood, 1.0}});
+          break;
+        default:
+          stats = core.TrainPreference("session", Pairs());
+      }
+      EXPECT_TRUE(stats.ok()) << stats.status();
+      if (!stats.ok()) return {};
+    }
+    return *stats;
+  }
+
+  static fs::path* dir_;
+};
+
+fs::path* LearnerCoreTest::dir_ = nullptr;
+
+struct Case {
+  const char* name;
+  Algorithm algorithm;
+  std::function<void(SessionOptions&)> tweak;
+};
+
+std::vector<Case> PolicyCases() {
+  return {
+      {"ppo", Algorithm::kPpo, [](SessionOptions& o) { o.ppo.epochs = 2; }},
+      {"ppo_kl_in_loss_entropy", Algorithm::kPpo,
+       [](SessionOptions& o) {
+         o.ppo.kl_coef = 0.01;
+         o.ppo.kl_in_loss = true;
+         o.ppo.entropy_coef = 0.01;
+         o.ppo.aggregation = LossAggregation::kSequenceMean;
+       }},
+      {"grpo", Algorithm::kGrpo,
+       [](SessionOptions& o) {
+         o.critic_free.clip_low = o.critic_free.clip_high = 0.2;
+         o.critic_free.kl = {algorithms::KlEstimator::kK3, true, 0.04};
+       }},
+      {"grpo_dr", Algorithm::kGrpo,
+       [](SessionOptions& o) {
+         o.critic_free.scale_by_group_std = false;
+         o.critic_free.aggregation = LossAggregation::kTokenSumNorm;
+       }},
+      {"rloo", Algorithm::kRloo, [](SessionOptions& o) { o.critic_free.kl.coef = 0.05; }},
+      {"reinforce_moving_average", Algorithm::kReinforce, nullptr},
+      {"reinforce_batch_mean", Algorithm::kReinforce,
+       [](SessionOptions& o) {
+         o.critic_free.baseline = BaselineKind::kBatchMean;
+         o.critic_free.advantage_whitening = Whitening::kMeanStd;
+       }},
+      {"rejection_sampling", Algorithm::kRejectionSamplingSft, nullptr},
+      {"dpo_rpo", Algorithm::kDpo, [](SessionOptions& o) { o.dpo_sft_weight = 0.5; }},
+      {"kto", Algorithm::kKto, nullptr},
+      {"kto_zero_reference", Algorithm::kKto,
+       [](SessionOptions& o) { o.kto_reference_point = KtoReferencePoint::kZero; }},
+      {"orpo", Algorithm::kOrpo, nullptr},
+      {"simpo", Algorithm::kSimpo, [](SessionOptions& o) { o.simpo.cpo_alpha = 0.1; }},
+      {"rrhf", Algorithm::kRrhf, nullptr},
+  };
+}
+
+TEST_F(LearnerCoreTest, EveryPolicyAlgorithmRaisesTheGoodResponseOverTheBadOne) {
+  for (const Case& c : PolicyCases()) {
+    SCOPED_TRACE(c.name);
+    LearnerCore core;
+    SessionOptions o = Options(c.algorithm);
+    if (c.tweak) c.tweak(o);
+    Start(core, o);
+    const double before = GoodOverBad(core);
+    const TrainStats stats = Train(core, c.algorithm, 4);
+    const double after = GoodOverBad(core);
+    EXPECT_GT(after - before, 1.0) << "before " << before << " after " << after;
+    EXPECT_GT(stats.optimizer_steps, 0u);
+    EXPECT_GE(stats.policy_version, 4u);
+    EXPECT_TRUE(std::isfinite(stats.losses.at("total")));
+    EXPECT_GT(stats.tokens, 0u);
+  }
+}
+
+TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGroups) {
+  for (bool ranked : {false, true}) {
+    SCOPED_TRACE(ranked ? "ranked" : "pairs");
+    LearnerCore core;
+    SessionOptions o = Options(Algorithm::kRewardModel);
+    o.reward_model.use_margin = !ranked;
+    o.reward_model.center_rewards_coef = 0.01;
+    Start(core, o);
+    ASSERT_EQ(core.ModelConfigOf()->num_reward_outputs, 1);
+    absl::StatusOr<TrainStats> stats;
+    double first_loss = 0;
+    for (int i = 0; i < 15; ++i) {
+      stats =
+          ranked ? core.TrainRanked("session", Ranked()) : core.TrainPreference("session", Pairs());
+      ASSERT_TRUE(stats.ok()) << stats.status();
+      if (i == 0) first_loss = stats->losses.at("reward_model");
+    }
+    EXPECT_EQ(stats->metrics.at("rm/accuracy"), 1.0);
+    EXPECT_LT(stats->losses.at("reward_model"), 0.7 * first_loss);
+    if (ranked) {
+      EXPECT_EQ(stats->metrics.at("rm/pairs"), 6.0);
+    }
+    // The published weights carry the reward head, for a scorer to load.
+    absl::StatusOr<PolicyWeights> w = core.Weights("session", torch::kFloat);
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(w->tensors.count("score.weight") + w->tensors.count("reward_head.weight"), 1u);
+  }
+}
+
+TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeBatch) {
+  LearnerCore whole, split;
+  SessionOptions o = Options(Algorithm::kDpo);
+  Start(whole, o);
+  o.gradient_accumulation_steps = 2;
+  Start(split, o);
+  std::vector<PreferenceExample> pairs = Pairs();
+  ASSERT_TRUE(whole.TrainPreference("session", pairs).ok());
+  absl::StatusOr<TrainStats> first = split.TrainPreference("session", {pairs[0]});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->optimizer_steps, 0u);
+  EXPECT_EQ(first->policy_version, 0u);
+  absl::StatusOr<TrainStats> second = split.TrainPreference("session", {pairs[1]});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->optimizer_steps, 1u);
+  EXPECT_EQ(second->policy_version, 1u);
+  auto a = whole.Weights("session", torch::kFloat), b = split.Weights("session", torch::kFloat);
+  for (const auto& [name, t] : a->tensors) {
+    EXPECT_LT((t - b->tensors.at(name)).abs().max().item<double>(), 1e-6) << name;
+  }
+}
+
+// Two ranks in two threads against one process on the same batches: same weights, same loss.
+TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
+  const std::vector<Case> cases = {
+      {"ppo", Algorithm::kPpo,
+       [](SessionOptions& o) {
+         o.ppo.epochs = 2;
+         o.ppo.minibatch_size = 4;
+         o.ppo.kl_coef = 0.05;
+       }},
+      {"grpo", Algorithm::kGrpo, [](SessionOptions& o) { o.critic_free.kl.coef = 0.04; }},
+      {"rloo", Algorithm::kRloo, nullptr},
+      {"sft", Algorithm::kSft, nullptr},
+      {"dpo", Algorithm::kDpo, nullptr},
+      {"kto", Algorithm::kKto, nullptr},
+      {"rrhf", Algorithm::kRrhf, nullptr},
+      {"reward_model", Algorithm::kRewardModel, nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    SessionOptions o = Options(c.algorithm);
+    if (c.tweak) c.tweak(o);
+    LearnerCore single;
+    Start(single, o);
+    const TrainStats expected = Train(single, c.algorithm, 2);
+    absl::StatusOr<PolicyWeights> want = single.Weights("session", torch::kFloat);
+    ASSERT_TRUE(want.ok());
+
+    const int port = FreePort();
+    std::vector<TrainStats> got(2);
+    std::vector<absl::StatusOr<PolicyWeights>> weights(2, absl::InternalError("not run"));
+    auto rank_main = [&](int rank) {
+      train::WorldEnvironment env{.rank = rank, .world_size = 2, .master_port = port};
+      absl::StatusOr<std::unique_ptr<train::World>> world =
+          train::World::Join(env, train::WorldOptions{.timeout = std::chrono::seconds(60)});
+      ASSERT_TRUE(world.ok()) << world.status();
+      LearnerCore core(world->get());
+      SessionOptions ro = o;
+      ro.micro_batch_size = 1;  // and micro-batches of one on the ranks
+      Start(core, ro);
+      got[rank] = Train(core, c.algorithm, 2);
+      weights[rank] = core.Weights("session", torch::kFloat);
+    };
+    std::thread r0(rank_main, 0), r1(rank_main, 1);
+    r0.join();
+    r1.join();
+    for (int rank = 0; rank < 2; ++rank) {
+      ASSERT_TRUE(weights[rank].ok());
+      EXPECT_EQ(got[rank].policy_version, expected.policy_version);
+      EXPECT_NEAR(got[rank].losses.at("total"), expected.losses.at("total"),
+                  1e-5 * (1 + std::abs(expected.losses.at("total"))));
+      EXPECT_NEAR(got[rank].grad_norm, expected.grad_norm, 1e-4 * (1 + expected.grad_norm));
+      double worst = 0;
+      for (const auto& [name, t] : want->tensors) {
+        worst = std::max(worst, (t - weights[rank]->tensors.at(name)).abs().max().item<double>());
+      }
+      EXPECT_LT(worst, 2e-5) << "rank " << rank;
+    }
+  }
+}
+
+TEST_F(LearnerCoreTest, EarlyStopKlEndsTheEpochsOnceThePolicyMovesTooFar) {
+  LearnerCore core;
+  SessionOptions o = Options(Algorithm::kPpo);
+  o.optimizer.lr = 0.1;
+  o.ppo.epochs = 8;
+  o.ppo.early_stop_kl = 1e-4;
+  Start(core, o);
+  absl::StatusOr<TrainStats> stats = core.TrainExperience("session", Rollouts(), 1.0);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->metrics.at("early_stopped"), 1.0);
+  EXPECT_LT(stats->metrics.at("epochs"), 8.0);
+  EXPECT_EQ(stats->optimizer_steps, stats->metrics.at("epochs"));
+}
+
+TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
+  struct Bad {
+    Algorithm algorithm;
+    std::function<absl::Status(LearnerCore&)> call;
+    absl::StatusCode code;
+    const char* message;
+  };
+  const std::vector<Bad> cases = {
+      {Algorithm::kGrpo,
+       [](LearnerCore& c) {
+         std::vector<Experience> b = Rollouts();
+         b.resize(5);  // group "b" keeps one sample
+         return c.TrainExperience("session", b, 1.0).status();
+       },
+       absl::StatusCode::kInvalidArgument, "prompt group 'b' has 1 sample"},
+      {Algorithm::kKto,
+       [](LearnerCore& c) { return c.TrainUnpaired("session", {Unpaired()[0]}).status(); },
+       absl::StatusCode::kInvalidArgument, "at least 2 examples"},
+      {Algorithm::kKto,
+       [](LearnerCore& c) {
+         std::vector<UnpairedExample> b = Unpaired();
+         b[1].ref_logprob.reset();
+         return c.TrainUnpaired("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument, "reference_logprob is required"},
+      {Algorithm::kRrhf,
+       [](LearnerCore& c) {
+         std::vector<RankedGroup> b = Ranked();
+         b[0].ranks = {1, 1, 1};
+         return c.TrainRanked("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument, "at least 2 distinct ranks"},
+      {Algorithm::kRrhf,
+       [](LearnerCore& c) {
+         std::vector<RankedGroup> b = Ranked();
+         b[1].responses[0] = {99};
+         return c.TrainRanked("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument, "outside the vocabulary"},
+      {Algorithm::kRewardModel,
+       [](LearnerCore& c) {
+         std::vector<PreferenceExample> b = Pairs();
+         b[0].margin = -1;
+         return c.TrainPreference("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument, "margin must be finite and >= 0"},
+      {Algorithm::kKto,
+       [](LearnerCore& c) { return c.TrainPreference("session", Pairs()).status(); },
+       absl::StatusCode::kInvalidArgument, "does not train on preference batches"},
+      {Algorithm::kOrpo, [](LearnerCore& c) { return c.TrainRanked("session", Ranked()).status(); },
+       absl::StatusCode::kInvalidArgument, "does not train on ranked batches"},
+  };
+  for (const Bad& bad : cases) {
+    SCOPED_TRACE(bad.message);
+    LearnerCore core;
+    Start(core, Options(bad.algorithm));
+    const absl::Status status = bad.call(core);
+    EXPECT_EQ(status.code(), bad.code) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(bad.message));
+    EXPECT_EQ(core.Status()->policy_version, 0u);
+  }
+}
+
+TEST_F(LearnerCoreTest, MaxPolicyLagRefusesStaleRollouts) {
+  LearnerCore core;
+  SessionOptions o = Options(Algorithm::kGrpo);
+  o.max_policy_lag = 1;
+  Start(core, o);
+  std::vector<Experience> batch = Rollouts();
+  ASSERT_TRUE(core.TrainExperience("session", batch, 1.0).ok());  // version 0 -> 1
+  ASSERT_TRUE(core.TrainExperience("session", batch, 1.0).ok());  // lag 1: allowed, -> 2
+  absl::StatusOr<TrainStats> stale = core.TrainExperience("session", batch, 1.0);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(stale.status().message()), HasSubstr("max_policy_lag 1"));
+  for (Experience& e : batch) e.policy_version = 2;
+  EXPECT_TRUE(core.TrainExperience("session", batch, 1.0).ok());
+}
+
+TEST_F(LearnerCoreTest, OnPolicyAlgorithmsRefuseGradientAccumulation) {
+  LearnerCore core;
+  SessionOptions o = Options(Algorithm::kPpo);
+  o.gradient_accumulation_steps = 2;
+  bool created = false;
+  absl::StatusOr<SessionStatus> s = core.StartSession(o, "", false, &created);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("gradient_accumulation_steps"));
+}
+
+}  // namespace
+}  // namespace plumb::learner

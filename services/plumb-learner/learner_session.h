@@ -1,0 +1,125 @@
+// Internal to plumb_learner_core: the training session behind LearnerCore, shared by the files
+// that implement its updates (learner_core.cc: lifecycle, optimizer steps and collectives;
+// learner_rollout_updates.cc: PPO, GRPO/RLOO/REINFORCE and rejection sampling;
+// learner_offline_updates.cc: SFT, reward model, pairwise, KTO and RRHF).
+//
+// Every update follows the same data-parallel rule: the whole batch is known to every rank, each
+// rank runs the forward/backward passes of its own rows (Shard), losses are divided by global
+// normalisers computed from the whole batch, and Step() sums the gradients across ranks before
+// every rank applies the same AdamW step. Statistics are summed across ranks with Reduce() at the
+// end of the call. Rows a rank does not own are never touched by it, so a rank with no rows in a
+// minibatch still joins every collective.
+#ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SESSION_H_
+#define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SESSION_H_
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/algorithms/kl.h"
+#include "common/model/logprobs.h"
+#include "common/model/transformer.h"
+#include "services/plumb-learner/learner_core.h"
+
+namespace plumb::learner {
+
+// Converts LibTorch exceptions thrown inside `fn` into INTERNAL errors naming `what`.
+template <typename Fn>
+auto Guard(const std::string& what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(what, ": ", e.what_without_backtrace()));
+  }
+}
+
+// Every sequence must fit the model: tokens in the vocabulary, non-empty parts, length limit.
+absl::Status CheckSequence(const model::ModelConfig& config, int64_t max_length,
+                           const std::string& what, const std::vector<int64_t>& prompt,
+                           const std::vector<int64_t>& response);
+absl::Status CheckFinite(const std::string& what, const std::vector<float>& values);
+
+// [rows, width] float tensor from ragged rows (zero-padded).
+at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width);
+
+// Named sums that are added across ranks in one collective. Every rank must Add the same names
+// (a rank with no rows adds zeros), which the updates ensure by declaring their names up front.
+class Sums {
+ public:
+  explicit Sums(std::vector<std::string> names);
+  void Add(const std::string& name, double value);
+  double operator[](const std::string& name) const;
+  absl::Status Reduce(train::World& world);
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<double> values_;
+};
+
+struct LearnerCore::Session {
+  std::string id;
+  std::string key;
+  SessionOptions options;
+  train::World* world = nullptr;
+  model::Transformer policy{nullptr};
+  std::vector<at::Tensor> trainable;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  algorithms::KlController kl = algorithms::KlController::Fixed(0.0);
+  uint64_t version = 0;
+  uint64_t steps = 0;
+  uint64_t train_calls = 0;
+  int accumulated_calls = 0;       // offline Train calls whose gradients await a step
+  std::optional<double> baseline;  // REINFORCE moving-average baseline
+  std::string error;
+
+  // ---- shared machinery (learner_core.cc)
+  // This rank's rows of [begin, end): contiguous, sizes differ by at most one.
+  std::pair<int64_t, int64_t> Shard(int64_t begin, int64_t end) const;
+  // Calls fn(a, b) for consecutive micro-batches [a, b) covering [begin, end).
+  absl::Status ForMicroBatches(int64_t begin, int64_t end,
+                               const std::function<absl::Status(int64_t, int64_t)>& fn) const;
+  // Teacher-forced response log-probs under the policy (bf16 autocast when configured).
+  absl::StatusOr<model::ResponseScores> Score(const std::vector<std::vector<int64_t>>& prompts,
+                                              const std::vector<std::vector<int64_t>>& responses,
+                                              double temperature = 1.0);
+  // Sums gradients across ranks, clips, applies one AdamW step; version += 1.
+  absl::StatusOr<double> Step(TrainStats* stats);
+  // Offline algorithms: counts the call toward gradient_accumulation_steps and steps when due.
+  absl::Status FinishOfflineCall(TrainStats* stats);
+  // Loss scale of an offline call (1 / gradient_accumulation_steps).
+  double OfflineScale() const;
+  // Sums a tensor across ranks in place (a no-op on one rank).
+  absl::Status ReduceTensors(const std::vector<at::Tensor>& tensors);
+
+  // ---- updates on experience (learner_rollout_updates.cc)
+  absl::StatusOr<TrainStats> Ppo(const std::vector<Experience>& batch, double temperature);
+  absl::StatusOr<TrainStats> CriticFree(const std::vector<Experience>& batch, double temperature);
+  absl::StatusOr<TrainStats> RejectionSampling(const std::vector<Experience>& batch);
+
+  // ---- offline updates (learner_offline_updates.cc)
+  absl::StatusOr<TrainStats> Sft(const std::vector<SftExample>& batch);
+  absl::StatusOr<TrainStats> Pairs(const std::vector<PreferenceExample>& batch);
+  absl::StatusOr<TrainStats> Kto(const std::vector<UnpairedExample>& batch);
+  absl::StatusOr<TrainStats> Ranked(const std::vector<RankedGroup>& batch);
+
+ private:
+  // Shared by Ppo and CriticFree (learner_rollout_updates.cc).
+  struct PolicyTargets;
+  absl::Status BehaviourPass(const std::vector<Experience>& batch, double temperature, bool values,
+                             at::Tensor* logp, at::Tensor* old_values, at::Tensor* mask,
+                             double* entropy_sum);
+  absl::Status PolicyEpochs(const std::vector<Experience>& batch, double temperature,
+                            const PolicyTargets& targets, TrainStats* stats);
+  absl::StatusOr<TrainStats> RewardModelPairs(const std::vector<PreferenceExample>& batch);
+};
+
+}  // namespace plumb::learner
+
+#endif  // PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SESSION_H_
