@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/rpc/grpc_probe.h"
 #include "common/rpc/grpc_status.h"
 #include "common/service/service_host.h"
@@ -469,7 +471,9 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
   return o;
 }
 
-LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry) : core_(core) {
+LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
+                               Replicator* replicator)
+    : core_(core), replicator_(replicator) {
   requests_ = registry
                   ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
                                {"rpc", "code"})
@@ -498,6 +502,16 @@ LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry) :
                      ->WithLabels({});
 }
 
+absl::Status LearnerService::Replicated(Command command, const std::string& id,
+                                        const google::protobuf::Message& request,
+                                        const std::function<void()>& local) {
+  if (replicator_ == nullptr) {
+    local();
+    return absl::OkStatus();
+  }
+  return replicator_->Run(command, id, &request, local);
+}
+
 void LearnerService::RecordStats(const TrainStats& stats) {
   for (const auto& [term, value] : stats.losses) losses_->WithLabels({term}).Set(value);
   if (stats.kl.has_value()) kl_->Set(*stats.kl);
@@ -514,16 +528,26 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
     requests_->WithLabels({"StartSession", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
   };
+  // Refuse a bad config here, before any other rank hears of it.
   absl::StatusOr<SessionOptions> options = SessionOptionsFromProto(request->config());
   if (!options.ok()) return answer(options.status());
-  options->policy_path = request->policy_checkpoint();
+  // Every rank gets the same id and the same resolved seed.
+  v1::StartSessionRequest replicated = *request;
+  std::random_device random;
+  if (replicated.config().seed() == 0) {
+    replicated.mutable_config()->set_seed((static_cast<uint64_t>(random()) << 32) | random());
+  }
+  const std::string id = absl::StrFormat("s-%08x%08x", random(), random());
   bool created = false;
-  absl::StatusOr<SessionStatus> status =
-      core_->StartSession(*options, request->session_key(), request->replace_active(), &created);
+  absl::StatusOr<SessionStatus> status = absl::InternalError("not run");
+  const absl::Status sent = Replicated(Command::kStartSession, id, replicated, [&] {
+    status = RunStartSession(*core_, replicated, id, &created);
+  });
+  if (!sent.ok()) return answer(sent);
   if (!status.ok()) return answer(status.status());
   if (created) {
     absl::MutexLock lock(&mu_);
-    config_ = request->config();
+    config_ = replicated.config();
     last_sequence_ = 0;
     last_response_.Clear();
   }
@@ -558,90 +582,15 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
           absl::StrCat("sequence ", request->sequence(), " does not follow ", last_sequence_)));
     }
   }
-  absl::StatusOr<TrainStats> stats = absl::InvalidArgumentError("no batch in the request");
-  switch (request->batch_case()) {
-    case v1::TrainRequest::kExperience: {
-      std::vector<Experience> batch;
-      for (const v1::Experience& e : request->experience().experiences()) {
-        const v1::Rollout& r = e.rollout();
-        Experience x;
-        x.group = absl::StrCat(r.request_id(), "/", r.prompt_id());
-        x.prompt.assign(r.prompt_token_ids().begin(), r.prompt_token_ids().end());
-        x.response.assign(r.response_token_ids().begin(), r.response_token_ids().end());
-        x.logprobs.assign(r.logprobs().begin(), r.logprobs().end());
-        x.ref_logprobs.assign(e.reference_logprobs().begin(), e.reference_logprobs().end());
-        x.reward = e.reward();
-        x.stopped = r.finish_reason() == v1::FINISH_REASON_STOP;
-        x.policy_version = r.policy_version();
-        batch.push_back(std::move(x));
-      }
-      const double temperature =
-          request->experience().has_temperature() && request->experience().temperature() > 0
-              ? request->experience().temperature()
-              : 1.0;
-      stats = core_->TrainExperience(request->session_id(), batch, temperature);
-      break;
-    }
-    case v1::TrainRequest::kPreference: {
-      std::vector<PreferenceExample> batch;
-      for (const v1::PreferencePair& p : request->preference().pairs()) {
-        PreferenceExample x;
-        x.id = p.id();
-        x.prompt.assign(p.prompt_token_ids().begin(), p.prompt_token_ids().end());
-        x.chosen.assign(p.chosen_token_ids().begin(), p.chosen_token_ids().end());
-        x.rejected.assign(p.rejected_token_ids().begin(), p.rejected_token_ids().end());
-        if (p.has_reference_chosen_logprob()) x.ref_chosen = p.reference_chosen_logprob();
-        if (p.has_reference_rejected_logprob()) x.ref_rejected = p.reference_rejected_logprob();
-        if (p.has_margin()) x.margin = p.margin();
-        batch.push_back(std::move(x));
-      }
-      stats = core_->TrainPreference(request->session_id(), batch);
-      break;
-    }
-    case v1::TrainRequest::kSft: {
-      std::vector<SftExample> batch;
-      for (const v1::SftExample& e : request->sft().examples()) {
-        batch.push_back({e.id(),
-                         {e.prompt_token_ids().begin(), e.prompt_token_ids().end()},
-                         {e.completion_token_ids().begin(), e.completion_token_ids().end()},
-                         e.has_weight() ? e.weight() : 1.0});
-      }
-      stats = core_->TrainSft(request->session_id(), batch);
-      break;
-    }
-    case v1::TrainRequest::kUnpaired: {
-      std::vector<UnpairedExample> batch;
-      for (const v1::UnpairedExample& e : request->unpaired().examples()) {
-        UnpairedExample x;
-        x.id = e.id();
-        x.prompt.assign(e.prompt_token_ids().begin(), e.prompt_token_ids().end());
-        x.completion.assign(e.completion_token_ids().begin(), e.completion_token_ids().end());
-        x.desirable = e.desirable();
-        if (e.has_reference_logprob()) x.ref_logprob = e.reference_logprob();
-        if (e.has_reference_kl_logprob()) x.ref_kl_logprob = e.reference_kl_logprob();
-        batch.push_back(std::move(x));
-      }
-      stats = core_->TrainUnpaired(request->session_id(), batch);
-      break;
-    }
-    case v1::TrainRequest::kRanked: {
-      std::vector<RankedGroup> batch;
-      for (const v1::RankedGroup& g : request->ranked().groups()) {
-        RankedGroup x;
-        x.id = g.id();
-        x.prompt.assign(g.prompt_token_ids().begin(), g.prompt_token_ids().end());
-        for (const v1::RankedResponse& r : g.responses()) {
-          x.responses.emplace_back(r.token_ids().begin(), r.token_ids().end());
-          x.ranks.push_back(r.rank());
-        }
-        batch.push_back(std::move(x));
-      }
-      stats = core_->TrainRanked(request->session_id(), batch);
-      break;
-    }
-    default:
-      break;
+  bool expected = false;
+  if (!training_.compare_exchange_strong(expected, true)) {
+    return answer(absl::AbortedError("another Train call is running"));
   }
+  absl::StatusOr<TrainStats> stats = absl::InternalError("not run");
+  const absl::Status replicated =
+      Replicated(Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request); });
+  training_.store(false);
+  if (!replicated.ok()) return answer(replicated);
   if (!stats.ok()) return answer(stats.status());
   v1::TrainStats* out = response->mutable_stats();
   for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;
@@ -809,8 +758,12 @@ grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
                                             const v1::LoadCheckpointRequest* request,
                                             v1::LoadCheckpointResponse* response) {
   const auto start = Clock::now();
-  absl::StatusOr<uint64_t> version =
-      core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
+  absl::StatusOr<uint64_t> version = absl::InternalError("not run");
+  const absl::Status replicated = Replicated(Command::kLoadCheckpoint, "", *request, [&] {
+    version =
+        core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
+  });
+  if (!replicated.ok()) version = replicated;
   requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(version.status().code())})
       .Increment();
   if (!version.ok()) return rpc::ToGrpcStatus(version.status());
@@ -824,7 +777,11 @@ grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
 grpc::Status LearnerService::EndSession(grpc::ServerContext* /*context*/,
                                         const v1::EndSessionRequest* request,
                                         v1::EndSessionResponse* response) {
-  absl::StatusOr<uint64_t> version = core_->EndSession(request->session_id());
+  absl::StatusOr<uint64_t> version = absl::InternalError("not run");
+  const absl::Status replicated = Replicated(Command::kEndSession, "", *request, [&] {
+    version = core_->EndSession(request->session_id());
+  });
+  if (!replicated.ok()) version = replicated;
   requests_->WithLabels({"EndSession", absl::StatusCodeToString(version.status().code())})
       .Increment();
   if (!version.ok()) return rpc::ToGrpcStatus(version.status());

@@ -2,6 +2,8 @@
 // PublishWeights, which streams the session's policy to every target in parallel (the service
 // behind each endpoint — Generator, Reference or RewardScorer — is found by its health status).
 //
+// Data-parallel ranks: see learner_replication.h; this service runs on rank 0.
+//
 // Thread safety: gRPC's sync-server threads call the handlers; the core serialises sessions.
 #ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SERVICE_H_
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SERVICE_H_
@@ -14,16 +16,15 @@
 #include "common/metrics/registry.h"
 #include "plumb/v1/learner.grpc.pb.h"
 #include "services/plumb-learner/learner_core.h"
+#include "services/plumb-learner/learner_replication.h"
 
 namespace plumb::learner {
 
-// The core's session options from a TrainingConfig; INVALID_ARGUMENT naming the field for a
-// value out of range, UNIMPLEMENTED for algorithms this learner does not train yet.
-absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& config);
-
 class LearnerService final : public v1::Learner::Service {
  public:
-  LearnerService(LearnerCore* core, metrics::Registry* registry);
+  // `replicator` (not owned; null = one process) replays state-changing calls on the other
+  // data-parallel ranks.
+  LearnerService(LearnerCore* core, metrics::Registry* registry, Replicator* replicator = nullptr);
 
   grpc::Status StartSession(grpc::ServerContext* context, const v1::StartSessionRequest* request,
                             v1::StartSessionResponse* response) override;
@@ -45,8 +46,14 @@ class LearnerService final : public v1::Learner::Service {
 
  private:
   void RecordStats(const TrainStats& stats);
+  // Runs `local` on this rank after replaying the request on the other ranks (if any).
+  absl::Status Replicated(Command command, const std::string& id,
+                          const google::protobuf::Message& request,
+                          const std::function<void()>& local);
 
   LearnerCore* core_;
+  Replicator* replicator_;
+  std::atomic<bool> training_{false};
   absl::Time start_ = absl::Now();
   absl::Mutex mu_;
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);

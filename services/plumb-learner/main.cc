@@ -1,6 +1,8 @@
-// plumb-learner: training sessions behind plumb.v1.Learner (PPO, rejection-sampling SFT, the DPO
-// family and SFT updates on batches sent over gRPC; weights published straight to generators,
-// references and scorers; checkpoints).
+// plumb-learner: training sessions behind plumb.v1.Learner (PPO, GRPO, RLOO, REINFORCE,
+// rejection-sampling SFT, the DPO family, KTO, ORPO, SimPO, RRHF, SFT and reward-model updates on
+// batches sent over gRPC; weights published straight to generators, references and scorers;
+// checkpoints), optionally as several data-parallel ranks (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT
+// in the environment; rank 0 serves, the others follow it).
 //
 //   plumb-learner --config configs/services/learner.yaml
 //
@@ -9,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -19,6 +22,7 @@
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_core.h"
+#include "services/plumb-learner/learner_replication.h"
 #include "services/plumb-learner/learner_service.h"
 
 namespace {
@@ -33,20 +37,40 @@ int Main(int argc, char** argv) {
   if (!args.ok()) return Fail(2, args.status());
   const std::string& config_path = args->config_path;
   int threads = 0;
+  int timeout_seconds = 300;
   absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
       config_path, [&](plumb::config::ConfigMap& root) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<plumb::config::ConfigMap> section, root.Child("learner"));
         if (!section.has_value()) return absl::OkStatus();
         RETURN_IF_ERROR(section->Read("threads", &threads, plumb::config::IntRange{0, 1024}));
+        RETURN_IF_ERROR(section->Read("distributed_timeout_seconds", &timeout_seconds,
+                                      plumb::config::IntRange{4, 86400}));
         return section->Finish();
       });
   if (!config.ok()) return Fail(2, config.status());
   if (threads > 0) at::set_num_threads(threads);
+  absl::StatusOr<plumb::train::WorldEnvironment> env = plumb::train::ReadWorldEnvironment();
+  if (!env.ok()) return Fail(2, env.status());
+  plumb::train::WorldOptions world_options;
+  world_options.timeout = std::chrono::seconds(timeout_seconds);
+  absl::StatusOr<std::unique_ptr<plumb::train::World>> world =
+      plumb::train::World::Join(*env, world_options);
+  if (!world.ok()) return Fail(1, world.status());
+  plumb::learner::LearnerCore core(world->get());
+  if ((*world)->rank() != 0) {
+    std::fprintf(stderr, "plumb-learner: rank %d of %d following rank 0\n", (*world)->rank(),
+                 (*world)->size());
+    const absl::Status followed = plumb::learner::FollowRankZero(world->get(), &core);
+    if (!followed.ok()) return Fail(1, followed);
+    return 0;
+  }
+  plumb::learner::Replicator replicator(world->get(), absl::Seconds(timeout_seconds) / 4);
   plumb::metrics::Registry registry;
-  plumb::learner::LearnerCore core;
-  plumb::learner::LearnerService service(&core, &registry);
-  return plumb::service::ServeUntilSignal(
+  plumb::learner::LearnerService service(&core, &registry, &replicator);
+  const int code = plumb::service::ServeUntilSignal(
       *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
+  replicator.Shutdown();
+  return code;
 }
 
 }  // namespace

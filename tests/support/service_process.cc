@@ -8,8 +8,15 @@
 namespace plumb::testing {
 
 absl::StatusOr<RunningService> StartService(const std::string& binary, const std::string& config,
-                                            absl::Duration timeout) {
-  absl::StatusOr<Subprocess> process = Subprocess::Start({BinaryPath(binary), "--config", config});
+                                            absl::Duration timeout,
+                                            const std::vector<std::string>& env) {
+  std::vector<std::string> argv;
+  if (!env.empty()) {
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), env.begin(), env.end());
+  }
+  argv.insert(argv.end(), {BinaryPath(binary), "--config", config});
+  absl::StatusOr<Subprocess> process = Subprocess::Start(argv);
   if (!process.ok()) return process.status();
   RunningService service;
   service.process = std::make_unique<Subprocess>(*std::move(process));

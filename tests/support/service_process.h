@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -21,9 +22,11 @@ struct RunningService {
   std::string endpoint;  // "127.0.0.1:<grpc_port>"
 };
 
-// Starts build/bin/<binary> --config <config> and waits for its ready line.
+// Starts build/bin/<binary> --config <config> and waits for its ready line. `env` entries
+// ("NAME=value") are added to the child's environment.
 absl::StatusOr<RunningService> StartService(const std::string& binary, const std::string& config,
-                                            absl::Duration timeout = absl::Seconds(60));
+                                            absl::Duration timeout = absl::Seconds(60),
+                                            const std::vector<std::string>& env = {});
 
 // `plumb-model init --out <dir> --size tiny <extra_args>` (e.g. "--seed 2 --reward-outputs 1").
 absl::Status MakeTinyModel(const std::string& dir, const std::string& extra_args = "");
