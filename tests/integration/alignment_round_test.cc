@@ -1,8 +1,8 @@
 // One alignment round by hand over the four real model services on loopback (port 0), as the
 // coordinator will drive them: generate -> score + reference log-probs -> learner update ->
 // weights published straight to the generator -> the generator's next rollouts report the new
-// version and differ. Once for PPO, once for rejection sampling (best-of-K SFT) and once for DPO;
-// then the learner's bad inputs.
+// version and differ. Once for PPO, GRPO, rejection sampling (best-of-K SFT) and DPO; a reward
+// model trained on the learner and published to the scorer; then the learner's bad inputs.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -290,6 +290,200 @@ TEST_F(AlignmentRoundTest, OneDpoStepByHand) {
   EXPECT_EQ(third.policy_version(), 3u);
   EXPECT_GT(third.metrics().at("dpo/margin"), stats.metrics().at("dpo/margin"));
   PublishAndCheck(session, 3, rollouts);
+}
+
+TEST_F(AlignmentRoundTest, OneGrpoStepByHand) {
+  v1::TrainingConfig config;
+  config.set_algorithm(v1::ALGORITHM_GRPO);
+  config.mutable_grpo()->set_epochs(5);  // version 5: apart from the other tests' versions
+  config.mutable_optimizer()->set_learning_rate(0.01f);
+  const std::string session = StartSession(config);
+  const std::vector<v1::Rollout> rollouts = Generate(4);  // a group of 4 per prompt
+  const std::vector<float> rewards = Rewards(rollouts);
+  const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
+  v1::TrainRequest request;
+  request.set_session_id(session);
+  for (size_t i = 0; i < rollouts.size(); ++i) {
+    v1::Experience* e = request.mutable_experience()->add_experiences();
+    *e->mutable_rollout() = rollouts[i];
+    e->set_reward(rewards[i]);
+    *e->mutable_reference_logprobs() = ref.results(static_cast<int>(i)).logprobs();
+  }
+  const v1::TrainStats stats = Train(request);
+  EXPECT_EQ(stats.policy_version(), 5u);
+  EXPECT_TRUE(stats.losses().count("kl"));  // GRPO's default: k3 KL in the loss, coef 0.04
+  // The generator may hold an earlier test's weights: the KL is whatever they give, k3 >= 0.
+  EXPECT_TRUE(stats.has_kl());
+  EXPECT_GE(stats.kl(), 0.0);
+  EXPECT_NEAR(stats.metrics().at("advantage_mean"), 0.0, 1e-4);  // group-centred
+  EXPECT_TRUE(stats.has_entropy());
+  EXPECT_GT(stats.grad_norm(), 0);
+  PublishAndCheck(session, 5, rollouts);
+}
+
+TEST_F(AlignmentRoundTest, ARewardModelTrainedOnTheLearnerIsPublishedToTheScorer) {
+  const std::vector<v1::Rollout> rollouts = Generate(2);
+  const std::vector<float> before = Rewards(rollouts);
+  v1::StartSessionRequest start;
+  start.mutable_config()->set_algorithm(v1::ALGORITHM_REWARD_MODEL);
+  start.mutable_config()->mutable_optimizer()->set_learning_rate(0.01f);
+  start.set_policy_checkpoint((*root_ / "rm").string());
+  start.set_replace_active(true);
+  v1::StartSessionResponse started;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(learner_->StartSession(&context, start, &started).ok());
+  }
+  // Prefer sample 1 over sample 0 of each prompt, whatever the scorer thinks now.
+  v1::TrainRequest request;
+  request.set_session_id(started.session_id());
+  for (size_t i = 0; i < rollouts.size(); i += 2) {
+    v1::PreferencePair* pair = request.mutable_preference()->add_pairs();
+    pair->set_id(rollouts[i].prompt_id());
+    *pair->mutable_prompt_token_ids() = rollouts[i].prompt_token_ids();
+    *pair->mutable_chosen_token_ids() = rollouts[i + 1].response_token_ids();
+    *pair->mutable_rejected_token_ids() = rollouts[i].response_token_ids();
+  }
+  v1::TrainStats stats;
+  for (int step = 0; step < 10; ++step) stats = Train(request);
+  EXPECT_EQ(stats.metrics().at("rm/accuracy"), 1.0);
+  v1::PublishWeightsRequest publish;
+  publish.set_session_id(started.session_id());
+  v1::PublishTarget* target = publish.add_targets();
+  target->set_endpoint(servers_[2].endpoint);
+  target->set_model("helpfulness");
+  v1::PublishWeightsResponse published;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(learner_->PublishWeights(&context, publish, &published).ok());
+  }
+  ASSERT_EQ(published.results_size(), 1);
+  EXPECT_EQ(published.results(0).code(), 0) << published.results(0).error_message();
+  // The scorer now ranks each pair the learned way (the lexicon objective is unchanged).
+  const std::vector<float> after = Rewards(rollouts);
+  for (size_t i = 0; i < rollouts.size(); i += 2) {
+    EXPECT_GT(after[i + 1] - after[i], before[i + 1] - before[i]) << "prompt " << i / 2;
+  }
+}
+
+TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
+  auto start = [&](v1::Algorithm algorithm, const std::function<void(v1::TrainingConfig*)>& edit) {
+    v1::StartSessionRequest request;
+    request.mutable_config()->set_algorithm(algorithm);
+    if (edit) edit(request.mutable_config());
+    request.set_policy_checkpoint((*root_ / "policy").string());
+    request.set_replace_active(true);
+    grpc::ClientContext context;
+    v1::StartSessionResponse response;
+    const grpc::Status status = learner_->StartSession(&context, request, &response);
+    return std::make_pair(status, response.session_id());
+  };
+  // Options this learner cannot honour are refused at the start, naming the field.
+  struct Refused {
+    v1::Algorithm algorithm;
+    std::function<void(v1::TrainingConfig*)> edit;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Refused> refused = {
+      {v1::ALGORITHM_DPO, [](v1::TrainingConfig* c) { c->set_precision(v1::PRECISION_FP16_MIXED); },
+       grpc::INVALID_ARGUMENT, "config.precision: PRECISION_FP16_MIXED needs a CUDA device"},
+      {v1::ALGORITHM_DPO,
+       [](v1::TrainingConfig* c) {
+         c->mutable_lora()->set_rank(2);
+         c->mutable_lora()->set_publish_adapters_only(true);
+       },
+       grpc::UNIMPLEMENTED, "config.lora.publish_adapters_only"},
+      {v1::ALGORITHM_PPO,
+       [](v1::TrainingConfig* c) { c->mutable_optimizer()->set_gradient_accumulation_steps(2); },
+       grpc::INVALID_ARGUMENT, "gradient_accumulation_steps: must be 0 or 1 for on-policy"},
+      {v1::ALGORITHM_KTO, [](v1::TrainingConfig* c) { c->mutable_kto()->set_beta(-1); },
+       grpc::INVALID_ARGUMENT, "config.kto.beta: must be > 0"},
+      {v1::ALGORITHM_GRPO, [](v1::TrainingConfig* c) { c->mutable_dpo(); }, grpc::INVALID_ARGUMENT,
+       "config.algorithm_config: holds another algorithm's config"},
+  };
+  for (const Refused& r : refused) {
+    const auto [status, id] = start(r.algorithm, r.edit);
+    EXPECT_EQ(status.error_code(), r.code) << r.message << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(r.message));
+  }
+  // Bad batches of each kind.
+  const std::vector<v1::Rollout> rollouts = Generate(2);
+  auto train = [&](const v1::TrainRequest& request) {
+    grpc::ClientContext context;
+    v1::TrainResponse response;
+    return learner_->Train(&context, request, &response);
+  };
+  {
+    const auto [status, id] = start(v1::ALGORITHM_GRPO, nullptr);
+    ASSERT_TRUE(status.ok());
+    v1::TrainRequest request;
+    request.set_session_id(id);
+    for (size_t i = 0; i < 3; ++i) {  // the second prompt's group keeps 1 sample
+      v1::Experience* e = request.mutable_experience()->add_experiences();
+      *e->mutable_rollout() = rollouts[i];
+      e->set_reward(1.0f);
+      e->mutable_reference_logprobs()->Resize(rollouts[i].response_token_ids_size(), -1.0f);
+    }
+    const grpc::Status refused_status = train(request);
+    EXPECT_EQ(refused_status.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(refused_status.error_message(), HasSubstr("has 1 sample"));
+  }
+  {
+    const auto [status, id] = start(v1::ALGORITHM_KTO, nullptr);
+    ASSERT_TRUE(status.ok());
+    v1::TrainRequest request;
+    request.set_session_id(id);
+    v1::UnpairedExample* e = request.mutable_unpaired()->add_examples();
+    *e->mutable_prompt_token_ids() = rollouts[0].prompt_token_ids();
+    *e->mutable_completion_token_ids() = rollouts[0].response_token_ids();
+    e->set_reference_logprob(-3.0);
+    e->set_reference_kl_logprob(-3.0);
+    const grpc::Status one = train(request);
+    EXPECT_EQ(one.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(one.error_message(), HasSubstr("at least 2 examples"));
+    v1::UnpairedExample* second = request.mutable_unpaired()->add_examples();
+    *second = *e;
+    second->set_desirable(true);
+    second->clear_reference_logprob();
+    const grpc::Status missing = train(request);
+    EXPECT_EQ(missing.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(missing.error_message(), HasSubstr("reference_logprob is required"));
+    second->set_reference_logprob(-2.0);
+    EXPECT_TRUE(train(request).ok());  // and the session still trains
+  }
+  {
+    const auto [status, id] = start(v1::ALGORITHM_RRHF, nullptr);
+    ASSERT_TRUE(status.ok());
+    v1::TrainRequest request;
+    request.set_session_id(id);
+    v1::RankedGroup* g = request.mutable_ranked()->add_groups();
+    g->set_id("tied");
+    *g->mutable_prompt_token_ids() = rollouts[0].prompt_token_ids();
+    for (int k = 0; k < 2; ++k) {
+      v1::RankedResponse* r = g->add_responses();
+      *r->mutable_token_ids() = rollouts[k].response_token_ids();
+      r->set_rank(0);
+    }
+    const grpc::Status tied = train(request);
+    EXPECT_EQ(tied.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(tied.error_message(), HasSubstr("group 'tied': needs at least 2 distinct ranks"));
+    g->mutable_responses(1)->set_rank(1);
+    g->mutable_responses(1)->set_token_ids(0, 100000);
+    const grpc::Status vocabulary = train(request);
+    EXPECT_EQ(vocabulary.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(vocabulary.error_message(), HasSubstr("outside the vocabulary"));
+    *g->mutable_responses(1)->mutable_token_ids() = rollouts[1].response_token_ids();
+    EXPECT_TRUE(train(request).ok());
+    // A batch of another kind for this algorithm.
+    v1::TrainRequest sft;
+    sft.set_session_id(id);
+    v1::SftExample* example = sft.mutable_sft()->add_examples();
+    *example->mutable_completion_token_ids() = rollouts[0].response_token_ids();
+    const grpc::Status kind = train(sft);
+    EXPECT_EQ(kind.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(kind.error_message(), HasSubstr("does not train on SFT batches"));
+  }
 }
 
 TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
