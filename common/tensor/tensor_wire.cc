@@ -9,22 +9,36 @@
 namespace plumb::tensor {
 namespace {
 
-// Protobuf wire bytes of field 7 (`data`, length-delimited): tag then varint length.
-std::string DataFieldPrefix(uint64_t length) {
-  std::string out(1, static_cast<char>((7 << 3) | 2));
-  while (length >= 0x80) {
-    out.push_back(static_cast<char>((length & 0x7f) | 0x80));
-    length >>= 7;
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
   }
-  out.push_back(static_cast<char>(length));
+  out->push_back(static_cast<char>(value));
+}
+
+// Protobuf wire bytes that open a length-delimited field: tag then varint length.
+std::string LengthDelimitedPrefix(int field, uint64_t length) {
+  std::string out;
+  AppendVarint((static_cast<uint64_t>(field) << 3) | 2, &out);
+  AppendVarint(length, &out);
   return out;
 }
+
+constexpr int kDataField = 7;  // TensorChunk.data
 
 void ReleaseTensor(void* tensor) { delete static_cast<at::Tensor*>(tensor); }
 
 }  // namespace
 
 absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tensor,
+                                const std::function<bool(const grpc::ByteBuffer&)>& sink,
+                                size_t chunk_bytes) {
+  return EncodeTensorToWire(name, tensor, WireEnvelope{}, sink, chunk_bytes);
+}
+
+absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tensor,
+                                const WireEnvelope& envelope,
                                 const std::function<bool(const grpc::ByteBuffer&)>& sink,
                                 size_t chunk_bytes) {
   absl::StatusOr<OutgoingTensor> out = PrepareOutgoingTensor(name, tensor, chunk_bytes);
@@ -38,7 +52,10 @@ absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tenso
     const uint64_t n = std::min<uint64_t>(chunk_bytes, total - offset);
     header.set_offset(offset);
     header.set_checksum(Checksum(bytes + offset, n));
-    std::string head = header.SerializeAsString() + DataFieldPrefix(n);
+    std::string head = header.SerializeAsString() + LengthDelimitedPrefix(kDataField, n);
+    if (envelope.tensor_field > 0) {
+      head = envelope.fields + LengthDelimitedPrefix(envelope.tensor_field, head.size() + n) + head;
+    }
     grpc::Slice slices[2] = {
         grpc::Slice(head),
         grpc::Slice(grpc_slice_new_with_user_data(const_cast<char*>(bytes + offset), n,

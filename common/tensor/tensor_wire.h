@@ -27,6 +27,20 @@ absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tenso
                                 const std::function<bool(const grpc::ByteBuffer&)>& sink,
                                 size_t chunk_bytes = kDefaultChunkBytes);
 
+// The message that carries each TensorChunk, when the stream's message type wraps it (e.g.
+// WeightChunk's `tensor` field): the wrapper's other fields, already serialised, and the field
+// number of its TensorChunk field.
+struct WireEnvelope {
+  std::string fields;
+  int tensor_field = 0;
+};
+
+// EncodeTensorToWire with every chunk wrapped in `envelope`.
+absl::Status EncodeTensorToWire(const std::string& name, const at::Tensor& tensor,
+                                const WireEnvelope& envelope,
+                                const std::function<bool(const grpc::ByteBuffer&)>& sink,
+                                size_t chunk_bytes = kDefaultChunkBytes);
+
 }  // namespace plumb::tensor
 
 #endif  // PLUMB_COMMON_TENSOR_TENSOR_WIRE_H_

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "common/tensor/tensor_codec.h"
+#include "common/tensor/tensor_wire.h"
+#include <grpcpp/impl/codegen/proto_utils.h>
 
 namespace plumb::weights {
 
@@ -58,6 +60,40 @@ absl::StatusOr<uint64_t> SendWeightStream(const std::map<std::string, at::Tensor
   commit.mutable_commit()->set_tensor_count(tensors.size());
   commit.mutable_commit()->set_total_bytes(total);
   if (!sink(commit)) return absl::CancelledError("the receiver stopped the stream at the commit");
+  return sent;
+}
+
+absl::StatusOr<uint64_t> SendWeightStreamToWire(
+    const std::map<std::string, at::Tensor>& tensors, const SendOptions& options,
+    const std::function<bool(const grpc::ByteBuffer&)>& sink) {
+  auto send = [&](const v1::WeightChunk& message) {
+    grpc::ByteBuffer buffer;
+    bool own = false;
+    if (!grpc::SerializationTraits<v1::WeightChunk>::Serialize(message, &buffer, &own).ok()) {
+      return false;
+    }
+    return sink(buffer);
+  };
+  v1::WeightChunk message;
+  message.set_version(options.version);
+  ASSIGN_OR_RETURN(*message.mutable_manifest(), MakeManifest(tensors, options));
+  const uint64_t total = message.manifest().total_bytes();
+  if (!send(message)) return absl::CancelledError("the receiver stopped the stream at the manifest");
+  // Every chunk is a WeightChunk{version, tensor = TensorChunk}.
+  v1::WeightChunk version_only;
+  version_only.set_version(options.version);
+  const tensor::WireEnvelope envelope{version_only.SerializeAsString(),
+                                      v1::WeightChunk::kTensorFieldNumber};
+  uint64_t sent = 0;
+  for (const auto& [name, t] : tensors) {
+    RETURN_IF_ERROR(tensor::EncodeTensorToWire(name, t, envelope, sink, options.chunk_bytes));
+    sent += static_cast<uint64_t>(t.numel()) * t.element_size();
+  }
+  v1::WeightChunk commit;
+  commit.set_version(options.version);
+  commit.mutable_commit()->set_tensor_count(tensors.size());
+  commit.mutable_commit()->set_total_bytes(total);
+  if (!send(commit)) return absl::CancelledError("the receiver stopped the stream at the commit");
   return sent;
 }
 

@@ -7,6 +7,7 @@
 #define PLUMB_COMMON_WEIGHTS_WEIGHT_STREAM_SENDER_H_
 
 #include <ATen/core/Tensor.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include <functional>
 #include <map>
@@ -37,6 +38,13 @@ absl::StatusOr<v1::WeightManifest> MakeManifest(const std::map<std::string, at::
 absl::StatusOr<uint64_t> SendWeightStream(const std::map<std::string, at::Tensor>& tensors,
                                           const SendOptions& options,
                                           const std::function<bool(const v1::WeightChunk&)>& sink);
+
+// SendWeightStream for a raw ByteBuffer stream (common/rpc/raw_stream.h): the same messages,
+// serialised by hand so that tensor bytes go to the transport without being copied. The
+// receiver cannot tell the two apart.
+absl::StatusOr<uint64_t> SendWeightStreamToWire(
+    const std::map<std::string, at::Tensor>& tensors, const SendOptions& options,
+    const std::function<bool(const grpc::ByteBuffer&)>& sink);
 
 }  // namespace plumb::weights
 

@@ -506,8 +506,12 @@ absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::S
   return Guard("exporting weights", [&]() -> absl::StatusOr<PolicyWeights> {
     PolicyWeights out;
     torch::NoGradGuard no_grad;
+    // A snapshot: the export aliases the live parameters, which the next Train changes in place
+    // while the weights may still be streaming.
     for (auto& [name, t] : model::ExportHfTensors(*s->policy)) {
-      out.tensors[name] = t.to(torch::kCPU).to(dtype).contiguous();
+      at::Tensor copy = t.to(torch::kCPU).to(dtype).contiguous();
+      if (copy.is_alias_of(t)) copy = copy.clone();
+      out.tensors[name] = std::move(copy);
     }
     out.version = s->version;
     return out;

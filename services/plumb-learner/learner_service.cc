@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/rpc/grpc_probe.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/raw_stream.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
@@ -621,23 +622,26 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
 
 namespace {
 
-// Streams `weights` to one endpoint's LoadWeights, on whichever model service it runs.
-template <typename Stub>
-absl::StatusOr<v1::LoadWeightsResponse> StreamTo(Stub& stub, const PolicyWeights& weights,
+// Streams `weights` to one endpoint's LoadWeights (`method`, on whichever model service it
+// runs) on a raw stream: tensor bytes go to the transport without being copied.
+absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Channel>& channel,
+                                                 const char* method, const PolicyWeights& weights,
                                                  const weights::SendOptions& options,
                                                  absl::Duration timeout, uint64_t* bytes) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::LoadWeightsResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> writer =
-      stub.LoadWeights(&context, &response);
-  absl::StatusOr<uint64_t> sent = weights::SendWeightStream(
-      weights.tensors, options, [&](const v1::WeightChunk& chunk) { return writer->Write(chunk); });
+  grpc::ByteBuffer reply;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
+      rpc::StartRawClientStream(channel, method, &context, &reply);
+  absl::StatusOr<uint64_t> sent = weights::SendWeightStreamToWire(
+      weights.tensors, options, [&](const grpc::ByteBuffer& chunk) { return writer->Write(chunk); });
   writer->WritesDone();
   const grpc::Status status = writer->Finish();
   if (sent.ok()) *bytes = *sent;
   if (!status.ok()) return rpc::FromGrpcStatus(status);
   if (!sent.ok()) return sent.status();
+  v1::LoadWeightsResponse response;
+  RETURN_IF_ERROR(rpc::ParseReply(reply, &response));
   return response;
 }
 
@@ -706,14 +710,14 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
         return health.ok() && *health == rpc::ServingStatus::kServing;
       };
       if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
-        auto stub = v1::RewardScorer::NewStub(channel);
-        loaded = StreamTo(*stub, *weights, options, timeout, &bytes);
+        loaded = StreamTo(channel, "/plumb.v1.RewardScorer/LoadWeights", *weights, options,
+                          timeout, &bytes);
       } else if (serves("plumb.v1.Generator")) {
-        auto stub = v1::Generator::NewStub(channel);
-        loaded = StreamTo(*stub, *weights, options, timeout, &bytes);
+        loaded = StreamTo(channel, "/plumb.v1.Generator/LoadWeights", *weights, options, timeout,
+                          &bytes);
       } else if (serves("plumb.v1.Reference")) {
-        auto stub = v1::Reference::NewStub(channel);
-        loaded = StreamTo(*stub, *weights, options, timeout, &bytes);
+        loaded = StreamTo(channel, "/plumb.v1.Reference/LoadWeights", *weights, options, timeout,
+                          &bytes);
       }
       result.set_code(static_cast<int32_t>(loaded.status().code()));
       result.set_error_message(std::string(loaded.status().message()));
