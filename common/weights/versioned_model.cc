@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
+#include "common/tensor/tensor_codec.h"
 
 namespace plumb::weights {
 
@@ -48,64 +49,123 @@ WeightTarget VersionedModel::Target(const std::string& model_name) const {
   return target;
 }
 
-absl::StatusOr<uint64_t> VersionedModel::Apply(const ReceivedWeights& weights) {
+absl::StatusOr<std::unique_ptr<VersionedModel::Staging>> VersionedModel::BeginLoad() {
   bool expected = false;
   if (!loading_.compare_exchange_strong(expected, true)) {
     return absl::AbortedError("another weight load is in progress");
   }
-  struct Done {
-    std::atomic<bool>* flag;
-    ~Done() { flag->store(false); }
-  } done{&loading_};
-  std::shared_ptr<ModelSnapshot> current = Current();
+  std::unique_ptr<Staging> staging(new Staging(this));
   // Reuse the model of the snapshot before the current one when nobody reads it any more (only
   // this object holds it): the swap then costs a copy into existing memory.
-  model::Transformer staging{nullptr};
   {
     absl::MutexLock lock(&mu_);
-    if (previous_ != nullptr && previous_.use_count() == 1) staging = previous_->model;
+    if (previous_ != nullptr && previous_.use_count() == 1) staging->model_ = previous_->model;
     previous_.reset();
   }
-  auto next = std::make_shared<ModelSnapshot>();
-  try {
-    torch::NoGradGuard no_grad;
-    std::map<std::string, at::Tensor> tensors;
-    if (weights.partial) tensors = model::ExportHfTensors(*current->model);
-    for (const auto& [name, t] : weights.tensors) tensors[name] = t.to(placement_.dtype);
-    if (staging.is_empty()) {
-      staging = model::Transformer(config_);
-      staging->to(placement_.dtype);
-      staging->to(placement_.device);
-      staging->eval();
-      for (at::Tensor& p : staging->parameters()) p.set_requires_grad(false);
+  if (staging->model_.is_empty()) {
+    try {
+      torch::NoGradGuard no_grad;
+      staging->model_ = model::Transformer(config_);
+      staging->model_->to(placement_.dtype);
+      staging->model_->to(placement_.device);
+      staging->model_->eval();
+      for (at::Tensor& p : staging->model_->parameters()) p.set_requires_grad(false);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(
+          absl::StrCat("allocating the staging model: ", e.what_without_backtrace()));
     }
-    next->model = staging;
-    // All-or-nothing: the import checks every tensor before copying any.
-    RETURN_IF_ERROR(model::ImportHfTensors(*next->model, std::move(tensors),
-                                           absl::StrCat("weights version ", weights.version)));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("staging weights version ", weights.version, ": ",
-                                            e.what_without_backtrace()));
+  }
+  return staging;
+}
+
+VersionedModel::Staging::~Staging() {
+  if (!committed_ && !model_.is_empty()) {
+    // An abandoned load: keep the (now dirty, never visible) model for the next load.
+    auto spare = std::make_shared<ModelSnapshot>();
+    spare->model = model_;
+    absl::MutexLock lock(&owner_->mu_);
+    if (owner_->previous_ == nullptr) owner_->previous_ = std::move(spare);
+  }
+  owner_->loading_.store(false);
+}
+
+std::optional<std::map<std::string, at::Tensor>> VersionedModel::Staging::Destinations(
+    const v1::WeightManifest& manifest) {
+  if (manifest.partial() || model_.is_empty()) return std::nullopt;
+  std::vector<at::Tensor> parameters = model_->parameters();
+  std::map<std::string, at::Tensor> views;
+  torch::NoGradGuard no_grad;
+  std::map<std::string, at::Tensor> exported = model::ExportHfTensors(*model_);
+  for (const v1::TensorSpec& spec : manifest.tensors()) {
+    auto it = exported.find(spec.name());
+    if (it == exported.end()) return std::nullopt;
+    const at::Tensor& view = it->second;
+    absl::StatusOr<c10::ScalarType> dtype = tensor::FromWireDType(spec.dtype());
+    if (!dtype.ok() || *dtype != view.scalar_type() || !view.device().is_cpu() ||
+        !view.is_contiguous()) {
+      return std::nullopt;
+    }
+    // Only a view of a parameter writes into the model (not a computed copy).
+    bool aliases = false;
+    for (const at::Tensor& p : parameters) aliases = aliases || view.is_alias_of(p);
+    if (!aliases) return std::nullopt;
+    views[spec.name()] = view;
+  }
+  return views;
+}
+
+absl::StatusOr<uint64_t> VersionedModel::Commit(std::unique_ptr<Staging> staging,
+                                                const ReceivedWeights& weights) {
+  std::shared_ptr<ModelSnapshot> current = Current();
+  auto next = std::make_shared<ModelSnapshot>();
+  next->model = staging->model_;
+  if (!weights.in_place) {
+    try {
+      torch::NoGradGuard no_grad;
+      std::map<std::string, at::Tensor> tensors;
+      if (weights.partial) tensors = model::ExportHfTensors(*current->model);
+      for (const auto& [name, t] : weights.tensors) tensors[name] = t.to(placement_.dtype);
+      // All-or-nothing: the import checks every tensor before copying any.
+      RETURN_IF_ERROR(model::ImportHfTensors(*next->model, std::move(tensors),
+                                             absl::StrCat("weights version ", weights.version)));
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("staging weights version ", weights.version, ": ",
+                                              e.what_without_backtrace()));
+    }
   }
   next->version = weights.version;
   next->source = weights.source;
   next->loaded = absl::Now();
-  absl::MutexLock lock(&mu_);
-  const uint64_t previous = current_->version;
-  previous_ = std::move(current_);
-  current_ = std::move(next);
+  staging->committed_ = true;
+  uint64_t previous = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    previous = current_->version;
+    previous_ = std::move(current_);
+    current_ = std::move(next);
+  }
   return previous;
+}
+
+absl::StatusOr<uint64_t> VersionedModel::Apply(const ReceivedWeights& weights) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Staging> staging, BeginLoad());
+  return Commit(std::move(staging), weights);
 }
 
 absl::StatusOr<v1::LoadWeightsResponse> ReceiveWeights(
     const std::function<bool(v1::WeightChunk*)>& read, VersionedModel& model,
     const std::string& model_name) {
-  if (model.loading()) return absl::AbortedError("another weight load is in progress");
-  WeightStreamReceiver receiver(model.Target(model_name));
+  ASSIGN_OR_RETURN(std::unique_ptr<VersionedModel::Staging> staging, model.BeginLoad());
+  WeightTarget target = model.Target(model_name);
+  VersionedModel::Staging* stage = staging.get();
+  target.destinations = [stage](const v1::WeightManifest& manifest) {
+    return stage->Destinations(manifest);
+  };
+  WeightStreamReceiver receiver(std::move(target));
   v1::WeightChunk chunk;
   while (read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
   ASSIGN_OR_RETURN(ReceivedWeights weights, receiver.Finish());
-  ASSIGN_OR_RETURN(const uint64_t previous, model.Apply(weights));
+  ASSIGN_OR_RETURN(const uint64_t previous, model.Commit(std::move(staging), weights));
   v1::LoadWeightsResponse response;
   response.set_version(weights.version);
   response.set_previous_version(previous);

@@ -12,7 +12,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -45,8 +47,37 @@ class VersionedModel {
   // What a weight stream must match (HF tensor names and shapes, architecture "llama").
   WeightTarget Target(const std::string& model_name = "") const;
 
-  // Builds a model from `weights` (a partial set keeps the current values of the others),
-  // converting dtypes to the model's, then swaps it in. All-or-nothing.
+  // One load in progress: holds the one-load-at-a-time claim and the model being staged (the
+  // model the previous swap replaced when no reader holds it any more, else a new one).
+  // Destroying it without Commit abandons the load; the staging model is kept for the next one.
+  class Staging {
+   public:
+    ~Staging();
+    Staging(const Staging&) = delete;
+    Staging& operator=(const Staging&) = delete;
+    // Views into the staging model's parameters for every tensor of a full manifest whose dtype
+    // is the model's (the receiver then writes chunks straight into the model: no reassembly
+    // and no second copy); nullopt when that is not possible (a partial manifest, another
+    // dtype, a non-CPU model).
+    std::optional<std::map<std::string, at::Tensor>> Destinations(
+        const v1::WeightManifest& manifest);
+
+   private:
+    friend class VersionedModel;
+    explicit Staging(VersionedModel* owner) : owner_(owner) {}
+    VersionedModel* owner_;
+    model::Transformer model_{nullptr};
+    bool committed_ = false;
+  };
+
+  // Claims the model for one load: ABORTED while another load is in progress.
+  absl::StatusOr<std::unique_ptr<Staging>> BeginLoad() ABSL_LOCKS_EXCLUDED(mu_);
+  // Finishes a load: unless `weights.in_place` (the stream already wrote every tensor into the
+  // staging model), copies `weights` into it (a partial set keeps the current values of the
+  // others; dtypes are converted to the model's). Then swaps it in. All-or-nothing.
+  absl::StatusOr<uint64_t> Commit(std::unique_ptr<Staging> staging, const ReceivedWeights& weights)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // BeginLoad + Commit.
   absl::StatusOr<uint64_t> Apply(const ReceivedWeights& weights) ABSL_LOCKS_EXCLUDED(mu_);
 
   bool loading() const { return loading_.load(); }

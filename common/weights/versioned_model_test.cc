@@ -1,4 +1,5 @@
 #include "common/weights/versioned_model.h"
+#include "common/weights/weight_stream_sender.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -111,6 +112,56 @@ TEST_F(VersionedModelTest, StagesIntoTheReplacedModelOnlyWhenNoReaderHoldsIt) {
   EXPECT_NE(model->Current()->model.get(), held->model.get());
   EXPECT_TRUE(at::equal(Logits(*held->model), held_logits));
   EXPECT_TRUE(at::equal(model->Current()->model->final_norm(), torch::full({32}, 3.0)));
+}
+
+// A full stream in the model's dtype is written straight into the staging model; a stream that
+// breaks half-way changes nothing visible, and the next stream still loads.
+TEST_F(VersionedModelTest, StreamsWriteInPlaceAndABrokenStreamChangesNothing) {
+  std::unique_ptr<VersionedModel> model = *VersionedModel::Load(dir_.string(), {});
+  const at::Tensor base_logits = Logits(*model->Current()->model);
+  auto stream = [&](uint64_t version, c10::ScalarType dtype) {
+    std::vector<v1::WeightChunk> messages;
+    SendOptions options;
+    options.version = version;
+    options.architecture = "llama";
+    options.chunk_bytes = 4096;
+    std::map<std::string, at::Tensor> tensors;
+    for (const auto& [name, t] : model::ExportHfTensors(*other_)) tensors[name] = t.to(dtype);
+    EXPECT_TRUE(SendWeightStream(tensors, options, [&](const v1::WeightChunk& c) {
+                  messages.push_back(c);
+                  return true;
+                }).ok());
+    return messages;
+  };
+  auto receive = [&](const std::vector<v1::WeightChunk>& messages) {
+    size_t i = 0;
+    return ReceiveWeights(
+        [&](v1::WeightChunk* chunk) {
+          if (i == messages.size()) return false;
+          *chunk = messages[i++];
+          return true;
+        },
+        *model);
+  };
+  // Break a chunk in the middle of the stream: DATA_LOSS, version and logits unchanged.
+  std::vector<v1::WeightChunk> broken = stream(1, torch::kFloat);
+  std::string& data = *broken[broken.size() / 2].mutable_tensor()->mutable_data();
+  data[0] = static_cast<char>(data[0] ^ 1);
+  absl::StatusOr<v1::LoadWeightsResponse> failed = receive(broken);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(model->Current()->version, 0u);
+  EXPECT_TRUE(at::equal(Logits(*model->Current()->model), base_logits));
+  EXPECT_FALSE(model->loading());
+  // A whole float32 stream lands in place; a bfloat16 one is converted (not in place).
+  for (c10::ScalarType dtype : {torch::kFloat, torch::kBFloat16}) {
+    const uint64_t version = dtype == torch::kFloat ? 2 : 3;
+    absl::StatusOr<v1::LoadWeightsResponse> loaded = receive(stream(version, dtype));
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(model->Current()->version, version);
+    const double tolerance = dtype == torch::kFloat ? 1e-5 : 5e-2;
+    EXPECT_TRUE(
+        at::allclose(Logits(*model->Current()->model), Logits(*other_), tolerance, tolerance));
+  }
 }
 
 TEST_F(VersionedModelTest, TargetListsHuggingFaceNamesAndShapes) {

@@ -19,6 +19,8 @@ struct WeightStreamReceiver::State {
   std::unique_ptr<tensor::TensorAssembler> assembler;
   std::map<std::string, at::Tensor> received;
   std::string current;  // the tensor whose chunks are arriving
+  bool in_place = false;
+  std::map<std::string, at::Tensor> destinations;
   uint64_t bytes = 0;
   std::chrono::steady_clock::time_point start;
   bool dead = false;
@@ -145,7 +147,23 @@ absl::Status WeightStreamReceiver::OnManifest(const v1::WeightManifest& m, uint6
   // Re-point the specs at the stored copy.
   s.specs.clear();
   for (const v1::TensorSpec& spec : s.manifest->tensors()) s.specs[spec.name()] = &spec;
-  s.assembler = std::make_unique<tensor::TensorAssembler>();
+  tensor::AssemblerOptions assembler;
+  if (target_.destinations) {
+    std::optional<std::map<std::string, at::Tensor>> views = target_.destinations(*s.manifest);
+    if (views.has_value()) {
+      s.in_place = true;
+      s.destinations = std::move(*views);
+      assembler.destination = [&s](const std::string& name, c10::ScalarType,
+                                   at::IntArrayRef) -> absl::StatusOr<at::Tensor> {
+        auto it = s.destinations.find(name);
+        if (it == s.destinations.end()) {
+          return absl::InternalError(absl::StrCat("no destination for tensor '", name, "'"));
+        }
+        return it->second;
+      };
+    }
+  }
+  s.assembler = std::make_unique<tensor::TensorAssembler>(std::move(assembler));
   s.start = std::chrono::steady_clock::now();
   return absl::OkStatus();
 }
@@ -200,6 +218,7 @@ absl::StatusOr<ReceivedWeights> WeightStreamReceiver::Finish() {
   out.partial = s.manifest->partial();
   out.source = s.manifest->source();
   out.tensors = std::move(s.received);
+  out.in_place = s.in_place;
   out.bytes = s.bytes;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
   s.dead = true;

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +36,12 @@ struct WeightTarget {
   bool has_weights = false;
   uint64_t version = 0;
   uint64_t max_total_bytes = uint64_t{64} << 30;
+  // Optional: where to write the tensors of a validated manifest, in place (e.g. views into a
+  // staging model). Called once, after the manifest checks; nullopt = reassemble into new
+  // tensors. The map must hold a contiguous CPU tensor of the manifest's dtype and shape for
+  // every tensor it names.
+  std::function<std::optional<std::map<std::string, at::Tensor>>(const v1::WeightManifest&)>
+      destinations;
 };
 
 struct ReceivedWeights {
@@ -42,6 +49,8 @@ struct ReceivedWeights {
   bool partial = false;
   std::string source;
   std::map<std::string, at::Tensor> tensors;  // CPU, in the dtype they were sent in
+  // The tensors were written into WeightTarget::destinations (`tensors` are those views).
+  bool in_place = false;
   uint64_t bytes = 0;
   double seconds = 0;  // from the manifest's arrival to Finish
 };

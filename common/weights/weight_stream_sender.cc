@@ -2,11 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "common/tensor/tensor_codec.h"
 #include "common/tensor/tensor_wire.h"
-#include <grpcpp/impl/codegen/proto_utils.h>
 
 namespace plumb::weights {
 
@@ -78,7 +78,8 @@ absl::StatusOr<uint64_t> SendWeightStreamToWire(
   message.set_version(options.version);
   ASSIGN_OR_RETURN(*message.mutable_manifest(), MakeManifest(tensors, options));
   const uint64_t total = message.manifest().total_bytes();
-  if (!send(message)) return absl::CancelledError("the receiver stopped the stream at the manifest");
+  if (!send(message))
+    return absl::CancelledError("the receiver stopped the stream at the manifest");
   // Every chunk is a WeightChunk{version, tensor = TensorChunk}.
   v1::WeightChunk version_only;
   version_only.set_version(options.version);

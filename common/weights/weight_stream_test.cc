@@ -1,6 +1,6 @@
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "common/weights/weight_stream_receiver.h"
@@ -78,6 +78,28 @@ TEST(WeightStreamTest, TheZeroCopyWireStreamIsTheSameMessages) {
   absl::StatusOr<ReceivedWeights> received = Receive(Target(), parsed);
   ASSERT_TRUE(received.ok()) << received.status();
   EXPECT_TRUE(at::equal(received->tensors.at("a.weight"), tensors.at("a.weight")));
+}
+
+TEST(WeightStreamTest, WritesIntoTheTargetsDestinationsWhenItHasThem) {
+  const auto tensors = Tensors();
+  std::map<std::string, at::Tensor> destinations = {
+      {"a.weight", torch::zeros({300, 1000})}, {"b.weight", torch::zeros({7}, torch::kBFloat16)}};
+  WeightTarget target = Target();
+  target.destinations = [&](const v1::WeightManifest&) { return destinations; };
+  absl::StatusOr<ReceivedWeights> received = Receive(target, Stream(tensors, Options()));
+  ASSERT_TRUE(received.ok()) << received.status();
+  EXPECT_TRUE(received->in_place);
+  EXPECT_TRUE(received->tensors.at("a.weight").is_alias_of(destinations.at("a.weight")));
+  EXPECT_TRUE(at::equal(destinations.at("a.weight"), tensors.at("a.weight")));
+  EXPECT_TRUE(at::equal(destinations.at("b.weight"), tensors.at("b.weight")));
+  // Without destinations (nullopt), new tensors.
+  target.destinations = [](const v1::WeightManifest&) {
+    return std::optional<std::map<std::string, at::Tensor>>();
+  };
+  received = Receive(target, Stream(tensors, Options()));
+  ASSERT_TRUE(received.ok());
+  EXPECT_FALSE(received->in_place);
+  EXPECT_FALSE(received->tensors.at("a.weight").is_alias_of(destinations.at("a.weight")));
 }
 
 TEST(WeightStreamTest, RoundTripsEveryTensorBitExactly) {

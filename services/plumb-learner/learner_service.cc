@@ -634,7 +634,8 @@ absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Cha
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
       rpc::StartRawClientStream(channel, method, &context, &reply);
   absl::StatusOr<uint64_t> sent = weights::SendWeightStreamToWire(
-      weights.tensors, options, [&](const grpc::ByteBuffer& chunk) { return writer->Write(chunk); });
+      weights.tensors, options,
+      [&](const grpc::ByteBuffer& chunk) { return writer->Write(chunk); });
   writer->WritesDone();
   const grpc::Status status = writer->Finish();
   if (sent.ok()) *bytes = *sent;
@@ -710,8 +711,8 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
         return health.ok() && *health == rpc::ServingStatus::kServing;
       };
       if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
-        loaded = StreamTo(channel, "/plumb.v1.RewardScorer/LoadWeights", *weights, options,
-                          timeout, &bytes);
+        loaded = StreamTo(channel, "/plumb.v1.RewardScorer/LoadWeights", *weights, options, timeout,
+                          &bytes);
       } else if (serves("plumb.v1.Generator")) {
         loaded = StreamTo(channel, "/plumb.v1.Generator/LoadWeights", *weights, options, timeout,
                           &bytes);
