@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,11 @@ absl::Status ValidateSampling(const ModelConfig& config,
         absl::StrCat("num_samples and max_new_tokens must be >= 1, got ", options.num_samples,
                      " and ", options.max_new_tokens));
   }
+  if (options.min_new_tokens < 0 || options.min_new_tokens > options.max_new_tokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_new_tokens ", options.min_new_tokens,
+                     " is outside [0, max_new_tokens = ", options.max_new_tokens, "]"));
+  }
   for (int64_t id : options.stop_token_ids) {
     if (id < 0 || id >= config.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -178,11 +184,29 @@ absl::StatusOr<std::vector<SampledSequence>> Sample(
           options.prompt_seeds.empty() ? options.seed : options.prompt_seeds[r / k];
       uniforms[r] = SamplingUniform(seed, prompt_keys[r / k], r % k, step);
     }
+    // Before min_new_tokens, sample from logits where the stop tokens cannot win.
+    const bool suppress = step < options.min_new_tokens && !stop_ids.empty();
+    at::Tensor sampled_from = scaled;
+    if (suppress) {
+      sampled_from = scaled.clone();
+      sampled_from.index_fill_(
+          1, torch::tensor(options.stop_token_ids, torch::kLong).to(scaled.device()),
+          -std::numeric_limits<float>::infinity());
+    }
     if (on_cpu) {
-      SampleRowsCpu(scaled, options.temperature == 0, options.top_k, options.top_p, uniforms,
+      SampleRowsCpu(sampled_from, options.temperature == 0, options.top_k, options.top_p, uniforms,
                     &tokens, &logprobs);
     } else {
-      SampleRowsTensor(scaled, options, uniforms, &tokens, &logprobs);
+      SampleRowsTensor(sampled_from, options, uniforms, &tokens, &logprobs);
+    }
+    if (suppress) {
+      // Report each token's log-prob under the full distribution.
+      const at::Tensor full =
+          at::log_softmax(scaled, -1)
+              .gather(1, torch::tensor(tokens, torch::kLong).to(scaled.device()).unsqueeze(1))
+              .squeeze(1)
+              .to(torch::kCPU);
+      for (int64_t r = 0; r < rows; ++r) logprobs[r] = full[r].item<float>();
     }
     for (int64_t r = 0; r < rows; ++r) {
       if (done[r]) continue;

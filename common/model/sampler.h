@@ -31,6 +31,10 @@ struct SamplingOptions {
   int64_t top_k = 0;         // keep the k most likely tokens; 0 = all
   double top_p = 1.0;        // keep the smallest set whose probability reaches top_p
   int64_t max_new_tokens = 64;
+  // Stop tokens cannot be sampled before this many tokens (their probability is set to 0 for
+  // sampling; the reported log-prob is still the token's under the full distribution, the one
+  // the learner and the reference evaluate). 0 = no minimum; <= max_new_tokens.
+  int64_t min_new_tokens = 0;
   std::vector<int64_t> stop_token_ids;  // a sampled stop token ends the row (and is kept)
   int64_t num_samples = 1;              // K samples per prompt
   uint64_t seed = 0;
@@ -54,7 +58,8 @@ struct SampledSequence {
 
 // INVALID_ARGUMENT with a message for: no prompts, an empty prompt, a token id outside the
 // vocabulary, prompt + max_new_tokens longer than max_position_embeddings, temperature < 0 or
-// not finite, top_p outside (0, 1], top_k < 0, num_samples < 1, max_new_tokens < 1.
+// not finite, top_p outside (0, 1], top_k < 0, num_samples < 1, max_new_tokens < 1,
+// min_new_tokens outside [0, max_new_tokens].
 absl::Status ValidateSampling(const ModelConfig& config,
                               const std::vector<std::vector<int64_t>>& prompts,
                               const SamplingOptions& options);

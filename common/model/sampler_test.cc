@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "common/model/cpu_decode.h"
 #include "common/model/logprobs.h"
 
@@ -159,6 +161,52 @@ TEST(SamplerTest, TopKOneIsGreedyAndStopTokensEndRows) {
   EXPECT_EQ((*stopped)[0].finish_reason, FinishReason::kStop);
   EXPECT_LE((*stopped)[0].tokens.size(), 3u);
   EXPECT_EQ((*stopped)[0].tokens.back(), stopping.stop_token_ids[0]);
+}
+
+TEST(SamplerTest, MinNewTokensKeepsStopTokensOutAndReportsFullDistributionLogProbs) {
+  Transformer model = MakeModel();
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  greedy.max_new_tokens = 6;
+  auto free_run = Sample(*model, kPrompts, greedy);
+  ASSERT_TRUE(free_run.ok());
+  // The greedy first token of every prompt is a stop token: without a minimum each row ends at
+  // once; with min_new_tokens = 4 no row may stop before its 4th token.
+  SamplingOptions stopping = greedy;
+  for (const SampledSequence& s : *free_run) stopping.stop_token_ids.push_back(s.tokens[0]);
+  auto stopped = Sample(*model, kPrompts, stopping);
+  ASSERT_TRUE(stopped.ok());
+  for (const SampledSequence& s : *stopped) EXPECT_EQ(s.tokens.size(), 1u);
+  SamplingOptions at_least = stopping;
+  at_least.min_new_tokens = 4;
+  at_least.temperature = 0.8;
+  at_least.seed = 3;
+  auto held = Sample(*model, kPrompts, at_least);
+  ASSERT_TRUE(held.ok()) << held.status();
+  std::vector<std::vector<int64_t>> responses;
+  for (const SampledSequence& s : *held) {
+    ASSERT_GE(s.tokens.size(), 4u);
+    for (size_t t = 0; t < 3; ++t) {
+      EXPECT_EQ(
+          std::count(stopping.stop_token_ids.begin(), stopping.stop_token_ids.end(), s.tokens[t]),
+          0)
+          << "a stop token at position " << t;
+    }
+    responses.push_back(s.tokens);
+  }
+  // The log-probs are the tokens' under the model's full distribution (what the learner
+  // recomputes), not under the distribution with the stop tokens removed.
+  torch::NoGradGuard no_grad;
+  auto scored = ScoreResponses(*model, kPrompts, responses, 0.8);
+  ASSERT_TRUE(scored.ok());
+  for (size_t i = 0; i < held->size(); ++i) {
+    for (size_t t = 0; t < (*held)[i].logprobs.size(); ++t) {
+      EXPECT_NEAR((*held)[i].logprobs[t], scored->logprobs[i][t].item<float>(), 1e-4);
+    }
+  }
+  at_least.min_new_tokens = 7;
+  EXPECT_THAT(std::string(Sample(*model, kPrompts, at_least).status().message()),
+              HasSubstr("min_new_tokens 7 is outside [0, max_new_tokens = 6]"));
 }
 
 TEST(SamplerTest, BadRequestsAreRefusedWithAReason) {

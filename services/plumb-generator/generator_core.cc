@@ -22,8 +22,8 @@ double Seconds(Clock::time_point since) {
 
 bool SameSampling(const model::SamplingOptions& a, const model::SamplingOptions& b) {
   return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
-         a.max_new_tokens == b.max_new_tokens && a.stop_token_ids == b.stop_token_ids &&
-         a.num_samples == b.num_samples;
+         a.max_new_tokens == b.max_new_tokens && a.min_new_tokens == b.min_new_tokens &&
+         a.stop_token_ids == b.stop_token_ids && a.num_samples == b.num_samples;
 }
 
 }  // namespace
@@ -166,10 +166,12 @@ absl::Status GeneratorCore::Prepare(const GenerateJob& job, Request* request) co
         "max_new_tokens ", s.max_new_tokens, " is outside [0, ", l.max_new_tokens_limit, "]"));
   }
   o.max_new_tokens = s.max_new_tokens == 0 ? l.default_max_new_tokens : s.max_new_tokens;
-  if (s.min_new_tokens != 0) {
+  if (s.min_new_tokens < 0 || s.min_new_tokens > o.max_new_tokens) {
     return absl::InvalidArgumentError(
-        "min_new_tokens is not supported by this generator yet; leave it 0");
+        absl::StrCat("min_new_tokens ", s.min_new_tokens,
+                     " is outside [0, max_new_tokens = ", o.max_new_tokens, "]"));
   }
+  o.min_new_tokens = s.min_new_tokens;
   if (s.stop_token_ids.size() > 16) {
     return absl::InvalidArgumentError("more than 16 stop_token_ids");
   }
@@ -430,12 +432,15 @@ void GeneratorCore::Finalize(Request* request, const model::SampledSequence& seq
   out->finish = seq.finish_reason == model::FinishReason::kStop ? Finish::kStop : Finish::kLength;
   const std::vector<std::string>& stops = request->job->sampling.stop_strings;
   if (tokenizer_ != nullptr) {
-    // Stop strings: keep every token up to the one that completes the first match.
+    // Stop strings: keep every token up to the one that completes the first match (a match
+    // cannot end before min_new_tokens tokens).
     std::string text;
     if (!stops.empty()) {
       std::vector<int32_t> ids;
+      const size_t min_tokens = static_cast<size_t>(request->options.min_new_tokens);
       for (size_t t = 0; t < out->response_ids.size(); ++t) {
         ids.push_back(static_cast<int32_t>(out->response_ids[t]));
+        if (t + 1 < min_tokens) continue;
         absl::StatusOr<std::string> decoded = tokenizer_->Decode(ids, {.skip_special = true});
         if (!decoded.ok()) break;
         bool hit = false;

@@ -167,6 +167,27 @@ TEST_F(GeneratorServiceTest, StreamsEverySampleAsTheModelCoreSamplesIt) {
   }
 }
 
+TEST_F(GeneratorServiceTest, MinNewTokensHoldsStopTokensBackUntilTheMinimum) {
+  v1::GenerateRequest request = Request();
+  request.mutable_sampling()->set_temperature(0);
+  request.mutable_sampling()->set_num_samples(1);
+  request.mutable_sampling()->set_max_new_tokens(8);
+  std::vector<v1::Rollout> free_run;
+  ASSERT_TRUE(Generate(request, &free_run).ok());
+  // Every prompt's first greedy token becomes a stop token: each row would end at once.
+  for (const v1::Rollout& r : free_run) {
+    request.mutable_sampling()->add_stop_token_ids(r.response_token_ids(0));
+  }
+  request.mutable_sampling()->set_ignore_eos(true);
+  std::vector<v1::Rollout> stopped, held;
+  ASSERT_TRUE(Generate(request, &stopped).ok());
+  for (const v1::Rollout& r : stopped) EXPECT_EQ(r.response_token_ids_size(), 1);
+  request.mutable_sampling()->set_min_new_tokens(5);
+  ASSERT_TRUE(Generate(request, &held).ok());
+  ASSERT_EQ(held.size(), free_run.size());
+  for (const v1::Rollout& r : held) EXPECT_GE(r.response_token_ids_size(), 5);
+}
+
 TEST_F(GeneratorServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeepsServing) {
   struct Case {
     std::string name;
@@ -201,9 +222,12 @@ TEST_F(GeneratorServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeeps
       {"NaN temperature",
        [](v1::GenerateRequest* r) { r->mutable_sampling()->set_temperature(std::nanf("")); },
        grpc::INVALID_ARGUMENT, "temperature"},
-      {"min_new_tokens",
-       [](v1::GenerateRequest* r) { r->mutable_sampling()->set_min_new_tokens(2); },
-       grpc::INVALID_ARGUMENT, "min_new_tokens is not supported"},
+      {"min_new_tokens over max_new_tokens",
+       [](v1::GenerateRequest* r) {
+         r->mutable_sampling()->set_max_new_tokens(4);
+         r->mutable_sampling()->set_min_new_tokens(5);
+       },
+       grpc::INVALID_ARGUMENT, "min_new_tokens 5 is outside [0, max_new_tokens = 4]"},
       {"stop token out of range",
        [](v1::GenerateRequest* r) { r->mutable_sampling()->add_stop_token_ids(259); },
        grpc::INVALID_ARGUMENT, "stop token id 259"},
