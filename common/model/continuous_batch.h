@@ -1,0 +1,83 @@
+// Continuous batching: sequences decoded together one token per step, where new sequences join
+// between steps and finished ones leave at once, so a server never waits for the longest
+// sequence of a batch before starting the next request.
+//
+// Layout: one KV cache of `slots` rows and `capacity` positions shared by all sequences. A
+// joining sequence is prefilled on its own, then its keys and values are copied into a free row,
+// right-aligned to the cache's current length (the positions before it are marked invalid, and
+// rotary positions count only valid keys, so a sequence computes exactly what it would alone).
+// Each sequence keeps its own sampling options and random stream (SamplingUniform of its seed,
+// prompt, sample index and step), so its tokens do not depend on what else is in the batch. When
+// the batch empties, the cache starts over at position 0.
+//
+// Thread safety: one thread (a server's runner) owns a ContinuousBatch and its model.
+#ifndef PLUMB_COMMON_MODEL_CONTINUOUS_BATCH_H_
+#define PLUMB_COMMON_MODEL_CONTINUOUS_BATCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model/sampler.h"
+#include "common/model/transformer.h"
+
+namespace plumb::model {
+
+struct BatchSequence {
+  std::vector<int64_t> prompt;
+  // temperature, top_k, top_p, max_new_tokens, min_new_tokens, stop_token_ids and seed apply
+  // (num_samples and prompt_seeds do not: one BatchSequence is one sample).
+  SamplingOptions options;
+  int64_t sample_index = 0;  // the sample's index among its prompt's samples (random stream)
+  uint64_t tag = 0;          // the caller's, returned with the result
+};
+
+struct FinishedSequence {
+  uint64_t tag = 0;
+  SampledSequence result;  // prompt_index is 0; sample_index as given
+};
+
+class ContinuousBatch {
+ public:
+  // `slots` sequences at most at once; `capacity` cache positions (at least the longest prompt
+  // plus max_new_tokens of any sequence that will join).
+  ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity);
+  ~ContinuousBatch();
+  ContinuousBatch(const ContinuousBatch&) = delete;
+  ContinuousBatch& operator=(const ContinuousBatch&) = delete;
+
+  // Whether `count` more sequences with prompts of at most `prompt_length` tokens and at most
+  // `max_new_tokens` new tokens fit now (free rows, and cache positions for them and for every
+  // sequence already decoding).
+  bool Fits(int64_t count, int64_t prompt_length, int64_t max_new_tokens) const;
+
+  // Prefills the sequences (one forward pass) and adds them. INVALID_ARGUMENT for sequences
+  // that do not pass ValidateSampling or do not Fit.
+  absl::Status Add(const std::vector<BatchSequence>& sequences);
+
+  // Samples one token for every sequence, then feeds the tokens of those that go on through one
+  // decoding step. Returns the sequences that finished (stop token or max_new_tokens).
+  absl::StatusOr<std::vector<FinishedSequence>> Step();
+
+  // Removes the sequences whose tag matches (e.g. cancelled requests).
+  void Drop(const std::function<bool(uint64_t tag)>& matches);
+
+  int64_t active() const { return active_; }
+  bool empty() const { return active_ == 0; }
+
+ private:
+  struct Row;
+  KvCache View(int64_t rows);
+
+  TransformerImpl& model_;
+  const int64_t slots_;
+  const int64_t capacity_;
+  KvCache cache_;
+  std::vector<Row> rows_;  // one per slot
+  int64_t active_ = 0;
+};
+
+}  // namespace plumb::model
+
+#endif  // PLUMB_COMMON_MODEL_CONTINUOUS_BATCH_H_
