@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs the benchmarks, printing medians and the ratios that
 # BENCHMARKS.md records, each against a baseline measured in the same run.
-# Usage: scripts/bench.sh [codec|model|sync|all]   (default: all)
+# Usage: scripts/bench.sh [codec|model|sync|ppo|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target plumb-bench-tensor-codec plumb-bench-model \
-  plumb-bench-weight-sync plumb-model plumb-generator plumb-learner >/dev/null
+  plumb-bench-weight-sync plumb-bench-ppo-step plumb-model plumb-generator plumb-learner \
+  plumb-reference plumb-scorer >/dev/null
 
 if [ "$what" = codec ] || [ "$what" = all ]; then
   out=$(mktemp)
@@ -43,4 +44,11 @@ fi
 if [ "$what" = sync ] || [ "$what" = all ]; then
   # Learner -> 2 generators (25M parameters) against raw loopback TCP, same run.
   PLUMB_BIN_DIR=build/bin ./build/bin/plumb-bench-weight-sync --reps 5 --size 25m 2>/dev/null
+fi
+
+if [ "$what" = ppo ] || [ "$what" = all ]; then
+  # One PPO step over the 4 services on loopback against the same step in one process, 1 LibTorch
+  # thread per process, steps alternating between the sides.
+  # Progress and errors on stderr; the table on stdout.
+  PLUMB_BIN_DIR=build/bin ./build/bin/plumb-bench-ppo-step --reps 5 --threads 1
 fi
