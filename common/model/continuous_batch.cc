@@ -150,8 +150,7 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
       }
       suppressed.push_back(suppress);
       scaled_rows.push_back(scaled);
-      uniforms.push_back(
-          SamplingUniform(o.seed, row.prompt_key, row.sequence.sample_index, step));
+      uniforms.push_back(SamplingUniform(o.seed, row.prompt_key, row.sequence.sample_index, step));
     }
     const at::Tensor scaled = torch::stack(scaled_rows);
     std::vector<int64_t> group_tokens;
@@ -168,8 +167,7 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
       logprobs[members[j]] = group_logprobs[j];
       if (suppressed[j]) {
         // The log-prob under the full distribution, as Sample reports it.
-        logprobs[members[j]] =
-            at::log_softmax(full_rows[j], -1)[group_tokens[j]].item<float>();
+        logprobs[members[j]] = at::log_softmax(full_rows[j], -1)[group_tokens[j]].item<float>();
       }
     }
   }

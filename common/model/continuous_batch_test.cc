@@ -48,8 +48,8 @@ void ExpectSame(const SampledSequence& got, const SampledSequence& want, uint64_
 // than the cache in use), sampling options and lengths, each get exactly what they get alone.
 TEST(ContinuousBatchTest, SequencesJoiningBetweenStepsGetWhatTheyGetAlone) {
   Transformer model = MakeModel();
-  auto make = [](std::vector<int64_t> prompt, double temperature, int64_t max_new,
-                 uint64_t seed, int64_t sample, uint64_t tag) {
+  auto make = [](std::vector<int64_t> prompt, double temperature, int64_t max_new, uint64_t seed,
+                 int64_t sample, uint64_t tag) {
     BatchSequence s;
     s.prompt = std::move(prompt);
     s.options.temperature = temperature;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/model/continuous_batch.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/utf8_runs.h"
 
@@ -20,12 +21,6 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-bool SameSampling(const model::SamplingOptions& a, const model::SamplingOptions& b) {
-  return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
-         a.max_new_tokens == b.max_new_tokens && a.min_new_tokens == b.min_new_tokens &&
-         a.stop_token_ids == b.stop_token_ids && a.num_samples == b.num_samples;
-}
-
 }  // namespace
 
 struct GeneratorCore::Request {
@@ -34,6 +29,8 @@ struct GeneratorCore::Request {
   model::SamplingOptions options;  // `seed` is the request's (never 0 here)
   std::shared_ptr<weights::ModelSnapshot> snapshot;
   int sequences = 0;
+  int next_row = 0;   // runner only: the next (prompt x sample) row to put into the batch
+  int rows_left = 0;  // runner only: rows admitted to the batch and not yet finished
   Clock::time_point admitted;
   std::atomic<bool> cancelled{false};
   absl::Mutex mu;
@@ -88,7 +85,7 @@ absl::StatusOr<std::unique_ptr<GeneratorCore>> GeneratorCore::Create(
                              metrics::DefaultLatencyBuckets()));
   ASSIGN_OR_RETURN(std::vector<double> sizes, metrics::ExponentialBuckets(1, 2, 12));
   ASSIGN_OR_RETURN(m->batch, histogram("plumb_generator_batch_size",
-                                       "Sequences decoded together per Sample call.", sizes));
+                                       "Sequences decoded together, per decoding step.", sizes));
   ASSIGN_OR_RETURN(m->queued, gauge("plumb_generator_queued_sequences",
                                     "Sequences admitted and waiting for the runner."));
   ASSIGN_OR_RETURN(m->running,
@@ -310,115 +307,172 @@ absl::Status GeneratorCore::Generate(GenerateJob job,
 }
 
 void GeneratorCore::RunLoop() {
-  while (true) {
-    std::vector<std::shared_ptr<Request>> group;
+  std::unique_ptr<model::ContinuousBatch> batch;
+  std::shared_ptr<weights::ModelSnapshot> batch_snapshot;
+  struct Tagged {
+    std::shared_ptr<Request> request;
+    size_t prompt;
+  };
+  std::map<uint64_t, Tagged> tags;  // the batch's rows
+  uint64_t next_tag = 0;
+  // A request whose rows have all left the batch (or failed) is done.
+  auto finish_rows = [&](const std::shared_ptr<Request>& r, int rows, const absl::Status& status) {
+    r->rows_left -= rows;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](GeneratorCore* core) ABSL_EXCLUSIVE_LOCKS_REQUIRED(core->mu_) {
-            return core->stopping_ || !core->queue_.empty();
-          },
-          this));
-      if (queue_.empty()) return;
-      // The oldest request, plus every queued request that samples the same way from the same
-      // snapshot, up to one batch of sequences.
-      std::shared_ptr<Request> head = queue_.front();
-      queue_.pop_front();
-      group.push_back(head);
-      int sequences = head->sequences;
-      for (auto it = queue_.begin(); it != queue_.end();) {
-        const std::shared_ptr<Request>& r = *it;
-        if (r->snapshot == head->snapshot && SameSampling(r->options, head->options) &&
-            sequences + r->sequences <= limits_.max_batch_size) {
-          sequences += r->sequences;
-          group.push_back(r);
-          it = queue_.erase(it);
-        } else {
-          ++it;
-        }
+      running_sequences_ -= rows;
+      metrics_->running->Set(running_sequences_);
+    }
+    absl::MutexLock lock(&r->mu);
+    if (!status.ok() && r->status.ok()) r->status = status;
+    if (r->rows_left == 0 && r->next_row == r->sequences) r->done = true;
+  };
+  while (true) {
+    // 1. Admit queued rows, oldest request first, while they fit.
+    struct Admitted {
+      std::shared_ptr<Request> request;
+      int first_row, rows;
+    };
+    std::vector<Admitted> admitted;
+    {
+      absl::MutexLock lock(&mu_);
+      const bool idle = batch == nullptr || batch->empty();
+      if (idle) {
+        mu_.Await(absl::Condition(
+            +[](GeneratorCore* core) ABSL_EXCLUSIVE_LOCKS_REQUIRED(core->mu_) {
+              return core->stopping_ || !core->queue_.empty();
+            },
+            this));
+        if (queue_.empty()) return;  // stopping, nothing left
       }
-      for (const std::shared_ptr<Request>& r : group) {
-        queued_sequences_ -= r->sequences;
-        running_sequences_ += r->sequences;
+      int64_t count = 0, longest = 0, most_new = 0;
+      while (!queue_.empty()) {
+        const std::shared_ptr<Request>& r = queue_.front();
+        if (r->cancelled.load()) {
+          // Never started: its rows are dropped here.
+          queued_sequences_ -= r->sequences - r->next_row;
+          running_sequences_ += r->sequences - r->next_row;
+          admitted.push_back({r, r->next_row, r->sequences - r->next_row});
+          r->next_row = r->sequences;
+          queue_.pop_front();
+          continue;
+        }
+        if (batch == nullptr || (batch->empty() && count == 0 && batch_snapshot != r->snapshot)) {
+          batch = std::make_unique<model::ContinuousBatch>(
+              *r->snapshot->model, limits_.max_batch_size,
+              r->snapshot->model->config().max_position_embeddings);
+          batch_snapshot = r->snapshot;
+        }
+        if (r->snapshot != batch_snapshot) break;  // waits for the older rows to leave
+        const int64_t k = r->options.num_samples;
+        int taken = 0;
+        while (r->next_row + taken < r->sequences) {
+          const std::vector<int64_t>& prompt = r->prompts[(r->next_row + taken) / k];
+          const int64_t length = std::max<int64_t>(longest, prompt.size());
+          const int64_t new_tokens = std::max<int64_t>(most_new, r->options.max_new_tokens);
+          if (!batch->Fits(count + 1, length, new_tokens)) break;
+          ++count;
+          longest = length;
+          most_new = new_tokens;
+          ++taken;
+        }
+        if (taken > 0) {
+          admitted.push_back({r, r->next_row, taken});
+          r->next_row += taken;
+          queued_sequences_ -= taken;
+          running_sequences_ += taken;
+        }
+        if (r->next_row < r->sequences) break;  // the rest waits for free rows
+        queue_.pop_front();
       }
       metrics_->queued->Set(queued_sequences_);
       metrics_->running->Set(running_sequences_);
     }
-    RunGroup(group);
-    absl::MutexLock lock(&mu_);
-    for (const std::shared_ptr<Request>& r : group) running_sequences_ -= r->sequences;
-    metrics_->running->Set(running_sequences_);
-  }
-}
-
-void GeneratorCore::RunGroup(const std::vector<std::shared_ptr<Request>>& group) {
-  // Every prompt of the group, with the request and index it came from.
-  struct Row {
-    Request* request;
-    size_t prompt;
-  };
-  std::vector<Row> rows;
-  for (const std::shared_ptr<Request>& r : group) {
-    for (size_t p = 0; p < r->prompts.size(); ++p) rows.push_back({r.get(), p});
-  }
-  const model::SamplingOptions& shared = group.front()->options;
-  const int64_t k = shared.num_samples;
-  const size_t per_call = static_cast<size_t>(std::max<int64_t>(1, limits_.max_batch_size / k));
-  std::shared_ptr<weights::ModelSnapshot> snapshot = group.front()->snapshot;
-  metrics_->version->Set(static_cast<double>(model_->Current()->version));
-  std::map<Request*, absl::Status> failures;
-  for (size_t first = 0; first < rows.size(); first += per_call) {
-    std::vector<Row> chunk;
-    for (size_t i = first; i < std::min(rows.size(), first + per_call); ++i) {
-      if (!rows[i].request->cancelled.load() && !failures.count(rows[i].request)) {
-        chunk.push_back(rows[i]);
+    std::vector<model::BatchSequence> joining;
+    std::vector<uint64_t> joining_tags;
+    for (const Admitted& a : admitted) {
+      a.request->rows_left += a.rows;
+      if (a.request->cancelled.load()) {
+        finish_rows(a.request, a.rows, absl::OkStatus());
+        continue;
+      }
+      const int64_t k = a.request->options.num_samples;
+      for (int row = a.first_row; row < a.first_row + a.rows; ++row) {
+        model::BatchSequence sequence;
+        sequence.prompt = a.request->prompts[row / k];
+        sequence.options = a.request->options;
+        sequence.sample_index = row % k;
+        sequence.tag = next_tag++;
+        tags[sequence.tag] = {a.request, static_cast<size_t>(row / k)};
+        joining_tags.push_back(sequence.tag);
+        joining.push_back(std::move(sequence));
       }
     }
-    if (chunk.empty()) continue;
-    std::vector<std::vector<int64_t>> prompts;
-    model::SamplingOptions options = shared;
-    options.prompt_seeds.clear();
-    for (const Row& row : chunk) {
-      prompts.push_back(row.request->prompts[row.prompt]);
-      options.prompt_seeds.push_back(row.request->options.seed);
+    if (!joining.empty()) {
+      metrics_->version->Set(static_cast<double>(model_->Current()->version));
+      absl::Status added;
+      try {
+        added = batch->Add(joining);
+      } catch (const c10::Error& e) {
+        added = absl::InternalError(absl::StrCat("prefill failed: ", e.what_without_backtrace()));
+      }
+      if (!added.ok()) {
+        for (uint64_t tag : joining_tags) {
+          finish_rows(tags[tag].request, 1, added);
+          tags.erase(tag);
+        }
+      }
     }
-    metrics_->batch->Observe(static_cast<double>(prompts.size() * k));
-    absl::StatusOr<std::vector<model::SampledSequence>> sampled;
+    if (batch == nullptr || batch->empty()) continue;
+    // 2. Rows of cancelled requests leave.
+    std::vector<uint64_t> dropped;
+    batch->Drop([&](uint64_t tag) {
+      const bool cancel = tags[tag].request->cancelled.load();
+      if (cancel) dropped.push_back(tag);
+      return cancel;
+    });
+    for (uint64_t tag : dropped) {
+      finish_rows(tags[tag].request, 1, absl::OkStatus());
+      tags.erase(tag);
+    }
+    if (batch->empty()) continue;
+    // 3. One decoding step; finished sequences go to their requests.
+    const int64_t rows = batch->active();
+    metrics_->batch->Observe(static_cast<double>(rows));
+    absl::StatusOr<std::vector<model::FinishedSequence>> finished;
     try {
-      torch::NoGradGuard no_grad;
-      sampled = model::Sample(*snapshot->model, prompts, options);
+      finished = batch->Step();
     } catch (const c10::Error& e) {
-      sampled = absl::InternalError(absl::StrCat("sampling failed: ", e.what_without_backtrace()));
+      finished = absl::InternalError(absl::StrCat("sampling failed: ", e.what_without_backtrace()));
     }
-    if (!sampled.ok()) {
-      for (const Row& row : chunk) failures[row.request] = sampled.status();
+    if (!finished.ok()) {
+      // Every sequence in the batch fails with the error; the batch starts over.
+      for (auto& [tag, tagged] : tags) finish_rows(tagged.request, 1, finished.status());
+      tags.clear();
+      batch.reset();
       continue;
     }
-    int64_t tokens = 0;
-    for (const model::SampledSequence& seq : *sampled) {
-      const Row& row = chunk[seq.prompt_index];
+    for (model::FinishedSequence& f : *finished) {
+      const Tagged tagged = tags[f.tag];
+      tags.erase(f.tag);
       RolloutResult out;
-      Finalize(row.request, seq, row.request->job->prompts[row.prompt].id,
-               row.request->prompts[row.prompt], &out);
-      tokens += static_cast<int64_t>(seq.tokens.size());
-      absl::MutexLock lock(&row.request->mu);
-      row.request->ready.push_back(std::move(out));
+      Finalize(tagged.request.get(), f.result, tagged.request->job->prompts[tagged.prompt].id,
+               tagged.request->prompts[tagged.prompt], &out);
+      metrics_->rollouts->Increment(1.0);
+      {
+        absl::MutexLock lock(&tagged.request->mu);
+        tagged.request->ready.push_back(std::move(out));
+      }
+      finish_rows(tagged.request, 1, absl::OkStatus());
     }
-    metrics_->tokens->Increment(static_cast<double>(tokens));
-    metrics_->rollouts->Increment(static_cast<double>(sampled->size()));
+    metrics_->tokens->Increment(static_cast<double>(rows));
     absl::MutexLock lock(&mu_);
     recent_tokens_.emplace_back(
-        std::chrono::duration<double>(Clock::now().time_since_epoch()).count(), tokens);
+        std::chrono::duration<double>(Clock::now().time_since_epoch()).count(), rows);
     while (recent_tokens_.size() > 1 &&
            recent_tokens_.front().first < recent_tokens_.back().first - 60) {
       recent_tokens_.pop_front();
     }
-  }
-  for (const std::shared_ptr<Request>& r : group) {
-    absl::MutexLock lock(&r->mu);
-    auto it = failures.find(r.get());
-    if (it != failures.end()) r->status = it->second;
-    r->done = true;
   }
 }
 

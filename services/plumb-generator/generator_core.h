@@ -1,14 +1,14 @@
 // The core of plumb-generator: samples K responses per prompt from the current policy snapshot,
 // without gRPC. Requests are validated and admitted on the caller's thread (admission fails with
 // RESOURCE_EXHAUSTED once queued + running sequences would pass queue_capacity), then one runner
-// thread owns every forward pass: it takes the oldest request, adds queued requests that sample
-// the same way from the same weight snapshot, and decodes their prompts together in batches of at
-// most max_batch_size sequences. Each request runs entirely on the snapshot current when it was
-// admitted, and every rollout names that version.
-//
-// Batching is per request group: rows of one Sample() call decode in lock step, and a new
-// request joins at the next call, not at the next decoding step (no step-level continuous
-// batching yet).
+// thread owns every forward pass and decodes with continuous batching (model::ContinuousBatch):
+// between two decoding steps it admits queued sequences (oldest request first) while they fit
+// the batch's max_batch_size rows and cache positions, prefills them, and lets every finished
+// sequence leave at once, so a short request never waits for a long one. Sequences with
+// different sampling settings share the batch; each gets exactly the tokens it would get alone.
+// Each request runs entirely on the snapshot current when it was admitted, and every rollout
+// names that version: a request admitted after a weight swap waits until the sequences of the
+// older snapshot have left the batch.
 //
 // Thread safety: Generate() from any number of threads; it blocks its caller, handing rollouts to
 // `emit` on that caller's thread as each batch finishes.
@@ -40,7 +40,7 @@ struct GeneratorLimits {
   int max_sequences_per_request = 4096;
   int max_new_tokens_limit = 4096;
   int default_max_new_tokens = 256;
-  int max_batch_size = 32;    // sequences per Sample() call
+  int max_batch_size = 32;    // sequences decoding together (rows of the continuous batch)
   int queue_capacity = 1024;  // queued + running sequences
 };
 
@@ -121,7 +121,6 @@ class GeneratorCore {
   // Token ids of every prompt and the model's sampling options; INVALID_ARGUMENT on bad input.
   absl::Status Prepare(const GenerateJob& job, Request* request) const;
   void RunLoop();
-  void RunGroup(const std::vector<std::shared_ptr<Request>>& group);
   void Finalize(Request* request, const model::SampledSequence& sequence, const std::string& id,
                 const std::vector<int64_t>& prompt, RolloutResult* out) const;
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -95,6 +97,65 @@ TEST_F(GeneratorCoreTest, ConcurrentRequestsWithDifferentSeedsGetWhatTheyGetAlon
     EXPECT_EQ(alone1[i].response_ids, together1[i].response_ids);
     EXPECT_EQ(alone2[i].response_ids, together2[i].response_ids);
   }
+}
+
+// Continuous batching: a short request that arrives while a long one decodes joins the running
+// batch at the next step and finishes first (with batching per Sample() call it would wait for
+// the long one to end), and still gets exactly what it gets alone.
+TEST_F(GeneratorCoreTest, AShortRequestJoinsARunningBatchAndFinishesFirst) {
+  // A model with room for a long request (400 new tokens, tens of milliseconds of decoding).
+  const fs::path dir = dir_ / "long";
+  model::ModelConfig config;
+  config.vocab_size = 259;
+  config.hidden_size = 32;
+  config.intermediate_size = 48;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.max_position_embeddings = 512;
+  torch::manual_seed(2);
+  model::Transformer m(config);
+  ASSERT_TRUE(model::SaveHfModel(*m, dir).ok());
+  std::unique_ptr<weights::VersionedModel> model = *weights::VersionedModel::Load(dir.string(), {});
+  GeneratorLimits limits;
+  limits.max_batch_size = 4;
+  limits.max_new_tokens_limit = 500;
+  metrics::Registry registry;
+  std::unique_ptr<GeneratorCore> core =
+      *GeneratorCore::Create(model.get(), *tokenizer::ByteTokenizer::Create(), limits, &registry);
+  auto run = [&](const GenerateJob& job, std::vector<RolloutResult>* out) {
+    return core->Generate(job, [out](const RolloutResult& r) {
+      out->push_back(r);
+      return true;
+    });
+  };
+  GenerateJob short_job = Job(9, /*prompts=*/1, /*samples=*/1);
+  short_job.sampling.max_new_tokens = 2;
+  std::vector<RolloutResult> alone;
+  ASSERT_TRUE(run(short_job, &alone).ok());
+
+  GenerateJob long_job = Job(4, /*prompts=*/1, /*samples=*/3);
+  long_job.sampling.max_new_tokens = 400;
+  long_job.sampling.ignore_eos = true;
+  std::atomic<int> order{0};
+  int long_finished_as = 0, short_finished_as = 0;
+  std::vector<RolloutResult> long_out, short_out;
+  std::thread long_thread([&] {
+    EXPECT_TRUE(run(long_job, &long_out).ok());
+    long_finished_as = ++order;
+  });
+  // Once the long request's rows are decoding, the short one arrives.
+  while (core->load().running_sequences < 3) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  ASSERT_TRUE(run(short_job, &short_out).ok());
+  short_finished_as = ++order;
+  long_thread.join();
+  EXPECT_EQ(short_finished_as, 1);
+  EXPECT_EQ(long_finished_as, 2);
+  ASSERT_EQ(short_out.size(), 1u);
+  EXPECT_EQ(short_out[0].response_ids, alone[0].response_ids);
+  ASSERT_EQ(long_out.size(), 3u);
+  for (const RolloutResult& r : long_out) EXPECT_EQ(r.response_ids.size(), 400u);
 }
 
 TEST_F(GeneratorCoreTest, AFullQueueAndBadInputsAreRefused) {
