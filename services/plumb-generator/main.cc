@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/metrics/registry.h"
+#include "common/model/compute_threads.h"
 #include "common/model/hf_checkpoint.h"
 #include "common/service/service_args.h"
 #include "common/service/service_host.h"
@@ -39,7 +40,7 @@ int Main(int argc, char** argv) {
         return plumb::generator::ParseGeneratorSection(root, args->config_dir, &options);
       });
   if (!config.ok()) return Fail(2, config.status());
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  plumb::model::SetComputeThreads(options.threads);
   absl::StatusOr<plumb::model::ModelPlacement> placement =
       plumb::model::ParsePlacement(options.dtype, options.device);
   if (!placement.ok()) return Fail(2, placement.status());

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/metrics/registry.h"
+#include "common/model/compute_threads.h"
 #include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
@@ -48,7 +49,7 @@ int Main(int argc, char** argv) {
         return section->Finish();
       });
   if (!config.ok()) return Fail(2, config.status());
-  if (threads > 0) at::set_num_threads(threads);
+  plumb::model::SetComputeThreads(threads);
   absl::StatusOr<plumb::train::WorldEnvironment> env = plumb::train::ReadWorldEnvironment();
   if (!env.ok()) return Fail(2, env.status());
   plumb::train::WorldOptions world_options;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/metrics/registry.h"
+#include "common/model/compute_threads.h"
 #include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
@@ -41,6 +42,7 @@ int Main(int argc, char** argv) {
         return absl::OkStatus();
       });
   if (!config.ok()) return Fail(2, config.status());
+  plumb::model::SetComputeThreads(options->threads);
   absl::StatusOr<std::unique_ptr<plumb::scorer::Scorer>> scorer =
       plumb::scorer::Scorer::Create(*options);
   if (!scorer.ok()) return Fail(1, scorer.status());

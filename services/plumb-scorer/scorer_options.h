@@ -99,6 +99,7 @@ struct ScorerOptions {
   int max_items_per_request = 1024;
   int max_batch_size = 32;    // sequences per reward-model forward pass
   int64_t cache_entries = 0;  // LRU capacity in (objective, item) scores; 0 = no cache
+  int threads = 0;            // LibTorch / BLAS threads per operator; 0 = the default
   std::vector<ObjectiveOptions> objectives;
   CompositionOptions composition;
 };
