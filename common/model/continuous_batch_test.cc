@@ -6,25 +6,12 @@
 
 #include <map>
 
+#include "common/model/sampling_test_model.h"
+
 namespace plumb::model {
 namespace {
 
 using ::testing::HasSubstr;
-
-Transformer MakeModel() {
-  ModelConfig config;
-  config.vocab_size = 50;
-  config.hidden_size = 32;
-  config.intermediate_size = 64;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.max_position_embeddings = 64;
-  torch::manual_seed(3);
-  Transformer model(config);
-  model->eval();
-  return model;
-}
 
 // What Sample gives one sequence alone (the reference for the batch).
 SampledSequence Alone(TransformerImpl& model, const BatchSequence& s) {

@@ -8,30 +8,12 @@
 
 #include "common/model/cpu_decode.h"
 #include "common/model/logprobs.h"
+#include "common/model/sampling_test_model.h"
 
 namespace plumb::model {
 namespace {
 
 using ::testing::HasSubstr;
-
-ModelConfig SmallConfig() {
-  ModelConfig config;
-  config.vocab_size = 50;
-  config.hidden_size = 32;
-  config.intermediate_size = 64;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.max_position_embeddings = 64;
-  return config;
-}
-
-Transformer MakeModel() {
-  torch::manual_seed(3);
-  Transformer model(SmallConfig());
-  model->eval();
-  return model;
-}
 
 const std::vector<std::vector<int64_t>> kPrompts = {{1, 2, 3}, {4, 5, 6, 7, 8, 9}, {10}};
 

@@ -2,31 +2,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
+
+#include "tests/support/free_port.h"
 
 namespace plumb::train {
 namespace {
 
 using ::testing::HasSubstr;
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 TEST(DistributedTest, NoEnvironmentMeansAWorldOfOne) {
   unsetenv("RANK");
@@ -58,7 +44,8 @@ TEST(DistributedTest, BadEnvironmentNamesTheVariable) {
 }
 
 TEST(DistributedTest, NcclIsRefusedWithAHintOnThisBuild) {
-  WorldEnvironment env{.rank = 0, .world_size = 2, .master_port = FreePort()};
+  WorldEnvironment env{
+      .rank = 0, .world_size = 2, .master_port = plumb::testing::FreeLoopbackPort()};
   absl::StatusOr<std::unique_ptr<World>> world = World::Join(env, WorldOptions{.backend = "nccl"});
   EXPECT_FALSE(world.ok());
   EXPECT_THAT(std::string(world.status().message()), HasSubstr("backend: gloo"));
@@ -66,7 +53,7 @@ TEST(DistributedTest, NcclIsRefusedWithAHintOnThisBuild) {
 
 // Two ranks in two threads of this process, talking Gloo over loopback.
 TEST(DistributedTest, TwoRanksSumTensorsAndNumbersAndBroadcastOverGloo) {
-  const int port = FreePort();
+  const int port = plumb::testing::FreeLoopbackPort();
   std::vector<std::string> errors(2);
   std::vector<at::Tensor> sums(2), floats(2), broadcast(2);
   std::vector<std::vector<double>> numbers(2);
@@ -103,7 +90,8 @@ TEST(DistributedTest, TwoRanksSumTensorsAndNumbersAndBroadcastOverGloo) {
 }
 
 TEST(DistributedTest, JoiningANonexistentMasterFailsWithinTheTimeout) {
-  WorldEnvironment env{.rank = 1, .world_size = 2, .master_port = FreePort()};
+  WorldEnvironment env{
+      .rank = 1, .world_size = 2, .master_port = plumb::testing::FreeLoopbackPort()};
   absl::StatusOr<std::unique_ptr<World>> world =
       World::Join(env, WorldOptions{.timeout = std::chrono::seconds(2)});
   ASSERT_FALSE(world.ok());

@@ -24,16 +24,7 @@ class GeneratorCoreTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) / "generator_core_test";
     fs::remove_all(dir_);
-    model::ModelConfig config;
-    config.vocab_size = 259;
-    config.hidden_size = 32;
-    config.intermediate_size = 48;
-    config.num_attention_heads = 4;
-    config.num_key_value_heads = 2;
-    config.max_position_embeddings = 64;
-    torch::manual_seed(1);
-    model::Transformer m(config);
-    ASSERT_TRUE(model::SaveHfModel(*m, dir_).ok());
+    SaveModel(dir_, /*context=*/64, /*seed=*/1);
     model_ = *weights::VersionedModel::Load(dir_.string(), {});
     std::shared_ptr<const tokenizer::Tokenizer> tok = *tokenizer::ByteTokenizer::Create();
     GeneratorLimits limits;
@@ -45,6 +36,20 @@ class GeneratorCoreTest : public ::testing::Test {
   void TearDown() override {
     core_.reset();
     fs::remove_all(dir_);
+  }
+
+  // A byte-vocabulary model of `context` positions, saved as a Hugging Face folder.
+  static void SaveModel(const fs::path& dir, int64_t context, uint64_t seed) {
+    model::ModelConfig config;
+    config.vocab_size = 259;
+    config.hidden_size = 32;
+    config.intermediate_size = 48;
+    config.num_attention_heads = 4;
+    config.num_key_value_heads = 2;
+    config.max_position_embeddings = context;
+    torch::manual_seed(seed);
+    model::Transformer m(config);
+    ASSERT_TRUE(model::SaveHfModel(*m, dir).ok());
   }
 
   static GenerateJob Job(uint64_t seed, int prompts = 2, int samples = 2) {
@@ -105,16 +110,7 @@ TEST_F(GeneratorCoreTest, ConcurrentRequestsWithDifferentSeedsGetWhatTheyGetAlon
 TEST_F(GeneratorCoreTest, AShortRequestJoinsARunningBatchAndFinishesFirst) {
   // A model with room for a long request (400 new tokens, tens of milliseconds of decoding).
   const fs::path dir = dir_ / "long";
-  model::ModelConfig config;
-  config.vocab_size = 259;
-  config.hidden_size = 32;
-  config.intermediate_size = 48;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.max_position_embeddings = 512;
-  torch::manual_seed(2);
-  model::Transformer m(config);
-  ASSERT_TRUE(model::SaveHfModel(*m, dir).ok());
+  SaveModel(dir, /*context=*/512, /*seed=*/2);
   std::unique_ptr<weights::VersionedModel> model = *weights::VersionedModel::Load(dir.string(), {});
   GeneratorLimits limits;
   limits.max_batch_size = 4;

@@ -172,6 +172,13 @@ absl::StatusOr<double> LearnerCore::Session::Step(TrainStats* stats) {
   return norm;
 }
 
+void LearnerCore::Session::CloseCall(TrainStats* stats,
+                                     std::chrono::steady_clock::time_point start) {
+  stats->policy_version = version;
+  stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++train_calls;
+}
+
 double LearnerCore::Session::OfflineScale() const {
   return 1.0 / std::max(1, options.gradient_accumulation_steps);
 }

@@ -4,13 +4,9 @@
 // refused with a message.
 #include "services/plumb-learner/learner_core.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -19,6 +15,7 @@
 #include "common/model/hf_checkpoint.h"
 #include "common/model/logprobs.h"
 #include "common/model/transformer.h"
+#include "tests/support/free_port.h"
 
 namespace plumb::learner {
 namespace {
@@ -28,19 +25,6 @@ using ::testing::HasSubstr;
 
 const std::vector<int64_t> kPromptA = {1, 2, 3}, kPromptB = {4, 5, 6, 7};
 const std::vector<int64_t> kGood = {10, 11, 12}, kBad = {20, 21, 22, 23};
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 class LearnerCoreTest : public ::testing::Test {
  protected:
@@ -333,7 +317,7 @@ TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
     absl::StatusOr<PolicyWeights> want = single.Weights("session", torch::kFloat);
     ASSERT_TRUE(want.ok());
 
-    const int port = FreePort();
+    const int port = plumb::testing::FreeLoopbackPort();
     std::vector<TrainStats> got(2);
     std::vector<absl::StatusOr<PolicyWeights>> weights(2, absl::InternalError("not run"));
     auto rank_main = [&](int rank) {

@@ -21,10 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 at::Tensor FloatTensor(const std::vector<float>& values, const c10::Device& device) {
   return torch::tensor(values).to(device);
 }
@@ -85,9 +81,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
     stats.losses["total"] = stats.losses["sft"];
     stats.tokens = static_cast<uint64_t>(sums["tokens"]);
     stats.sequences = static_cast<uint64_t>(n);
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }
@@ -190,9 +184,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Pairs(
     stats.metrics["rewards/rejected"] = sums["rejected"] / n;
     stats.tokens = static_cast<uint64_t>(sums["tokens"]);
     stats.sequences = static_cast<uint64_t>(2 * n);
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }
@@ -247,9 +239,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::RewardModelPairs(
     stats.metrics["rewards/rejected"] = sums["rejected"] / n;
     stats.tokens = static_cast<uint64_t>(sums["tokens"]);
     stats.sequences = static_cast<uint64_t>(2 * n);
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }
@@ -323,9 +313,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Kto(const std::vector<UnpairedE
     stats.metrics["kto/z0"] = *stats.kl;
     stats.tokens = static_cast<uint64_t>(sums["tokens"]);
     stats.sequences = static_cast<uint64_t>(n);
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }
@@ -399,9 +387,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ranked(const std::vector<Ranked
     }
     stats.tokens = static_cast<uint64_t>(sums["tokens"]);
     stats.sequences = static_cast<uint64_t>(sums["sequences"]);
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }

@@ -18,10 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // Sequence rewards after the no-EOS penalty, clipping and batch whitening.
 at::Tensor ShapedRewards(const std::vector<Experience>& batch, const RewardShapingOptions& o) {
   std::vector<float> values;
@@ -290,9 +286,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ppo(const std::vector<Experienc
     t.early_stop_kl = o.ppo.early_stop_kl;
     RETURN_IF_ERROR(PolicyEpochs(batch, temperature, t, &stats));
     kl.Update(mean_kl, n);
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }
@@ -407,9 +401,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::CriticFree(const std::vector<Ex
     t.minibatch = c.minibatch_size;
     t.aggregation = c.aggregation;
     RETURN_IF_ERROR(PolicyEpochs(batch, temperature, t, &stats));
-    stats.policy_version = version;
-    stats.seconds = Seconds(start);
-    ++train_calls;
+    CloseCall(&stats, start);
     return stats;
   });
 }

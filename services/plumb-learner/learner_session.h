@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -95,6 +96,8 @@ struct LearnerCore::Session {
   absl::Status FinishOfflineCall(TrainStats* stats);
   // Loss scale of an offline call (1 / gradient_accumulation_steps).
   double OfflineScale() const;
+  // Ends a Train call's statistics (the policy version after it and its duration) and counts it.
+  void CloseCall(TrainStats* stats, std::chrono::steady_clock::time_point start);
   // Sums a tensor across ranks in place (a no-op on one rank).
   absl::Status ReduceTensors(const std::vector<at::Tensor>& tensors);
 

@@ -2,20 +2,17 @@
 // rank 0 serving gRPC) against one plumb-learner process: the same Train calls give the same
 // losses and gradient norms for PPO, GRPO, DPO and KTO; the ranks shut down together on a drain;
 // a lost rank turns into an error answer while rank 0 keeps serving.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "plumb/v1/learner.grpc.pb.h"
+#include "tests/support/free_port.h"
 #include "tests/support/service_process.h"
 
 namespace plumb {
@@ -23,19 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 void AddIds(google::protobuf::RepeatedField<int32_t>* out, std::initializer_list<int32_t> ids) {
   for (int32_t id : ids) out->Add(id);
@@ -108,7 +92,7 @@ class LearnerDistributedTest : public ::testing::Test {
     const fs::path config = root_ / "learner.yaml";
     std::ofstream(config) << "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n"
                              "learner: {distributed_timeout_seconds: 20}\n";
-    const int port = FreePort();
+    const int port = testing::FreeLoopbackPort();
     auto env = [&](int rank) {
       return std::vector<std::string>{absl::StrCat("RANK=", rank), "WORLD_SIZE=2",
                                       "MASTER_ADDR=127.0.0.1", absl::StrCat("MASTER_PORT=", port)};
