@@ -57,6 +57,16 @@ struct LearnerCore::Session::PolicyTargets {
   std::optional<double> early_stop_kl;
 };
 
+absl::StatusOr<model::ResponseScores> LearnerCore::Session::ScoreRows(
+    const std::vector<Experience>& batch, int64_t a, int64_t b, double temperature) {
+  std::vector<std::vector<int64_t>> prompts, responses;
+  for (int64_t i = a; i < b; ++i) {
+    prompts.push_back(batch[i].prompt);
+    responses.push_back(batch[i].response);
+  }
+  return Score(prompts, responses, temperature);
+}
+
 absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& batch,
                                                  double temperature, bool values, at::Tensor* logp,
                                                  at::Tensor* old_values, at::Tensor* mask,
@@ -71,12 +81,7 @@ absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& 
   torch::NoGradGuard no_grad;
   const auto [begin, end] = Shard(0, n);
   RETURN_IF_ERROR(ForMicroBatches(begin, end, [&](int64_t a, int64_t b) -> absl::Status {
-    std::vector<std::vector<int64_t>> prompts, responses;
-    for (int64_t i = a; i < b; ++i) {
-      prompts.push_back(batch[i].prompt);
-      responses.push_back(batch[i].response);
-    }
-    ASSIGN_OR_RETURN(model::ResponseScores scores, Score(prompts, responses, temperature));
+    ASSIGN_OR_RETURN(model::ResponseScores scores, ScoreRows(batch, a, b, temperature));
     const int64_t w = scores.logprobs.size(1);
     logp->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.logprobs.to(torch::kCPU));
     if (values) {
@@ -120,12 +125,7 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
       double minibatch_kl = 0;
       const auto [begin, end] = Shard(m0, m1);
       RETURN_IF_ERROR(ForMicroBatches(begin, end, [&](int64_t a, int64_t b) -> absl::Status {
-        std::vector<std::vector<int64_t>> prompts, responses;
-        for (int64_t i = a; i < b; ++i) {
-          prompts.push_back(batch[i].prompt);
-          responses.push_back(batch[i].response);
-        }
-        ASSIGN_OR_RETURN(model::ResponseScores now, Score(prompts, responses, temperature));
+        ASSIGN_OR_RETURN(model::ResponseScores now, ScoreRows(batch, a, b, temperature));
         const int64_t w = now.logprobs.size(1);
         auto slice = [&](const at::Tensor& x) {
           return x.narrow(0, a, b - a).narrow(1, 0, w).to(now.logprobs.device());

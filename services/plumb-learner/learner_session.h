@@ -115,6 +115,9 @@ struct LearnerCore::Session {
  private:
   // Shared by Ppo and CriticFree (learner_rollout_updates.cc).
   struct PolicyTargets;
+  // Score() of the experiences [a, b) of `batch`.
+  absl::StatusOr<model::ResponseScores> ScoreRows(const std::vector<Experience>& batch, int64_t a,
+                                                  int64_t b, double temperature);
   absl::Status BehaviourPass(const std::vector<Experience>& batch, double temperature, bool values,
                              at::Tensor* logp, at::Tensor* old_values, at::Tensor* mask,
                              double* entropy_sum);
