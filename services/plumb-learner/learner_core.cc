@@ -1,5 +1,6 @@
 #include "services/plumb-learner/learner_core.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -249,9 +250,22 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
       config.num_reward_outputs = 1;
     }
     ASSIGN_OR_RETURN(checkpoint::TensorMap tensors, checkpoint::ReadSafetensorsCheckpoint(dir));
+    const bool has_value_head = tensors.count("value_head.weight") > 0;
+    const bool has_reward_head = tensors.count("score.weight") > 0;
     s->policy = model::Transformer(config);
     s->policy->to(placement.dtype);
     RETURN_IF_ERROR(model::ImportHfTensors(*s->policy, std::move(tensors), dir.string()));
+    // Heads the checkpoint lacks start from the session's seed alone (normal(0, 0.02), as the
+    // model's initialisation), not from whatever else drew from LibTorch's global generator.
+    {
+      at::Generator heads = at::make_generator<at::CPUGeneratorImpl>(seed);
+      torch::NoGradGuard no_grad;
+      for (auto [present, head] : {std::make_pair(has_value_head, &s->policy->value_head()),
+                                   std::make_pair(has_reward_head, &s->policy->reward_head())}) {
+        if (present || !head->defined()) continue;
+        head->copy_(at::normal(0.0, 0.02, head->sizes(), heads));
+      }
+    }
     s->policy->to(placement.device);
     if (options.lora.has_value()) RETURN_IF_ERROR(model::ApplyLora(*s->policy, *options.lora));
     s->policy->train();
