@@ -513,6 +513,20 @@ absl::Status LearnerService::Replicated(Command command, const std::string& id,
   return replicator_->Run(command, id, &request, local);
 }
 
+void LearnerService::NoteLostRank(const absl::Status& status) {
+  if (core_->world_size() == 1 || status.code() != absl::StatusCode::kUnavailable) return;
+  absl::MutexLock lock(&mu_);
+  if (failed_.empty()) failed_ = std::string(status.message());
+}
+
+absl::Status LearnerService::CheckNotFailed() {
+  absl::MutexLock lock(&mu_);
+  if (failed_.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("the session FAILED: ", failed_,
+                   " (restart every rank, then StartSession or LoadCheckpoint)"));
+}
+
 void LearnerService::RecordStats(const TrainStats& stats) {
   for (const auto& [term, value] : stats.losses) losses_->WithLabels({term}).Set(value);
   if (stats.kl.has_value()) kl_->Set(*stats.kl);
@@ -544,8 +558,14 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
   const absl::Status sent = Replicated(Command::kStartSession, id, replicated, [&] {
     status = RunStartSession(*core_, replicated, id, &created);
   });
+  NoteLostRank(sent);
   if (!sent.ok()) return answer(sent);
+  NoteLostRank(status.status());
   if (!status.ok()) return answer(status.status());
+  {
+    absl::MutexLock lock(&mu_);
+    failed_.clear();
+  }
   if (created) {
     absl::MutexLock lock(&mu_);
     config_ = replicated.config();
@@ -583,6 +603,7 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
           absl::StrCat("sequence ", request->sequence(), " does not follow ", last_sequence_)));
     }
   }
+  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
   bool expected = false;
   if (!training_.compare_exchange_strong(expected, true)) {
     return answer(absl::AbortedError("another Train call is running"));
@@ -591,7 +612,9 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
   const absl::Status replicated =
       Replicated(Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request); });
   training_.store(false);
+  NoteLostRank(replicated);
   if (!replicated.ok()) return answer(replicated);
+  NoteLostRank(stats.status());
   if (!stats.ok()) return answer(stats.status());
   v1::TrainStats* out = response->mutable_stats();
   for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;
@@ -658,6 +681,7 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
   if (request->targets().empty() || request->targets_size() > 64) {
     return answer(absl::InvalidArgumentError("PublishWeights needs 1..64 targets"));
   }
+  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
   std::set<std::pair<std::string, std::string>> seen;
   for (const v1::PublishTarget& t : request->targets()) {
     if (t.endpoint().empty())
@@ -769,9 +793,14 @@ grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
         core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
   });
   if (!replicated.ok()) version = replicated;
+  NoteLostRank(version.status());
   requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(version.status().code())})
       .Increment();
   if (!version.ok()) return rpc::ToGrpcStatus(version.status());
+  {
+    absl::MutexLock lock(&mu_);
+    failed_.clear();
+  }
   response->set_path(request->path());
   response->set_policy_version(*version);
   response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
@@ -802,13 +831,17 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
   if (std::optional<SessionStatus> status = core_->Status()) {
     v1::SessionInfo* session = response->mutable_session();
     session->set_session_id(status->id);
-    session->set_state(v1::SESSION_STATE_READY);
+    session->set_state(training_.load() ? v1::SESSION_STATE_TRAINING : v1::SESSION_STATE_READY);
     session->set_policy_version(status->policy_version);
     session->set_optimizer_steps(status->optimizer_steps);
     session->set_train_calls(status->train_calls);
     absl::MutexLock lock(&mu_);
     *session->mutable_config() = config_;
     session->set_last_sequence(last_sequence_);
+    if (!failed_.empty()) {
+      session->set_state(v1::SESSION_STATE_FAILED);
+      session->set_error(failed_);
+    }
   }
   if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
     response->mutable_model()->set_architecture("llama");

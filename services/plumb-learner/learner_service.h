@@ -51,6 +51,12 @@ class LearnerService final : public v1::Learner::Service {
                           const google::protobuf::Message& request,
                           const std::function<void()>& local);
 
+  // With several ranks, an UNAVAILABLE answer means a rank was lost: the session becomes FAILED
+  // (GetInfo says so; Train, PublishWeights and SaveCheckpoint answer FAILED_PRECONDITION) until
+  // a StartSession or LoadCheckpoint succeeds.
+  void NoteLostRank(const absl::Status& status);
+  absl::Status CheckNotFailed();
+
   LearnerCore* core_;
   Replicator* replicator_;
   std::atomic<bool> training_{false};
@@ -59,6 +65,7 @@ class LearnerService final : public v1::Learner::Service {
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
+  std::string failed_ ABSL_GUARDED_BY(mu_);     // why the session is FAILED; empty = it is not
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
   metrics::Histogram* step_seconds_ = nullptr;
   metrics::GaugeFamily* losses_ = nullptr;  // {term}

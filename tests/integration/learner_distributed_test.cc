@@ -203,9 +203,25 @@ TEST_F(LearnerDistributedTest, ALostRankIsAnErrorAnswerAndRankZeroKeepsServing) 
       distributed_stub_->Train(&context, PreferenceBatch(session), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("a data-parallel rank is lost"));
+  // The session is FAILED: GetInfo says why, Train is refused, a checkpoint can still be saved.
   v1::LearnerGetInfoResponse info;
   grpc::ClientContext info_context;
-  EXPECT_TRUE(distributed_stub_->GetInfo(&info_context, {}, &info).ok());
+  ASSERT_TRUE(distributed_stub_->GetInfo(&info_context, {}, &info).ok());
+  EXPECT_EQ(info.session().state(), v1::SESSION_STATE_FAILED);
+  EXPECT_THAT(info.session().error(), HasSubstr("a data-parallel rank is lost"));
+  grpc::ClientContext again;
+  const grpc::Status refused =
+      distributed_stub_->Train(&again, PreferenceBatch(session), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("the session FAILED"));
+  v1::SaveCheckpointRequest save;
+  save.set_session_id(session);
+  save.set_path((root_ / "rescue").string());
+  v1::SaveCheckpointResponse saved;
+  grpc::ClientContext save_context;
+  const grpc::Status saved_status = distributed_stub_->SaveCheckpoint(&save_context, save, &saved);
+  EXPECT_TRUE(saved_status.ok()) << saved_status.error_message();
+  EXPECT_EQ(saved.policy_version(), 1u);  // the step that completed before the rank was lost
 }
 
 }  // namespace
