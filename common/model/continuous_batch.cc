@@ -21,11 +21,50 @@ struct ContinuousBatch::Row {
 };
 
 ContinuousBatch::ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity)
-    : model_(model),
-      slots_(slots),
-      capacity_(capacity),
-      cache_(model.NewCache(slots, capacity)),
-      rows_(static_cast<size_t>(slots)) {}
+    : model_(&model), slots_(slots), capacity_(capacity), rows_(static_cast<size_t>(slots)) {}
+
+void ContinuousBatch::Grow(int64_t rows, int64_t positions) {
+  const int64_t have_rows = cache_.key_valid.defined() ? cache_.key_valid.size(0) : 0;
+  const int64_t have_positions = cache_.capacity();
+  if (rows <= have_rows && positions <= have_positions) return;
+  const int64_t new_rows =
+      std::min(slots_, std::max({rows, have_rows, std::min<int64_t>(2 * have_rows, slots_)}));
+  const int64_t new_positions = std::min(
+      capacity_,
+      std::max({positions, have_positions, std::min<int64_t>(2 * have_positions, capacity_)}));
+  torch::NoGradGuard no_grad;
+  KvCache grown = model_->NewCache(new_rows, new_positions);
+  if (have_rows > 0 && cache_.length > 0) {
+    for (size_t l = 0; l < cache_.keys.size(); ++l) {
+      grown.keys[l]
+          .narrow(0, 0, have_rows)
+          .narrow(2, 0, cache_.length)
+          .copy_(cache_.keys[l].narrow(2, 0, cache_.length));
+      grown.values[l]
+          .narrow(0, 0, have_rows)
+          .narrow(2, 0, cache_.length)
+          .copy_(cache_.values[l].narrow(2, 0, cache_.length));
+    }
+    grown.key_valid.narrow(0, 0, have_rows)
+        .narrow(1, 0, cache_.length)
+        .copy_(cache_.key_valid.narrow(1, 0, cache_.length));
+  }
+  grown.length = cache_.length;
+  cache_ = std::move(grown);
+}
+
+void ContinuousBatch::Reset() {
+  cache_.length = 0;
+  if (cache_.key_valid.defined()) cache_.key_valid.fill_(false);
+}
+
+absl::Status ContinuousBatch::Rebind(TransformerImpl& model) {
+  if (active_ > 0) {
+    return absl::FailedPreconditionError("a batch can change models only while it is empty");
+  }
+  model_ = &model;
+  return absl::OkStatus();
+}
 
 ContinuousBatch::~ContinuousBatch() = default;
 
@@ -58,7 +97,7 @@ absl::Status ContinuousBatch::Add(const std::vector<BatchSequence>& sequences) {
     SamplingOptions one = s.options;
     one.num_samples = 1;
     one.prompt_seeds.clear();
-    if (absl::Status status = ValidateSampling(model_.config(), {s.prompt}, one); !status.ok()) {
+    if (absl::Status status = ValidateSampling(model_->config(), {s.prompt}, one); !status.ok()) {
       return status;
     }
     longest = std::max<int64_t>(longest, s.prompt.size());
@@ -71,8 +110,26 @@ absl::Status ContinuousBatch::Add(const std::vector<BatchSequence>& sequences) {
                      capacity_, " positions, ", cache_.length, " in use)"));
   }
   torch::NoGradGuard no_grad;
-  const auto device = model_.embed_tokens().device();
+  const auto device = model_->embed_tokens().device();
   const int64_t n = static_cast<int64_t>(sequences.size());
+  {
+    // Rows up to the highest slot the newcomers take, positions for every sequence's future.
+    int64_t highest = -1, free_seen = 0;
+    for (int64_t slot = 0; slot < slots_ && free_seen < n; ++slot) {
+      if (!rows_[slot].used) {
+        ++free_seen;
+        highest = slot;
+      }
+    }
+    int64_t need = most_new;
+    for (const Row& row : rows_) {
+      if (row.used) {
+        need = std::max<int64_t>(need, row.sequence.options.max_new_tokens -
+                                           static_cast<int64_t>(row.result.tokens.size()));
+      }
+    }
+    Grow(highest + 1, std::max(cache_.length, longest) + need);
+  }
   // Prefill the newcomers together (left-padded), in a cache of their own.
   at::Tensor ids = torch::zeros({n, longest}, torch::kLong);
   at::Tensor mask = torch::zeros({n, longest}, torch::kLong);
@@ -82,8 +139,8 @@ absl::Status ContinuousBatch::Add(const std::vector<BatchSequence>& sequences) {
     ids[i].narrow(0, pad, prompt.size()).copy_(torch::tensor(prompt, torch::kLong));
     mask[i].narrow(0, pad, prompt.size()).fill_(1);
   }
-  KvCache fresh = model_.NewCache(n, longest);
-  const at::Tensor hidden = model_.Forward(ids.to(device), mask.to(device), {}, &fresh);
+  KvCache fresh = model_->NewCache(n, longest);
+  const at::Tensor hidden = model_->Forward(ids.to(device), mask.to(device), {}, &fresh);
   // Right-align them at the shared cache's length (advancing it when a prompt is longer: the
   // new positions were never written, so they are invalid for every row already there).
   const int64_t end = std::max(cache_.length, longest);
@@ -113,7 +170,7 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
   std::vector<FinishedSequence> finished;
   if (active_ == 0) return finished;
   torch::NoGradGuard no_grad;
-  const auto device = model_.embed_tokens().device();
+  const auto device = model_->embed_tokens().device();
   std::vector<int64_t> order;  // slots of the active rows
   std::vector<at::Tensor> states;
   for (int64_t s = 0; s < slots_; ++s) {
@@ -121,7 +178,7 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
     order.push_back(s);
     states.push_back(rows_[s].hidden);
   }
-  const at::Tensor logits = model_.Logits(torch::stack(states)).to(torch::kFloat);
+  const at::Tensor logits = model_->Logits(torch::stack(states)).to(torch::kFloat);
   // Rows that sample alike (greedy, top_k, top_p) are drawn together.
   std::map<std::tuple<bool, int64_t, double>, std::vector<size_t>> groups;
   for (size_t i = 0; i < order.size(); ++i) {
@@ -130,7 +187,7 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
   }
   std::vector<int64_t> tokens(order.size());
   std::vector<float> logprobs(order.size());
-  const bool on_cpu = CanDecodeOnCpu(model_);
+  const bool on_cpu = CanDecodeOnCpu(*model_);
   for (const auto& [key, members] : groups) {
     std::vector<at::Tensor> scaled_rows, full_rows;
     std::vector<double> uniforms;
@@ -192,11 +249,10 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
     used_rows = order[i] + 1;
   }
   if (active_ == 0) {
-    cache_.length = 0;
-    cache_.key_valid.fill_(false);
+    Reset();
     return finished;
   }
-  if (cache_.length + 1 > capacity_) {
+  if (cache_.length + 1 > cache_.capacity()) {
     return absl::InternalError("the continuous batch ran out of cache positions");
   }
   KvCache view = View(used_rows);
@@ -205,12 +261,12 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
           .to(device);
   at::Tensor hidden;
   if (on_cpu) {
-    hidden = DecodeStepCpu(model_, fed, &view);
+    hidden = DecodeStepCpu(*model_, fed, &view);
   } else {
     hidden = model_
-                 .Forward(fed.unsqueeze(-1),
-                          torch::ones({used_rows, 1}, torch::dtype(torch::kLong).device(device)),
-                          {}, &view)
+                 ->Forward(fed.unsqueeze(-1),
+                           torch::ones({used_rows, 1}, torch::dtype(torch::kLong).device(device)),
+                           {}, &view)
                  .select(1, 0);
   }
   cache_.length = view.length;
@@ -227,10 +283,7 @@ void ContinuousBatch::Drop(const std::function<bool(uint64_t tag)>& matches) {
       --active_;
     }
   }
-  if (active_ == 0) {
-    cache_.length = 0;
-    cache_.key_valid.fill_(false);
-  }
+  if (active_ == 0) Reset();
 }
 
 }  // namespace plumb::model

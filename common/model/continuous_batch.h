@@ -40,8 +40,10 @@ struct FinishedSequence {
 
 class ContinuousBatch {
  public:
-  // `slots` sequences at most at once; `capacity` cache positions (at least the longest prompt
-  // plus max_new_tokens of any sequence that will join).
+  // `slots` sequences at most at once; `capacity` cache positions at most (at least the longest
+  // prompt plus max_new_tokens of any sequence that will join). The cache starts empty and grows
+  // (doubling, up to those limits) as sequences need it, so a server configured for many long
+  // sequences does not hold memory for them while it serves a few short ones.
   ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity);
   ~ContinuousBatch();
   ContinuousBatch(const ContinuousBatch&) = delete;
@@ -63,14 +65,21 @@ class ContinuousBatch {
   // Removes the sequences whose tag matches (e.g. cancelled requests).
   void Drop(const std::function<bool(uint64_t tag)>& matches);
 
+  // Decodes with another model of the same configuration, dtype and device (new weights) from
+  // now on, keeping the cache's memory. Only while empty (else FAILED_PRECONDITION).
+  absl::Status Rebind(TransformerImpl& model);
+
   int64_t active() const { return active_; }
   bool empty() const { return active_ == 0; }
 
  private:
   struct Row;
   KvCache View(int64_t rows);
+  // Makes the cache at least `rows` x `positions` (keeping what it holds).
+  void Grow(int64_t rows, int64_t positions);
+  void Reset();
 
-  TransformerImpl& model_;
+  TransformerImpl* model_;
   const int64_t slots_;
   const int64_t capacity_;
   KvCache cache_;

@@ -99,6 +99,8 @@ TEST(ContinuousBatchTest, CapacityAndDroppedRows) {
   absl::Status too_long = batch.Add({s, s, s});
   EXPECT_THAT(std::string(too_long.message()), HasSubstr("do not fit"));
   ASSERT_TRUE(batch.Add({s}).ok());
+  Transformer other = MakeModel();
+  EXPECT_EQ(batch.Rebind(*other).code(), absl::StatusCode::kFailedPrecondition);  // not empty
   ASSERT_TRUE(batch.Step().ok());
   // A row still decoding needs its remaining positions: a new 8-token request no longer fits.
   EXPECT_FALSE(batch.Fits(1, 4, 8));
@@ -114,8 +116,9 @@ TEST(ContinuousBatchTest, CapacityAndDroppedRows) {
   ASSERT_EQ(done->size(), 1u);
   EXPECT_EQ((*done)[0].tag, 2u);
   EXPECT_TRUE(batch.empty());
-  // An empty batch starts over: the whole capacity is free again.
+  // An empty batch starts over: the whole capacity is free again, and it may take new weights.
   EXPECT_TRUE(batch.Fits(2, 4, 8));
+  EXPECT_TRUE(batch.Rebind(*other).ok());
   s.prompt = {70};
   EXPECT_THAT(std::string(batch.Add({s}).message()), HasSubstr("outside the vocabulary"));
 }

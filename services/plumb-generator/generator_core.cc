@@ -357,11 +357,14 @@ void GeneratorCore::RunLoop() {
           queue_.pop_front();
           continue;
         }
-        if (batch == nullptr || (batch->empty() && count == 0 && batch_snapshot != r->snapshot)) {
+        if (batch == nullptr) {
           batch = std::make_unique<model::ContinuousBatch>(
               *r->snapshot->model, limits_.max_batch_size,
               r->snapshot->model->config().max_position_embeddings);
           batch_snapshot = r->snapshot;
+        } else if (batch->empty() && count == 0 && batch_snapshot != r->snapshot) {
+          // New weights: the same batch (and its cache memory) decodes with them.
+          if (batch->Rebind(*r->snapshot->model).ok()) batch_snapshot = r->snapshot;
         }
         if (r->snapshot != batch_snapshot) break;  // waits for the older rows to leave
         const int64_t k = r->options.num_samples;
@@ -450,6 +453,7 @@ void GeneratorCore::RunLoop() {
       for (auto& [tag, tagged] : tags) finish_rows(tagged.request, 1, finished.status());
       tags.clear();
       batch.reset();
+      batch_snapshot.reset();
       continue;
     }
     for (model::FinishedSequence& f : *finished) {

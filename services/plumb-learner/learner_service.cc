@@ -503,6 +503,15 @@ LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
                      ->WithLabels({});
 }
 
+std::shared_ptr<grpc::Channel> LearnerService::ChannelTo(const std::string& endpoint) {
+  absl::MutexLock lock(&channels_mu_);
+  std::shared_ptr<grpc::Channel>& channel = channels_[endpoint];
+  if (channel == nullptr) {
+    channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+  }
+  return channel;
+}
+
 absl::Status LearnerService::Replicated(Command command, const std::string& id,
                                         const google::protobuf::Message& request,
                                         const std::function<void()>& local) {
@@ -725,7 +734,7 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
       options.architecture = "llama";
       options.source = absl::StrCat("learner:", request->session_id());
       options.allow_downgrade = request->allow_downgrade();
-      auto channel = grpc::CreateChannel(target.endpoint(), grpc::InsecureChannelCredentials());
+      const std::shared_ptr<grpc::Channel> channel = ChannelTo(target.endpoint());
       uint64_t bytes = 0;
       absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(
           absl::StrCat(target.endpoint(), " serves no Generator, Reference or RewardScorer"));

@@ -9,6 +9,7 @@
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SERVICE_H_
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -55,6 +56,8 @@ class LearnerService final : public v1::Learner::Service {
   // (GetInfo says so; Train, PublishWeights and SaveCheckpoint answer FAILED_PRECONDITION) until
   // a StartSession or LoadCheckpoint succeeds.
   void NoteLostRank(const absl::Status& status);
+  // One channel per publish endpoint, kept between publishes (connected once, not per call).
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& endpoint);
   absl::Status CheckNotFailed();
 
   LearnerCore* core_;
@@ -65,7 +68,9 @@ class LearnerService final : public v1::Learner::Service {
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
-  std::string failed_ ABSL_GUARDED_BY(mu_);     // why the session is FAILED; empty = it is not
+  std::string failed_ ABSL_GUARDED_BY(mu_);  // why the session is FAILED; empty = it is not
+  absl::Mutex channels_mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(channels_mu_);
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
   metrics::Histogram* step_seconds_ = nullptr;
   metrics::GaugeFamily* losses_ = nullptr;  // {term}
