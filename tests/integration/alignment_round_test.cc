@@ -152,6 +152,24 @@ class AlignmentRoundTest : public ::testing::Test {
     return response.session_id();
   }
 
+  // An experience batch of the rollouts with their rewards (and reference log-probs, if given).
+  static v1::TrainRequest ExperienceRequest(const std::string& session,
+                                            const std::vector<v1::Rollout>& rollouts,
+                                            const std::vector<float>& rewards,
+                                            const v1::LogProbsResponse* ref) {
+    v1::TrainRequest request;
+    request.set_session_id(session);
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      v1::Experience* e = request.mutable_experience()->add_experiences();
+      *e->mutable_rollout() = rollouts[i];
+      e->set_reward(rewards[i]);
+      if (ref != nullptr) {
+        *e->mutable_reference_logprobs() = ref->results(static_cast<int>(i)).logprobs();
+      }
+    }
+    return request;
+  }
+
   v1::TrainStats Train(v1::TrainRequest request) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
@@ -213,15 +231,8 @@ TEST_F(AlignmentRoundTest, OnePpoStepByHand) {
   ASSERT_EQ(rollouts.size(), 8u);
   const std::vector<float> rewards = Rewards(rollouts);
   const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
-  v1::TrainRequest request;
-  request.set_session_id(session);
+  v1::TrainRequest request = ExperienceRequest(session, rollouts, rewards, &ref);
   request.set_sequence(1);
-  for (size_t i = 0; i < rollouts.size(); ++i) {
-    v1::Experience* e = request.mutable_experience()->add_experiences();
-    *e->mutable_rollout() = rollouts[i];
-    e->set_reward(rewards[i]);
-    *e->mutable_reference_logprobs() = ref.results(static_cast<int>(i)).logprobs();
-  }
   const v1::TrainStats stats = Train(request);
   EXPECT_EQ(stats.policy_version(), 2u);  // 2 epochs x 1 minibatch
   EXPECT_EQ(stats.optimizer_steps(), 2u);
@@ -243,13 +254,7 @@ TEST_F(AlignmentRoundTest, OneRejectionSamplingStepByHand) {
   const std::string session = StartSession(config);
   const std::vector<v1::Rollout> rollouts = Generate(4);
   const std::vector<float> rewards = Rewards(rollouts);
-  v1::TrainRequest request;
-  request.set_session_id(session);
-  for (size_t i = 0; i < rollouts.size(); ++i) {
-    v1::Experience* e = request.mutable_experience()->add_experiences();
-    *e->mutable_rollout() = rollouts[i];
-    e->set_reward(rewards[i]);
-  }
+  v1::TrainRequest request = ExperienceRequest(session, rollouts, rewards, nullptr);
   const v1::TrainStats stats = Train(request);
   EXPECT_EQ(stats.policy_version(), 1u);
   EXPECT_EQ(stats.metrics().at("rs/selected"), 2.0);  // best of 4 for each of 2 prompts
@@ -301,14 +306,7 @@ TEST_F(AlignmentRoundTest, OneGrpoStepByHand) {
   const std::vector<v1::Rollout> rollouts = Generate(4);  // a group of 4 per prompt
   const std::vector<float> rewards = Rewards(rollouts);
   const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
-  v1::TrainRequest request;
-  request.set_session_id(session);
-  for (size_t i = 0; i < rollouts.size(); ++i) {
-    v1::Experience* e = request.mutable_experience()->add_experiences();
-    *e->mutable_rollout() = rollouts[i];
-    e->set_reward(rewards[i]);
-    *e->mutable_reference_logprobs() = ref.results(static_cast<int>(i)).logprobs();
-  }
+  v1::TrainRequest request = ExperienceRequest(session, rollouts, rewards, &ref);
   const v1::TrainStats stats = Train(request);
   EXPECT_EQ(stats.policy_version(), 5u);
   EXPECT_TRUE(stats.losses().count("kl"));  // GRPO's default: k3 KL in the loss, coef 0.04
