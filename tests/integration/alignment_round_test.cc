@@ -32,8 +32,7 @@ class AlignmentRoundTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new fs::path(fs::path(::testing::TempDir()) / "alignment_round_test");
-    fs::remove_all(*root_);
-    fs::create_directories(*root_);
+    ASSERT_TRUE(testing::MakeEmptyFolder(root_->string()).ok());
     ASSERT_TRUE(testing::MakeTinyModel((*root_ / "policy").string(), "--seed 1").ok());
     ASSERT_TRUE(
         testing::MakeTinyModel((*root_ / "rm").string(), "--seed 3 --reward-outputs 1").ok());
@@ -49,10 +48,8 @@ class AlignmentRoundTest : public ::testing::Test {
     Start("learner", common, &servers_[3]);
   }
   static void Start(const std::string& name, const std::string& yaml, Server* server) {
-    const fs::path config = *root_ / (name + ".yaml");
-    std::ofstream(config) << yaml;
     absl::StatusOr<testing::RunningService> service =
-        testing::StartService("plumb-" + name, config.string());
+        testing::StartServiceWithYaml("plumb-" + name, (*root_ / (name + ".yaml")).string(), yaml);
     ASSERT_TRUE(service.ok()) << service.status();
     server->process = std::move(service->process);
     server->endpoint = service->endpoint;

@@ -33,25 +33,24 @@ class GeneratorServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new fs::path(fs::path(::testing::TempDir()) / "generator_service_test");
-    fs::remove_all(*root_);
-    fs::create_directories(*root_);
+    ASSERT_TRUE(testing::MakeEmptyFolder(root_->string()).ok());
     for (const char* seed : {"1", "2"}) {
       const absl::Status made = testing::MakeTinyModel(
           (*root_ / (std::string("model") + seed)).string(), std::string("--seed ") + seed);
       ASSERT_TRUE(made.ok()) << made;
     }
-    std::ofstream(*root_ / "generator.yaml") << "server: {address: \"127.0.0.1:0\"}\n"
-                                                "metrics: {address: 127.0.0.1, port: 0}\n"
-                                                "generator:\n"
-                                                "  model: {path: model1}\n"
-                                                "  max_prompts_per_request: 8\n"
-                                                "  max_num_samples: 4\n"
-                                                "  default_max_new_tokens: 12\n"
-                                                "  max_new_tokens_limit: 200\n"
-                                                "  max_batch_size: 8\n"
-                                                "  queue_capacity: 24\n";
     absl::StatusOr<testing::RunningService> service =
-        testing::StartService("plumb-generator", (*root_ / "generator.yaml").string());
+        testing::StartServiceWithYaml("plumb-generator", (*root_ / "generator.yaml").string(),
+                                      "server: {address: \"127.0.0.1:0\"}\n"
+                                      "metrics: {address: 127.0.0.1, port: 0}\n"
+                                      "generator:\n"
+                                      "  model: {path: model1}\n"
+                                      "  max_prompts_per_request: 8\n"
+                                      "  max_num_samples: 4\n"
+                                      "  default_max_new_tokens: 12\n"
+                                      "  max_new_tokens_limit: 200\n"
+                                      "  max_batch_size: 8\n"
+                                      "  queue_capacity: 24\n");
     ASSERT_TRUE(service.ok()) << service.status();
     grpc_port_ = service->grpc_port;
     metrics_port_ = service->metrics_port;

@@ -86,8 +86,7 @@ class LearnerDistributedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::path(::testing::TempDir()) / "learner_distributed_test";
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    ASSERT_TRUE(testing::MakeEmptyFolder(root_.string()).ok());
     ASSERT_TRUE(testing::MakeTinyModel((root_ / "policy").string(), "--seed 4").ok());
     const fs::path config = root_ / "learner.yaml";
     std::ofstream(config) << "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n"

@@ -30,22 +30,21 @@ class ReferenceServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new fs::path(fs::path(::testing::TempDir()) / "reference_service_test");
-    fs::remove_all(*root_);
-    fs::create_directories(*root_);
+    ASSERT_TRUE(testing::MakeEmptyFolder(root_->string()).ok());
     for (const char* seed : {"1", "2"}) {
       const absl::Status made = testing::MakeTinyModel(
           (*root_ / (std::string("model") + seed)).string(), std::string("--seed ") + seed);
       ASSERT_TRUE(made.ok()) << made;
     }
-    std::ofstream(*root_ / "reference.yaml") << "server: {address: \"127.0.0.1:0\"}\n"
-                                                "metrics: {address: 127.0.0.1, port: 0}\n"
-                                                "reference:\n"
-                                                "  model: {path: model1}\n"
-                                                "  max_items_per_request: 8\n"
-                                                "  max_tokens_per_request: 400\n"
-                                                "  max_batch_size: 3\n";
     absl::StatusOr<testing::RunningService> service =
-        testing::StartService("plumb-reference", (*root_ / "reference.yaml").string());
+        testing::StartServiceWithYaml("plumb-reference", (*root_ / "reference.yaml").string(),
+                                      "server: {address: \"127.0.0.1:0\"}\n"
+                                      "metrics: {address: 127.0.0.1, port: 0}\n"
+                                      "reference:\n"
+                                      "  model: {path: model1}\n"
+                                      "  max_items_per_request: 8\n"
+                                      "  max_tokens_per_request: 400\n"
+                                      "  max_batch_size: 3\n");
     ASSERT_TRUE(service.ok()) << service.status();
     grpc_port_ = service->grpc_port;
     metrics_port_ = service->metrics_port;

@@ -28,28 +28,26 @@ class ScorerServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new fs::path(fs::path(::testing::TempDir()) / "scorer_service_test");
-    fs::remove_all(*root_);
-    fs::create_directories(*root_);
+    ASSERT_TRUE(testing::MakeEmptyFolder(root_->string()).ok());
     for (const char* seed : {"1", "2"}) {
       const absl::Status made =
           testing::MakeTinyModel((*root_ / (std::string("rm") + seed)).string(),
                                  std::string("--reward-outputs 1 --seed ") + seed);
       ASSERT_TRUE(made.ok()) << made;
     }
-    std::ofstream(*root_ / "scorer.yaml")
-        << "server: {address: \"127.0.0.1:0\"}\n"
-           "metrics: {address: 127.0.0.1, port: 0}\n"
-           "scorer:\n"
-           "  max_items_per_request: 16\n"
-           "  objectives: [helpfulness, sentiment, brevity]\n"
-           "  objective_options:\n"
-           "    helpfulness: {kind: reward_model, path: rm1}\n"
-           "    sentiment: {kind: afinn}\n"
-           "    brevity: {kind: length, target_chars: 20, scale: 10}\n"
-           "  composition:\n"
-           "    weights: {helpfulness: 1.0, sentiment: 0.5, brevity: 0.1}\n";
-    absl::StatusOr<testing::RunningService> service =
-        testing::StartService("plumb-scorer", (*root_ / "scorer.yaml").string());
+    absl::StatusOr<testing::RunningService> service = testing::StartServiceWithYaml(
+        "plumb-scorer", (*root_ / "scorer.yaml").string(),
+        "server: {address: \"127.0.0.1:0\"}\n"
+        "metrics: {address: 127.0.0.1, port: 0}\n"
+        "scorer:\n"
+        "  max_items_per_request: 16\n"
+        "  objectives: [helpfulness, sentiment, brevity]\n"
+        "  objective_options:\n"
+        "    helpfulness: {kind: reward_model, path: rm1}\n"
+        "    sentiment: {kind: afinn}\n"
+        "    brevity: {kind: length, target_chars: 20, scale: 10}\n"
+        "  composition:\n"
+        "    weights: {helpfulness: 1.0, sentiment: 0.5, brevity: 0.1}\n");
     ASSERT_TRUE(service.ok()) << service.status();
     grpc_port_ = service->grpc_port;
     metrics_port_ = service->metrics_port;

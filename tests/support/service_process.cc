@@ -1,6 +1,8 @@
 #include "tests/support/service_process.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,26 @@ absl::StatusOr<RunningService> StartService(const std::string& binary, const std
   service.metrics_port = std::stoi(match[2]);
   service.endpoint = absl::StrCat("127.0.0.1:", service.grpc_port);
   return service;
+}
+
+absl::StatusOr<RunningService> StartServiceWithYaml(const std::string& binary,
+                                                    const std::string& config_path,
+                                                    const std::string& yaml, absl::Duration timeout,
+                                                    const std::vector<std::string>& env) {
+  std::ofstream out(config_path);
+  out << yaml;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("could not write ", config_path));
+  return StartService(binary, config_path, timeout, env);
+}
+
+absl::Status MakeEmptyFolder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (!std::filesystem::create_directories(dir, ec) || ec) {
+    return absl::InternalError(absl::StrCat("could not create ", dir, ": ", ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MakeTinyModel(const std::string& dir, const std::string& extra_args) {

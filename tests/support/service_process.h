@@ -28,6 +28,16 @@ absl::StatusOr<RunningService> StartService(const std::string& binary, const std
                                             absl::Duration timeout = absl::Seconds(60),
                                             const std::vector<std::string>& env = {});
 
+// Writes `yaml` to `config_path`, then StartService(binary, config_path, timeout, env).
+absl::StatusOr<RunningService> StartServiceWithYaml(const std::string& binary,
+                                                    const std::string& config_path,
+                                                    const std::string& yaml,
+                                                    absl::Duration timeout = absl::Seconds(60),
+                                                    const std::vector<std::string>& env = {});
+
+// Removes `dir` if it exists and creates it again, empty (a test suite's working folder).
+absl::Status MakeEmptyFolder(const std::string& dir);
+
 // `plumb-model init --out <dir> --size tiny <extra_args>` (e.g. "--seed 2 --reward-outputs 1").
 absl::Status MakeTinyModel(const std::string& dir, const std::string& extra_args = "");
 
