@@ -40,7 +40,7 @@ absl::Status ValidateSequences(const ModelConfig& config,
 absl::StatusOr<ResponseScores> ScoreResponses(TransformerImpl& model,
                                               const std::vector<std::vector<int64_t>>& prompts,
                                               const std::vector<std::vector<int64_t>>& responses,
-                                              double temperature) {
+                                              double temperature, bool with_entropy) {
   if (absl::Status status = ValidateSequences(model.config(), prompts, responses); !status.ok()) {
     return status;
   }
@@ -90,10 +90,12 @@ absl::StatusOr<ResponseScores> ScoreResponses(TransformerImpl& model,
                     .clone()
                     .to(device);
   const at::Tensor logits = model.Logits(scores.hidden).to(torch::kFloat) / temperature;
-  scores.logprobs = logits.log_softmax(-1)
-                        .gather(-1, as_tensor(targets, {batch, longest_response}).unsqueeze(-1))
-                        .squeeze(-1) *
-                    scores.mask;
+  const at::Tensor log_probs = logits.log_softmax(-1);
+  scores.logprobs =
+      log_probs.gather(-1, as_tensor(targets, {batch, longest_response}).unsqueeze(-1))
+          .squeeze(-1) *
+      scores.mask;
+  if (with_entropy) scores.entropy = -(log_probs.exp() * log_probs).sum(-1) * scores.mask;
   return scores;
 }
 

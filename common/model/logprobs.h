@@ -19,6 +19,9 @@ struct ResponseScores {
   at::Tensor mask;         // [B, R] float32, 1 for response tokens
   at::Tensor hidden;       // [B, R, H] final hidden states at the predicting positions
   at::Tensor last_hidden;  // [B, H] hidden state at each row's last token (for value/reward)
+  // [B, R] float32 entropy of each predicting position's (temperature-scaled) distribution, 0
+  // where mask is 0; only when ScoreResponses is asked for it (same logits, no second pass).
+  at::Tensor entropy;
 };
 
 // INVALID_ARGUMENT for: mismatched counts, an empty prompt, a token id outside the vocabulary,
@@ -32,7 +35,7 @@ absl::Status ValidateSequences(const ModelConfig& config,
 absl::StatusOr<ResponseScores> ScoreResponses(TransformerImpl& model,
                                               const std::vector<std::vector<int64_t>>& prompts,
                                               const std::vector<std::vector<int64_t>>& responses,
-                                              double temperature = 1.0);
+                                              double temperature = 1.0, bool with_entropy = false);
 
 }  // namespace plumb::model
 

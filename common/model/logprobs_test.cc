@@ -21,23 +21,28 @@ TEST(LogProbsTest, MatchLogSoftmaxOfAFullForwardAndMaskPromptAndPadding) {
   torch::NoGradGuard no_grad;
   const std::vector<std::vector<int64_t>> prompts = {{1, 2, 3}, {4}};
   const std::vector<std::vector<int64_t>> responses = {{5, 6}, {7, 8, 9, 10}};
-  auto scores = ScoreResponses(*model, prompts, responses);
+  auto scores = ScoreResponses(*model, prompts, responses, 0.8, /*with_entropy=*/true);
   ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_FALSE(ScoreResponses(*model, prompts, responses)->entropy.defined());
   EXPECT_EQ(scores->logprobs.sizes(), (std::vector<int64_t>{2, 4}));
   EXPECT_TRUE(at::equal(scores->mask, torch::tensor({{1.f, 1.f, 0.f, 0.f}, {1.f, 1.f, 1.f, 1.f}})));
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::vector<int64_t> full = prompts[i];
     full.insert(full.end(), responses[i].begin(), responses[i].end());
     const at::Tensor ids = torch::tensor(full).unsqueeze(0);
-    const at::Tensor logp =
-        model->Logits(model->Forward(ids, torch::ones_like(ids))).log_softmax(-1)[0];
+    const at::Tensor logits = model->Logits(model->Forward(ids, torch::ones_like(ids)))[0] / 0.8;
+    const at::Tensor logp = logits.log_softmax(-1);
+    // Entropy as logsumexp(z) - sum softmax(z) z.
+    const at::Tensor entropy = logits.logsumexp(-1) - (logits.softmax(-1) * logits).sum(-1);
     for (size_t t = 0; t < responses[i].size(); ++t) {
       const int64_t position = prompts[i].size() + t - 1;
       EXPECT_NEAR(scores->logprobs[i][t].item<float>(),
                   logp[position][responses[i][t]].item<float>(), 1e-5);
+      EXPECT_NEAR(scores->entropy[i][t].item<float>(), entropy[position].item<float>(), 1e-5);
     }
   }
   EXPECT_EQ(scores->logprobs[0][2].item<float>(), 0.f);
+  EXPECT_EQ(scores->entropy[0][2].item<float>(), 0.f);
 }
 
 TEST(LogProbsTest, InvalidBatchesAreRefused) {

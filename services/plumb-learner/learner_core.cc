@@ -125,9 +125,9 @@ absl::Status LearnerCore::Session::ForMicroBatches(
 
 absl::StatusOr<model::ResponseScores> LearnerCore::Session::Score(
     const std::vector<std::vector<int64_t>>& prompts,
-    const std::vector<std::vector<int64_t>>& responses, double temperature) {
+    const std::vector<std::vector<int64_t>>& responses, double temperature, bool with_entropy) {
   train::AutocastScope autocast(options.bf16_mixed, options.device != "cpu");
-  return model::ScoreResponses(*policy, prompts, responses, temperature);
+  return model::ScoreResponses(*policy, prompts, responses, temperature, with_entropy);
 }
 
 absl::Status LearnerCore::Session::ReduceTensors(const std::vector<at::Tensor>& tensors) {

@@ -58,13 +58,14 @@ struct LearnerCore::Session::PolicyTargets {
 };
 
 absl::StatusOr<model::ResponseScores> LearnerCore::Session::ScoreRows(
-    const std::vector<Experience>& batch, int64_t a, int64_t b, double temperature) {
+    const std::vector<Experience>& batch, int64_t a, int64_t b, double temperature,
+    bool with_entropy) {
   std::vector<std::vector<int64_t>> prompts, responses;
   for (int64_t i = a; i < b; ++i) {
     prompts.push_back(batch[i].prompt);
     responses.push_back(batch[i].response);
   }
-  return Score(prompts, responses, temperature);
+  return Score(prompts, responses, temperature, with_entropy);
 }
 
 absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& batch,
@@ -81,7 +82,8 @@ absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& 
   torch::NoGradGuard no_grad;
   const auto [begin, end] = Shard(0, n);
   RETURN_IF_ERROR(ForMicroBatches(begin, end, [&](int64_t a, int64_t b) -> absl::Status {
-    ASSIGN_OR_RETURN(model::ResponseScores scores, ScoreRows(batch, a, b, temperature));
+    ASSIGN_OR_RETURN(model::ResponseScores scores,
+                     ScoreRows(batch, a, b, temperature, /*with_entropy=*/true));
     const int64_t w = scores.logprobs.size(1);
     logp->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.logprobs.to(torch::kCPU));
     if (values) {
@@ -90,10 +92,7 @@ absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& 
           .copy_(policy->Values(scores.hidden).to(torch::kFloat).to(torch::kCPU));
     }
     mask->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.mask.to(torch::kCPU));
-    const at::Tensor logits = policy->Logits(scores.hidden).to(torch::kFloat) / temperature;
-    entropy += (algorithms::MaskedEntropy(logits, scores.mask) * scores.mask.sum())
-                   .to(torch::kCPU)
-                   .to(torch::kDouble);
+    entropy += scores.entropy.sum().to(torch::kCPU).to(torch::kDouble);
     return absl::OkStatus();
   }));
   // Rows this rank did not compute are zero, so the sums are the whole batch on every rank.
@@ -125,7 +124,8 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
       double minibatch_kl = 0;
       const auto [begin, end] = Shard(m0, m1);
       RETURN_IF_ERROR(ForMicroBatches(begin, end, [&](int64_t a, int64_t b) -> absl::Status {
-        ASSIGN_OR_RETURN(model::ResponseScores now, ScoreRows(batch, a, b, temperature));
+        ASSIGN_OR_RETURN(model::ResponseScores now,
+                         ScoreRows(batch, a, b, temperature, t.entropy_coef != 0));
         const int64_t w = now.logprobs.size(1);
         auto slice = [&](const at::Tensor& x) {
           return x.narrow(0, a, b - a).narrow(1, 0, w).to(now.logprobs.device());
@@ -160,8 +160,7 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
                    ((values.detach() - slice(t.returns)).pow(2) * m).sum().item<double>());
         }
         if (t.entropy_coef != 0) {
-          const at::Tensor logits = policy->Logits(now.hidden).to(torch::kFloat) / temperature;
-          const at::Tensor entropy = algorithms::MaskedEntropy(logits, m);
+          const at::Tensor entropy = now.entropy.sum() / m.sum().clamp_min(1);
           loss = loss - t.entropy_coef * entropy;
           sums.Add("entropy", entropy.item<double>() * share);
         }

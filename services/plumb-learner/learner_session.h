@@ -89,7 +89,7 @@ struct LearnerCore::Session {
   // Teacher-forced response log-probs under the policy (bf16 autocast when configured).
   absl::StatusOr<model::ResponseScores> Score(const std::vector<std::vector<int64_t>>& prompts,
                                               const std::vector<std::vector<int64_t>>& responses,
-                                              double temperature = 1.0);
+                                              double temperature = 1.0, bool with_entropy = false);
   // Sums gradients across ranks, clips, applies one AdamW step; version += 1.
   absl::StatusOr<double> Step(TrainStats* stats);
   // Offline algorithms: counts the call toward gradient_accumulation_steps and steps when due.
@@ -117,7 +117,7 @@ struct LearnerCore::Session {
   struct PolicyTargets;
   // Score() of the experiences [a, b) of `batch`.
   absl::StatusOr<model::ResponseScores> ScoreRows(const std::vector<Experience>& batch, int64_t a,
-                                                  int64_t b, double temperature);
+                                                  int64_t b, double temperature, bool with_entropy);
   absl::Status BehaviourPass(const std::vector<Experience>& batch, double temperature, bool values,
                              at::Tensor* logp, at::Tensor* old_values, at::Tensor* mask,
                              double* entropy_sum);
