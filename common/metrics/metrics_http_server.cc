@@ -3,8 +3,10 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -14,8 +16,6 @@
 namespace plumb::metrics {
 namespace {
 
-// Scrapes are rare (every few seconds) and cheap; two workers let a slow one not block another.
-constexpr size_t kWorkerThreads = 2;
 // Prometheus scrapes far less often than this, so longer keep-alive only delays shutdown.
 constexpr time_t kKeepAliveSeconds = 1;
 
@@ -26,10 +26,21 @@ void ReuseAddressOnly(socket_t sock) {
   setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
 }
 
+// Compares a presented token with the expected one in time independent of where they differ.
+bool SameToken(std::string_view presented, std::string_view expected) {
+  if (presented.size() != expected.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(presented[i] ^ expected[i]);
+  }
+  return diff == 0;
+}
+
 }  // namespace
 
 struct MetricsHttpServer::Impl {
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> owned;
+  httplib::Server& server() { return *owned; }
   std::thread listener;
   std::atomic<bool> listener_done{false};
   int port = 0;
@@ -43,11 +54,41 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
         absl::StrCat("metrics server: port ", options.port, " is outside [0, 65535]"));
   }
   auto impl = std::make_unique<Impl>();
-  httplib::Server& server = impl->server;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "metrics server: HTTPS needs both a certificate and a key file");
+  }
+  if (!options.tls_cert_file.empty()) {
+    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                    options.tls_key_file.c_str());
+    if (!ssl->is_valid()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics server: cannot load the TLS certificate ", options.tls_cert_file,
+                       " and key ", options.tls_key_file, " (PEM files expected)"));
+    }
+    impl->owned = std::move(ssl);
+  } else {
+    impl->owned = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& server = impl->server();
   server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   server.set_socket_options(ReuseAddressOnly);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
-  server.Get("/metrics", [registry](const httplib::Request&, httplib::Response& response) {
+  server.set_read_timeout(std::chrono::milliseconds(std::max(options.read_timeout_ms, 1)));
+  server.set_write_timeout(std::chrono::seconds(5));
+  server.Get("/metrics", [registry, token = options.bearer_token](const httplib::Request& request,
+                                                                  httplib::Response& response) {
+    if (!token.empty()) {
+      const std::string header = request.get_header_value("Authorization");
+      constexpr std::string_view kBearer = "Bearer ";
+      if (header.rfind(kBearer, 0) != 0 ||
+          !SameToken(std::string_view(header).substr(kBearer.size()), token)) {
+        response.status = 401;
+        response.set_header("WWW-Authenticate", "Bearer");
+        response.set_content("a bearer token is required\n", "text/plain; charset=utf-8");
+        return;
+      }
+    }
     response.set_content(RenderPrometheusText(registry->Collect()),
                          std::string(kPrometheusTextContentType));
   });
@@ -68,12 +109,12 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
 
   Impl* raw = impl.get();
   impl->listener = std::thread([raw] {
-    raw->server.listen_after_bind();
+    raw->server().listen_after_bind();
     raw->listener_done = true;
   });
   // httplib::Server::stop() does nothing until the accept loop has started, so wait for it here
   // rather than let an early destructor hang.
-  while (!raw->server.is_running() && !raw->listener_done) {
+  while (!raw->server().is_running() && !raw->listener_done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (raw->listener_done) {
@@ -87,7 +128,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
 MetricsHttpServer::MetricsHttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 MetricsHttpServer::~MetricsHttpServer() {
-  impl_->server.stop();
+  impl_->server().stop();
   impl_->listener.join();
 }
 

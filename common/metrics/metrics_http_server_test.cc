@@ -1,16 +1,22 @@
 #include "common/metrics/metrics_http_server.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/metrics/text_format.h"
+#include "tests/support/test_certificates.h"
 
 namespace plumb::metrics {
 namespace {
@@ -145,6 +151,108 @@ TEST(MetricsHttpServerTest, ConcurrentScrapesAllSucceed) {
   }
   for (std::thread& scraper : scrapers) scraper.join();
   EXPECT_EQ(successes, 80);
+}
+
+}  // namespace
+}  // namespace plumb::metrics
+
+namespace plumb::metrics {
+namespace {
+
+TEST(MetricsHttpServerTest, ListensOnLoopbackUnlessConfigured) {
+  EXPECT_EQ(MetricsHttpServer::Options{}.host, "127.0.0.1");
+}
+
+TEST(MetricsHttpServerTest, ATokenGuardsMetricsButNotHealthz) {
+  Registry registry;
+  registry.AddGauge("queue_depth", "Depth.").value()->WithLabels({}).Set(3);
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server = MetricsHttpServer::Start(
+      {.host = "127.0.0.1", .port = 0, .bearer_token = "s3cret"}, &registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  httplib::Result anonymous = client.Get("/metrics");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  EXPECT_THAT(anonymous->body, ::testing::Not(HasSubstr("queue_depth")));
+  httplib::Result wrong = client.Get("/metrics", {{"Authorization", "Bearer s3creT"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  httplib::Result good = client.Get("/metrics", {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->status, 200);
+  EXPECT_THAT(good->body, HasSubstr("queue_depth 3"));
+  httplib::Result health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Clients that connect and never send a request used to hold both workers for httplib's 5 s read
+// timeout each, so 16 of them delayed a scrape by ~40 s.
+TEST(MetricsHttpServerTest, HalfOpenConnectionsDoNotStarveAScrape) {
+  Registry registry;
+  std::unique_ptr<MetricsHttpServer> server = StartOnFreePort(&registry);
+  ASSERT_NE(server, nullptr);
+  std::vector<int> idle;
+  for (int i = 0; i < 16; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server->port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    idle.push_back(fd);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  httplib::Client client("127.0.0.1", server->port());
+  client.set_read_timeout(60);
+  httplib::Result response = client.Get("/healthz");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (int fd : idle) close(fd);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_LT(seconds, 10.0) << "16 idle connections delayed the scrape";
+}
+
+TEST(MetricsHttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
+  absl::StatusOr<testing::TestCertificates> certs =
+      testing::MakeTestCertificates(::testing::TempDir());
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  Registry registry;
+  registry.AddGauge("queue_depth", "Depth.").value()->WithLabels({}).Set(5);
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
+      MetricsHttpServer::Start({.host = "127.0.0.1",
+                                .port = 0,
+                                .tls_cert_file = certs->dir + "/server.pem",
+                                .tls_key_file = certs->dir + "/server.key"},
+                               &registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::SSLClient client("127.0.0.1", (*server)->port());
+  client.set_ca_cert_path((certs->dir + "/plumb-test-ca.pem").c_str());
+  client.enable_server_certificate_verification(true);
+  httplib::Result response = client.Get("/metrics");
+  ASSERT_TRUE(response) << httplib::to_string(response.error());
+  EXPECT_THAT(response->body, HasSubstr("queue_depth 5"));
+  // Plain HTTP to the HTTPS port gets no metrics.
+  httplib::Client plain("127.0.0.1", (*server)->port());
+  plain.set_read_timeout(2);
+  httplib::Result refused = plain.Get("/metrics");
+  EXPECT_TRUE(!refused || refused->status != 200);
+}
+
+TEST(MetricsHttpServerTest, HttpsNeedsBothFilesThatLoad) {
+  Registry registry;
+  EXPECT_EQ(MetricsHttpServer::Start({.tls_cert_file = "/nonexistent/cert.pem"}, &registry)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsHttpServer::Start(
+                {.tls_cert_file = "/nonexistent/cert.pem", .tls_key_file = "/nonexistent/k.pem"},
+                &registry)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

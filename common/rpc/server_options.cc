@@ -12,7 +12,7 @@ absl::Status ParseServerOptions(config::ConfigMap& section, ServerOptions* optio
   if (options->address.rfind(':') == std::string::npos) {
     return section.Error("address", absl::StrCat("'", options->address,
                                                  "' has no port; write host:port, e.g. "
-                                                 "0.0.0.0:50051 (port 0 picks a free port)"));
+                                                 "127.0.0.1:50051 (port 0 picks a free port)"));
   }
   const config::IntRange message_bytes{1024, 1 << 30};
   RETURN_IF_ERROR(section.Read("max_receive_message_bytes", &options->max_receive_message_bytes,
@@ -23,6 +23,7 @@ absl::Status ParseServerOptions(config::ConfigMap& section, ServerOptions* optio
   RETURN_IF_ERROR(
       section.Read("keepalive_timeout", &options->keepalive_timeout, absl::Milliseconds(100)));
   RETURN_IF_ERROR(section.Read("shutdown_grace", &options->shutdown_grace));
+  RETURN_IF_ERROR(section.Read("stream_idle_timeout", &options->stream_idle_timeout));
   RETURN_IF_ERROR(section.Read("reflection", &options->reflection));
 
   ASSIGN_OR_RETURN(std::optional<config::ConfigMap> tls, section.Child("tls"));

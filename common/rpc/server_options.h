@@ -3,12 +3,14 @@
 // Filled from the `server:` section of a service's YAML by ParseServerOptions:
 //
 //   server:
-//     address: "0.0.0.0:50051"        # host:port; port 0 picks a free port
+//     address: "127.0.0.1:50051"      # host:port; port 0 picks a free port. Loopback by default:
+//                                     # "0.0.0.0:50051" serves other machines (add tls + auth)
 //     max_receive_message_bytes: 4194304
 //     max_send_message_bytes: 4194304
 //     keepalive_time: 30s             # ping an idle client this often
 //     keepalive_timeout: 10s          # drop the connection if a ping is not answered in time
 //     shutdown_grace: 30s             # SIGTERM: let in-flight calls finish for this long
+//     stream_idle_timeout: 30s        # cancel a client stream silent this long (0s = never)
 //     reflection: true                # serve grpc.reflection.v1alpha for grpcurl and friends
 //     tls:                            # omit for plaintext
 //       cert_file: server.pem
@@ -36,12 +38,15 @@ struct ServerTlsOptions {
 };
 
 struct ServerOptions {
-  std::string address = "0.0.0.0:0";
+  std::string address = "127.0.0.1:0";
   int max_receive_message_bytes = 4 << 20;
   int max_send_message_bytes = 4 << 20;
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
   absl::Duration shutdown_grace = absl::Seconds(30);
+  // A client stream (a weight load) that sends nothing for this long is cancelled and its
+  // resources released; 0 = never.
+  absl::Duration stream_idle_timeout = absl::Seconds(30);
   bool reflection = true;
   std::optional<ServerTlsOptions> tls;
   // Non-empty: every call except health checks must carry "authorization: Bearer <token>".

@@ -61,7 +61,7 @@ TEST(ServerOptionsTest, ReadsEveryKeyIncludingTlsAndTokenFiles) {
 TEST(ServerOptionsTest, ErrorsNameTheKeyAndTheFix) {
   EXPECT_EQ(ServerError("address: localhost\n"),
             "svc.yaml:1: key 'address': 'localhost' has no port; write host:port, e.g. "
-            "0.0.0.0:50051 (port 0 picks a free port)");
+            "127.0.0.1:50051 (port 0 picks a free port)");
   EXPECT_EQ(ServerError("tls:\n  cert_file: /nonexistent.pem\n"),
             "svc.yaml:2: key 'tls.cert_file': cannot read file '/nonexistent.pem'");
   const std::string cert = WriteTemp("only_cert.pem", "CERT");

@@ -1,8 +1,47 @@
 #include "common/service/service_config.h"
 
+#include "absl/strings/ascii.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::service {
+namespace {
+
+// metrics.tls (HTTPS from PEM files) and metrics.auth (a bearer token /metrics then requires).
+absl::Status ParseMetricsProtection(config::ConfigMap& metrics, MetricsEndpointOptions* options) {
+  ASSIGN_OR_RETURN(std::optional<config::ConfigMap> tls, metrics.Child("tls"));
+  if (tls.has_value()) {
+    RETURN_IF_ERROR(tls->Read("cert_file", &options->tls_cert_file));
+    RETURN_IF_ERROR(tls->Read("key_file", &options->tls_key_file));
+    if (options->tls_cert_file.empty() || options->tls_key_file.empty()) {
+      return tls->Error(options->tls_cert_file.empty() ? "cert_file" : "key_file",
+                        "HTTPS needs both cert_file and key_file (PEM files); remove the tls "
+                        "section to serve plain HTTP");
+    }
+    std::string pem;  // read once here so an unreadable file is reported with its key
+    RETURN_IF_ERROR(tls->ReadFileContents("cert_file", &pem));
+    RETURN_IF_ERROR(tls->ReadFileContents("key_file", &pem));
+    RETURN_IF_ERROR(tls->Finish());
+  }
+  ASSIGN_OR_RETURN(std::optional<config::ConfigMap> auth, metrics.Child("auth"));
+  if (auth.has_value()) {
+    std::string token;
+    RETURN_IF_ERROR(auth->ReadFileContents("token_file", &token));
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (auth->Has("token_file") && token.empty()) {
+      return auth->Error("token_file", "the token file is empty");
+    }
+    if (!token.empty() && !tls.has_value()) {
+      return auth->Error("token_file",
+                         "a bearer token needs HTTPS (a token sent in plaintext can be read by "
+                         "anyone on the network); add a metrics.tls section");
+    }
+    RETURN_IF_ERROR(auth->Finish());
+    options->bearer_token = std::move(token);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ServiceConfig> LoadServiceConfig(const std::string& path,
                                                 const ServiceSectionParser& parse_service) {
@@ -24,6 +63,7 @@ absl::StatusOr<ServiceConfig> ParseServiceConfig(config::ConfigMap& root,
     RETURN_IF_ERROR(metrics->Read("enabled", &result.metrics.enabled));
     RETURN_IF_ERROR(metrics->Read("address", &result.metrics.address));
     RETURN_IF_ERROR(metrics->Read("port", &result.metrics.port, config::IntRange{0, 65535}));
+    RETURN_IF_ERROR(ParseMetricsProtection(*metrics, &result.metrics));
     RETURN_IF_ERROR(metrics->Finish());
   }
 

@@ -3,8 +3,10 @@
 //   server:  { ... }          # common/rpc/server_options.h
 //   metrics:
 //     enabled: true
-//     address: 0.0.0.0        # where /metrics is served over HTTP
+//     address: 127.0.0.1      # where /metrics is served over HTTP (loopback unless configured)
 //     port: 9090              # 0 picks a free port
+//     tls: { cert_file: server.pem, key_file: server.key }    # optional: HTTPS
+//     auth: { token_file: /run/secrets/metrics-token }      # optional: /metrics needs the token
 //   logging: { level: info, format: text }
 //   <service sections>        # parsed by the service's callback
 //
@@ -24,8 +26,10 @@ namespace plumb::service {
 
 struct MetricsEndpointOptions {
   bool enabled = true;
-  std::string address = "0.0.0.0";
+  std::string address = "127.0.0.1";
   int port = 9090;
+  std::string tls_cert_file, tls_key_file;  // HTTPS when set
+  std::string bearer_token;                 // from auth.token_file; needs tls
 };
 
 struct ServiceConfig {

@@ -44,7 +44,7 @@ TEST(ServiceConfigTest, TheExampleConfigInTheRepositoryParses) {
   // configs/services/common.example.yaml documents every shared key; it must stay valid.
   absl::StatusOr<ServiceConfig> config = LoadServiceConfig("configs/services/common.example.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->server.address, "0.0.0.0:50051");
+  EXPECT_EQ(config->server.address, "127.0.0.1:50051");
   EXPECT_EQ(config->metrics.port, 9090);
 }
 

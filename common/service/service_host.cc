@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 
 #include "common/metrics/build_info.h"
 #include "common/metrics/process_metrics.h"
@@ -18,10 +19,43 @@ namespace plumb::service {
 
 const char* PlumbVersion() { return PLUMB_VERSION; }
 
+namespace {
+
+// 127.0.0.0/8, ::1 and localhost: reachable from this machine only.
+bool IsLoopbackHost(std::string_view host) {
+  if (!host.empty() && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string_view HostOf(std::string_view address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string_view::npos ? address : address.substr(0, colon);
+}
+
+// What an operator should know when a service is reachable from other machines unprotected.
+void WarnAboutExposure(const ServiceConfig& config) {
+  if (!IsLoopbackHost(HostOf(config.server.address)) && !config.server.tls.has_value()) {
+    spdlog::warn(
+        "gRPC listens on {} in plaintext without a token: anyone who reaches this address can "
+        "call every RPC; add server.tls and server.auth (docs/security.md)",
+        config.server.address);
+  }
+  if (config.metrics.enabled && !IsLoopbackHost(config.metrics.address) &&
+      config.metrics.bearer_token.empty()) {
+    spdlog::warn("/metrics is served on {} without a token (metrics.auth, docs/security.md)",
+                 config.metrics.address);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
     const ServiceConfig& config, const std::string& component,
     const std::vector<rpc::HostedService>& services, metrics::Registry* registry) {
   InitLogging(config.logging, component);
+  WarnAboutExposure(config);
   if (!TuneMallocForLargeBuffers()) spdlog::warn("glibc refused the malloc settings; continuing");
   RETURN_IF_ERROR(rpc::InstallShutdownSignalHandlers());
   RETURN_IF_ERROR(metrics::RegisterProcessMetrics(registry));
@@ -38,9 +72,13 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   interceptors.push_back(std::move(rpc_metrics));
 
   if (config.metrics.enabled) {
-    ASSIGN_OR_RETURN(host->metrics_server_,
-                     metrics::MetricsHttpServer::Start(
-                         {.host = config.metrics.address, .port = config.metrics.port}, registry));
+    ASSIGN_OR_RETURN(host->metrics_server_, metrics::MetricsHttpServer::Start(
+                                                {.host = config.metrics.address,
+                                                 .port = config.metrics.port,
+                                                 .tls_cert_file = config.metrics.tls_cert_file,
+                                                 .tls_key_file = config.metrics.tls_key_file,
+                                                 .bearer_token = config.metrics.bearer_token},
+                                                registry));
   }
   ASSIGN_OR_RETURN(host->runner_,
                    rpc::ServerRunner::Start(config.server, services, std::move(interceptors)));
