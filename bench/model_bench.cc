@@ -9,6 +9,8 @@
 //                          [--what sample|logprobs|train|gemm]
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -81,13 +83,17 @@ int main(int argc, char** argv) {
   int reps = 5;
   int threads = 2;
   std::string only_size, only_dtype, only_what;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--size") == 0) only_size = argv[i + 1];
-    if (std::strcmp(argv[i], "--dtype") == 0) only_dtype = argv[i + 1];
-    if (std::strcmp(argv[i], "--what") == 0) only_what = argv[i + 1];
-  }
+  CLI::App app(
+      "The model core's forward, training-step and sampling speed, one JSON line per result "
+      "(scripts/bench.sh model compares them with bench/model_bench_peer.py).",
+      "plumb-bench-model");
+  app.add_option("--reps", reps, "Repetitions per measurement (the median is reported)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--threads", threads, "LibTorch threads")->check(CLI::Range(1, 256));
+  app.add_option("--size", only_size, "Only this model size (default: every size)");
+  app.add_option("--dtype", only_dtype, "Only fp32 or bf16 (default: both)");
+  app.add_option("--what", only_what, "Only this measurement (default: every one)");
+  CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
   constexpr int64_t kPrompt = 16, kNew = 64, kSeq = 128;
   for (const Size& size : Sizes()) {

@@ -30,9 +30,11 @@ int Fail(int code, const absl::Status& status) {
 }
 
 int Main(int argc, char** argv) {
-  absl::StatusOr<plumb::service::ServiceArgs> args =
-      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true);
+  absl::StatusOr<plumb::service::ServiceArgs> args = plumb::service::ParseServiceArgs(
+      argc, argv, /*config_required=*/true,
+      "plumb-generator: samples K responses per prompt from the policy (plumb.v1.Generator)");
   if (!args.ok()) return Fail(2, args.status());
+  if (args->exit_code.has_value()) return *args->exit_code;
   const std::string& config_path = args->config_path;
   plumb::generator::GeneratorOptions options;
   absl::StatusOr<plumb::service::ServiceConfig> config =
@@ -40,10 +42,11 @@ int Main(int argc, char** argv) {
         return plumb::generator::ParseGeneratorSection(root, args->config_dir, &options);
       });
   if (!config.ok()) return Fail(2, config.status());
-  plumb::model::SetComputeThreads(options.threads);
   absl::StatusOr<plumb::model::ModelPlacement> placement =
       plumb::model::ParsePlacement(options.dtype, options.device);
   if (!placement.ok()) return Fail(2, placement.status());
+  if (args->check_config) return plumb::service::ConfigChecked("plumb-generator", config_path);
+  plumb::model::SetComputeThreads(options.threads);
   absl::StatusOr<std::unique_ptr<plumb::weights::VersionedModel>> model =
       plumb::weights::VersionedModel::Load(options.model_path, *placement, options.initial_version);
   if (!model.ok()) return Fail(1, model.status());
@@ -59,7 +62,8 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<plumb::generator::GeneratorCore>> core =
       plumb::generator::GeneratorCore::Create(model->get(), tokenizer, options.limits, &registry);
   if (!core.ok()) return Fail(1, core.status());
-  plumb::generator::GeneratorService service(core->get(), &registry, options.device);
+  plumb::generator::GeneratorService service(core->get(), &registry, options.device,
+                                             config->server.stream_idle_timeout);
   return plumb::service::ServeUntilSignal(
       *config, "plumb-generator", {plumb::rpc::Hosted<plumb::v1::Generator>(&service)}, &registry);
 }

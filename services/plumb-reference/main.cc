@@ -18,6 +18,7 @@
 #include "common/model/hf_checkpoint.h"
 #include "common/service/service_args.h"
 #include "common/service/service_host.h"
+#include "common/tokenizer/load_tokenizer.h"
 #include "common/weights/versioned_model.h"
 #include "services/plumb-reference/reference_options.h"
 #include "services/plumb-reference/reference_service.h"
@@ -30,8 +31,11 @@ int Fail(int code, const absl::Status& status) {
 
 int Main(int argc, char** argv) {
   absl::StatusOr<plumb::service::ServiceArgs> args =
-      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true);
+      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true,
+                                       "plumb-reference: per-token log-probs under the frozen "
+                                       "reference policy (plumb.v1.Reference)");
   if (!args.ok()) return Fail(2, args.status());
+  if (args->exit_code.has_value()) return *args->exit_code;
   const std::string& config_path = args->config_path;
   plumb::reference::ReferenceOptions options;
   absl::StatusOr<plumb::service::ServiceConfig> config =
@@ -39,18 +43,30 @@ int Main(int argc, char** argv) {
         return plumb::reference::ParseReferenceSection(root, args->config_dir, &options);
       });
   if (!config.ok()) return Fail(2, config.status());
-  plumb::model::SetComputeThreads(options.threads);
   absl::StatusOr<plumb::model::ModelPlacement> placement =
       plumb::model::ParsePlacement(options.dtype, options.device);
   if (!placement.ok()) return Fail(2, placement.status());
+  if (args->check_config) return plumb::service::ConfigChecked("plumb-reference", config_path);
+  plumb::model::SetComputeThreads(options.threads);
   absl::StatusOr<std::unique_ptr<plumb::weights::VersionedModel>> model =
       plumb::weights::VersionedModel::Load(options.model_path, *placement, options.initial_version);
   if (!model.ok()) return Fail(1, model.status());
+  std::shared_ptr<const plumb::tokenizer::Tokenizer> tokenizer;
+  const bool folder_has_tokenizer =
+      std::filesystem::exists(std::filesystem::path(options.model_path) / "tokenizer.json");
+  if (options.tokenizer != "none" && (!options.tokenizer.empty() || folder_has_tokenizer)) {
+    absl::StatusOr<std::unique_ptr<plumb::tokenizer::Tokenizer>> loaded =
+        plumb::tokenizer::LoadTokenizer(options.tokenizer.empty() ? options.model_path
+                                                                  : options.tokenizer);
+    if (!loaded.ok()) return Fail(1, loaded.status());
+    tokenizer = *std::move(loaded);
+  }
   plumb::metrics::Registry registry;
   absl::StatusOr<std::unique_ptr<plumb::reference::ReferenceCore>> core =
-      plumb::reference::ReferenceCore::Create(model->get(), options.limits, &registry);
+      plumb::reference::ReferenceCore::Create(model->get(), tokenizer, options.limits, &registry);
   if (!core.ok()) return Fail(1, core.status());
-  plumb::reference::ReferenceService service(core->get(), &registry, options.device);
+  plumb::reference::ReferenceService service(core->get(), &registry, options.device,
+                                             config->server.stream_idle_timeout);
   return plumb::service::ServeUntilSignal(
       *config, "plumb-reference", {plumb::rpc::Hosted<plumb::v1::Reference>(&service)}, &registry);
 }

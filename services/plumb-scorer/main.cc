@@ -30,8 +30,11 @@ int Fail(int code, const absl::Status& status) {
 
 int Main(int argc, char** argv) {
   absl::StatusOr<plumb::service::ServiceArgs> args =
-      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true);
+      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/true,
+                                       "plumb-scorer: scores responses with reward models and rule "
+                                       "objectives (plumb.v1.RewardScorer)");
   if (!args.ok()) return Fail(2, args.status());
+  if (args->exit_code.has_value()) return *args->exit_code;
   const std::string& config_path = args->config_path;
   std::optional<plumb::scorer::ScorerOptions> options;
   absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
@@ -42,12 +45,14 @@ int Main(int argc, char** argv) {
         return absl::OkStatus();
       });
   if (!config.ok()) return Fail(2, config.status());
+  if (args->check_config) return plumb::service::ConfigChecked("plumb-scorer", config_path);
   plumb::model::SetComputeThreads(options->threads);
   absl::StatusOr<std::unique_ptr<plumb::scorer::Scorer>> scorer =
       plumb::scorer::Scorer::Create(*options);
   if (!scorer.ok()) return Fail(1, scorer.status());
   plumb::metrics::Registry registry;
-  plumb::scorer::ScorerService service(scorer->get(), &registry);
+  plumb::scorer::ScorerService service(scorer->get(), &registry, /*max_pairs_per_request=*/512,
+                                       config->server.stream_idle_timeout);
   return plumb::service::ServeUntilSignal(
       *config, "plumb-scorer", {plumb::rpc::Hosted<plumb::v1::RewardScorer>(&service)}, &registry);
 }
