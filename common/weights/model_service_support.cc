@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/stall_watchdog.h"
 #include "common/tensor/tensor_codec.h"
 
 namespace plumb::weights {
@@ -14,7 +15,15 @@ google::protobuf::Timestamp ToProtoTime(absl::Time time) {
   return out;
 }
 
-LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix) {
+absl::Status StalledWeightStream(absl::Duration idle_timeout) {
+  return absl::DeadlineExceededError(
+      absl::StrCat("the weight stream sent nothing for ", absl::FormatDuration(idle_timeout),
+                   " (server.stream_idle_timeout); the load was abandoned and nothing changed"));
+}
+
+LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix,
+                                         absl::Duration idle_timeout)
+    : idle_timeout_(idle_timeout) {
   loads_ = registry
                ->AddCounter(absl::StrCat(prefix, "_weight_loads_total"),
                             "LoadWeights calls by result code.", {"code"})
@@ -31,10 +40,21 @@ LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std:
                   ->WithLabels({});
 }
 
-grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerReader<v1::WeightChunk>* reader,
+grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
+                                        grpc::ServerReader<v1::WeightChunk>* reader,
                                         VersionedModel& model, v1::LoadWeightsResponse* response) {
-  absl::StatusOr<v1::LoadWeightsResponse> loaded =
-      ReceiveWeights([reader](v1::WeightChunk* chunk) { return reader->Read(chunk); }, model);
+  absl::StatusOr<v1::LoadWeightsResponse> loaded;
+  {
+    rpc::StallWatchdog watchdog(idle_timeout_, [context] { context->TryCancel(); });
+    loaded = ReceiveWeights(
+        [reader, &watchdog](v1::WeightChunk* chunk) {
+          const bool more = reader->Read(chunk);
+          watchdog.Progress();
+          return more;
+        },
+        model);
+    if (watchdog.stalled()) loaded = StalledWeightStream(idle_timeout_);
+  }
   loads_->WithLabels({absl::StatusCodeToString(loaded.status().code())}).Increment();
   if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
   bytes_->Increment(static_cast<double>(loaded->bytes()));

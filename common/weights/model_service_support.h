@@ -29,15 +29,22 @@ google::protobuf::Timestamp ToProtoTime(absl::Time time);
 // "<prefix>_weight_load_bytes_total", "<prefix>_weight_load_seconds").
 class LoadWeightsEndpoint {
  public:
-  LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix);
-  grpc::Status Serve(grpc::ServerReader<v1::WeightChunk>* reader, VersionedModel& model,
-                     v1::LoadWeightsResponse* response);
+  // A stream that sends nothing for `idle_timeout` is cancelled: DEADLINE_EXCEEDED, nothing
+  // loaded, the model free for the next load (0 = wait forever).
+  LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix,
+                      absl::Duration idle_timeout = absl::Seconds(30));
+  grpc::Status Serve(grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
+                     VersionedModel& model, v1::LoadWeightsResponse* response);
 
  private:
   metrics::CounterFamily* loads_;
   metrics::Counter* bytes_;
   metrics::Histogram* seconds_;
+  absl::Duration idle_timeout_;
 };
+
+// The status of a weight stream the StallWatchdog cancelled after `idle_timeout` of silence.
+absl::Status StalledWeightStream(absl::Duration idle_timeout);
 
 // ModelInfo of the model's current snapshot; `tokenizer` may be null.
 void FillModelInfo(VersionedModel& model, const std::string& device,

@@ -3,7 +3,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <limits>
 
 #include <filesystem>
 
@@ -162,6 +164,45 @@ TEST_F(VersionedModelTest, StreamsWriteInPlaceAndABrokenStreamChangesNothing) {
     EXPECT_TRUE(
         at::allclose(Logits(*model->Current()->model), Logits(*other_), tolerance, tolerance));
   }
+}
+
+// NaN weights used to load (status OK) and the generator then sampled token id -1.
+TEST_F(VersionedModelTest, NonFiniteWeightsAreRefusedWhileStagedAndChangeNothing) {
+  std::unique_ptr<VersionedModel> model = *VersionedModel::Load(dir_.string(), {});
+  const at::Tensor base_logits = Logits(*model->Current()->model);
+  auto receive = [&](float poison, uint64_t version) {
+    std::map<std::string, at::Tensor> tensors;
+    for (const auto& [name, t] : model::ExportHfTensors(*other_)) tensors[name] = t.clone();
+    tensors.begin()->second.view(-1)[3] = poison;
+    std::vector<v1::WeightChunk> messages;
+    SendOptions options;
+    options.version = version;
+    options.architecture = "llama";
+    EXPECT_TRUE(SendWeightStream(tensors, options, [&](const v1::WeightChunk& c) {
+                  messages.push_back(c);
+                  return true;
+                }).ok());
+    size_t i = 0;
+    return ReceiveWeights(
+        [&](v1::WeightChunk* chunk) {
+          if (i == messages.size()) return false;
+          *chunk = messages[i++];
+          return true;
+        },
+        *model);
+  };
+  for (float poison :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    absl::StatusOr<v1::LoadWeightsResponse> failed = receive(poison, 1);
+    EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(failed.status().message()), HasSubstr("non-finite values"));
+    EXPECT_EQ(model->Current()->version, 0u);
+    EXPECT_TRUE(at::equal(Logits(*model->Current()->model), base_logits));
+    EXPECT_FALSE(model->loading());
+  }
+  absl::StatusOr<v1::LoadWeightsResponse> loaded = receive(0.25f, 1);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(model->Current()->version, 1u);
 }
 
 TEST_F(VersionedModelTest, TargetListsHuggingFaceNamesAndShapes) {

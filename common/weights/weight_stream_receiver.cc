@@ -6,10 +6,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tensor/tensor_codec.h"
 
 namespace plumb::weights {
+namespace {
+
+// A tensor or model name from the stream, safe to put in an error message (a 1 MB name would
+// overflow gRPC's metadata limit).
+std::string Name(std::string_view name) { return Echo(name, kDefaultEchoBytes, '\''); }
+
+}  // namespace
 
 struct WeightStreamReceiver::State {
   std::optional<v1::WeightManifest> manifest;
@@ -71,13 +79,13 @@ absl::Status WeightStreamReceiver::OnManifest(const v1::WeightManifest& m, uint6
         absl::StrCat("the manifest says version ", m.version(), " but its message says ", version));
   }
   if (m.model() != target_.model) {
-    return absl::InvalidArgumentError(absl::StrCat("manifest names model '", m.model(),
-                                                   "'; this receiver holds '", target_.model, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("manifest names model ", Name(m.model()),
+                                                   "; this receiver holds '", target_.model, "'"));
   }
   if (m.architecture() != target_.architecture) {
-    return absl::FailedPreconditionError(absl::StrCat("manifest architecture '", m.architecture(),
-                                                      "' differs from the model's '",
-                                                      target_.architecture, "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("manifest architecture ", Name(m.architecture()),
+                     " differs from the model's '", target_.architecture, "'"));
   }
   if (target_.has_weights && m.version() == target_.version) {
     return absl::AlreadyExistsError(absl::StrCat("version ", m.version(), " is already loaded"));
@@ -96,25 +104,25 @@ absl::Status WeightStreamReceiver::OnManifest(const v1::WeightManifest& m, uint6
   for (const v1::TensorSpec& spec : m.tensors()) {
     auto it = target_.shapes.find(spec.name());
     if (it == target_.shapes.end()) {
-      problems.push_back(absl::StrCat("unknown tensor '", spec.name(), "'"));
+      problems.push_back(absl::StrCat("unknown tensor ", Name(spec.name())));
       continue;
     }
     const std::vector<int64_t> shape(spec.shape().begin(), spec.shape().end());
     if (shape != it->second) {
-      problems.push_back(absl::StrCat("tensor '", spec.name(), "' has shape [",
+      problems.push_back(absl::StrCat("tensor ", Name(spec.name()), " has shape [",
                                       absl::StrJoin(shape, ", "), "], the model has [",
                                       absl::StrJoin(it->second, ", "), "]"));
     }
     if (!s.specs.emplace(spec.name(), &spec).second) {
-      problems.push_back(absl::StrCat("tensor '", spec.name(), "' is listed twice"));
+      problems.push_back(absl::StrCat("tensor ", Name(spec.name()), " is listed twice"));
     }
     int64_t numel = 1;
     for (int64_t d : shape) numel *= d;
     const size_t element = tensor::WireElementSize(spec.dtype());
     if (element == 0) {
-      problems.push_back(absl::StrCat("tensor '", spec.name(), "' has an unsupported dtype"));
+      problems.push_back(absl::StrCat("tensor ", Name(spec.name()), " has an unsupported dtype"));
     } else if (spec.total_bytes() != static_cast<uint64_t>(numel) * element) {
-      problems.push_back(absl::StrCat("tensor '", spec.name(), "' says total_bytes ",
+      problems.push_back(absl::StrCat("tensor ", Name(spec.name()), " says total_bytes ",
                                       spec.total_bytes(), " but its shape and dtype make ",
                                       static_cast<uint64_t>(numel) * element));
     }
@@ -122,7 +130,8 @@ absl::Status WeightStreamReceiver::OnManifest(const v1::WeightManifest& m, uint6
   }
   if (!m.partial()) {
     for (const auto& [name, shape] : target_.shapes) {
-      if (!s.specs.count(name)) problems.push_back(absl::StrCat("tensor '", name, "' is missing"));
+      if (!s.specs.count(name))
+        problems.push_back(absl::StrCat("tensor ", Name(name), " is missing"));
     }
   }
   if (total != m.total_bytes()) {
@@ -157,7 +166,7 @@ absl::Status WeightStreamReceiver::OnManifest(const v1::WeightManifest& m, uint6
                                    at::IntArrayRef) -> absl::StatusOr<at::Tensor> {
         auto it = s.destinations.find(name);
         if (it == s.destinations.end()) {
-          return absl::InternalError(absl::StrCat("no destination for tensor '", name, "'"));
+          return absl::InternalError(absl::StrCat("no destination for tensor ", Name(name)));
         }
         return it->second;
       };
@@ -173,21 +182,31 @@ absl::Status WeightStreamReceiver::OnTensorChunk(const v1::TensorChunk& chunk) {
   auto it = s.specs.find(chunk.name());
   if (it == s.specs.end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("chunk for tensor '", chunk.name(), "', which is not in the manifest"));
+        absl::StrCat("chunk for tensor ", Name(chunk.name()), ", which is not in the manifest"));
   }
   const v1::TensorSpec& spec = *it->second;
   if (chunk.dtype() != spec.dtype() || chunk.total_bytes() != spec.total_bytes() ||
       !std::equal(chunk.shape().begin(), chunk.shape().end(), spec.shape().begin(),
                   spec.shape().end())) {
-    return absl::InvalidArgumentError(absl::StrCat("chunk of tensor '", chunk.name(),
-                                                   "' has metadata differing from the manifest's"));
+    return absl::InvalidArgumentError(absl::StrCat("chunk of tensor ", Name(chunk.name()),
+                                                   " has metadata differing from the manifest's"));
   }
   if (s.received.count(chunk.name())) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", chunk.name(), "' arrived twice"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", Name(chunk.name()), " arrived twice"));
   }
   ASSIGN_OR_RETURN(std::optional<tensor::NamedTensor> done, s.assembler->Add(chunk));
   s.bytes += chunk.data().size();
-  if (done.has_value()) s.received[done->name] = std::move(done->tensor);
+  if (done.has_value()) {
+    // NaN or Inf weights would make every sample fail (token id -1): refuse them while staged,
+    // before anything is committed.
+    if (done->tensor.is_floating_point() && !torch::isfinite(done->tensor).all().item<bool>()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor ", Name(done->name),
+                       " holds non-finite values (NaN or Inf); nothing was loaded"));
+    }
+    s.received[done->name] = std::move(done->tensor);
+  }
   return absl::OkStatus();
 }
 
@@ -200,10 +219,15 @@ absl::StatusOr<ReceivedWeights> WeightStreamReceiver::Finish() {
     return absl::InvalidArgumentError("the weight stream ended without a commit");
   }
   std::vector<std::string> missing;
+  size_t missing_count = 0;
   for (const auto& [name, spec] : s.specs) {
-    if (!s.received.count(name)) missing.push_back(name);
+    if (s.received.count(name)) continue;
+    if (++missing_count <= 8) missing.push_back(std::string(name).substr(0, kDefaultEchoBytes));
   }
-  if (!missing.empty()) {
+  if (missing_count > 0) {
+    if (missing_count > missing.size()) {
+      missing.push_back(absl::StrCat("and ", missing_count - missing.size(), " more"));
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("the weight stream ended without tensor(s) ", absl::StrJoin(missing, ", ")));
   }

@@ -133,6 +133,17 @@ TEST(WeightStreamTest, ManifestThatDoesNotFitTheModelIsRefusedBeforeAnyData) {
   EXPECT_TRUE(Receive(Target(), Stream(tensors, partial)).ok());
 }
 
+// A 1 MB tensor name used to come back whole in the error, past gRPC's 8 KiB metadata limit, so
+// the caller saw a transport error instead of the message.
+TEST(WeightStreamTest, ErrorsQuoteAtMostAShortPieceOfAName) {
+  auto tensors = Tensors();
+  tensors[std::string(1 << 20, 'n')] = torch::zeros({2});
+  absl::StatusOr<ReceivedWeights> got = Receive(Target(), Stream(tensors, Options()));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(got.status().message()), HasSubstr("...(1048576 bytes)"));
+  EXPECT_LT(got.status().message().size(), 1024u);
+}
+
 TEST(WeightStreamTest, VersionsArchitectureAndModelNameAreChecked) {
   const auto tensors = Tensors();
   EXPECT_EQ(Receive(Target(), Stream(tensors, Options(3))).status().code(),

@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/message_checks.h"
 #include "common/service/service_host.h"
+#include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
 
 namespace plumb::generator {
@@ -28,15 +30,36 @@ v1::FinishReason ToProto(Finish finish) {
   return v1::FINISH_REASON_UNSPECIFIED;
 }
 
+// What the proto documents beyond the core's own checks: finite values, declared enums, the
+// priority range and prompt metadata bounds.
+absl::Status CheckRequest(const v1::GenerateRequest& request) {
+  RETURN_IF_ERROR(rpc::CheckMessageValues(request, "request"));
+  if (request.priority() < -10 || request.priority() > 10) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request.priority: ", request.priority(), " is outside [-10, 10]"));
+  }
+  for (int i = 0; i < request.prompts_size(); ++i) {
+    RETURN_IF_ERROR(rpc::CheckStringMap(request.prompts(i).metadata(),
+                                        absl::StrCat("request.prompts[", i, "].metadata"), 32, 64,
+                                        1024));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 GeneratorService::GeneratorService(GeneratorCore* core, metrics::Registry* registry,
-                                   std::string device)
-    : core_(core), device_(std::move(device)), load_weights_(registry, "plumb_generator") {}
+                                   std::string device, absl::Duration weight_stream_idle_timeout)
+    : core_(core),
+      device_(std::move(device)),
+      load_weights_(registry, "plumb_generator", weight_stream_idle_timeout) {}
 
 grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
                                         const v1::GenerateRequest* request,
                                         grpc::ServerWriter<v1::Rollout>* writer) {
+  if (absl::Status checked = CheckRequest(*request); !checked.ok()) {
+    return rpc::ToGrpcStatus(checked);
+  }
   GenerateJob job;
   job.request_id = request->request_id().empty() ? NewRequestId() : request->request_id();
   for (const v1::Prompt& prompt : request->prompts()) {
@@ -83,10 +106,10 @@ grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
   return rpc::ToGrpcStatus(status);
 }
 
-grpc::Status GeneratorService::LoadWeights(grpc::ServerContext* /*context*/,
+grpc::Status GeneratorService::LoadWeights(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::WeightChunk>* reader,
                                            v1::LoadWeightsResponse* response) {
-  return load_weights_.Serve(reader, core_->model(), response);
+  return load_weights_.Serve(context, reader, core_->model(), response);
 }
 
 grpc::Status GeneratorService::GetInfo(grpc::ServerContext* /*context*/,

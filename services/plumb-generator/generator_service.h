@@ -18,7 +18,9 @@ namespace plumb::generator {
 
 class GeneratorService final : public v1::Generator::Service {
  public:
-  GeneratorService(GeneratorCore* core, metrics::Registry* registry, std::string device);
+  // `weight_stream_idle_timeout`: see LoadWeightsEndpoint (server.stream_idle_timeout).
+  GeneratorService(GeneratorCore* core, metrics::Registry* registry, std::string device,
+                   absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::Rollout>* writer) override;

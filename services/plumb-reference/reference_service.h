@@ -18,7 +18,9 @@ namespace plumb::reference {
 
 class ReferenceService final : public v1::Reference::Service {
  public:
-  ReferenceService(ReferenceCore* core, metrics::Registry* registry, std::string device);
+  // `weight_stream_idle_timeout`: see LoadWeightsEndpoint (server.stream_idle_timeout).
+  ReferenceService(ReferenceCore* core, metrics::Registry* registry, std::string device,
+                   absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
 
   grpc::Status LogProbs(grpc::ServerContext* context, const v1::LogProbsRequest* request,
                         v1::LogProbsResponse* response) override;

@@ -11,7 +11,10 @@
 #include "common/checkpoint/hf_llama_parameters.h"
 #include "common/model/hf_checkpoint.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/message_checks.h"
+#include "common/rpc/stall_watchdog.h"
 #include "common/service/service_host.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
 #include "common/weights/weight_stream_receiver.h"
@@ -64,8 +67,11 @@ void FillComposition(const CompositionOptions& c, v1::RewardComposition* out) {
 
 }  // namespace
 
-ScorerService::ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request)
-    : scorer_(scorer), max_pairs_per_request_(max_pairs_per_request) {
+ScorerService::ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request,
+                             absl::Duration weight_stream_idle_timeout)
+    : scorer_(scorer),
+      max_pairs_per_request_(max_pairs_per_request),
+      weight_stream_idle_timeout_(weight_stream_idle_timeout) {
   requests_ =
       registry
           ->AddCounter("plumb_scorer_requests_total",
@@ -99,6 +105,16 @@ ScorerService::ScorerService(Scorer* scorer, metrics::Registry* registry, int ma
 grpc::Status ScorerService::Score(grpc::ServerContext* /*context*/, const v1::ScoreRequest* request,
                                   v1::ScoreResponse* response) {
   const auto start = std::chrono::steady_clock::now();
+  absl::Status checked = rpc::CheckMessageValues(*request, "request");
+  for (int i = 0; checked.ok() && i < request->items_size(); ++i) {
+    checked =
+        rpc::CheckStringMap(request->items(i).prompt().metadata(),
+                            absl::StrCat("request.items[", i, "].prompt.metadata"), 32, 64, 1024);
+  }
+  if (!checked.ok()) {
+    requests_->WithLabels({"Score", absl::StatusCodeToString(checked.code())}).Increment();
+    return rpc::ToGrpcStatus(checked);
+  }
   std::vector<ScoreInput> items;
   items.reserve(request->items_size());
   for (const v1::ScoreItem& item : request->items()) {
@@ -140,14 +156,18 @@ grpc::Status ScorerService::Compare(grpc::ServerContext* /*context*/,
     requests_->WithLabels({"Compare", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
   };
+  if (absl::Status checked = rpc::CheckMessageValues(*request, "request"); !checked.ok()) {
+    return fail(checked);
+  }
   if (!request->judge().empty() && request->judge() != kComposedRewardJudge) {
-    return fail(absl::InvalidArgumentError(absl::StrCat(
-        "unknown judge '", request->judge(), "'; this scorer has '", kComposedRewardJudge, "'")));
+    return fail(absl::InvalidArgumentError(
+        absl::StrCat("unknown judge ", Echo(request->judge(), kDefaultEchoBytes, '\''),
+                     "; this scorer has '", kComposedRewardJudge, "'")));
   }
   if (!request->principle().empty()) {
     return fail(absl::InvalidArgumentError(absl::StrCat("judge '", kComposedRewardJudge,
-                                                        "' has no principles (got '",
-                                                        request->principle(), "')")));
+                                                        "' has no principles (got ",
+                                                        Echo(request->principle()), ")")));
   }
   if (request->pairs().empty()) return fail(absl::InvalidArgumentError("no pairs"));
   if (request->pairs_size() > max_pairs_per_request_) {
@@ -185,9 +205,9 @@ grpc::Status ScorerService::Compare(grpc::ServerContext* /*context*/,
 }
 
 absl::StatusOr<v1::LoadWeightsResponse> ScorerService::Load(
-    grpc::ServerReader<v1::WeightChunk>* reader) {
+    const std::function<bool(v1::WeightChunk*)>& read) {
   v1::WeightChunk first;
-  if (!reader->Read(&first)) return absl::InvalidArgumentError("an empty weight stream");
+  if (!read(&first)) return absl::InvalidArgumentError("an empty weight stream");
   if (!first.has_manifest()) {
     return absl::InvalidArgumentError("the first message of a weight stream must be a manifest");
   }
@@ -197,8 +217,9 @@ absl::StatusOr<v1::LoadWeightsResponse> ScorerService::Load(
     if (o.name == objective) options = &o;
   }
   if (options == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("manifest names objective '", objective,
-                                                   "', which this scorer does not have"));
+    return absl::InvalidArgumentError(absl::StrCat("manifest names objective ",
+                                                   Echo(objective, kDefaultEchoBytes, '\''),
+                                                   ", which this scorer does not have"));
   }
   if (options->kind != ObjectiveKind::kRewardModel) {
     return absl::FailedPreconditionError(absl::StrCat("objective '", objective, "' is a ",
@@ -231,7 +252,7 @@ absl::StatusOr<v1::LoadWeightsResponse> ScorerService::Load(
   weights::WeightStreamReceiver receiver(target);
   RETURN_IF_ERROR(receiver.Add(first));
   v1::WeightChunk chunk;
-  while (reader->Read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
+  while (read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
   ASSIGN_OR_RETURN(weights::ReceivedWeights received, receiver.Finish());
   model::Transformer next{nullptr};
   try {
@@ -258,16 +279,22 @@ absl::StatusOr<v1::LoadWeightsResponse> ScorerService::Load(
   return response;
 }
 
-grpc::Status ScorerService::LoadWeights(grpc::ServerContext* /*context*/,
+grpc::Status ScorerService::LoadWeights(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::WeightChunk>* reader,
                                         v1::LoadWeightsResponse* response) {
   bool expected = false;
   absl::StatusOr<v1::LoadWeightsResponse> loaded =
-      loading_.compare_exchange_strong(expected, true)
-          ? Load(reader)
-          : absl::StatusOr<v1::LoadWeightsResponse>(
-                absl::AbortedError("another weight load is in progress"));
-  if (!expected) loading_.store(false);
+      absl::AbortedError("another weight load is in progress");
+  if (loading_.compare_exchange_strong(expected, true)) {
+    rpc::StallWatchdog watchdog(weight_stream_idle_timeout_, [context] { context->TryCancel(); });
+    loaded = Load([reader, &watchdog](v1::WeightChunk* chunk) {
+      const bool more = reader->Read(chunk);
+      watchdog.Progress();
+      return more;
+    });
+    if (watchdog.stalled()) loaded = weights::StalledWeightStream(weight_stream_idle_timeout_);
+    loading_.store(false);
+  }
   requests_->WithLabels({"LoadWeights", absl::StatusCodeToString(loaded.status().code())})
       .Increment();
   if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());

@@ -11,6 +11,7 @@
 #define PLUMB_SERVICES_PLUMB_SCORER_SCORER_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -24,7 +25,9 @@ inline constexpr char kComposedRewardJudge[] = "composed_reward";
 
 class ScorerService final : public v1::RewardScorer::Service {
  public:
-  ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request = 512);
+  // `weight_stream_idle_timeout`: a LoadWeights stream silent this long is cancelled (0 = never).
+  ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request = 512,
+                absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
 
   grpc::Status Score(grpc::ServerContext* context, const v1::ScoreRequest* request,
                      v1::ScoreResponse* response) override;
@@ -37,10 +40,11 @@ class ScorerService final : public v1::RewardScorer::Service {
                        v1::RewardScorerGetInfoResponse* response) override;
 
  private:
-  absl::StatusOr<v1::LoadWeightsResponse> Load(grpc::ServerReader<v1::WeightChunk>* reader);
+  absl::StatusOr<v1::LoadWeightsResponse> Load(const std::function<bool(v1::WeightChunk*)>& read);
 
   Scorer* scorer_;
   const int max_pairs_per_request_;
+  const absl::Duration weight_stream_idle_timeout_;
   absl::Time start_ = absl::Now();
   std::atomic<bool> loading_{false};
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
