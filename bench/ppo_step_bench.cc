@@ -194,9 +194,9 @@ class InProcessPpo {
                                 ref.model_path, Take(model::ParsePlacement(ref.dtype, ref.device),
                                                      "reference placement")),
                             "reference model");
-    reference_ = Take(
-        reference::ReferenceCore::Create(reference_model_.get(), ref.limits, &reference_registry_),
-        "ReferenceCore");
+    reference_ = Take(reference::ReferenceCore::Create(reference_model_.get(), nullptr, ref.limits,
+                                                       &reference_registry_),
+                      "ReferenceCore");
     scorer_ = Take(scorer::Scorer::Create(scorer), "Scorer");
 
     // What LearnerService::StartSession makes of the TrainingConfig ServicePpo sends.

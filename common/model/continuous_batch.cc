@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -178,7 +179,35 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
     order.push_back(s);
     states.push_back(rows_[s].hidden);
   }
-  const at::Tensor logits = model_->Logits(torch::stack(states)).to(torch::kFloat);
+  at::Tensor logits = model_->Logits(torch::stack(states)).to(torch::kFloat);
+  // A row whose logits are not finite (corrupt weights met by its tokens) fails alone: the other
+  // rows of the batch never depend on it.
+  const at::Tensor finite = torch::isfinite(logits).all(1).to(torch::kCPU);
+  if (!finite.all().item<bool>()) {
+    std::vector<int64_t> kept;
+    std::vector<int64_t> kept_slots;
+    for (size_t i = 0; i < order.size(); ++i) {
+      Row& row = rows_[order[i]];
+      if (finite[static_cast<int64_t>(i)].item<bool>()) {
+        kept.push_back(static_cast<int64_t>(i));
+        kept_slots.push_back(order[i]);
+        continue;
+      }
+      FinishedSequence failed{row.sequence.tag, std::move(row.result)};
+      failed.error = absl::InternalError(
+          absl::StrCat("the model's logits for this sequence are not finite (NaN or Inf) after ",
+                       failed.result.tokens.size(), " new tokens; are its weights corrupt?"));
+      finished.push_back(std::move(failed));
+      row = Row();
+      --active_;
+    }
+    if (active_ == 0) {
+      Reset();
+      return finished;
+    }
+    order = std::move(kept_slots);
+    logits = logits.index_select(0, torch::tensor(kept, torch::kLong).to(logits.device()));
+  }
   // Rows that sample alike (greedy, top_k, top_p) are drawn together.
   std::map<std::tuple<bool, int64_t, double>, std::vector<size_t>> groups;
   for (size_t i = 0; i < order.size(); ++i) {
@@ -234,6 +263,17 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
   for (size_t i = 0; i < order.size(); ++i) {
     Row& row = rows_[order[i]];
     const SamplingOptions& o = row.sequence.options;
+    if (tokens[i] < 0 || !std::isfinite(logprobs[i])) {
+      // Nothing was samplable (every token filtered out): this row fails, the others go on.
+      FinishedSequence failed{row.sequence.tag, std::move(row.result)};
+      failed.error = absl::InternalError(
+          absl::StrCat("no token could be sampled after ", failed.result.tokens.size(),
+                       " new tokens (the filtered distribution was empty or not finite)"));
+      finished.push_back(std::move(failed));
+      row = Row();
+      --active_;
+      continue;
+    }
     row.result.tokens.push_back(tokens[i]);
     row.result.logprobs.push_back(logprobs[i]);
     const bool stop = std::find(o.stop_token_ids.begin(), o.stop_token_ids.end(), tokens[i]) !=

@@ -36,6 +36,9 @@ struct BatchSequence {
 struct FinishedSequence {
   uint64_t tag = 0;
   SampledSequence result;  // prompt_index is 0; sample_index as given
+  // Not OK when this sequence failed on its own (non-finite logits, nothing samplable); `result`
+  // then holds the tokens sampled before the failure. Other sequences are unaffected.
+  absl::Status error;
 };
 
 class ContinuousBatch {
@@ -59,7 +62,8 @@ class ContinuousBatch {
   absl::Status Add(const std::vector<BatchSequence>& sequences);
 
   // Samples one token for every sequence, then feeds the tokens of those that go on through one
-  // decoding step. Returns the sequences that finished (stop token or max_new_tokens).
+  // decoding step. Returns the sequences that finished (stop token or max_new_tokens) and those
+  // that failed alone (FinishedSequence::error); an error status fails the whole batch.
   absl::StatusOr<std::vector<FinishedSequence>> Step();
 
   // Removes the sequences whose tag matches (e.g. cancelled requests).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
 #include <map>
 
 #include "common/model/sampling_test_model.h"
@@ -121,6 +122,60 @@ TEST(ContinuousBatchTest, CapacityAndDroppedRows) {
   EXPECT_TRUE(batch.Rebind(*other).ok());
   s.prompt = {70};
   EXPECT_THAT(std::string(batch.Add({s}).message()), HasSubstr("outside the vocabulary"));
+}
+
+}  // namespace
+}  // namespace plumb::model
+
+namespace plumb::model {
+namespace {
+
+// A corrupt embedding row makes the logits of sequences that read that token NaN. Before, the
+// whole batch failed (or sampled token id -1); now that sequence fails alone and the others get
+// exactly what they get alone.
+TEST(ContinuousBatchTest, ASequenceWithNonFiniteLogitsFailsAloneAndTheOthersGoOn) {
+  Transformer model = MakeModel();
+  {
+    torch::NoGradGuard no_grad;
+    model->embed_tokens()[7].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  auto make = [](std::vector<int64_t> prompt, uint64_t tag) {
+    BatchSequence s;
+    s.prompt = std::move(prompt);
+    s.options.temperature = 0.8;
+    s.options.max_new_tokens = 6;
+    s.options.seed = 5;
+    s.tag = tag;
+    return s;
+  };
+  const BatchSequence healthy = make({1, 2, 3}, 1);
+  const BatchSequence poisoned = make({4, 7, 5}, 2);
+  ContinuousBatch batch(*model, /*slots=*/4, /*capacity=*/40);
+  ASSERT_TRUE(batch.Add({healthy, poisoned}).ok());
+  std::map<uint64_t, FinishedSequence> results;
+  for (int step = 0; step < 10 && !batch.empty(); ++step) {
+    absl::StatusOr<std::vector<FinishedSequence>> done = batch.Step();
+    ASSERT_TRUE(done.ok()) << done.status();
+    for (FinishedSequence& f : *done) results[f.tag] = std::move(f);
+  }
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[2].error.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(results[2].error.message()), HasSubstr("not finite"));
+  ASSERT_TRUE(results[1].error.ok()) << results[1].error;
+  ExpectSame(results[1].result, Alone(*model, healthy), 1);
+}
+
+TEST(SamplerTest, TemperaturesBelowTheFloorAreRefusedNotOverflowed) {
+  Transformer model = MakeModel();
+  SamplingOptions options;
+  options.max_new_tokens = 8;
+  options.temperature = 1e-45;
+  absl::StatusOr<std::vector<SampledSequence>> sampled = Sample(*model, {{1, 2}}, options);
+  EXPECT_EQ(sampled.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(sampled.status().message()), HasSubstr("use 0 for greedy"));
+  options.temperature = kMinTemperature;
+  sampled = Sample(*model, {{1, 2}}, options);
+  EXPECT_TRUE(sampled.ok()) << sampled.status();
 }
 
 }  // namespace

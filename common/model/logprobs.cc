@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "common/model/sampler.h"
 
 namespace plumb::model {
 
@@ -44,8 +47,9 @@ absl::StatusOr<ResponseScores> ScoreResponses(TransformerImpl& model,
   if (absl::Status status = ValidateSequences(model.config(), prompts, responses); !status.ok()) {
     return status;
   }
-  if (!(temperature > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("temperature must be > 0, got ", temperature));
+  if (!(temperature >= kMinTemperature) || !std::isfinite(temperature)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "temperature must be a finite number >= ", kMinTemperature, ", got ", temperature));
   }
   const auto device = model.embed_tokens().device();
   const int64_t batch = static_cast<int64_t>(prompts.size());

@@ -83,6 +83,11 @@ absl::Status ValidateSampling(const ModelConfig& config,
     return absl::InvalidArgumentError(
         absl::StrCat("temperature must be a finite number >= 0, got ", options.temperature));
   }
+  if (options.temperature > 0 && options.temperature < kMinTemperature) {
+    return absl::InvalidArgumentError(absl::StrCat("temperature ", options.temperature,
+                                                   " is below the smallest supported, ",
+                                                   kMinTemperature, "; use 0 for greedy decoding"));
+  }
   if (!(options.top_p > 0 && options.top_p <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("top_p must be in (0, 1], got ", options.top_p));
   }
@@ -179,6 +184,10 @@ absl::StatusOr<std::vector<SampledSequence>> Sample(
   for (int64_t step = 0; step < options.max_new_tokens && remaining > 0; ++step) {
     at::Tensor scaled = model.Logits(last_hidden).to(torch::kFloat);
     if (temperature != 1.0) scaled = scaled / temperature;
+    if (!torch::isfinite(scaled).all().item<bool>()) {
+      return absl::InternalError(absl::StrCat("the model's logits are not finite at step ", step,
+                                              " (NaN or Inf: are its weights corrupt?)"));
+    }
     for (int64_t r = 0; r < rows; ++r) {
       const uint64_t seed =
           options.prompt_seeds.empty() ? options.seed : options.prompt_seeds[r / k];

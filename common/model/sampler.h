@@ -26,6 +26,10 @@
 
 namespace plumb::model {
 
+// The smallest positive temperature anything samples or scores at. Below it, logits / temperature
+// overflow float32 (1e-45 turned logits into +-inf and sampled token -1); 0 still means greedy.
+inline constexpr double kMinTemperature = 1e-5;
+
 struct SamplingOptions {
   double temperature = 1.0;  // 0 = greedy (argmax)
   int64_t top_k = 0;         // keep the k most likely tokens; 0 = all
@@ -57,9 +61,9 @@ struct SampledSequence {
 };
 
 // INVALID_ARGUMENT with a message for: no prompts, an empty prompt, a token id outside the
-// vocabulary, prompt + max_new_tokens longer than max_position_embeddings, temperature < 0 or
-// not finite, top_p outside (0, 1], top_k < 0, num_samples < 1, max_new_tokens < 1,
-// min_new_tokens outside [0, max_new_tokens].
+// vocabulary, prompt + max_new_tokens longer than max_position_embeddings, temperature < 0, not
+// finite, or in (0, kMinTemperature), top_p outside (0, 1], top_k < 0, num_samples < 1,
+// max_new_tokens < 1, min_new_tokens outside [0, max_new_tokens].
 absl::Status ValidateSampling(const ModelConfig& config,
                               const std::vector<std::vector<int64_t>>& prompts,
                               const SamplingOptions& options);

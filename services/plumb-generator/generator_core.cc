@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/model/continuous_batch.h"
 #include "common/status/status_macros.h"
+#include "common/tokenizer/prompt_text.h"
 #include "common/tokenizer/utf8_runs.h"
 
 namespace plumb::generator {
@@ -208,8 +209,10 @@ absl::Status GeneratorCore::Prepare(const GenerateJob& job, Request* request) co
         return absl::InvalidArgumentError(
             absl::StrCat("prompt '", p.id, "' is text, but this generator has no tokenizer"));
       }
-      if (tokenizer_->bos_id().has_value()) tokens.push_back(*tokenizer_->bos_id());
-      for (int32_t id : tokenizer_->Encode(*p.text)) tokens.push_back(id);
+      ASSIGN_OR_RETURN(tokens, tokenizer::EncodePromptText(
+                                   *tokenizer_, *p.text,
+                                   tokenizer::MaxPromptTextBytes(config.max_position_embeddings),
+                                   absl::StrCat("prompt '", p.id, "'")));
     } else {
       tokens = p.token_ids;
     }
@@ -459,6 +462,16 @@ void GeneratorCore::RunLoop() {
     for (model::FinishedSequence& f : *finished) {
       const Tagged tagged = tags[f.tag];
       tags.erase(f.tag);
+      if (!f.error.ok()) {
+        // This sequence failed alone: its request fails, the batch's other rows go on.
+        finish_rows(
+            tagged.request, 1,
+            absl::Status(f.error.code(),
+                         absl::StrCat("prompt '", tagged.request->job->prompts[tagged.prompt].id,
+                                      "': ", f.error.message())));
+        tagged.request->cancelled.store(true);  // its remaining rows are dropped
+        continue;
+      }
       RolloutResult out;
       Finalize(tagged.request.get(), f.result, tagged.request->job->prompts[tagged.prompt].id,
                tagged.request->prompts[tagged.prompt], &out);

@@ -46,8 +46,10 @@ struct GeneratorLimits {
 
 struct PromptInput {
   std::string id;
-  std::optional<std::string> text;  // tokenized with the model's tokenizer (BOS added)
-  std::vector<int64_t> token_ids;   // used verbatim when text is not set
+  // Tokenized by tokenizer::EncodePromptText (the tokenizer's BOS, then the text as given); at
+  // most MaxPromptTextBytes(context) bytes, checked before tokenizing.
+  std::optional<std::string> text;
+  std::vector<int64_t> token_ids;  // used verbatim when text is not set
 };
 
 struct SamplingRequest {

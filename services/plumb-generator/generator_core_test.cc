@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -202,6 +203,64 @@ TEST_F(GeneratorCoreTest, StopStringsEndTheResponseAtTheTokenThatCompletesThem) 
     return;
   }
   FAIL() << "no seed gave a usable response";
+}
+
+// A sequence whose logits go non-finite (here a corrupt embedding row that only its prompt
+// reads) fails its own request; before, it failed every request decoding in the same batch.
+TEST_F(GeneratorCoreTest, ASequenceThatFailsDoesNotFailOtherRequestsInItsBatch) {
+  {
+    torch::NoGradGuard no_grad;
+    model_->Current()->model->embed_tokens()[200].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  GenerateJob healthy = Job(3, /*prompts=*/1, /*samples=*/1);
+  healthy.sampling.max_new_tokens = 40;
+  healthy.sampling.ignore_eos = true;
+  std::vector<RolloutResult> alone, together, poisoned_out;
+  ASSERT_TRUE(Run(healthy, &alone).ok());
+  GenerateJob poisoned = Job(4, /*prompts=*/1, /*samples=*/1);
+  poisoned.prompts[0].token_ids = {256, 200, 66};
+  absl::Status healthy_status;
+  std::thread healthy_thread([&] { healthy_status = Run(healthy, &together); });
+  while (core_->load().running_sequences < 1) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  const absl::Status poisoned_status = Run(poisoned, &poisoned_out);
+  healthy_thread.join();
+  EXPECT_EQ(poisoned_status.code(), absl::StatusCode::kInternal) << poisoned_status;
+  EXPECT_THAT(std::string(poisoned_status.message()), HasSubstr("prompt 'p0'"));
+  EXPECT_THAT(std::string(poisoned_status.message()), HasSubstr("not finite"));
+  ASSERT_TRUE(healthy_status.ok()) << healthy_status;
+  ASSERT_EQ(together.size(), 1u);
+  EXPECT_EQ(together[0].response_ids, alone[0].response_ids);
+}
+
+TEST_F(GeneratorCoreTest, ATemperatureBelowTheFloorIsInvalidArgument) {
+  std::vector<RolloutResult> out;
+  GenerateJob job = Job(1);
+  job.sampling.temperature = 1e-45;
+  const absl::Status status = Run(job, &out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("use 0 for greedy"));
+  job.sampling.temperature = 0;
+  EXPECT_TRUE(Run(job, &out).ok());
+}
+
+// Tokenizing costs ~100 bytes of memory per byte of text: a text prompt that cannot fit the
+// context whatever its tokens is refused by its size, before any tokenizing.
+TEST_F(GeneratorCoreTest, AnOversizedTextPromptIsRefusedBeforeTokenizing) {
+  std::vector<RolloutResult> out;
+  GenerateJob job = Job(1, 1, 1);
+  job.prompts[0].token_ids.clear();
+  job.prompts[0].text = std::string(4 << 20, 'a');
+  const absl::Status status = Run(job, &out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("prompt 'p0': text of 4194304 bytes is over the limit of 4096 bytes"));
+  // A text prompt that fits is tokenized by the common rule: BOS, then the bytes.
+  job.prompts[0].text = "hi";
+  ASSERT_TRUE(Run(job, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].prompt_ids, (std::vector<int64_t>{256, 'h', 'i'}));
 }
 
 }  // namespace

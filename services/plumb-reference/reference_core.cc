@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/model/logprobs.h"
+#include "common/model/sampler.h"
 #include "common/status/status_macros.h"
+#include "common/tokenizer/prompt_text.h"
 
 namespace plumb::reference {
 
@@ -28,9 +30,9 @@ struct ReferenceCore::Metrics {
   metrics::Gauge* version;
 };
 
-absl::StatusOr<std::unique_ptr<ReferenceCore>> ReferenceCore::Create(weights::VersionedModel* model,
-                                                                     ReferenceLimits limits,
-                                                                     metrics::Registry* registry) {
+absl::StatusOr<std::unique_ptr<ReferenceCore>> ReferenceCore::Create(
+    weights::VersionedModel* model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+    ReferenceLimits limits, metrics::Registry* registry) {
   auto m = std::make_unique<Metrics>();
   ASSIGN_OR_RETURN(m->requests,
                    registry->AddCounter("plumb_reference_logprobs_requests_total",
@@ -57,12 +59,17 @@ absl::StatusOr<std::unique_ptr<ReferenceCore>> ReferenceCore::Create(weights::Ve
                                       "Policy version of the reference weights in use."));
   m->version = &version->WithLabels({});
   m->version->Set(static_cast<double>(model->Current()->version));
-  return std::unique_ptr<ReferenceCore>(new ReferenceCore(model, limits, std::move(m)));
+  return std::unique_ptr<ReferenceCore>(
+      new ReferenceCore(model, std::move(tokenizer), limits, std::move(m)));
 }
 
-ReferenceCore::ReferenceCore(weights::VersionedModel* model, ReferenceLimits limits,
-                             std::unique_ptr<Metrics> metrics)
-    : model_(model), limits_(limits), metrics_(std::move(metrics)) {
+ReferenceCore::ReferenceCore(weights::VersionedModel* model,
+                             std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+                             ReferenceLimits limits, std::unique_ptr<Metrics> metrics)
+    : model_(model),
+      tokenizer_(std::move(tokenizer)),
+      limits_(limits),
+      metrics_(std::move(metrics)) {
   runner_ = std::thread([this] { RunLoop(); });
 }
 
@@ -86,9 +93,11 @@ absl::Status ReferenceCore::Validate(const LogProbsJob& job) const {
     return absl::InvalidArgumentError(absl::StrCat(
         job.items.size(), " items exceed max_items_per_request ", limits_.max_items_per_request));
   }
-  if (!(job.temperature >= 0) || std::isinf(job.temperature)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("temperature must be a finite number >= 0, got ", job.temperature));
+  if (!std::isfinite(job.temperature) ||
+      !(job.temperature == 0 || job.temperature >= model::kMinTemperature)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "temperature must be 0 (meaning 1) or a finite number >= ", model::kMinTemperature,
+        ", got ", job.temperature));
   }
   std::set<std::string> ids;
   int64_t tokens = 0;
@@ -132,6 +141,35 @@ absl::Status ReferenceCore::Validate(const LogProbsJob& job) const {
   return absl::OkStatus();
 }
 
+absl::Status ReferenceCore::TokenizeText(LogProbsJob* job) const {
+  if (static_cast<int>(job->items.size()) > limits_.max_items_per_request) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        job->items.size(), " items exceed max_items_per_request ", limits_.max_items_per_request));
+  }
+  const int64_t max_bytes = tokenizer::MaxPromptTextBytes(model_->config().max_position_embeddings);
+  for (size_t i = 0; i < job->items.size(); ++i) {
+    LogProbsItem& item = job->items[i];
+    for (const bool prompt : {true, false}) {
+      std::optional<std::string>& text = prompt ? item.prompt_text : item.response_text;
+      if (!text.has_value()) continue;
+      const std::string what = absl::StrCat("items[", i, "].", prompt ? "prompt" : "response");
+      std::vector<int64_t>& ids = prompt ? item.prompt : item.response;
+      if (!ids.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": give token ids or text, not both"));
+      }
+      if (tokenizer_ == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            what, "_text: this reference has no tokenizer (reference.model.tokenizer); send ids"));
+      }
+      ASSIGN_OR_RETURN(
+          ids, prompt
+                   ? tokenizer::EncodePromptText(*tokenizer_, *text, max_bytes, what + "_text")
+                   : tokenizer::EncodeResponseText(*tokenizer_, *text, max_bytes, what + "_text"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LogProbsOutcome> ReferenceCore::LogProbs(LogProbsJob job) {
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](absl::StatusOr<LogProbsOutcome> result) {
@@ -140,6 +178,7 @@ absl::StatusOr<LogProbsOutcome> ReferenceCore::LogProbs(LogProbsJob job) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return result;
   };
+  if (absl::Status status = TokenizeText(&job); !status.ok()) return finish(status);
   if (absl::Status status = Validate(job); !status.ok()) return finish(status);
   auto shared = std::make_shared<Pending>();
   Pending& pending = *shared;
@@ -219,6 +258,8 @@ absl::StatusOr<LogProbsOutcome> ReferenceCore::Run(const LogProbsJob& job) {
         for (size_t t = 0; t < n; ++t) r.sum += row[t];
         if (!job.sum_only) r.logprobs.assign(row, row + n);
         r.num_tokens = static_cast<int32_t>(n);
+        if (job.items[i].prompt_text.has_value()) r.prompt_from_text = job.items[i].prompt;
+        if (job.items[i].response_text.has_value()) r.response_from_text = job.items[i].response;
         if (!std::isfinite(r.sum)) {
           return absl::InternalError(absl::StrCat("item '", job.items[i].id,
                                                   "': the model produced a non-finite log-prob"));

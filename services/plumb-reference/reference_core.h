@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics/registry.h"
+#include "common/tokenizer/tokenizer.h"
 #include "common/weights/versioned_model.h"
 
 namespace plumb::reference {
@@ -37,6 +38,8 @@ struct LogProbsItem {
   std::string id;
   std::vector<int64_t> prompt;
   std::vector<int64_t> response;
+  // Instead of the ids: text, tokenized by the common rule (tokenizer/prompt_text.h).
+  std::optional<std::string> prompt_text, response_text;
 };
 
 struct LogProbsJob {
@@ -50,6 +53,8 @@ struct LogProbsItemResult {
   std::vector<float> logprobs;  // empty when sum_only
   double sum = 0;
   int32_t num_tokens = 0;
+  // The ids evaluated for the parts given as text (empty for parts given as ids).
+  std::vector<int64_t> prompt_from_text, response_from_text;
 };
 
 struct LogProbsOutcome {
@@ -60,10 +65,11 @@ struct LogProbsOutcome {
 
 class ReferenceCore {
  public:
-  // Starts the runner thread. `model` and `registry` must outlive the core.
-  static absl::StatusOr<std::unique_ptr<ReferenceCore>> Create(weights::VersionedModel* model,
-                                                               ReferenceLimits limits,
-                                                               metrics::Registry* registry);
+  // Starts the runner thread. `model` and `registry` must outlive the core. `tokenizer` may be
+  // null (token-id items only).
+  static absl::StatusOr<std::unique_ptr<ReferenceCore>> Create(
+      weights::VersionedModel* model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+      ReferenceLimits limits, metrics::Registry* registry);
   ~ReferenceCore();  // fails queued requests with UNAVAILABLE and joins the runner
 
   // INVALID_ARGUMENT naming the item and the problem (see proto/plumb/v1/reference.proto).
@@ -75,16 +81,21 @@ class ReferenceCore {
   int queued() const;
   const ReferenceLimits& limits() const { return limits_; }
   weights::VersionedModel& model() { return *model_; }
+  const tokenizer::Tokenizer* tokenizer() const { return tokenizer_.get(); }
 
  private:
   struct Pending;
   struct Metrics;
-  ReferenceCore(weights::VersionedModel* model, ReferenceLimits limits,
+  ReferenceCore(weights::VersionedModel* model,
+                std::shared_ptr<const tokenizer::Tokenizer> tokenizer, ReferenceLimits limits,
                 std::unique_ptr<Metrics> metrics);
+  // Replaces the text parts of every item by their ids (bounded before tokenizing).
+  absl::Status TokenizeText(LogProbsJob* job) const;
   void RunLoop();
   absl::StatusOr<LogProbsOutcome> Run(const LogProbsJob& job);
 
   weights::VersionedModel* model_;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer_;
   const ReferenceLimits limits_;
   std::unique_ptr<Metrics> metrics_;
   mutable absl::Mutex mu_;

@@ -22,6 +22,11 @@ absl::Status ParseReferenceSection(config::ConfigMap& root, const std::string& b
   }
   RETURN_IF_ERROR(model->ReadChoice("dtype", &o->dtype, {"float32", "fp32", "bfloat16", "bf16"}));
   RETURN_IF_ERROR(model->Read("device", &o->device));
+  RETURN_IF_ERROR(model->Read("tokenizer", &o->tokenizer));
+  if (!o->tokenizer.empty() && o->tokenizer != "none" && o->tokenizer != "byte" &&
+      !std::filesystem::path(o->tokenizer).is_absolute()) {
+    o->tokenizer = (std::filesystem::path(base_dir) / o->tokenizer).lexically_normal().string();
+  }
   RETURN_IF_ERROR(model->Finish());
   int64_t version = 0;
   RETURN_IF_ERROR(section->Read("initial_version", &version, config::IntRange{0}));

@@ -17,6 +17,9 @@ struct ReferenceOptions {
   std::string model_path;  // a Hugging Face model folder; required
   std::string dtype = "float32";
   std::string device = "cpu";
+  // For items sent as text: "" = the model folder's tokenizer when it has one (else none), "none",
+  // "byte", or a tokenizer.json / folder.
+  std::string tokenizer;
   uint64_t initial_version = 0;  // the policy version the folder's weights are (0 = base)
   int threads = 0;               // LibTorch intra-op threads; 0 = LibTorch's default
   ReferenceLimits limits;

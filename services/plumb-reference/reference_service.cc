@@ -2,23 +2,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/message_checks.h"
 #include "common/service/service_host.h"
 #include "common/weights/model_service_support.h"
 
 namespace plumb::reference {
 ReferenceService::ReferenceService(ReferenceCore* core, metrics::Registry* registry,
-                                   std::string device)
-    : core_(core), device_(std::move(device)), load_weights_(registry, "plumb_reference") {}
+                                   std::string device, absl::Duration weight_stream_idle_timeout)
+    : core_(core),
+      device_(std::move(device)),
+      load_weights_(registry, "plumb_reference", weight_stream_idle_timeout) {}
 
 grpc::Status ReferenceService::LogProbs(grpc::ServerContext* /*context*/,
                                         const v1::LogProbsRequest* request,
                                         v1::LogProbsResponse* response) {
+  if (absl::Status checked = rpc::CheckMessageValues(*request, "request"); !checked.ok()) {
+    return rpc::ToGrpcStatus(checked);
+  }
   LogProbsJob job;
   job.items.reserve(request->items_size());
   for (const v1::LogProbsItem& item : request->items()) {
-    job.items.push_back({item.id(),
-                         {item.prompt_token_ids().begin(), item.prompt_token_ids().end()},
-                         {item.response_token_ids().begin(), item.response_token_ids().end()}});
+    LogProbsItem& out = job.items.emplace_back();
+    out.id = item.id();
+    out.prompt.assign(item.prompt_token_ids().begin(), item.prompt_token_ids().end());
+    out.response.assign(item.response_token_ids().begin(), item.response_token_ids().end());
+    if (!item.prompt_text().empty()) out.prompt_text = item.prompt_text();
+    if (!item.response_text().empty()) out.response_text = item.response_text();
   }
   if (request->has_temperature()) job.temperature = request->temperature();
   job.sum_only = request->sum_only();
@@ -32,22 +41,25 @@ grpc::Status ReferenceService::LogProbs(grpc::ServerContext* /*context*/,
     out->mutable_logprobs()->Assign(r.logprobs.begin(), r.logprobs.end());
     out->set_sum_logprob(r.sum);
     out->set_num_tokens(r.num_tokens);
+    out->mutable_prompt_token_ids()->Assign(r.prompt_from_text.begin(), r.prompt_from_text.end());
+    out->mutable_response_token_ids()->Assign(r.response_from_text.begin(),
+                                              r.response_from_text.end());
   }
   response->set_reference_version(outcome->version);
   response->set_seconds(outcome->seconds);
   return grpc::Status::OK;
 }
 
-grpc::Status ReferenceService::LoadWeights(grpc::ServerContext* /*context*/,
+grpc::Status ReferenceService::LoadWeights(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::WeightChunk>* reader,
                                            v1::LoadWeightsResponse* response) {
-  return load_weights_.Serve(reader, core_->model(), response);
+  return load_weights_.Serve(context, reader, core_->model(), response);
 }
 
 grpc::Status ReferenceService::GetInfo(grpc::ServerContext* /*context*/,
                                        const v1::ReferenceGetInfoRequest* /*request*/,
                                        v1::ReferenceGetInfoResponse* response) {
-  weights::FillModelInfo(core_->model(), device_, nullptr, response->mutable_model());
+  weights::FillModelInfo(core_->model(), device_, core_->tokenizer(), response->mutable_model());
   v1::ServerInfo* server = response->mutable_server();
   server->set_build_version(service::PlumbVersion());
   *server->mutable_start_time() = weights::ToProtoTime(start_);

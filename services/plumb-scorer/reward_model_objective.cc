@@ -12,7 +12,9 @@
 #include "absl/synchronization/mutex.h"
 #include "common/model/hf_checkpoint.h"
 #include "common/model/logprobs.h"
+#include "common/status/status_macros.h"
 #include "common/tokenizer/load_tokenizer.h"
+#include "common/tokenizer/prompt_text.h"
 
 namespace plumb::scorer {
 namespace {
@@ -54,10 +56,10 @@ class RewardModelObjective final : public Objective {
     for (size_t i = 0; i < items.size(); ++i) {
       const ScoreInput& item = items[i];
       absl::StatusOr<std::vector<int64_t>> prompt =
-          ToIds(item.prompt_ids, item.prompt_text, "prompt", i, config.vocab_size);
+          ToIds(item.prompt_ids, item.prompt_text, "prompt", i, config);
       if (!prompt.ok()) return prompt.status();
       absl::StatusOr<std::vector<int64_t>> response =
-          ToIds(item.response_ids, item.response_text, "response", i, config.vocab_size);
+          ToIds(item.response_ids, item.response_text, "response", i, config);
       if (!response.ok()) return response.status();
       const int64_t total = static_cast<int64_t>(prompt->size() + response->size());
       if (total > config.max_position_embeddings) {
@@ -197,7 +199,8 @@ class RewardModelObjective final : public Objective {
 
   absl::StatusOr<std::vector<int64_t>> ToIds(absl::Span<const int32_t> given,
                                              const std::string& text, absl::string_view part,
-                                             size_t item, int64_t vocab) const {
+                                             size_t item, const model::ModelConfig& config) const {
+    const int64_t vocab = config.vocab_size;
     std::vector<int32_t> encoded;
     absl::string_view field = "token_ids";
     if (given.empty()) {
@@ -212,7 +215,15 @@ class RewardModelObjective final : public Objective {
             "' reads token ids, but the item has text only and the objective has no tokenizer "
             "(set its `tokenizer`, or send token ids)"));
       }
-      encoded = tokenizer_->Encode(text);
+      // The common rule for text (common.proto Prompt.text): BOS before a prompt, none before a
+      // response; the size is bounded before tokenizing.
+      const int64_t max_bytes = tokenizer::MaxPromptTextBytes(config.max_position_embeddings);
+      const std::string what = absl::StrCat("items[", item, "].", part, ".text");
+      ASSIGN_OR_RETURN(std::vector<int64_t> text_ids,
+                       part == "prompt"
+                           ? tokenizer::EncodePromptText(*tokenizer_, text, max_bytes, what)
+                           : tokenizer::EncodeResponseText(*tokenizer_, text, max_bytes, what));
+      encoded.assign(text_ids.begin(), text_ids.end());
       given = encoded;
       field = "text";
     }

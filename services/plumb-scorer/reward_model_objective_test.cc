@@ -117,11 +117,13 @@ TEST_F(RewardModelObjectiveTest, SigmoidMapsTheRawScoreToAProbability) {
   }
 }
 
+// Text follows the common rule (common.proto Prompt.text): BOS + the prompt's tokens, the
+// response's tokens without BOS.
 TEST_F(RewardModelObjectiveTest, TextIsEncodedWithTheObjectivesTokenizer) {
   std::unique_ptr<Scorer> scorer = Make(Options());
   ASSERT_NE(scorer, nullptr);
   ScoreInput text{.id = "t", .prompt_text = "Hi", .response_text = "there"};
-  ScoreInput ids = Item("i", {'H', 'i'}, {'t', 'h', 'e', 'r', 'e'});
+  ScoreInput ids = Item("i", {256, 'H', 'i'}, {'t', 'h', 'e', 'r', 'e'});
   absl::StatusOr<std::vector<ScoreOutput>> out = scorer->Score({text, ids});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_NEAR(*(*out)[0].score("rm"), *(*out)[1].score("rm"), 1e-6);

@@ -166,8 +166,9 @@ TEST_F(ScorerTest, RejectsTokenIdsOutsideTheVocabulary) {
 }
 
 TEST_F(ScorerTest, RejectsSequencesLongerThanTheContext) {
+  // A text prompt gets the tokenizer's BOS (the common rule): 1 + 19 prompt tokens.
   ScoreInput item{
-      .id = "a", .prompt_text = std::string(20, 'p'), .response_text = std::string(13, 'r')};
+      .id = "a", .prompt_text = std::string(19, 'p'), .response_text = std::string(13, 'r')};
   EXPECT_EQ(Error({item}),
             "items[0]: 20 prompt + 13 response tokens exceed the context of 32 positions of "
             "objective 'rm' (the scorer never truncates)");

@@ -9,9 +9,11 @@
 #include <httplib.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -39,18 +41,18 @@ class GeneratorServiceTest : public ::testing::Test {
           (*root_ / (std::string("model") + seed)).string(), std::string("--seed ") + seed);
       ASSERT_TRUE(made.ok()) << made;
     }
-    absl::StatusOr<testing::RunningService> service =
-        testing::StartServiceWithYaml("plumb-generator", (*root_ / "generator.yaml").string(),
-                                      "server: {address: \"127.0.0.1:0\"}\n"
-                                      "metrics: {address: 127.0.0.1, port: 0}\n"
-                                      "generator:\n"
-                                      "  model: {path: model1}\n"
-                                      "  max_prompts_per_request: 8\n"
-                                      "  max_num_samples: 4\n"
-                                      "  default_max_new_tokens: 12\n"
-                                      "  max_new_tokens_limit: 200\n"
-                                      "  max_batch_size: 8\n"
-                                      "  queue_capacity: 24\n");
+    absl::StatusOr<testing::RunningService> service = testing::StartServiceWithYaml(
+        "plumb-generator", (*root_ / "generator.yaml").string(),
+        "server: {address: \"127.0.0.1:0\", stream_idle_timeout: 1s}\n"
+        "metrics: {address: 127.0.0.1, port: 0}\n"
+        "generator:\n"
+        "  model: {path: model1}\n"
+        "  max_prompts_per_request: 8\n"
+        "  max_num_samples: 4\n"
+        "  default_max_new_tokens: 12\n"
+        "  max_new_tokens_limit: 200\n"
+        "  max_batch_size: 8\n"
+        "  queue_capacity: 24\n");
     ASSERT_TRUE(service.ok()) << service.status();
     grpc_port_ = service->grpc_port;
     metrics_port_ = service->metrics_port;
@@ -221,6 +223,21 @@ TEST_F(GeneratorServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeeps
       {"NaN temperature",
        [](v1::GenerateRequest* r) { r->mutable_sampling()->set_temperature(std::nanf("")); },
        grpc::INVALID_ARGUMENT, "temperature"},
+      {"temperature below the floor",
+       [](v1::GenerateRequest* r) { r->mutable_sampling()->set_temperature(1e-45f); },
+       grpc::INVALID_ARGUMENT, "use 0 for greedy"},
+      {"infinite top_p", [](v1::GenerateRequest* r) { r->mutable_sampling()->set_top_p(INFINITY); },
+       grpc::INVALID_ARGUMENT, "request.sampling.top_p: must be finite"},
+      {"priority out of range", [](v1::GenerateRequest* r) { r->set_priority(11); },
+       grpc::INVALID_ARGUMENT, "request.priority: 11 is outside [-10, 10]"},
+      {"metadata value too long",
+       [](v1::GenerateRequest* r) {
+         r->mutable_prompts(0)->mutable_metadata()->insert({"source", std::string(2000, 's')});
+       },
+       grpc::INVALID_ARGUMENT, "request.prompts[0].metadata[\"source\"]: value of 2000 bytes"},
+      {"text far over the context",
+       [](v1::GenerateRequest* r) { r->mutable_prompts(1)->set_text(std::string(1 << 20, 'a')); },
+       grpc::INVALID_ARGUMENT, "prompt 'text': text of 1048576 bytes is over the limit of 8192"},
       {"min_new_tokens over max_new_tokens",
        [](v1::GenerateRequest* r) {
          r->mutable_sampling()->set_max_new_tokens(4);
@@ -327,6 +344,41 @@ TEST_F(GeneratorServiceTest, NewWeightsServeNewRequestsWhileTheRequestInFlightKe
   EXPECT_THAT(scrape->body, HasSubstr("plumb_generator_generated_tokens_total"));
   EXPECT_THAT(scrape->body, HasSubstr("plumb_generator_time_to_first_rollout_seconds_bucket"));
   EXPECT_THAT(scrape->body, HasSubstr("plumb_generator_weight_loads_total{code=\"OK\"} 1"));
+}
+
+// A sender that opens a weight stream and goes silent used to hold the generator's one-load claim
+// forever (every later publish ABORTED); non-finite weights used to load with status OK.
+TEST_F(GeneratorServiceTest, ASilentWeightSenderIsCutOffAndNonFiniteWeightsAreRefused) {
+  model::Transformer other = *model::LoadHfModel(*root_ / "model2");
+  std::map<std::string, at::Tensor> tensors = model::ExportHfTensors(*other);
+  weights::SendOptions options;
+  options.version = 4;
+  options.architecture = "llama";
+  std::vector<v1::WeightChunk> messages;
+  ASSERT_TRUE(weights::SendWeightStream(tensors, options, [&](const v1::WeightChunk& c) {
+                messages.push_back(c);
+                return true;
+              }).ok());
+  grpc::ClientContext silent_context;
+  silent_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::LoadWeightsResponse silent_response;
+  std::unique_ptr<grpc::ClientWriter<v1::WeightChunk>> silent =
+      stub_->LoadWeights(&silent_context, &silent_response);
+  ASSERT_TRUE(silent->Write(messages[0]));                       // the manifest, then nothing
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // > stream_idle_timeout (1s)
+  grpc::Status good = SendWeights("model1", 4);
+  EXPECT_TRUE(good.ok()) << good.error_message();
+  silent->WritesDone();
+  EXPECT_FALSE(silent->Finish().ok());
+
+  tensors.begin()->second.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  options.version = 5;
+  grpc::Status poisoned = testing::SendWeightsTo(*stub_, tensors, options);
+  EXPECT_EQ(poisoned.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(poisoned.error_message(), HasSubstr("non-finite values"));
+  std::vector<v1::Rollout> rollouts;
+  ASSERT_TRUE(Generate(Request(), &rollouts).ok());
+  for (const v1::Rollout& r : rollouts) EXPECT_EQ(r.policy_version(), 4u);
 }
 
 }  // namespace

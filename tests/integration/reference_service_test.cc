@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -159,6 +160,23 @@ TEST_F(ReferenceServiceTest, AnswersInRequestOrderWithTheModelsLogProbs) {
   EXPECT_NEAR(sum_response.results(1).sum_logprob(), response.results(1).sum_logprob(), 1e-9);
 }
 
+// Text follows the one rule of common.proto: BOS + the prompt's tokens, the response's tokens
+// without BOS; the ids used come back, and the log-probs are those of the same ids.
+TEST_F(ReferenceServiceTest, TextItemsAreTokenizedByTheCommonRule) {
+  v1::LogProbsRequest request = Request();
+  request.mutable_items(0)->clear_prompt_token_ids();
+  request.mutable_items(0)->set_prompt_text("Hi");
+  request.mutable_items(1)->clear_response_token_ids();
+  request.mutable_items(1)->set_response_text("BCDEF");
+  v1::LogProbsResponse response;
+  grpc::Status status = Call(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectMatches(response, "model1");
+  EXPECT_THAT(response.results(0).prompt_token_ids(), ::testing::ElementsAre(256, 72, 105));
+  EXPECT_EQ(response.results(0).response_token_ids_size(), 0);
+  EXPECT_THAT(response.results(1).response_token_ids(), ::testing::ElementsAre(66, 67, 68, 69, 70));
+}
+
 TEST_F(ReferenceServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeepsServing) {
   struct Case {
     std::string name;
@@ -203,6 +221,18 @@ TEST_F(ReferenceServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeeps
        grpc::INVALID_ARGUMENT, "exceed the context length 256"},
       {"NaN temperature", [](v1::LogProbsRequest* r) { r->set_temperature(std::nanf("")); },
        grpc::INVALID_ARGUMENT, "temperature"},
+      {"temperature below the floor", [](v1::LogProbsRequest* r) { r->set_temperature(1e-45f); },
+       grpc::INVALID_ARGUMENT, "temperature must be 0 (meaning 1) or a finite number >= 1e-05"},
+      {"infinite temperature", [](v1::LogProbsRequest* r) { r->set_temperature(INFINITY); },
+       grpc::INVALID_ARGUMENT, "request.temperature: must be finite"},
+      {"ids and text", [](v1::LogProbsRequest* r) { r->mutable_items(2)->set_prompt_text("x"); },
+       grpc::INVALID_ARGUMENT, "items[2].prompt: give token ids or text, not both"},
+      {"text far over the context",
+       [](v1::LogProbsRequest* r) {
+         r->mutable_items(3)->clear_response_token_ids();
+         r->mutable_items(3)->set_response_text(std::string(100000, 'z'));
+       },
+       grpc::INVALID_ARGUMENT, "items[3].response_text: text of 100000 bytes is over the limit"},
       {"wrong version", [](v1::LogProbsRequest* r) { r->set_expected_version(99); },
        grpc::FAILED_PRECONDITION, "the request expects 99"},
   };
