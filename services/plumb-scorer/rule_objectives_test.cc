@@ -79,6 +79,34 @@ TEST(AfinnObjectiveTest, MeanIsPerMatchedWordAndSumAddsThemUp) {
   EXPECT_EQ(mean->Describe().kind, ObjectiveKind::kAfinn);
 }
 
+// The response alone cannot express the valence a continuation adds: "I feel so hap" + "py"
+// completes a word across the boundary, "It was good" + "bye" spoils one.
+TEST(AfinnObjectiveTest, PromptAndResponseDeltaScoresWhatTheResponseAdds) {
+  auto item = [](std::string prompt, std::string response) {
+    ScoreInput input;
+    input.id = "x";
+    input.prompt_text = std::move(prompt);
+    input.response_text = std::move(response);
+    return input;
+  };
+  const std::vector<ScoreInput> items = {item("I feel so hap", "py today"),
+                                         item("It was good", "bye"), item("What a good", "ness"),
+                                         item("so", " hapless and bad")};
+  ObjectiveOptions options{.name = "sentiment", .kind = ObjectiveKind::kAfinn};
+  std::unique_ptr<Objective> response_only = Make(options);
+  options.afinn.context = AfinnContext::kPromptAndResponseDelta;
+  std::unique_ptr<Objective> mean = Make(options);
+  options.afinn.reduce = AfinnReduce::kSum;
+  std::unique_ptr<Objective> sum = Make(options);
+  ASSERT_NE(response_only, nullptr);
+  ASSERT_NE(mean, nullptr);
+  ASSERT_NE(sum, nullptr);
+  EXPECT_EQ(ScoreAll(*response_only, items), (std::vector<double>{0.0, 0.0, 0.0, -2.5}));
+  EXPECT_EQ(ScoreAll(*mean, items), (std::vector<double>{3.0, -3.0, 0.0, -2.5}));
+  EXPECT_EQ(ScoreAll(*sum, items), (std::vector<double>{3.0, -3.0, 0.0, -5.0}));
+  EXPECT_NE(mean->Describe().description.find("adds to the prompt"), std::string::npos);
+}
+
 TEST(TextObjectiveTest, IdsOnlyResponsesAreDecodedWithTheTokenizer) {
   ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength, .tokenizer = "byte"};
   options.length.target_chars = 0;

@@ -62,6 +62,10 @@ absl::Status ParseAfinn(ConfigMap& m, absl::string_view base_dir, AfinnOptions* 
   std::string reduce = "mean";
   RETURN_IF_ERROR(m.ReadChoice("reduce", &reduce, {"mean", "sum"}));
   o->reduce = reduce == "sum" ? AfinnReduce::kSum : AfinnReduce::kMean;
+  std::string context = "response";
+  RETURN_IF_ERROR(m.ReadChoice("context", &context, {"response", "prompt_and_response_delta"}));
+  o->context =
+      context == "response" ? AfinnContext::kResponse : AfinnContext::kPromptAndResponseDelta;
   return absl::OkStatus();
 }
 

