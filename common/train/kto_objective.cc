@@ -83,7 +83,9 @@ class KtoObjective : public Objective {
     const int64_t n = static_cast<int64_t>(all.size());
     for (int64_t i = a; i < b; ++i) {
       const data::UnpairedExample* completion = shifted ? all[(i + n - 1) % n] : all[i];
-      storage->push_back(encoder_->Encode(all[i]->prompt, completion->completion));
+      ASSIGN_OR_RETURN(EncodedSequence encoded,
+                       encoder_->Encode(all[i]->prompt, completion->completion));
+      storage->push_back(std::move(encoded));
     }
     std::vector<const EncodedSequence*> seqs;
     for (const EncodedSequence& seq : *storage) seqs.push_back(&seq);

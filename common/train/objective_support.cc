@@ -38,9 +38,10 @@ int64_t PairTokens(const std::vector<EncodedPair>& pairs, int64_t first, int64_t
   return tokens;
 }
 
-EncodedPair EncodePair(const ExampleEncoder& encoder, const data::PreferencePair& pair) {
-  std::vector<EncodedSequence> both =
-      encoder.EncodeShared(pair.prompt, {pair.chosen, pair.rejected});
+absl::StatusOr<EncodedPair> EncodePair(const ExampleEncoder& encoder,
+                                       const data::PreferencePair& pair) {
+  ASSIGN_OR_RETURN(std::vector<EncodedSequence> both,
+                   encoder.EncodeShared(pair.prompt, {pair.chosen, pair.rejected}));
   EncodedPair out;
   out.chosen = std::move(both[0]);
   out.rejected = std::move(both[1]);
@@ -55,7 +56,11 @@ absl::StatusOr<std::vector<EncodedPair>> EncodePairs(const ExampleEncoder& encod
   std::vector<EncodedPair> out;
   for (int64_t i = begin; i < end; ++i) {
     ASSIGN_OR_RETURN(std::vector<data::PreferencePair> pairs, PairsOf(batch[i], kind));
-    for (const data::PreferencePair& pair : pairs) out.push_back(EncodePair(encoder, pair));
+    for (const data::PreferencePair& pair : pairs) {
+      absl::StatusOr<EncodedPair> encoded = EncodePair(encoder, pair);
+      if (!encoded.ok()) return Annotate(encoded.status(), Where(batch[i]));
+      out.push_back(*std::move(encoded));
+    }
   }
   return out;
 }

@@ -36,7 +36,8 @@ struct EncodedPair {
 // Tokens a forward pass reads for pairs [first, last): both sequences, prompt included.
 int64_t PairTokens(const std::vector<EncodedPair>& pairs, int64_t first, int64_t last);
 
-EncodedPair EncodePair(const ExampleEncoder& encoder, const data::PreferencePair& pair);
+absl::StatusOr<EncodedPair> EncodePair(const ExampleEncoder& encoder,
+                                       const data::PreferencePair& pair);
 
 // The encoded pairs of examples [begin, end) of `batch`.
 absl::StatusOr<std::vector<EncodedPair>> EncodePairs(const ExampleEncoder& encoder,

@@ -76,10 +76,20 @@ absl::Status ProgressReport::Train(int64_t step, const std::map<std::string, dou
       auto it = row.find(name);
       return it == row.end() ? std::nan("") : it->second;
     };
+    std::string cut;
+    const double prompts_cut =
+        row.count("data/truncated_prompts") ? get("data/truncated_prompts") : 0;
+    const double responses_cut =
+        row.count("data/truncated_responses") ? get("data/truncated_responses") : 0;
+    if (prompts_cut > 0 || responses_cut > 0) {
+      cut = absl::StrFormat(" | truncated %.0f prompts %.0f responses of %.0f", prompts_cut,
+                            responses_cut, get("data/sequences"));
+    }
     *terminal_ << absl::StrFormat(
-        "[%s] step %d/%d | loss %.4f | lr %.2e | grad %.3f | %.1f ex/s %.0f tok/s | eta %s\n",
+        "[%s] step %d/%d | loss %.4f | lr %.2e | grad %.3f | %.1f ex/s %.0f tok/s%s | eta %s\n",
         kind_, step, total_, get("loss"), get("lr"), get("grad_norm"), row["examples_per_second"],
-        row["tokens_per_second"], FormatDuration(per_step * static_cast<double>(total_ - step)));
+        row["tokens_per_second"], cut,
+        FormatDuration(per_step * static_cast<double>(total_ - step)));
   }
   return WriteJson("train", step, row);
 }

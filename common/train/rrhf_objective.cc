@@ -65,7 +65,9 @@ class RrhfObjective : public Objective {
       return absl::InvalidArgumentError(
           absl::StrCat(Where(example), ": kind 'rrhf' trains on ranked lists or preference pairs"));
     }
-    out.responses = encoder_->EncodeShared(prompt, texts);
+    absl::StatusOr<std::vector<EncodedSequence>> encoded = encoder_->EncodeShared(prompt, texts);
+    if (!encoded.ok()) return Annotate(encoded.status(), Where(example));
+    out.responses = *std::move(encoded);
     return out;
   }
 

@@ -79,15 +79,18 @@ class SftObjective : public Objective {
     std::vector<EncodedSequence> out;
     for (size_t i = begin; i < end; ++i) {
       const data::Example& example = batch[i];
+      absl::StatusOr<EncodedSequence> encoded = absl::InvalidArgumentError("");
       if (const auto* sft = std::get_if<data::SftExample>(&example.value)) {
-        out.push_back(encoder_->Encode(sft->prompt, sft->response));
+        encoded = encoder_->Encode(sft->prompt, sft->response);
       } else if (const auto* pair = std::get_if<data::PreferencePair>(&example.value)) {
-        out.push_back(encoder_->Encode(pair->prompt, pair->chosen));
+        encoded = encoder_->Encode(pair->prompt, pair->chosen);
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
             Where(example),
             ": kind 'sft' trains on prompt/response examples (or the chosen side of pairs)"));
       }
+      if (!encoded.ok()) return Annotate(encoded.status(), Where(example));
+      out.push_back(*std::move(encoded));
     }
     return out;
   }

@@ -120,6 +120,13 @@ TEST(TrainOptionsTest, ShippedExampleConfigsParse) {
   ASSERT_TRUE(dpo.ok()) << dpo.status();
   EXPECT_EQ(dpo->objective.kind, "dpo");
   EXPECT_EQ(dpo->schedule.warmup_steps, 10);
+  EXPECT_EQ(dpo->tokenization.truncation, Truncation::kLeft);
+  // One example job per kind, each a valid job of its kind.
+  for (const std::string kind : {"sft", "reward_model", "kto", "orpo", "simpo", "rrhf"}) {
+    absl::StatusOr<TrainOptions> job = ReadTrainOptions("configs/train/" + kind + ".example.yaml");
+    ASSERT_TRUE(job.ok()) << kind << ": " << job.status();
+    EXPECT_EQ(job->objective.kind, kind);
+  }
 
   // Each objective section of objectives.example.yaml, under its own kind; the written values
   // must be the defaults.

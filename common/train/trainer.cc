@@ -62,8 +62,10 @@ void CopyTokenizerFiles(const std::string& source, const fs::path& out) {
   }
 }
 
-// The malformed lines skipped under `on_malformed: skip`, by reason, with the first messages.
-void ReportDataStats(const data::DatasetStats& stats, ProgressReport& report) {
+// The malformed lines skipped under `on_malformed: skip`, by reason, with the first messages, and
+// the sequences truncated to tokenization.max_length, by what was cut.
+void ReportDataStats(const data::DatasetStats& stats, const TruncationCounts& cut,
+                     ProgressReport& report) {
   std::string line = absl::StrCat("data: ", stats.lines_read, " training lines read, ",
                                   stats.lines_skipped, " malformed lines skipped");
   for (const auto& [reason, count] : stats.skipped_by_reason) {
@@ -72,6 +74,10 @@ void ReportDataStats(const data::DatasetStats& stats, ProgressReport& report) {
   if (!stats.skipped_by_reason.empty()) line += ")";
   report.Note(line);
   for (const std::string& message : stats.first_messages) report.Note("  skipped " + message);
+  report.Note(absl::StrCat("data: ", cut.sequences, " training sequences, ", cut.prompts_cut,
+                           " with the prompt truncated, ", cut.responses_cut,
+                           " with the response truncated (tokenization.max_length; "
+                           "tokenization.truncation: error refuses them instead)"));
 }
 
 }  // namespace
@@ -91,6 +97,8 @@ struct Trainer::State {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   RunState run;
   std::unique_ptr<ProgressReport> report;
+  // Training sequences encoded and cut by this run, summed over ranks.
+  TruncationCounts trained;
 };
 
 Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -230,8 +238,18 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
     ctx.bf16_autocast = o.training.bf16_autocast;
     StatSums stats;
     s.optimizer->zero_grad();
+    const TruncationCounts before = s.encoder->counts();
     RETURN_IF_ERROR(
         CatchTorch("training step", [&] { return s.objective->AccumulateGradients(ctx, &stats); }));
+    const TruncationCounts after = s.encoder->counts();
+    ASSIGN_OR_RETURN(std::vector<double> cut,
+                     s.world->AllReduceSum(std::vector<double>{
+                         static_cast<double>(after.sequences - before.sequences),
+                         static_cast<double>(after.prompts_cut - before.prompts_cut),
+                         static_cast<double>(after.responses_cut - before.responses_cut)}));
+    s.trained.sequences += static_cast<int64_t>(cut[0]);
+    s.trained.prompts_cut += static_cast<int64_t>(cut[1]);
+    s.trained.responses_cut += static_cast<int64_t>(cut[2]);
     std::vector<at::Tensor> grads;
     for (const at::Tensor& p : s.trainable) {
       if (p.grad().defined()) grads.push_back(p.grad());
@@ -257,6 +275,9 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
     result.last_train["grad_norm"] = grad_norm;
     result.last_train["data/lines_skipped"] = static_cast<double>(s.dataset->stats().lines_skipped);
     result.last_train["data/epoch"] = static_cast<double>(s.dataset->cursor().epoch);
+    result.last_train["data/sequences"] = static_cast<double>(s.trained.sequences);
+    result.last_train["data/truncated_prompts"] = static_cast<double>(s.trained.prompts_cut);
+    result.last_train["data/truncated_responses"] = static_cast<double>(s.trained.responses_cut);
     if (s.run.step % o.logging.every == 0 || s.run.step == last) {
       RETURN_IF_ERROR(s.report->Train(s.run.step, result.last_train, o.training.batch_size,
                                       s.objective->tokens_seen() * s.world->size()));
@@ -271,7 +292,7 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
   RETURN_IF_ERROR(evaluate(&result.last_eval));
   RETURN_IF_ERROR(checkpoint());
   result.steps_done = s.run.step;
-  ReportDataStats(s.dataset->stats(), *s.report);
+  ReportDataStats(s.dataset->stats(), s.trained, *s.report);
   if (!o.checkpoint.dir.empty() && s.world->is_primary() && s.run.step == o.training.steps) {
     const fs::path out = fs::path(o.checkpoint.dir) / "final";
     RETURN_IF_ERROR(
