@@ -65,17 +65,17 @@ namespace {
 
 TEST(CheckStringMapTest, EnforcesEntryKeyAndValueLimits) {
   v1::Prompt prompt;
-  (*prompt.mutable_metadata())["unsafe"] = "true";
+  prompt.mutable_metadata()->insert({"unsafe", "true"});
   EXPECT_TRUE(CheckStringMap(prompt.metadata(), "prompts[0].metadata", 32, 64, 1024).ok());
-  (*prompt.mutable_metadata())[std::string(100, 'k')] = "v";
+  prompt.mutable_metadata()->insert({std::string(100, 'k'), "v"});
   EXPECT_THAT(CheckStringMap(prompt.metadata(), "prompts[0].metadata", 32, 64, 1024).message(),
               ::testing::HasSubstr("must be 1..64 bytes"));
   prompt.mutable_metadata()->clear();
-  (*prompt.mutable_metadata())["source"] = std::string(2000, 'v');
+  prompt.mutable_metadata()->insert({"source", std::string(2000, 'v')});
   EXPECT_THAT(CheckStringMap(prompt.metadata(), "m", 32, 64, 1024).message(),
               ::testing::HasSubstr("m[\"source\"]: value of 2000 bytes; at most 1024"));
   prompt.mutable_metadata()->clear();
-  for (int i = 0; i < 33; ++i) (*prompt.mutable_metadata())[std::to_string(i)] = "x";
+  for (int i = 0; i < 33; ++i) prompt.mutable_metadata()->insert({std::to_string(i), "x"});
   EXPECT_THAT(CheckStringMap(prompt.metadata(), "m", 32, 64, 1024).message(),
               ::testing::HasSubstr("m: 33 entries; at most 32"));
 }
