@@ -9,12 +9,14 @@
 #include "absl/strings/str_format.h"
 #include "common/checkpoint/file_io.h"
 #include "common/checkpoint/safetensors_writer.h"
-#include "common/checkpoint/strict_json.h"
+#include "common/json/parse_json.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::checkpoint {
 namespace {
 
+using json_input::JsonTypeName;
 using nlohmann::json;
 
 // Shards must sit beside the index: no directories, no way out of the checkpoint directory.
@@ -31,8 +33,11 @@ absl::Status IndexError(const std::filesystem::path& index_path, absl::string_vi
 
 absl::StatusOr<SafetensorsIndex> ReadSafetensorsIndex(const std::filesystem::path& index_path) {
   ASSIGN_OR_RETURN(const std::string text, ReadFileToString(index_path));
+  const std::string source = index_path.string();
   ASSIGN_OR_RETURN(const json root,
-                   ParseStrictJson(text, index_path.string(), absl::StatusCode::kDataLoss));
+                   json_input::ParseJson(text, {.source = source,
+                                                .error_code = absl::StatusCode::kDataLoss,
+                                                .reject_duplicate_keys = true}));
   if (!root.is_object()) {
     return IndexError(index_path, absl::StrCat("is a JSON ", JsonTypeName(root),
                                                ", expected an object with \"weight_map\""));
@@ -57,13 +62,15 @@ absl::StatusOr<SafetensorsIndex> ReadSafetensorsIndex(const std::filesystem::pat
   }
   for (const auto& [tensor, shard] : weight_map->items()) {
     if (!shard.is_string()) {
-      return IndexError(index_path, absl::StrCat("tensor '", tensor, "': shard is a ",
-                                                 JsonTypeName(shard), ", expected a file name"));
+      return IndexError(
+          index_path, absl::StrCat("tensor ", Echo(tensor, kDefaultEchoBytes, '\''),
+                                   ": shard is a ", JsonTypeName(shard), ", expected a file name"));
     }
     std::string file = shard.get<std::string>();
     if (!IsPlainFileName(file)) {
-      return IndexError(index_path, absl::StrCat("tensor '", tensor, "': shard '", file,
-                                                 "' is not a plain file name beside the index"));
+      return IndexError(index_path, absl::StrCat("tensor ", Echo(tensor, kDefaultEchoBytes, '\''),
+                                                 ": shard ", Echo(file, kDefaultEchoBytes, '\''),
+                                                 " is not a plain file name beside the index"));
     }
     index.weight_map.emplace(tensor, std::move(file));
   }
@@ -83,23 +90,27 @@ absl::StatusOr<TensorMap> ReadShardedSafetensors(const std::filesystem::path& in
     for (auto& [name, tensor] : contents.tensors) {
       auto listed = index.weight_map.find(name);
       if (listed == index.weight_map.end()) {
-        return IndexError(index_path, absl::StrCat("shard '", shard, "' holds tensor '", name,
-                                                   "', which the weight_map does not list"));
+        return IndexError(index_path,
+                          absl::StrCat("shard ", Echo(shard, kDefaultEchoBytes, '\''),
+                                       " holds tensor ", Echo(name, kDefaultEchoBytes, '\''),
+                                       ", which the weight_map does not list"));
       }
       if (listed->second != shard) {
-        return IndexError(index_path,
-                          absl::StrCat("tensor '", name, "' is in shard '", shard,
-                                       "' but the weight_map says '", listed->second, "'"));
+        return IndexError(
+            index_path,
+            absl::StrCat("tensor ", Echo(name, kDefaultEchoBytes, '\''), " is in shard ",
+                         Echo(shard, kDefaultEchoBytes, '\''), " but the weight_map says ",
+                         Echo(listed->second, kDefaultEchoBytes, '\'')));
       }
       tensors.emplace(name, std::move(tensor));
     }
   }
   for (const auto& [name, shard] : index.weight_map) {
     if (!tensors.contains(name)) {
-      return IndexError(index_path, absl::StrCat("tensor '", name,
-                                                 "' is missing: the weight_map "
-                                                 "puts it in shard '",
-                                                 shard, "', which lacks it"));
+      return IndexError(index_path,
+                        absl::StrCat("tensor ", Echo(name, kDefaultEchoBytes, '\''),
+                                     " is missing: the weight_map puts it in shard ",
+                                     Echo(shard, kDefaultEchoBytes, '\''), ", which lacks it"));
     }
   }
   return tensors;
