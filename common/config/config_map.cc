@@ -291,7 +291,10 @@ absl::Status ConfigMap::Finish() const {
     std::string message = "unknown key";
     std::string nearest;
     size_t best = SIZE_MAX;
+    // Edit distance costs key length x candidate length; a long key is no typo of a short one.
+    constexpr size_t kMaxSuggestedKeyBytes = 64;
     for (const std::string& candidate : known_) {
+      if (key.size() > kMaxSuggestedKeyBytes) break;
       const size_t distance = EditDistance(key, candidate);
       if (distance < best) {
         best = distance;
