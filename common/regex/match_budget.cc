@@ -5,7 +5,7 @@
 namespace plumb::regex {
 
 RegexMatchBudget RegexMatchBudget::ForText(size_t bytes, size_t passes) {
-  const auto per_pass = kRegexTicksPerMatch + static_cast<int64_t>(bytes / kRegexBytesPerTick);
+  const auto per_pass = kRegexTicksPerText + static_cast<int64_t>(bytes / kRegexBytesPerTick);
   return RegexMatchBudget(per_pass * static_cast<int64_t>(passes == 0 ? 1 : passes));
 }
 

@@ -21,16 +21,17 @@ U_NAMESPACE_END
 
 namespace plumb::regex {
 
-// Ticks one match of a short text may spend (~0.5 s).
+// Ticks one match of a short text may spend (~0.5 s): the scorer's format rule.
 inline constexpr int64_t kRegexTicksPerMatch = 2000;
-// Ordinary patterns (GPT-2's, Llama 3's pre-tokenizers) spend ~1 tick per 3 KB of text; a text
-// earns 1 tick per this many bytes on top of kRegexTicksPerMatch, ~50x what they need.
+// ForText: ordinary patterns (GPT-2's, Llama 3's pre-tokenizers) spend ~1 tick per 3 KB of text;
+// a text gets kRegexTicksPerText (~60 ms) plus 1 tick per kRegexBytesPerTick bytes, ~50x that.
+inline constexpr int64_t kRegexTicksPerText = 256;
 inline constexpr size_t kRegexBytesPerTick = 64;
 
 class RegexMatchBudget {
  public:
   explicit RegexMatchBudget(int64_t ticks) : remaining_(ticks), total_(ticks) {}
-  // kRegexTicksPerMatch + bytes / kRegexBytesPerTick, times `passes` (patterns run over the text).
+  // kRegexTicksPerText + bytes / kRegexBytesPerTick, times `passes` (patterns run over the text).
   static RegexMatchBudget ForText(size_t bytes, size_t passes = 1);
 
   RegexMatchBudget(const RegexMatchBudget&) = delete;

@@ -66,7 +66,7 @@ TEST(RegexMatchBudgetTest, OrdinaryPatternsOnLongTextsStayWithinTheirBudget) {
       R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", text);
   RegexMatchBudget budget = RegexMatchBudget::ForText(words.size());
   EXPECT_EQ(budget.total(),
-            kRegexTicksPerMatch + static_cast<int64_t>(words.size() / kRegexBytesPerTick));
+            kRegexTicksPerText + static_cast<int64_t>(words.size() / kRegexBytesPerTick));
   UErrorCode status = U_ZERO_ERROR;
   budget.Attach(*matcher, status);
   int64_t matches = 0;
@@ -77,9 +77,9 @@ TEST(RegexMatchBudgetTest, OrdinaryPatternsOnLongTextsStayWithinTheirBudget) {
 }
 
 TEST(RegexMatchBudgetTest, BudgetsGrowWithTheTextAndThePasses) {
-  EXPECT_EQ(RegexMatchBudget::ForText(0).total(), kRegexTicksPerMatch);
-  EXPECT_EQ(RegexMatchBudget::ForText(640, 3).total(), 3 * (kRegexTicksPerMatch + 10));
-  EXPECT_EQ(RegexMatchBudget::ForText(0, 0).total(), kRegexTicksPerMatch);
+  EXPECT_EQ(RegexMatchBudget::ForText(0).total(), kRegexTicksPerText);
+  EXPECT_EQ(RegexMatchBudget::ForText(640, 3).total(), 3 * (kRegexTicksPerText + 10));
+  EXPECT_EQ(RegexMatchBudget::ForText(0, 0).total(), kRegexTicksPerText);
 }
 
 }  // namespace

@@ -5,10 +5,10 @@
 //    lossless, Decode(Encode(s)) == s for any bytes s; where an implementation cannot promise
 //    that (a tokenizer.json with a Unicode normalizer), its header says so.
 //  * Encoding can miss the reference segmentation in one way: a tokenizer.json regex that
-//    backtracks catastrophically on the text runs out of its work budget (~0.5 s plus time
-//    proportional to the text), and the rest of the text is encoded without that regex split.
-//    TryEncode reports that as RESOURCE_EXHAUSTED; Encode/EncodeTo keep the (lossless) fallback,
-//    for callers that cannot return an error.
+//    backtracks catastrophically on the text runs out of its work budget (~60 ms plus time
+//    proportional to the text, per regex), and the rest of the text is encoded without that regex
+//    split. TryEncode reports that as RESOURCE_EXHAUSTED; Encode/EncodeTo keep the (lossless)
+//    fallback, for callers that cannot return an error.
 //  * Special tokens ("<|endoftext|>", bos/eos/pad, chat markers) are recognised in text only
 //    when EncodeOptions::allow_special is set. Otherwise their text is encoded like any other
 //    text, so user data cannot inject control tokens. Added tokens that are not special are
