@@ -43,7 +43,9 @@ absl::StatusOr<BpeModel> BpeModel::Create(const BpeModelSpec& spec) {
   }
   model.merges_.reserve(spec.merges.size());
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
-    const auto& [left, right] = spec.merges[rank];
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& left = spec.merges[rank].first;
+    const std::string& right = spec.merges[rank].second;
     const auto where = [&] {
       return absl::StrCat(spec.merges_label, "[", rank, "] (", Echo(left), ", ", Echo(right), ")");
     };
