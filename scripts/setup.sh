@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang-format git
+  # parser fuzz targets (fuzz/): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # model core: LibTorch (CPU) with a fast BLAS, and Gloo headers for c10d
   libtorch-dev libopenblas0-openmp libgloo-dev
   # RPC

@@ -5,12 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint/file_io.h"
-#include "common/checkpoint/strict_json.h"
+#include "common/json/parse_json.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::checkpoint {
 namespace {
 
+using json_input::EchoJson;
+using json_input::JsonTypeName;
 using nlohmann::json;
 
 constexpr char kRewardOutputsKey[] = "plumb_num_reward_outputs";
@@ -33,7 +36,7 @@ class ConfigKeys {
     if (value->is_number_unsigned() &&
         value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source_, ": key \"", key, "\" is out of range: ", value->dump()));
+          absl::StrCat(source_, ": key \"", key, "\" is out of range: ", EchoJson(*value)));
     }
     return value->get<int64_t>();
   }
@@ -80,7 +83,7 @@ class ConfigKeys {
   }
   absl::Status WrongType(const char* key, const json& value, const char* expected) const {
     return absl::InvalidArgumentError(absl::StrCat(source_, ": key \"", key, "\" is a ",
-                                                   JsonTypeName(value), " (", value.dump(),
+                                                   JsonTypeName(value), " (", EchoJson(value),
                                                    "), expected ", expected));
   }
 
@@ -96,8 +99,8 @@ absl::Status CheckModelType(const ConfigKeys& keys) {
         "model_type \"qwen2\" is not supported yet: Qwen2 has biases on its q/k/v projections, "
         "which Plumb's Llama model lacks");
   }
-  return keys.Unsupported(
-      absl::StrCat("model_type \"", model_type, "\" is not supported; supported: llama, mistral"));
+  return keys.Unsupported(absl::StrCat("model_type ", Echo(model_type),
+                                       " is not supported; supported: llama, mistral"));
 }
 
 // Options that would change the network: refuse them rather than load a different model.
@@ -110,12 +113,12 @@ absl::Status CheckNoUnsupportedFeatures(const ConfigKeys& keys, const model::Mod
     ASSIGN_OR_RETURN(const std::string act, keys.String("hidden_act"));
     if (act != "silu") {
       return keys.Unsupported(
-          absl::StrCat("\"hidden_act\": \"", act, "\" is not supported; only \"silu\""));
+          absl::StrCat("\"hidden_act\": ", Echo(act), " is not supported; only \"silu\""));
     }
   }
   if (const json* scaling = keys.Find("rope_scaling"); scaling != nullptr) {
     return keys.Unsupported(
-        absl::StrCat("\"rope_scaling\" ", scaling->dump(), " is not supported; only null"));
+        absl::StrCat("\"rope_scaling\" ", EchoJson(*scaling), " is not supported; only null"));
   }
   if (keys.Find("head_dim") != nullptr) {
     ASSIGN_OR_RETURN(const int64_t head_dim, keys.Int("head_dim"));
@@ -140,8 +143,11 @@ absl::Status CheckNoUnsupportedFeatures(const ConfigKeys& keys, const model::Mod
 
 absl::StatusOr<model::ModelConfig> ParseHfConfig(absl::string_view json_text,
                                                  absl::string_view source) {
-  ASSIGN_OR_RETURN(const json root,
-                   ParseStrictJson(json_text, source, absl::StatusCode::kInvalidArgument));
+  ASSIGN_OR_RETURN(
+      const json root,
+      json_input::ParseJson(json_text, {.source = source,
+                                        .error_code = absl::StatusCode::kInvalidArgument,
+                                        .reject_duplicate_keys = true}));
   if (!root.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": is a JSON ", JsonTypeName(root), ", expected an object"));

@@ -239,5 +239,34 @@ TEST(HfConfigTest, MalformedFilesAreRefused) {
   EXPECT_THAT(std::string(missing.message()), HasSubstr("/nonexistent/config.json"));
 }
 
+// A 100,000-deep array as a value once crashed `plumb-model info` (a recursive dump() in the
+// error message ran out of stack): depth is bounded while parsing.
+TEST(HfConfigTest, DeeplyNestedValuesAreRefusedWhileParsing) {
+  std::string text = kLlamaConfig;
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  text.replace(text.find("32000"), 5, deep);
+  const absl::Status status = ParseHfConfig(text, "c.json").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("c.json: not valid JSON: nested deeper than 64 arrays/objects"));
+}
+
+TEST(HfConfigTest, ValuesRepeatedInErrorsAreBounded) {
+  nlohmann::json many = nlohmann::json::array();
+  for (int i = 0; i < 100'000; ++i) many.push_back(i);
+  for (const nlohmann::json& value :
+       {nlohmann::json(std::string(1 << 20, 'x')), many, nlohmann::json({{"type", many}})}) {
+    nlohmann::json json = LlamaJson();
+    json["vocab_size"] = value;
+    json["rope_scaling"] = value;
+    const absl::Status status = Parse(json).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_LT(status.message().size(), 400u) << status.message().substr(0, 400);
+  }
+  nlohmann::json json = LlamaJson();
+  json["model_type"] = std::string(1 << 20, 'm');
+  EXPECT_LT(Parse(json).status().message().size(), 400u);
+}
+
 }  // namespace
 }  // namespace plumb::checkpoint

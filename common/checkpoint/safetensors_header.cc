@@ -7,12 +7,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint/safetensors_dtype.h"
-#include "common/checkpoint/strict_json.h"
+#include "common/json/parse_json.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::checkpoint {
 namespace {
 
+using json_input::EchoJson;
+using json_input::JsonTypeName;
 using nlohmann::json;
 
 constexpr char kMetadataKey[] = "__metadata__";
@@ -24,17 +27,18 @@ std::string Offsets(uint64_t begin, uint64_t end) {
 // Errors about one tensor: "<file>: tensor '<name>': <what>".
 class EntryErrors {
  public:
-  EntryErrors(absl::string_view source, absl::string_view name) : source_(source), name_(name) {}
+  EntryErrors(absl::string_view source, const std::string& name)
+      : source_(source), name_(Echo(name, kDefaultEchoBytes, '\'')) {}
   absl::Status DataLoss(absl::string_view what) const {
-    return absl::DataLossError(absl::StrCat(source_, ": tensor '", name_, "': ", what));
+    return absl::DataLossError(absl::StrCat(source_, ": tensor ", name_, ": ", what));
   }
   absl::Status Unimplemented(absl::string_view what) const {
-    return absl::UnimplementedError(absl::StrCat(source_, ": tensor '", name_, "': ", what));
+    return absl::UnimplementedError(absl::StrCat(source_, ": tensor ", name_, ": ", what));
   }
 
  private:
   absl::string_view source_;
-  absl::string_view name_;
+  std::string name_;  // echoed: bounded and quoted
 };
 
 absl::StatusOr<const json*> Field(const json& entry, const char* key, const EntryErrors& errors) {
@@ -53,8 +57,8 @@ absl::Status ParseDType(const json& entry, const EntryErrors& errors, Safetensor
   const SafetensorsDType* known = FindSafetensorsDType(out.dtype);
   if (known == nullptr) {
     return errors.DataLoss(absl::StrCat(
-        "unknown dtype \"", out.dtype,
-        "\"; the format defines BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64, "
+        "unknown dtype ", Echo(out.dtype),
+        "; the format defines BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64, "
         "F8_E4M3, F8_E5M2"));
   }
   if (!known->torch_type.has_value()) {
@@ -79,12 +83,12 @@ absl::StatusOr<uint64_t> ParseShape(const json& entry, const EntryErrors& errors
   uint64_t numel = 1;
   for (const json& dim : *shape) {
     if (!dim.is_number_integer()) {
-      return errors.DataLoss(absl::StrCat("shape ", shape->dump(), " holds a ", JsonTypeName(dim),
-                                          ", expected integers"));
+      return errors.DataLoss(absl::StrCat("shape ", EchoJson(*shape), " holds a ",
+                                          JsonTypeName(dim), ", expected integers"));
     }
     if (dim.is_number_unsigned() ? dim.get<uint64_t>() > std::numeric_limits<int64_t>::max()
                                  : dim.get<int64_t>() < 0) {
-      return errors.DataLoss(absl::StrCat("shape ", shape->dump(), " has a ",
+      return errors.DataLoss(absl::StrCat("shape ", EchoJson(*shape), " has a ",
                                           dim.is_number_unsigned() ? "too large" : "negative",
                                           " dimension"));
     }
@@ -92,7 +96,7 @@ absl::StatusOr<uint64_t> ParseShape(const json& entry, const EntryErrors& errors
     if (__builtin_mul_overflow(bytes, size, &bytes) ||
         __builtin_mul_overflow(numel, size, &numel) ||
         numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return errors.DataLoss(absl::StrCat("shape ", shape->dump(), " overflows 64-bit sizes"));
+      return errors.DataLoss(absl::StrCat("shape ", EchoJson(*shape), " overflows 64-bit sizes"));
     }
     out.shape.push_back(static_cast<int64_t>(size));
   }
@@ -105,10 +109,10 @@ absl::Status ParseOffsets(const json& entry, uint64_t expected_bytes, uint64_t d
   if (!offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_integer() ||
       !(*offsets)[1].is_number_integer()) {
     return errors.DataLoss(
-        absl::StrCat("data_offsets must be two integers [begin, end], got ", offsets->dump()));
+        absl::StrCat("data_offsets must be two integers [begin, end], got ", EchoJson(*offsets)));
   }
   if (!(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned()) {
-    return errors.DataLoss(absl::StrCat("data_offsets ", offsets->dump(), " are negative"));
+    return errors.DataLoss(absl::StrCat("data_offsets ", EchoJson(*offsets), " are negative"));
   }
   out.begin = (*offsets)[0].get<uint64_t>();
   out.end = (*offsets)[1].get<uint64_t>();
@@ -153,7 +157,8 @@ absl::StatusOr<SafetensorsMetadata> ParseMetadata(const json& value, absl::strin
   SafetensorsMetadata metadata;
   for (const auto& [key, text] : value.items()) {
     if (!text.is_string()) {
-      return absl::DataLossError(absl::StrCat(source, ": ", kMetadataKey, " key '", key, "' is a ",
+      return absl::DataLossError(absl::StrCat(source, ": ", kMetadataKey, " key ",
+                                              Echo(key, kDefaultEchoBytes, '\''), " is a ",
                                               JsonTypeName(text), ", expected a string"));
     }
     metadata.emplace(key, text.get<std::string>());
@@ -174,14 +179,16 @@ absl::Status CheckTiling(std::vector<const SafetensorsEntry*> by_offset, uint64_
     if (entry->begin > covered) {
       return absl::DataLossError(
           absl::StrCat(source, ": bytes ", Offsets(covered, entry->begin),
-                       " of the data buffer belong to no tensor (gap before tensor '", entry->name,
-                       "' at data_offsets ", Offsets(entry->begin, entry->end), ")"));
+                       " of the data buffer belong to no tensor (gap before tensor ",
+                       Echo(entry->name, kDefaultEchoBytes, '\''), " at data_offsets ",
+                       Offsets(entry->begin, entry->end), ")"));
     }
     if (entry->begin < covered) {
       return absl::DataLossError(
-          absl::StrCat(source, ": tensor '", entry->name, "' (data_offsets ",
-                       Offsets(entry->begin, entry->end), ") overlaps tensor '", previous->name,
-                       "' (data_offsets ", Offsets(previous->begin, previous->end), ")"));
+          absl::StrCat(source, ": tensor ", Echo(entry->name, kDefaultEchoBytes, '\''),
+                       " (data_offsets ", Offsets(entry->begin, entry->end), ") overlaps tensor ",
+                       Echo(previous->name, kDefaultEchoBytes, '\''), " (data_offsets ",
+                       Offsets(previous->begin, previous->end), ")"));
     }
     covered = entry->end;
     previous = entry;
@@ -199,14 +206,25 @@ absl::Status CheckTiling(std::vector<const SafetensorsEntry*> by_offset, uint64_
 absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view header_json,
                                                          uint64_t data_bytes,
                                                          absl::string_view source) {
-  ASSIGN_OR_RETURN(json root, ParseStrictJson(header_json, absl::StrCat(source, ": header"),
-                                              absl::StatusCode::kDataLoss, "tensor name"));
+  const std::string header_source = absl::StrCat(source, ": header");
+  ASSIGN_OR_RETURN(json root,
+                   json_input::ParseJson(header_json, {.source = header_source,
+                                                       .error_code = absl::StatusCode::kDataLoss,
+                                                       .reject_duplicate_keys = true,
+                                                       .top_level_key_noun = "tensor name"}));
   if (!root.is_object()) {
     return absl::DataLossError(absl::StrCat(source, ": header is a JSON ", JsonTypeName(root),
                                             ", expected an object of tensors"));
   }
+  const size_t tensors = root.size() - (root.contains(kMetadataKey) ? 1 : 0);
+  if (tensors > kMaxSafetensorsTensors) {
+    return absl::DataLossError(absl::StrCat(source, ": header lists ", tensors,
+                                            " tensors; at most ", kMaxSafetensorsTensors,
+                                            " per file are accepted"));
+  }
   SafetensorsHeader header;
   header.data_bytes = data_bytes;
+  header.entries.reserve(tensors);
   for (const auto& [name, value] : root.items()) {  // json objects iterate in key order
     if (name == kMetadataKey) {
       ASSIGN_OR_RETURN(header.metadata, ParseMetadata(value, source));

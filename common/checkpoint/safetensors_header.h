@@ -11,6 +11,8 @@
 // names, entry structure, dtype, shape (no negative dims, no overflow), data_offsets (two
 // non-negative integers, begin <= end <= data buffer size, end - begin = numel * element size),
 // and that the tensors tile the data buffer exactly: no gap, no overlap, no trailing bytes.
+// JSON nesting deeper than json_input::kMaxJsonDepth and more than kMaxSafetensorsTensors tensors
+// are refused; parsing is O(n log n) in the number of tensors.
 // Unknown keys inside a tensor entry are ignored (forward compatibility).
 //
 // Thread safety: reentrant.
@@ -31,6 +33,9 @@ namespace plumb::checkpoint {
 
 // The format's own limit on the JSON header, against headers that claim absurd sizes.
 inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+// Tensors in one file. Real checkpoints hold at most a few thousand per shard; the bound keeps the
+// per-tensor work and memory of a hostile header small.
+inline constexpr size_t kMaxSafetensorsTensors = 200'000;
 
 struct SafetensorsEntry {
   std::string name;

@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/checkpoint/file_io.h"
 #include "common/checkpoint/safetensors_writer.h"
-#include "common/checkpoint/strict_json.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::checkpoint {
@@ -17,58 +17,11 @@ namespace {
 
 using nlohmann::json;
 
-// Shards must sit beside the index: no directories, no way out of the checkpoint directory.
-bool IsPlainFileName(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos;
-}
-
 absl::Status IndexError(const std::filesystem::path& index_path, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(index_path.string(), ": ", what));
 }
 
 }  // namespace
-
-absl::StatusOr<SafetensorsIndex> ReadSafetensorsIndex(const std::filesystem::path& index_path) {
-  ASSIGN_OR_RETURN(const std::string text, ReadFileToString(index_path));
-  ASSIGN_OR_RETURN(const json root,
-                   ParseStrictJson(text, index_path.string(), absl::StatusCode::kDataLoss));
-  if (!root.is_object()) {
-    return IndexError(index_path, absl::StrCat("is a JSON ", JsonTypeName(root),
-                                               ", expected an object with \"weight_map\""));
-  }
-  SafetensorsIndex index;
-  if (auto metadata = root.find("metadata"); metadata != root.end()) {
-    if (!metadata->is_object()) {
-      return IndexError(index_path, absl::StrCat("\"metadata\" is a ", JsonTypeName(*metadata),
-                                                 ", expected an object"));
-    }
-    // Informational only: a total_size that is not a non-negative integer is ignored.
-    if (auto total = metadata->find("total_size");
-        total != metadata->end() && total->is_number_unsigned()) {
-      index.total_size = total->get<uint64_t>();
-    }
-  }
-  auto weight_map = root.find("weight_map");
-  if (weight_map == root.end()) return IndexError(index_path, "has no \"weight_map\"");
-  if (!weight_map->is_object()) {
-    return IndexError(index_path, absl::StrCat("\"weight_map\" is a ", JsonTypeName(*weight_map),
-                                               ", expected an object of tensor → shard file"));
-  }
-  for (const auto& [tensor, shard] : weight_map->items()) {
-    if (!shard.is_string()) {
-      return IndexError(index_path, absl::StrCat("tensor '", tensor, "': shard is a ",
-                                                 JsonTypeName(shard), ", expected a file name"));
-    }
-    std::string file = shard.get<std::string>();
-    if (!IsPlainFileName(file)) {
-      return IndexError(index_path, absl::StrCat("tensor '", tensor, "': shard '", file,
-                                                 "' is not a plain file name beside the index"));
-    }
-    index.weight_map.emplace(tensor, std::move(file));
-  }
-  return index;
-}
 
 absl::StatusOr<TensorMap> ReadShardedSafetensors(const std::filesystem::path& index_path,
                                                  const SafetensorsReadOptions& options) {
@@ -83,23 +36,27 @@ absl::StatusOr<TensorMap> ReadShardedSafetensors(const std::filesystem::path& in
     for (auto& [name, tensor] : contents.tensors) {
       auto listed = index.weight_map.find(name);
       if (listed == index.weight_map.end()) {
-        return IndexError(index_path, absl::StrCat("shard '", shard, "' holds tensor '", name,
-                                                   "', which the weight_map does not list"));
+        return IndexError(index_path,
+                          absl::StrCat("shard ", Echo(shard, kDefaultEchoBytes, '\''),
+                                       " holds tensor ", Echo(name, kDefaultEchoBytes, '\''),
+                                       ", which the weight_map does not list"));
       }
       if (listed->second != shard) {
-        return IndexError(index_path,
-                          absl::StrCat("tensor '", name, "' is in shard '", shard,
-                                       "' but the weight_map says '", listed->second, "'"));
+        return IndexError(
+            index_path,
+            absl::StrCat("tensor ", Echo(name, kDefaultEchoBytes, '\''), " is in shard ",
+                         Echo(shard, kDefaultEchoBytes, '\''), " but the weight_map says ",
+                         Echo(listed->second, kDefaultEchoBytes, '\'')));
       }
       tensors.emplace(name, std::move(tensor));
     }
   }
   for (const auto& [name, shard] : index.weight_map) {
     if (!tensors.contains(name)) {
-      return IndexError(index_path, absl::StrCat("tensor '", name,
-                                                 "' is missing: the weight_map "
-                                                 "puts it in shard '",
-                                                 shard, "', which lacks it"));
+      return IndexError(index_path,
+                        absl::StrCat("tensor ", Echo(name, kDefaultEchoBytes, '\''),
+                                     " is missing: the weight_map puts it in shard ",
+                                     Echo(shard, kDefaultEchoBytes, '\''), ", which lacks it"));
     }
   }
   return tensors;

@@ -25,21 +25,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/checkpoint/safetensors_index.h"
 #include "common/checkpoint/safetensors_reader.h"
 #include "common/checkpoint/tensor_map.h"
 
 namespace plumb::checkpoint {
 
-inline constexpr char kSafetensorsIndexFileName[] = "model.safetensors.index.json";
 inline constexpr char kSingleSafetensorsFileName[] = "model.safetensors";
-
-struct SafetensorsIndex {
-  std::optional<uint64_t> total_size;             // metadata.total_size when present
-  std::map<std::string, std::string> weight_map;  // tensor name → shard file name
-};
-
-// Parses and validates an index file (structure, types, duplicate keys, shard names).
-absl::StatusOr<SafetensorsIndex> ReadSafetensorsIndex(const std::filesystem::path& index_path);
 
 // Loads the shards an index names (they sit beside the index) into one map.
 absl::StatusOr<TensorMap> ReadShardedSafetensors(const std::filesystem::path& index_path,

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <sstream>
+#include <istream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/echo.h"
+#include "common/status/status_macros.h"
 
 namespace plumb::config {
 namespace {
@@ -30,6 +32,11 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
+// A value from the file in single quotes, bounded and escaped.
+std::string Quoted(absl::string_view value) {
+  return Echo(std::string_view(value.data(), value.size()), kDefaultEchoBytes, '\'');
+}
+
 absl::string_view KindOf(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map:
@@ -43,6 +50,22 @@ absl::string_view KindOf(const YAML::Node& node) {
   }
 }
 
+// The whole stream, or an error past `max_bytes` (read in chunks, so a device stops too).
+absl::StatusOr<std::string> ReadBounded(std::istream& in, absl::string_view path,
+                                        size_t max_bytes) {
+  std::string text;
+  char chunk[1 << 16];
+  while (in && text.size() <= max_bytes) {
+    in.read(chunk, sizeof(chunk));
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+  }
+  if (text.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": larger than the limit of ", max_bytes, " bytes"));
+  }
+  return text;
+}
+
 }  // namespace
 
 ConfigMap::ConfigMap(std::shared_ptr<const std::string> source, std::string path,
@@ -53,16 +76,19 @@ ConfigMap& ConfigMap::operator=(ConfigMap&&) noexcept = default;
 ConfigMap::~ConfigMap() = default;
 
 absl::StatusOr<ConfigMap> ConfigMap::FromFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return FromString(text.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadBounded(in, path, kMaxConfigFileBytes));
+  return FromString(text, path);
 }
 
 absl::StatusOr<ConfigMap> ConfigMap::FromString(absl::string_view yaml, std::string source) {
+  if (yaml.size() > kMaxConfigFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": ", yaml.size(), " bytes; config files are limited to ", kMaxConfigFileBytes));
+  }
   auto node = std::make_unique<YAML::Node>();
   try {
     *node = YAML::Load(std::string(yaml));
@@ -130,7 +156,7 @@ absl::Status ConfigMap::Read(absl::string_view key, bool* out) {
     *out = false;
   } else {
     return Error(key,
-                 absl::StrCat("'", (*node)->Scalar(), "' is not a boolean; write true or false"));
+                 absl::StrCat(Quoted((*node)->Scalar()), " is not a boolean; write true or false"));
   }
   return absl::OkStatus();
 }
@@ -144,10 +170,10 @@ absl::Status ConfigMap::Read(absl::string_view key, int64_t* out, IntRange range
       absl::StrCat("expected an integer in [", range.min, ", ", range.max, "]");
   int64_t value = 0;
   if (!absl::SimpleAtoi(text, &value)) {
-    return Error(key, absl::StrCat("'", text, "' is not an integer; ", expected));
+    return Error(key, absl::StrCat(Quoted(text), " is not an integer; ", expected));
   }
   if (value < range.min || value > range.max) {
-    return Error(key, absl::StrCat("'", text, "' is out of range; ", expected));
+    return Error(key, absl::StrCat(Quoted(text), " is out of range; ", expected));
   }
   *out = value;
   return absl::OkStatus();
@@ -171,11 +197,11 @@ absl::Status ConfigMap::Read(absl::string_view key, double* out, DoubleRange ran
       "expected a number in ", range.min_exclusive ? "(" : "[", range.min, ", ", range.max, "]");
   double value = 0;
   if (!absl::SimpleAtod(text, &value) || !std::isfinite(value)) {
-    return Error(key, absl::StrCat("'", text, "' is not a finite number; ", expected));
+    return Error(key, absl::StrCat(Quoted(text), " is not a finite number; ", expected));
   }
   const bool below = range.min_exclusive ? value <= range.min : value < range.min;
   if (below || value > range.max) {
-    return Error(key, absl::StrCat("'", text, "' is out of range; ", expected));
+    return Error(key, absl::StrCat(Quoted(text), " is out of range; ", expected));
   }
   *out = value;
   return absl::OkStatus();
@@ -206,12 +232,12 @@ absl::Status ConfigMap::Read(absl::string_view key, absl::Duration* out, absl::D
   const std::string& text = (*node)->Scalar();
   absl::Duration value;
   if (!absl::ParseDuration(text, &value) || value == absl::InfiniteDuration()) {
-    return Error(key, absl::StrCat("'", text,
-                                   "' is not a duration; write a number with a unit, such as "
+    return Error(key, absl::StrCat(Quoted(text),
+                                   " is not a duration; write a number with a unit, such as "
                                    "'250ms', '30s' or '2m'"));
   }
   if (value < min) {
-    return Error(key, absl::StrCat("'", text, "' is too short; expected at least ",
+    return Error(key, absl::StrCat(Quoted(text), " is too short; expected at least ",
                                    absl::FormatDuration(min)));
   }
   *out = value;
@@ -223,10 +249,10 @@ absl::Status ConfigMap::ReadFileContents(absl::string_view key, std::string* con
   if (absl::Status status = Read(key, &path); !status.ok()) return status;
   if (path.empty()) return absl::OkStatus();
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(key, absl::StrCat("cannot read file '", path, "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  *contents = text.str();
+  if (!in) return Error(key, absl::StrCat("cannot read file ", Quoted(path)));
+  absl::StatusOr<std::string> text = ReadBounded(in, path, kMaxConfigFileBytes);
+  if (!text.ok()) return Error(key, text.status().message());
+  *contents = *std::move(text);
   return absl::OkStatus();
 }
 
@@ -236,7 +262,7 @@ absl::Status ConfigMap::ReadChoice(absl::string_view key, std::string* out,
   if (absl::Status status = Read(key, &value); !status.ok()) return status;
   if (!Has(key)) return absl::OkStatus();
   if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-    return Error(key, absl::StrCat("'", value, "' is not allowed; expected one of: ",
+    return Error(key, absl::StrCat(Quoted(value), " is not allowed; expected one of: ",
                                    absl::StrJoin(allowed, ", ")));
   }
   *out = value;
@@ -265,7 +291,10 @@ absl::Status ConfigMap::Finish() const {
     std::string message = "unknown key";
     std::string nearest;
     size_t best = SIZE_MAX;
+    // Edit distance costs key length x candidate length; a long key is no typo of a short one.
+    constexpr size_t kMaxSuggestedKeyBytes = 64;
     for (const std::string& candidate : known_) {
+      if (key.size() > kMaxSuggestedKeyBytes) break;
       const size_t distance = EditDistance(key, candidate);
       if (distance < best) {
         best = distance;
@@ -282,7 +311,7 @@ absl::Status ConfigMap::Finish() const {
     }
     const int line = it->first.Mark().line + 1;
     return absl::InvalidArgumentError(
-        absl::StrCat(*source_, ":", line, ": key '", FullKey(key), "': ", message));
+        absl::StrCat(*source_, ":", line, ": key ", Quoted(FullKey(key)), ": ", message));
   }
   return absl::OkStatus();
 }

@@ -37,6 +37,10 @@ class Node;
 
 namespace plumb::config {
 
+// YAML files, and files a key names (ReadFileContents: PEM certificates, tokens), are refused past
+// this size. YAML nesting is bounded by yaml-cpp (DeepRecursion at 2000 levels).
+inline constexpr size_t kMaxConfigFileBytes = size_t{4} << 20;
+
 struct IntRange {
   int64_t min = INT64_MIN;
   int64_t max = INT64_MAX;
@@ -72,8 +76,8 @@ class ConfigMap {
   // A duration written as "250ms", "30s", "1m30s" (absl::ParseDuration), at least `min`.
   absl::Status Read(absl::string_view key, absl::Duration* out,
                     absl::Duration min = absl::ZeroDuration());
-  // A path; the file it names is read into *contents (PEM files, tokens). An unreadable file is
-  // an error naming the key and the path.
+  // A path; the file it names is read into *contents (PEM files, tokens). An unreadable file, or
+  // one larger than kMaxConfigFileBytes, is an error naming the key and the path.
   absl::Status ReadFileContents(absl::string_view key, std::string* contents);
   // A string that must be one of `allowed`.
   absl::Status ReadChoice(absl::string_view key, std::string* out,

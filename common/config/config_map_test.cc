@@ -147,5 +147,23 @@ TEST(ConfigMapTest, FromFileReadsAFileAndReportsAMissingOne) {
   EXPECT_EQ(missing.status().message(), "/nonexistent/x.yaml: cannot open config file");
 }
 
+TEST(ConfigMapTest, OversizedYamlIsRefusedBeforeParsing) {
+  const std::string yaml = "name: " + std::string(kMaxConfigFileBytes, 'x') + "\n";
+  const absl::Status status = ConfigMap::FromString(yaml, "big.yaml").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("big.yaml: 4194311 bytes; config files"));
+}
+
+TEST(ConfigMapTest, ValuesAndUnknownKeysInErrorsAreBounded) {
+  const std::string long_value(100'000, '9');
+  ConfigMap map = Parse("port: " + long_value + "\n" + std::string(1000, 'k') + ": 1\n");
+  int port = 0;
+  const absl::Status bad_port = map.Read("port", &port, IntRange{0, 65535});
+  EXPECT_LT(bad_port.message().size(), 400u);
+  EXPECT_THAT(std::string(bad_port.message()), HasSubstr("...(100000 bytes) is not an integer"));
+  const absl::Status unknown = map.Finish();
+  EXPECT_LT(unknown.message().size(), 600u) << unknown.message().substr(0, 600);
+}
+
 }  // namespace
 }  // namespace plumb::config

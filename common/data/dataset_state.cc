@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/json/parse_json.h"
 
 namespace plumb::data {
 namespace {
@@ -36,15 +37,17 @@ std::string SerializeDataState(const SavedDataState& state) {
 }
 
 absl::StatusOr<SavedDataState> ParseDataState(absl::string_view text) {
-  const Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
+  absl::StatusOr<Json> parsed = json_input::ParseJson(text, {.source = "data state"});
+  if (!parsed.ok() || !parsed->is_object()) {
     return absl::InvalidArgumentError("data state is not a JSON object written by SaveState");
   }
+  const Json& json = *parsed;
   SavedDataState state;
   try {
     if (json.at("version").get<int>() != kStateVersion) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "data state has version ", json.at("version").dump(), "; expected ", kStateVersion));
+      return absl::InvalidArgumentError(absl::StrCat("data state has version ",
+                                                     json_input::EchoJson(json.at("version")),
+                                                     "; expected ", kStateVersion));
     }
     state.seed = json.at("seed").get<uint64_t>();
     state.shuffle = json.at("shuffle").get<bool>();

@@ -5,9 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/json/parse_json.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::data {
@@ -88,10 +91,11 @@ class RowReader {
       if (it == spec_.margins.end()) {
         std::vector<std::string> allowed;
         for (const auto& [name, value] : spec_.margins) allowed.push_back(name);
-        return Fail(MalformedReason::kUnknownMarginLabel,
-                    absl::StrCat("margin label '", text, "' in field '", Key("margin_label"),
-                                 "' is not allowed; expected one of: ",
-                                 absl::StrJoin(allowed, ", "), " (configure with margins)"));
+        return Fail(
+            MalformedReason::kUnknownMarginLabel,
+            absl::StrCat("margin label ", Echo(text, kDefaultEchoBytes, '\''), " in field '",
+                         Key("margin_label"), "' is not allowed; expected one of: ",
+                         absl::StrJoin(allowed, ", "), " (configure with margins)"));
       }
       pair->margin_label = text;
       pair->margin = it->second;
@@ -219,9 +223,10 @@ class RowReader {
                                 ? item.get<uint64_t>() >= 1 && item.get<uint64_t>() <= INT_MAX
                                 : item.get<int64_t>() >= 1 && item.get<int64_t>() <= INT_MAX;
       if (!in_range) {
-        return Fail(MalformedReason::kInvalidRank,
-                    absl::StrCat("field '", ranks_key, "' entry ", i, " is ", item.dump(),
-                                 "; ranks are integers from 1 (best) to ", INT_MAX));
+        return Fail(
+            MalformedReason::kInvalidRank,
+            absl::StrCat("field '", ranks_key, "' entry ", i, " is ", json_input::EchoJson(item),
+                         "; ranks are integers from 1 (best) to ", INT_MAX));
       }
       list.ranks.push_back(static_cast<int>(item.get<int64_t>()));
     }
@@ -256,16 +261,17 @@ absl::StatusOr<Example> Wrap(absl::StatusOr<T> value, const SourcePosition& posi
 
 absl::StatusOr<Example> ParseLine(absl::string_view line, const FormatSpec& spec,
                                   const SourcePosition& position, MalformedReason* reason) {
-  Json row;
   const Json none;
   RowReader fail_only(none, spec, position, reason);
-  try {
-    row = Json::parse(line.begin(), line.end());
-  } catch (const Json::parse_error& error) {
-    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: <what>";
-    // the line is always 1, so report "not valid JSON at column 2: <what>".
-    absl::string_view message = error.what();
-    if (size_t end = message.find("] "); end != absl::string_view::npos) {
+  absl::StatusOr<Json> parsed = json_input::ParseJson(line, {.source = "row"});
+  if (!parsed.ok()) {
+    // The message is "row: not valid JSON: [json.exception.parse_error.101] parse error at line
+    // 1, column 2: <what>" (or a reason of ParseJson's own, such as the nesting bound); the line
+    // is always 1, so report "not valid JSON at column 2: <what>".
+    absl::string_view message = parsed.status().message();
+    absl::ConsumePrefix(&message, "row: not valid JSON: ");
+    if (size_t end = message.find("] ");
+        absl::StartsWith(message, "[json.exception") && end != absl::string_view::npos) {
       message.remove_prefix(end + 2);
     }
     std::string where = ":";
@@ -278,6 +284,7 @@ absl::StatusOr<Example> ParseLine(absl::string_view line, const FormatSpec& spec
     return fail_only.Fail(MalformedReason::kInvalidJson,
                           absl::StrCat("not valid JSON", where, " ", message));
   }
+  const Json row = *std::move(parsed);
   if (!row.is_object()) {
     return fail_only.Fail(MalformedReason::kNotAnObject,
                           absl::StrCat("expected a JSON object, got ", Describe(row)));

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace plumb::data {
 namespace {
 
@@ -173,6 +175,23 @@ TEST(LineTest, InvalidJsonQuotesTheParserMessage) {
   EXPECT_EQ(Malformed("{\"prompt\": \"\xFF\"}", Spec(FormatKind::kPreference), "invalid_json"),
             "data/train.jsonl:17: not valid JSON at column 13: syntax error while parsing value - "
             "invalid string: ill-formed UTF-8 byte; last read: '\"\xFF'");
+}
+
+TEST(LineTest, RowsNestedDeeperThanTheJsonLimitAreInvalidJson) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  EXPECT_EQ(Malformed(absl::StrCat(R"({"prompt": "p", "response": "r", "extra": )", deep, "}"),
+                      Spec(FormatKind::kSft), "invalid_json"),
+            "data/train.jsonl:17: not valid JSON: nested deeper than 64 arrays/objects");
+}
+
+TEST(LineTest, ValuesQuotedInMessagesAreBounded) {
+  const std::string label(1 << 20, 'x');
+  const std::string message =
+      Malformed(absl::StrCat(R"({"prompt": "p", "chosen": "c", "rejected": "r", "margin_label": ")",
+                             label, R"("})"),
+                Spec(FormatKind::kPreference), "unknown_margin_label");
+  EXPECT_LT(message.size(), 500u) << message.substr(0, 500);
+  EXPECT_THAT(message, ::testing::HasSubstr("...(1048576 bytes)"));
 }
 
 TEST(LineTest, JsonThatIsNotAnObjectIsMalformed) {

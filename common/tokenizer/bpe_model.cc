@@ -3,6 +3,7 @@
 #include <queue>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/echo.h"
 #include "common/tokenizer/byte_level_alphabet.h"
 
 namespace plumb::tokenizer {
@@ -34,29 +35,32 @@ absl::StatusOr<BpeModel> BpeModel::Create(const BpeModelSpec& spec) {
     const std::string spelling = BytesToByteLevel(std::string(1, static_cast<char>(byte)));
     auto it = spec.vocab.find(spelling);
     if (it == spec.vocab.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the vocabulary has no token for byte 0x", absl::Hex(byte, absl::kZeroPad2),
-                       " (\"", spelling, "\"); a byte-level BPE needs all 256 single-byte tokens"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the vocabulary has no token for byte 0x", absl::Hex(byte, absl::kZeroPad2), " (",
+          Echo(spelling), "); a byte-level BPE needs all 256 single-byte tokens"));
     }
     model.byte_ids_[byte] = it->second;
   }
   model.merges_.reserve(spec.merges.size());
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
-    const auto& [left, right] = spec.merges[rank];
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& left = spec.merges[rank].first;
+    const std::string& right = spec.merges[rank].second;
     const auto where = [&] {
-      return absl::StrCat(spec.merges_label, "[", rank, "] (\"", left, "\", \"", right, "\")");
+      return absl::StrCat(spec.merges_label, "[", rank, "] (", Echo(left), ", ", Echo(right), ")");
     };
     auto left_it = spec.vocab.find(left);
     auto right_it = spec.vocab.find(right);
     auto result_it = spec.vocab.find(absl::StrCat(left, right));
     if (left_it == spec.vocab.end() || right_it == spec.vocab.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), ": \"",
-                                                     left_it == spec.vocab.end() ? left : right,
-                                                     "\" is not in the vocabulary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), ": ", Echo(left_it == spec.vocab.end() ? left : right),
+                       " is not in the vocabulary"));
     }
     if (result_it == spec.vocab.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), ": the merged token \"", left, right,
-                                                     "\" is not in the vocabulary"));
+      return absl::InvalidArgumentError(absl::StrCat(where(), ": the merged token ",
+                                                     Echo(absl::StrCat(left, right)),
+                                                     " is not in the vocabulary"));
     }
     // A repeated merge takes its last rank, as in GPT-2's and Hugging Face's encoders.
     model.merges_[PairKey(left_it->second, right_it->second)] =

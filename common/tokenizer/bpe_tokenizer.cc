@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/byte_level_alphabet.h"
 
@@ -14,9 +15,6 @@ namespace {
 // the words that repeat.
 constexpr size_t kMaxCachedPieceBytes = 64;
 
-// Ids index dense tables; a stray huge id in a file must not allocate gigabytes.
-constexpr int32_t kMaxId = 1 << 24;
-
 absl::StatusOr<std::optional<int32_t>> ResolveRole(
     absl::string_view role, const std::optional<std::string>& name,
     const absl::flat_hash_map<std::string, int32_t>& ids_by_spelling) {
@@ -24,7 +22,7 @@ absl::StatusOr<std::optional<int32_t>> ResolveRole(
   auto it = ids_by_spelling.find(*name);
   if (it == ids_by_spelling.end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(role, " token \"", *name, "\" is neither in the vocabulary nor added"));
+        absl::StrCat(role, " token ", Echo(*name), " is neither in the vocabulary nor added"));
   }
   return std::optional<int32_t>(it->second);
 }
@@ -48,9 +46,14 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(BpeTokenizerS
   int32_t max_id = -1;
   for (const auto& [spelling, id] : spec.model.vocab) max_id = std::max(max_id, id);
   for (const AddedToken& token : spec.added_tokens) max_id = std::max(max_id, token.id);
-  if (max_id >= kMaxId) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("token id ", max_id, " is too large (ids must be below ", kMaxId, ")"));
+  const size_t tokens = spec.model.vocab.size() + spec.added_tokens.size();
+  const int64_t id_limit =
+      std::min<int64_t>(kMaxTokenId, 2 * static_cast<int64_t>(tokens) + kTokenIdSlack);
+  if (max_id >= id_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token id ", max_id, " is too large for ", tokens, " tokens: ids must be below ", id_limit,
+        " (at most twice the number of tokens plus ", kTokenIdSlack, ", and below ", kMaxTokenId,
+        ")"));
   }
   const auto size = static_cast<size_t>(max_id + 1);
   t.kinds_.assign(size, Kind::kNone);
@@ -60,7 +63,7 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(BpeTokenizerS
   for (const auto& [spelling, id] : spec.model.vocab) {
     if (id < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("vocabulary token \"", spelling, "\" has a negative id ", id));
+          absl::StrCat("vocabulary token ", Echo(spelling), " has a negative id ", id));
     }
     if (t.kinds_[id] != Kind::kNone) {
       // Report the pair in a stable order: the map's iteration order is not.
@@ -68,7 +71,7 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(BpeTokenizerS
       std::string b = spelling;
       if (b < a) std::swap(a, b);
       return absl::InvalidArgumentError(
-          absl::StrCat("vocabulary tokens \"", a, "\" and \"", b, "\" have the same id ", id));
+          absl::StrCat("vocabulary tokens ", Echo(a), " and ", Echo(b), " have the same id ", id));
     }
     t.kinds_[id] = Kind::kVocab;
     t.spellings_[id] = spelling;
@@ -78,7 +81,7 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(BpeTokenizerS
   }
   for (size_t i = 0; i < spec.added_tokens.size(); ++i) {
     const AddedToken& token = spec.added_tokens[i];
-    const std::string where = absl::StrCat("added token ", i, " (\"", token.content, "\")");
+    const std::string where = absl::StrCat("added token ", i, " (", Echo(token.content), ")");
     if (token.id < 0) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": negative id ", token.id));
     }
@@ -89,7 +92,7 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(BpeTokenizerS
     if (kind == Kind::kAdded || kind == Kind::kSpecial ||
         (kind == Kind::kVocab && t.spellings_[token.id] != token.content)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": id ", token.id, " already belongs to \"", t.spellings_[token.id], "\""));
+          where, ": id ", token.id, " already belongs to ", Echo(t.spellings_[token.id])));
     }
     t.kinds_[token.id] = token.special ? Kind::kSpecial : Kind::kAdded;
     t.spellings_[token.id] = token.content;
@@ -118,14 +121,19 @@ void BpeTokenizer::EncodePiece(absl::string_view piece, std::vector<int32_t>* id
   cache_.Insert(piece, absl::MakeConstSpan(*ids).subspan(before));
 }
 
-void BpeTokenizer::EncodeTo(absl::string_view text, const EncodeOptions& options,
-                            std::vector<int32_t>* ids) const {
+absl::Status BpeTokenizer::AppendEncoding(absl::string_view text, const EncodeOptions& options,
+                                          std::vector<int32_t>* ids) const {
+  // One budget for the whole text: many added tokens must not buy many budgets.
+  regex::RegexMatchBudget budget = pre_tokenizer_->RegexBudgetFor(text.size());
+  absl::Status status;
   added_.Split(
       text, options.allow_special,
       [&](absl::string_view stretch) {
-        pre_tokenizer_->Split(stretch, [&](absl::string_view piece) { EncodePiece(piece, ids); });
+        status.Update(pre_tokenizer_->Split(
+            stretch, budget, [&](absl::string_view piece) { EncodePiece(piece, ids); }));
       },
       [&](int32_t id) { ids->push_back(id); });
+  return status;
 }
 
 absl::Status BpeTokenizer::DecodeTo(absl::Span<const int32_t> ids, const DecodeOptions& options,

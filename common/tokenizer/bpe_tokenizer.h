@@ -33,6 +33,12 @@
 
 namespace plumb::tokenizer {
 
+// Ids index dense tables, so the id space may have holes but must be mostly dense: every id is
+// below 2 * (vocabulary + added tokens) + kTokenIdSlack, and below kMaxTokenId. Without this, one
+// token with id 16,777,215 allocated 1.2 GB.
+inline constexpr int32_t kMaxTokenId = 1 << 24;
+inline constexpr int32_t kTokenIdSlack = 1024;
+
 struct BpeTokenizerSpec {
   BpeModelSpec model;
   // Ids may repeat a vocabulary id only for the same spelling (GPT-2's "<|endoftext|>").
@@ -46,12 +52,13 @@ struct BpeTokenizerSpec {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  // Fails with InvalidArgument on an inconsistent spec: negative or repeated ids, merges outside
-  // the vocabulary, a missing single-byte token, an unknown special token name, a bad regex.
+  // Fails with InvalidArgument on an inconsistent spec: negative, repeated or too sparse ids,
+  // merges outside the vocabulary, a missing single-byte token, an unknown special token name, a
+  // bad regex.
   static absl::StatusOr<std::unique_ptr<BpeTokenizer>> Create(BpeTokenizerSpec spec);
 
-  void EncodeTo(absl::string_view text, const EncodeOptions& options,
-                std::vector<int32_t>* ids) const override;
+  absl::Status AppendEncoding(absl::string_view text, const EncodeOptions& options,
+                              std::vector<int32_t>* ids) const override;
   absl::Status DecodeTo(absl::Span<const int32_t> ids, const DecodeOptions& options,
                         std::string* text) const override;
   int32_t vocab_size() const override { return static_cast<int32_t>(kinds_.size()); }

@@ -59,8 +59,8 @@ absl::StatusOr<std::unique_ptr<ByteTokenizer>> ByteTokenizer::Create(ByteTokeniz
   return std::unique_ptr<ByteTokenizer>(new ByteTokenizer(std::move(specials)));
 }
 
-void ByteTokenizer::EncodeTo(absl::string_view text, const EncodeOptions& options,
-                             std::vector<int32_t>* ids) const {
+absl::Status ByteTokenizer::AppendEncoding(absl::string_view text, const EncodeOptions& options,
+                                           std::vector<int32_t>* ids) const {
   ids->reserve(ids->size() + text.size());
   matcher_.Split(
       text, options.allow_special,
@@ -68,6 +68,7 @@ void ByteTokenizer::EncodeTo(absl::string_view text, const EncodeOptions& option
         for (char c : stretch) ids->push_back(static_cast<uint8_t>(c));
       },
       [&](int32_t id) { ids->push_back(id); });
+  return absl::OkStatus();
 }
 
 absl::Status ByteTokenizer::DecodeTo(absl::Span<const int32_t> ids, const DecodeOptions& options,

@@ -36,8 +36,8 @@ class ByteTokenizer final : public Tokenizer {
   // ("A", "<0x41>") or a built-in special.
   static absl::StatusOr<std::unique_ptr<ByteTokenizer>> Create(ByteTokenizerOptions options = {});
 
-  void EncodeTo(absl::string_view text, const EncodeOptions& options,
-                std::vector<int32_t>* ids) const override;
+  absl::Status AppendEncoding(absl::string_view text, const EncodeOptions& options,
+                              std::vector<int32_t>* ids) const override;
   absl::Status DecodeTo(absl::Span<const int32_t> ids, const DecodeOptions& options,
                         std::string* text) const override;
   int32_t vocab_size() const override { return 256 + static_cast<int32_t>(specials_.size()); }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/json_fields.h"
 #include "common/tokenizer/read_file.h"
@@ -32,7 +33,7 @@ absl::StatusOr<BpeTokenizerSpec> ParseGpt2VocabFiles(absl::string_view encoder_j
   }
   spec.model.vocab.reserve(encoder.size());
   for (const auto& [token, id] : encoder.items()) {
-    auto value = json_fields::ToInt32(id, absl::StrCat("\"", token, "\""));
+    auto value = json_fields::ToInt32(id, Echo(token));
     if (!value.ok()) return Annotate(value.status(), encoder_source);
     spec.model.vocab.emplace(token, *value);
   }
@@ -44,8 +45,8 @@ absl::StatusOr<BpeTokenizerSpec> ParseGpt2VocabFiles(absl::string_view encoder_j
     const std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (parts.size() != 2) {
       return absl::InvalidArgumentError(
-          absl::StrCat(vocab_source, ":", i + 1,
-                       ": expected two tokens separated by a space, got \"", line, "\""));
+          absl::StrCat(vocab_source, ":", i + 1, ": expected two tokens separated by a space, got ",
+                       Echo(std::string_view(line.data(), line.size()))));
     }
     spec.model.merges.emplace_back(std::string(parts[0]), std::string(parts[1]));
   }

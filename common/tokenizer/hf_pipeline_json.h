@@ -12,6 +12,11 @@
 
 namespace plumb::tokenizer {
 
+// Bounds on each of the three sections: Sequences inside Sequences (real files nest at most 2),
+// and steps after flattening (real files have at most ~6).
+inline constexpr int kMaxSequenceDepth = 8;
+inline constexpr size_t kMaxPipelineSteps = 64;
+
 // Reads root["normalizer"] into options->normalization.
 absl::Status ParseHfNormalizer(const json_fields::Json& root, PreTokenizerOptions* options);
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/hf_pipeline_json.h"
 #include "common/tokenizer/json_fields.h"
@@ -64,7 +65,7 @@ absl::Status ParseModel(const Json& root, BpeModelSpec* model) {
   model->vocab.reserve(vocab->size());
   for (const auto& [token, id] : vocab->items()) {
     ASSIGN_OR_RETURN(int32_t value,
-                     json_fields::ToInt32(id, absl::StrCat("model.vocab[\"", token, "\"]")));
+                     json_fields::ToInt32(id, absl::StrCat("model.vocab[", Echo(token), "]")));
     model->vocab.emplace(token, value);
   }
 
@@ -130,7 +131,7 @@ absl::Status ParseAddedTokens(const Json& root, std::vector<AddedToken>* tokens)
       ASSIGN_OR_RETURN(bool set, json_fields::GetBool(entry, flag, path, false));
       if (set) {
         return FieldError(json_fields::Join(path, flag),
-                          absl::StrCat("true is not supported (token \"", token.content, "\")"));
+                          absl::StrCat("true is not supported (token ", Echo(token.content), ")"));
       }
     }
     tokens->push_back(std::move(token));

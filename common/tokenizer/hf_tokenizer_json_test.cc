@@ -249,7 +249,7 @@ TEST(HfTokenizerJsonTest, BadSplitRegexIsAnError) {
   absl::StatusOr<BpeTokenizerSpec> spec = ParseHfTokenizerJson(json.dump(), "t.json");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_THAT(BpeTokenizer::Create(*spec).status().message(),
-              HasSubstr("regex /(unclosed/ does not compile"));
+              HasSubstr("regex \"(unclosed\" does not compile"));
 }
 
 }  // namespace

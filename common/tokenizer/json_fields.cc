@@ -3,6 +3,8 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/json/parse_json.h"
+#include "common/status/echo.h"
 
 namespace plumb::tokenizer::json_fields {
 
@@ -11,16 +13,16 @@ absl::Status FieldError(absl::string_view field, absl::string_view message) {
 }
 
 absl::Status Unsupported(absl::string_view field, absl::string_view value, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, " \"", value, "\" is not supported", why));
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " ", Echo(std::string_view(value.data(), value.size())), " is not supported", why));
 }
 
 std::string Describe(const Json& value) {
   if (value.is_object()) return "an object";
   if (value.is_array()) return "a list";
-  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   constexpr size_t kMaxLength = 60;
-  if (text.size() > kMaxLength) text = absl::StrCat(text.substr(0, kMaxLength), "...");
-  return text;
+  if (value.is_string()) return Echo(value.get_ref<const std::string&>(), kMaxLength);
+  return value.dump();  // a number, boolean or null: short
 }
 
 std::string Join(absl::string_view parent, absl::string_view key) {
@@ -28,11 +30,7 @@ std::string Join(absl::string_view parent, absl::string_view key) {
 }
 
 absl::StatusOr<Json> ParseJson(absl::string_view text, absl::string_view source) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON: ", e.what()));
-  }
+  return json_input::ParseJson(text, {.source = source});
 }
 
 const Json* Find(const Json& object, absl::string_view key) {

@@ -31,7 +31,8 @@ std::string Describe(const Json& value);
 // "parent.key", or "key" when parent is empty.
 std::string Join(absl::string_view parent, absl::string_view key);
 
-// Parses JSON text; an error names `source` and the parser's position.
+// Parses JSON text with json_input::ParseJson (nesting at most json_input::kMaxJsonDepth); an
+// error names `source` and the parser's position.
 absl::StatusOr<Json> ParseJson(absl::string_view text, absl::string_view source);
 
 // The value at key, or nullptr when the key is absent or null.

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status/echo.h"
 #include "common/tokenizer/utf8_runs.h"
 
 namespace plumb::tokenizer {
@@ -84,8 +85,9 @@ class Utf16ToUtf8Offsets {
 };
 
 // Cuts `piece` (well-formed UTF-8) into delimiter and gap parts, by `matcher`'s pattern.
-void FindParts(absl::string_view piece, icu::RegexMatcher& matcher, bool invert,
-               std::vector<Part>* parts) {
+// Returns ICU's status: U_REGEX_STOPPED_BY_CALLER when the match budget ran out.
+UErrorCode FindParts(absl::string_view piece, icu::RegexMatcher& matcher, bool invert,
+                     std::vector<Part>* parts) {
   parts->clear();
   const icu::UnicodeString utf16 =
       icu::UnicodeString::fromUTF8(icu::StringPiece(piece.data(), piece.size()));
@@ -102,9 +104,10 @@ void FindParts(absl::string_view piece, icu::RegexMatcher& matcher, bool invert,
     parts->push_back({begin, end, !invert});
     previous_end = end;
   }
-  // On an ICU failure (stack overflow on a pathological input) the rest stays one piece, so
-  // no text is lost.
+  // On an ICU failure (stack overflow on a pathological input, the budget spent) the rest
+  // stays one piece, so no text is lost.
   if (previous_end < piece.size()) parts->push_back({previous_end, piece.size(), invert});
+  return status;
 }
 
 // Applies `behavior` to the parts of a piece that starts at byte `base`, appending the pieces.
@@ -161,6 +164,10 @@ void ApplyBehavior(const std::vector<Part>& parts, SplitBehavior behavior, size_
 absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::Create(PreTokenizerOptions options) {
   auto compiled = std::make_unique<Compiled>();
   for (const RegexSplit& split : options.splits) {
+    if (split.pattern.size() > kMaxRegexPatternBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "regex ", Echo(split.pattern), " is longer than ", kMaxRegexPatternBytes, " bytes"));
+    }
     UErrorCode status = U_ZERO_ERROR;
     UParseError parse_error{};
     std::unique_ptr<icu::RegexPattern> pattern(icu::RegexPattern::compile(
@@ -168,7 +175,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::Create(PreTokenizerO
         split.literal ? UREGEX_LITERAL : 0, parse_error, status));
     if (U_FAILURE(status) || pattern == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "regex /", split.pattern, "/ does not compile with ICU: ", u_errorName(status),
+          "regex ", Echo(split.pattern), " does not compile with ICU: ", u_errorName(status),
           " at offset ", parse_error.offset));
     }
     compiled->patterns.push_back(std::move(pattern));
@@ -184,8 +191,18 @@ PreTokenizer::PreTokenizer(PreTokenizerOptions options, std::unique_ptr<Compiled
 
 PreTokenizer::~PreTokenizer() = default;
 
-void PreTokenizer::Split(absl::string_view text,
-                         absl::FunctionRef<void(absl::string_view)> on_piece) const {
+regex::RegexMatchBudget PreTokenizer::RegexBudgetFor(size_t bytes) const {
+  return regex::RegexMatchBudget::ForText(bytes, compiled_->patterns.size());
+}
+
+absl::Status PreTokenizer::Split(absl::string_view text,
+                                 absl::FunctionRef<void(absl::string_view)> on_piece) const {
+  regex::RegexMatchBudget budget = RegexBudgetFor(text.size());
+  return Split(text, budget, on_piece);
+}
+
+absl::Status PreTokenizer::Split(absl::string_view text, regex::RegexMatchBudget& budget,
+                                 absl::FunctionRef<void(absl::string_view)> on_piece) const {
   std::string prefixed;
   if (options_.add_prefix_space && !absl::StartsWith(text, " ")) {
     prefixed = absl::StrCat(" ", text);
@@ -197,6 +214,7 @@ void PreTokenizer::Split(absl::string_view text,
   std::vector<Part> parts;
   std::vector<Span> spans;
   std::vector<Span> next_spans;
+  const RegexSplit* stopped = nullptr;  // the split whose regex spent the last of the budget
   ForEachUtf8Run(text, [&](absl::string_view run, bool valid) {
     if (!valid) {
       on_piece(run);
@@ -211,17 +229,23 @@ void PreTokenizer::Split(absl::string_view text,
       if (U_SUCCESS(status)) run = normalized;
     }
     spans.assign(1, Span{0, run.size()});
-    for (size_t k = 0; k < compiled_->patterns.size(); ++k) {
+    for (size_t k = 0; k < compiled_->patterns.size() && !budget.exhausted(); ++k) {
       if (matchers[k] == nullptr) {
         UErrorCode status = U_ZERO_ERROR;
         matchers[k].reset(compiled_->patterns[k]->matcher(status));
+        if (matchers[k] != nullptr) budget.Attach(*matchers[k], status);
         if (U_FAILURE(status)) matchers[k].reset();
         if (matchers[k] == nullptr) continue;  // out of memory: leave the pieces as they are
       }
       next_spans.clear();
       for (const Span& span : spans) {
-        FindParts(run.substr(span.begin, span.end - span.begin), *matchers[k],
-                  options_.splits[k].invert, &parts);
+        if (budget.exhausted()) {  // the rest of this run stays as the earlier splits cut it
+          next_spans.push_back(span);
+          continue;
+        }
+        const UErrorCode status = FindParts(run.substr(span.begin, span.end - span.begin),
+                                            *matchers[k], options_.splits[k].invert, &parts);
+        if (status == U_REGEX_STOPPED_BY_CALLER) stopped = &options_.splits[k];
         ApplyBehavior(parts, options_.splits[k].behavior, span.begin, &next_spans);
       }
       spans.swap(next_spans);
@@ -230,6 +254,12 @@ void PreTokenizer::Split(absl::string_view text,
       if (span.end > span.begin) on_piece(run.substr(span.begin, span.end - span.begin));
     }
   });
+  if (!budget.exhausted()) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "pre-tokenizer regex ", stopped == nullptr ? "matching" : Echo(stopped->pattern),
+      " exceeded its work budget of ", budget.total(),
+      " ticks; the pattern backtracks catastrophically on this text (fix the tokenizer's "
+      "pattern)"));
 }
 
 }  // namespace plumb::tokenizer

@@ -7,6 +7,9 @@
 //   3. each UTF-8 run is normalized (NFC, NFKC, ...) when asked;
 //   4. each run is split by every RegexSplit in turn (the output pieces of one split feed the
 //      next), following the Hugging Face "Split" pre-tokenizer's behaviours.
+// Regex matching spends from a work budget (common/regex/match_budget.h): a pattern that
+// backtracks catastrophically on some text (/(a+)+$/ on "aaa...a!") stops there instead of
+// hanging; Split then still hands over every byte, unsplit past that point, and returns an error.
 // Regexes are compiled with ICU; the patterns of GPT-2, Llama 3 and Qwen2 (\p{L}, \p{N},
 // (?i:...), \s+(?!\S)) use the same syntax and meaning in ICU as in Oniguruma, Rust's
 // fancy-regex and JavaScript. ICU's \s is Unicode White_Space, as in Oniguruma and Python's
@@ -22,8 +25,10 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/regex/match_budget.h"
 
 namespace plumb::tokenizer {
 
@@ -46,6 +51,9 @@ enum class SplitBehavior {
   kContiguous,          // consecutive matches form one piece
 };
 
+// Patterns longer than this are refused: real pre-tokenizer patterns are < 200 bytes.
+inline constexpr size_t kMaxRegexPatternBytes = 4096;
+
 struct RegexSplit {
   std::string pattern;  // ICU regex, or a plain string when `literal`
   bool literal = false;
@@ -63,14 +71,24 @@ struct PreTokenizerOptions {
 
 class PreTokenizer {
  public:
-  // Fails with InvalidArgument, quoting the pattern and ICU's error, when a regex does not compile.
+  // Fails with InvalidArgument, quoting the pattern and ICU's error, when a regex does not
+  // compile or is longer than kMaxRegexPatternBytes.
   static absl::StatusOr<std::unique_ptr<PreTokenizer>> Create(PreTokenizerOptions options);
   ~PreTokenizer();
 
   // Calls on_piece for each non-empty piece of `text` (any bytes), in order. A piece views `text`
   // or a buffer that lives only during the call. Without normalization, prefix space or
-  // kRemoved, the pieces concatenate back to `text`.
-  void Split(absl::string_view text, absl::FunctionRef<void(absl::string_view)> on_piece) const;
+  // kRemoved, the pieces concatenate back to `text`. Regex matching spends `budget`; once it is
+  // spent (now or by an earlier call) no regex runs, the remaining text is passed on as it stands,
+  // and the result is RESOURCE_EXHAUSTED naming the pattern that was running.
+  absl::Status Split(absl::string_view text, regex::RegexMatchBudget& budget,
+                     absl::FunctionRef<void(absl::string_view)> on_piece) const;
+  // As above, with a budget of its own for `text` (RegexBudgetFor).
+  absl::Status Split(absl::string_view text,
+                     absl::FunctionRef<void(absl::string_view)> on_piece) const;
+
+  // The budget for splitting `bytes` of text: every regex may run over all of it.
+  regex::RegexMatchBudget RegexBudgetFor(size_t bytes) const;
 
   const PreTokenizerOptions& options() const { return options_; }
 

@@ -3,8 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace plumb::tokenizer {
 namespace {
@@ -17,7 +20,9 @@ std::vector<std::string> Pieces(const PreTokenizerOptions& options, absl::string
   EXPECT_TRUE(pre_tokenizer.ok()) << pre_tokenizer.status();
   std::vector<std::string> pieces;
   if (!pre_tokenizer.ok()) return pieces;
-  (*pre_tokenizer)->Split(text, [&](absl::string_view piece) { pieces.emplace_back(piece); });
+  const absl::Status status =
+      (*pre_tokenizer)->Split(text, [&](absl::string_view piece) { pieces.emplace_back(piece); });
+  EXPECT_TRUE(status.ok()) << status;
   return pieces;
 }
 
@@ -118,7 +123,45 @@ TEST(PreTokenizerTest, BadRegexIsAnErrorQuotingThePattern) {
       PreTokenizer::Create(WithPattern("(ab"));
   ASSERT_FALSE(pre_tokenizer.ok());
   EXPECT_EQ(pre_tokenizer.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(pre_tokenizer.status().message(), HasSubstr("regex /(ab/ does not compile"));
+  EXPECT_THAT(pre_tokenizer.status().message(), HasSubstr("regex \"(ab\" does not compile"));
+}
+
+TEST(PreTokenizerTest, CatastrophicBacktrackingFailsFastAndLosesNoText) {
+  // /(a+)+$/ tries 2^40 ways to split the a's before giving up at the "!": hours without a budget.
+  absl::StatusOr<std::unique_ptr<PreTokenizer>> pre_tokenizer =
+      PreTokenizer::Create(WithPattern("(a+)+$"));
+  ASSERT_TRUE(pre_tokenizer.ok()) << pre_tokenizer.status();
+  const std::string text = std::string(40, 'a') + "!";
+  std::string joined;
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status status = (*pre_tokenizer)->Split(text, [&](absl::string_view piece) {
+    absl::StrAppend(&joined, piece);
+  });
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(status.message(), HasSubstr("\"(a+)+$\" exceeded its work budget"));
+  EXPECT_EQ(joined, text);
+}
+
+TEST(PreTokenizerTest, ASpentBudgetStopsTheRegexesOfLaterCalls) {
+  absl::StatusOr<std::unique_ptr<PreTokenizer>> pre_tokenizer =
+      PreTokenizer::Create(WithPattern("(a+)+$|b"));
+  ASSERT_TRUE(pre_tokenizer.ok()) << pre_tokenizer.status();
+  regex::RegexMatchBudget budget(10);
+  EXPECT_FALSE((*pre_tokenizer)->Split(std::string(40, 'a') + "!", budget, [](auto) {}).ok());
+  std::vector<std::string> pieces;
+  const absl::Status status = (*pre_tokenizer)->Split("abba", budget, [&](absl::string_view piece) {
+    pieces.emplace_back(piece);
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(pieces, ElementsAre("abba"));  // unsplit: the regex no longer runs
+}
+
+TEST(PreTokenizerTest, OverlongPatternsAreRefused) {
+  absl::StatusOr<std::unique_ptr<PreTokenizer>> pre_tokenizer =
+      PreTokenizer::Create(WithPattern(std::string(kMaxRegexPatternBytes + 1, 'a')));
+  EXPECT_EQ(pre_tokenizer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(pre_tokenizer.status().message(), HasSubstr("is longer than 4096 bytes"));
 }
 
 }  // namespace

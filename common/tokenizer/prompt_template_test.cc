@@ -19,9 +19,10 @@ constexpr int32_t kAssistant = 260;
 // Bytes only, with no bos/eos/pad.
 class TokenizerWithoutRoles final : public Tokenizer {
  public:
-  void EncodeTo(absl::string_view text, const EncodeOptions&,
-                std::vector<int32_t>* ids) const override {
+  absl::Status AppendEncoding(absl::string_view text, const EncodeOptions&,
+                              std::vector<int32_t>* ids) const override {
     for (char c : text) ids->push_back(static_cast<uint8_t>(c));
+    return absl::OkStatus();
   }
   absl::Status DecodeTo(absl::Span<const int32_t> ids, const DecodeOptions&,
                         std::string* text) const override {

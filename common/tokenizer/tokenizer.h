@@ -1,10 +1,14 @@
 // The tokenizer interface every Plumb model uses: text (bytes) <-> token ids.
 //
 // Contract of every implementation:
-//  * Encoding never fails: every byte string has an encoding, invalid UTF-8 included.
-//    Byte-level tokenizers are lossless, Decode(Encode(s)) == s for any bytes s; where an
-//    implementation cannot promise that (a tokenizer.json with a Unicode normalizer), its
-//    header says so.
+//  * Every byte string has an encoding, invalid UTF-8 included. Byte-level tokenizers are
+//    lossless, Decode(Encode(s)) == s for any bytes s; where an implementation cannot promise
+//    that (a tokenizer.json with a Unicode normalizer), its header says so.
+//  * Encoding can miss the reference segmentation in one way: a tokenizer.json regex that
+//    backtracks catastrophically on the text runs out of its work budget (~60 ms plus time
+//    proportional to the text, per regex), and the rest of the text is encoded without that regex
+//    split. TryEncode reports that as RESOURCE_EXHAUSTED; Encode/EncodeTo keep the (lossless)
+//    fallback, for callers that cannot return an error.
 //  * Special tokens ("<|endoftext|>", bos/eos/pad, chat markers) are recognised in text only
 //    when EncodeOptions::allow_special is set. Otherwise their text is encoded like any other
 //    text, so user data cannot inject control tokens. Added tokens that are not special are
@@ -49,14 +53,24 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Appends the ids of `text` to *ids.
-  virtual void EncodeTo(absl::string_view text, const EncodeOptions& options,
-                        std::vector<int32_t>* ids) const = 0;
+  // Appends the ids of `text` to *ids, all of them in every case. Returns RESOURCE_EXHAUSTED
+  // when a regex ran out of its work budget (see above) and the ids are the fallback's.
+  virtual absl::Status AppendEncoding(absl::string_view text, const EncodeOptions& options,
+                                      std::vector<int32_t>* ids) const = 0;
+
+  // AppendEncoding, keeping the fallback's ids when a regex ran out of its budget.
+  void EncodeTo(absl::string_view text, const EncodeOptions& options,
+                std::vector<int32_t>* ids) const;
+  // AppendEncoding, failing instead of falling back; on error *ids is unchanged.
+  absl::Status TryEncodeTo(absl::string_view text, const EncodeOptions& options,
+                           std::vector<int32_t>* ids) const;
   // Appends the bytes of `ids` to *text. On error *text is left unchanged.
   virtual absl::Status DecodeTo(absl::Span<const int32_t> ids, const DecodeOptions& options,
                                 std::string* text) const = 0;
 
   std::vector<int32_t> Encode(absl::string_view text, const EncodeOptions& options = {}) const;
+  absl::StatusOr<std::vector<int32_t>> TryEncode(absl::string_view text,
+                                                 const EncodeOptions& options = {}) const;
   absl::StatusOr<std::string> Decode(absl::Span<const int32_t> ids,
                                      const DecodeOptions& options = {}) const;
 

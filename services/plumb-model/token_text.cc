@@ -17,7 +17,9 @@ absl::StatusOr<std::vector<int64_t>> ToIds(const TextOrIds& input,
     }
     ids.push_back(*tokenizer->bos_id());
   }
-  for (const int32_t id : tokenizer->Encode(*input.text)) ids.push_back(id);
+  absl::StatusOr<std::vector<int32_t>> encoded = tokenizer->TryEncode(*input.text);
+  if (!encoded.ok()) return encoded.status();
+  for (const int32_t id : *encoded) ids.push_back(id);
   return ids;
 }
 

@@ -45,8 +45,10 @@ absl::StatusOr<CommandOutput> RunTokenize(const TokenizeOptions& options) {
                  {"texts", nlohmann::ordered_json::array()}};
   output.text = absl::StrCat("tokenizer  ", TokenizerText(tokenizer), "\n");
   for (const std::string& text : texts) {
-    const std::vector<int32_t> ids =
-        tokenizer.Encode(text, tokenizer::EncodeOptions{.allow_special = options.special});
+    absl::StatusOr<std::vector<int32_t>> encoded =
+        tokenizer.TryEncode(text, tokenizer::EncodeOptions{.allow_special = options.special});
+    if (!encoded.ok()) return encoded.status();
+    const std::vector<int32_t>& ids = *encoded;
     std::vector<std::string> tokens;
     for (const int32_t id : ids) tokens.push_back(tokenizer.IdToToken(id).value_or("?"));
     output.json["texts"].push_back({{"text", text}, {"ids", ids}, {"tokens", tokens}});

@@ -2,8 +2,8 @@
 //   length  score = -|characters - target_chars| / scale, characters = Unicode code points
 //           (UTF-8 lead bytes), so 0 is best and every `scale` characters off cost 1.
 //   format  score_match when ICU's RegexMatcher::matches() accepts the whole response, else
-//           score_miss. A match that exceeds ICU's time limit (a pathological pattern/input
-//           pair) counts as a miss rather than failing the batch.
+//           score_miss. A match that spends its regex work budget (a pathological
+//           pattern/input pair) counts as a miss rather than failing the batch.
 #include <unicode/regex.h>
 #include <unicode/unistr.h>
 #include <unicode/utypes.h>
@@ -13,13 +13,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/regex/match_budget.h"
 #include "services/plumb-scorer/text_objective.h"
 
 namespace plumb::scorer {
 namespace {
-
-// Steps of ICU's match engine, "typically on the order of milliseconds" each.
-constexpr int32_t kRegexTimeLimit = 2000;
 
 int64_t CodePoints(absl::string_view text) {
   int64_t count = 0;
@@ -62,7 +60,8 @@ class FormatObjective final : public TextObjective {
     // RegexPattern is immutable; each call gets its own matcher, so this is thread-safe.
     std::unique_ptr<icu::RegexMatcher> matcher(pattern_->matcher(input, status));
     if (U_FAILURE(status)) return options_.score_miss;
-    matcher->setTimeLimit(kRegexTimeLimit, status);
+    regex::RegexMatchBudget budget(regex::kRegexTicksPerMatch);
+    budget.Attach(*matcher, status);
     const bool matched = matcher->matches(status);
     return U_SUCCESS(status) && matched ? options_.score_match : options_.score_miss;
   }

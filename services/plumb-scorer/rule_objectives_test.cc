@@ -1,7 +1,9 @@
 // The text objectives (afinn, length, format) through their factories.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <string>
 
 #include "services/plumb-scorer/objective.h"
 #include "services/plumb-scorer/text_objective.h"
@@ -54,6 +56,17 @@ TEST(FormatObjectiveTest, WholeResponseMustMatchThePattern) {
   EXPECT_EQ(ScoreAll(*objective, {Response("Answer: 42."), Response("Answer: 42 and more"),
                                   Response("The Answer: 42"), Response("")}),
             (std::vector<double>{2.0, -1.0, -1.0, -1.0}));
+}
+
+TEST(FormatObjectiveTest, CatastrophicBacktrackingIsAMissWithinTheRegexBudget) {
+  ObjectiveOptions options{.name = "fmt", .kind = ObjectiveKind::kFormat};
+  options.format = {.pattern = "(a+)+$", .score_match = 1.0, .score_miss = -1.0};
+  std::unique_ptr<Objective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(ScoreAll(*objective, {Response(std::string(40, 'a') + "!"), Response("aaa")}),
+            (std::vector<double>{-1.0, 1.0}));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
 }
 
 TEST(FormatObjectiveTest, InvalidPatternIsRejectedNamingTheObjective) {
