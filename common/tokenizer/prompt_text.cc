@@ -16,7 +16,10 @@ absl::StatusOr<std::vector<int64_t>> Encode(const Tokenizer& tokenizer, absl::st
   }
   std::vector<int32_t> ids;
   if (bos && tokenizer.bos_id().has_value()) ids.push_back(*tokenizer.bos_id());
-  tokenizer.EncodeTo(text, {}, &ids);
+  // A pre-tokenizer regex that runs out of its work budget is an error here, never a hang.
+  if (absl::Status encoded = tokenizer.TryEncodeTo(text, {}, &ids); !encoded.ok()) {
+    return absl::Status(encoded.code(), absl::StrCat(what, ": ", encoded.message()));
+  }
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 

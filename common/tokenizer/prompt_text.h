@@ -24,7 +24,8 @@ namespace plumb::tokenizer {
 int64_t MaxPromptTextBytes(int64_t context_tokens);
 
 // BOS (if any) + the text's ids. INVALID_ARGUMENT, naming `what` (e.g. "prompt 'p1'"), when the
-// text is longer than `max_bytes`.
+// text is longer than `max_bytes`; RESOURCE_EXHAUSTED when a pre-tokenizer regex runs out of its
+// work budget on this text (tokenizer.h).
 absl::StatusOr<std::vector<int64_t>> EncodePromptText(const Tokenizer& tokenizer,
                                                       absl::string_view text, int64_t max_bytes,
                                                       absl::string_view what);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/json/parse_json.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::train {
@@ -141,10 +143,14 @@ absl::StatusOr<RunState> LoadTrainingCheckpoint(const fs::path& step_dir,
   const std::string where = step_dir.string();
   std::ifstream in(step_dir / "state.json");
   if (!in) return absl::NotFoundError(absl::StrCat(where, ": no state.json"));
-  nlohmann::json json;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Bounded like every JSON from outside (depth, NUL bytes): a client may name this folder.
+  const std::string source = where + "/state.json";
+  ASSIGN_OR_RETURN(nlohmann::json json,
+                   json_input::ParseJson(text, {.source = source,
+                                                .error_code = absl::StatusCode::kDataLoss}));
   RunState state;
   try {
-    json = nlohmann::json::parse(in);
     state.step = json.at("step").get<int64_t>();
     state.total_steps = json.at("total_steps").get<int64_t>();
     state.kind = json.at("kind").get<std::string>();
