@@ -19,6 +19,7 @@
 #include "common/train/optimizer.h"
 #include "common/train/sequence_scoring.h"
 #include "common/train/training_checkpoint.h"
+#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {
@@ -34,11 +35,6 @@ uint64_t ReadVersion(const fs::path& dir) {
   uint64_t version = 0;
   if (in) in >> version;
   return version;
-}
-
-bool IsOnPolicy(Algorithm a) {
-  return a == Algorithm::kPpo || a == Algorithm::kGrpo || a == Algorithm::kRloo ||
-         a == Algorithm::kReinforce || a == Algorithm::kRejectionSamplingSft;
 }
 
 }  // namespace
@@ -116,10 +112,67 @@ std::pair<int64_t, int64_t> LearnerCore::Session::Shard(int64_t begin, int64_t e
   return {begin + n * r / w, begin + n * (r + 1) / w};
 }
 
+SessionStatus LearnerCore::Session::State() const {
+  SessionStatus status;
+  status.id = id;
+  status.active = true;
+  status.policy_version = version;
+  status.optimizer_steps = steps;
+  status.train_calls = train_calls;
+  status.error = error;
+  return status;
+}
+
+void LearnerCore::Session::Report() {
+  absl::MutexLock lock(&snapshot->mu);
+  snapshot->status = State();
+}
+
+bool LearnerCore::Session::CancelRequested() const {
+  return cancelled != nullptr && *cancelled && (*cancelled)();
+}
+
+absl::Status LearnerCore::Session::AgreeToContinue() {
+  std::vector<double> votes = {CancelRequested() ? 1.0 : 0.0, nonfinite.empty() ? 0.0 : 1.0};
+  if (world->size() > 1) ASSIGN_OR_RETURN(votes, world->AllReduceSum(votes));
+  if (votes[0] == 0 && votes[1] == 0) return absl::OkStatus();
+  optimizer->zero_grad();
+  if (votes[1] > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        nonfinite.empty() ? "a loss is not finite on another data-parallel rank" : nonfinite,
+        "; no optimizer step was applied for it: ", WhatStays()));
+  }
+  return CancelledStatus();
+}
+
+std::string LearnerCore::Session::WhatStays() const {
+  return absl::StrCat("the call's ", steps - call_start_steps,
+                      " earlier optimizer step(s) stay (policy version ", version,
+                      "); the unfinished minibatch's gradients were dropped");
+}
+
+absl::Status LearnerCore::Session::CancelledStatus() const {
+  return absl::CancelledError(
+      absl::StrCat("the Train call was cancelled (or its deadline passed): ", WhatStays()));
+}
+
+void LearnerCore::Session::Backward(const at::Tensor& loss, const std::string& what) {
+  touched = true;
+  const double value = loss.detach().to(torch::kDouble).item<double>();
+  if (!std::isfinite(value)) {
+    if (nonfinite.empty()) nonfinite = absl::StrCat("the ", what, " is not finite (", value, ")");
+    return;
+  }
+  loss.backward();
+}
+
 absl::Status LearnerCore::Session::ForMicroBatches(
     int64_t begin, int64_t end, const std::function<absl::Status(int64_t, int64_t)>& fn) const {
   const int64_t micro = options.micro_batch_size > 0 ? options.micro_batch_size : end - begin;
-  for (int64_t a = begin; a < end; a += micro) RETURN_IF_ERROR(fn(a, std::min(end, a + micro)));
+  for (int64_t a = begin; a < end; a += micro) {
+    if (world->size() == 1 && CancelRequested()) return CancelledStatus();
+    RETURN_IF_ERROR(fn(a, std::min(end, a + micro)));
+  }
   return absl::OkStatus();
 }
 
@@ -136,6 +189,8 @@ absl::Status LearnerCore::Session::ReduceTensors(const std::vector<at::Tensor>& 
 }
 
 absl::StatusOr<double> LearnerCore::Session::Step(TrainStats* stats) {
+  touched = true;
+  RETURN_IF_ERROR(AgreeToContinue());
   if (world->size() > 1) {
     // Parameters without a gradient on every rank keep none (AdamW skips them, as on one
     // process); one with a gradient anywhere gets zeros where it has none, then the sum.
@@ -160,8 +215,9 @@ absl::StatusOr<double> LearnerCore::Session::Step(TrainStats* stats) {
       options.max_grad_norm > 0 ? options.max_grad_norm : std::numeric_limits<double>::infinity());
   if (!std::isfinite(norm)) {
     optimizer->zero_grad();
-    return absl::InternalError(
-        absl::StrCat("the gradient norm is not finite (", norm, "); the step was not applied"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the gradient norm is not finite (", norm, "); no optimizer step was applied for it: ",
+        WhatStays()));
   }
   optimizer->step();
   optimizer->zero_grad();
@@ -170,6 +226,7 @@ absl::StatusOr<double> LearnerCore::Session::Step(TrainStats* stats) {
   stats->learning_rate = lr;
   stats->grad_norm = norm;
   ++stats->optimizer_steps;
+  Report();
   return norm;
 }
 
@@ -178,6 +235,7 @@ void LearnerCore::Session::CloseCall(TrainStats* stats,
   stats->policy_version = version;
   stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++train_calls;
+  Report();
 }
 
 double LearnerCore::Session::OfflineScale() const {
@@ -185,14 +243,18 @@ double LearnerCore::Session::OfflineScale() const {
 }
 
 absl::Status LearnerCore::Session::FinishOfflineCall(TrainStats* stats) {
-  if (++accumulated_calls < std::max(1, options.gradient_accumulation_steps)) {
+  if (accumulated_calls + 1 < std::max(1, options.gradient_accumulation_steps)) {
+    // No step yet, but the ranks still decide together whether this call stands.
+    RETURN_IF_ERROR(AgreeToContinue());
+    ++accumulated_calls;
     stats->learning_rate = train::LearningRateAt(options.optimizer.lr, static_cast<int64_t>(steps),
                                                  options.total_steps, options.schedule);
     stats->metrics["accumulated_calls"] = accumulated_calls;
     return absl::OkStatus();
   }
+  RETURN_IF_ERROR(Step(stats).status());
   accumulated_calls = 0;
-  return Step(stats).status();
+  return absl::OkStatus();
 }
 
 LearnerCore::LearnerCore() : own_world_(train::World::Single()), world_(own_world_.get()) {}
@@ -215,21 +277,18 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
   absl::MutexLock lock(&mu_);
   *created = false;
   if (session_ != nullptr) {
-    if (!key.empty() && session_->key == key) return *StatusLocked();
+    if (!key.empty() && session_->key == key) return session_->State();
     if (!replace_active) {
       return absl::FailedPreconditionError(
           absl::StrCat("session '", session_->id, "' is active; end it or set replace_active"));
     }
-    session_.reset();
   }
+  // A bad request leaves the active session as it is.
+  RETURN_IF_ERROR(options.Validate());
   if (options.policy_path.empty()) {
     return absl::InvalidArgumentError("policy_checkpoint is required");
   }
-  if (options.gradient_accumulation_steps > 1 && IsOnPolicy(options.algorithm)) {
-    return absl::InvalidArgumentError(
-        "config.optimizer.gradient_accumulation_steps: must be 0 or 1 for on-policy algorithms "
-        "(they take one step per minibatch)");
-  }
+  SetSession(nullptr);
   const fs::path dir(options.policy_path);
   if (!fs::exists(dir / "config.json")) {
     return absl::NotFoundError(absl::StrCat(options.policy_path, ": no config.json"));
@@ -293,32 +352,31 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     s->id = id;
   }
   s->key = key;
-  session_ = std::move(s);
+  SetSession(std::move(s));
   *created = true;
-  return *StatusLocked();
+  return session_->State();
+}
+
+void LearnerCore::SetSession(std::unique_ptr<Session> session) {
+  session_ = std::move(session);
+  if (session_ != nullptr) {
+    session_->snapshot = &snapshot_;
+    session_->Report();
+  }
+  absl::MutexLock lock(&snapshot_.mu);
+  if (session_ == nullptr) snapshot_.status.reset();
+  snapshot_.model.reset();
+  if (session_ != nullptr) snapshot_.model = session_->policy->config();
 }
 
 std::optional<SessionStatus> LearnerCore::Status() const {
-  absl::MutexLock lock(&mu_);
-  return StatusLocked();
-}
-
-std::optional<SessionStatus> LearnerCore::StatusLocked() const {
-  if (session_ == nullptr) return std::nullopt;
-  SessionStatus status;
-  status.id = session_->id;
-  status.active = true;
-  status.policy_version = session_->version;
-  status.optimizer_steps = session_->steps;
-  status.train_calls = session_->train_calls;
-  status.error = session_->error;
-  return status;
+  absl::MutexLock lock(&snapshot_.mu);
+  return snapshot_.status;
 }
 
 std::optional<model::ModelConfig> LearnerCore::ModelConfigOf() const {
-  absl::MutexLock lock(&mu_);
-  if (session_ == nullptr) return std::nullopt;
-  return session_->policy->config();
+  absl::MutexLock lock(&snapshot_.mu);
+  return snapshot_.model;
 }
 
 namespace {
@@ -359,11 +417,39 @@ absl::Status Accepts(Algorithm algorithm, const char* batch_kind,
   ASSIGN_OR_RETURN(Session* s, Find(id));                                         \
   RETURN_IF_ERROR(Accepts(s->options.algorithm, batch_kind, {__VA_ARGS__}));      \
   if (batch.empty())                                                              \
-  return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch"))
+    return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch")); \
+  if (batch.size() > static_cast<size_t>(kMaxBatchItems))                         \
+  return absl::InvalidArgumentError(absl::StrCat("a ", batch_kind, " batch of ", batch.size(), \
+                                                 " items; at most ", kMaxBatchItems))
+
+absl::StatusOr<TrainStats> LearnerCore::RunUpdate(
+    Session* s, const CancelPredicate& cancelled,
+    const std::function<absl::StatusOr<TrainStats>()>& update) {
+  s->cancelled = &cancelled;
+  s->nonfinite.clear();
+  s->touched = false;
+  s->call_start_steps = s->steps;
+  const std::optional<double> baseline = s->baseline;
+  absl::StatusOr<TrainStats> stats = update();
+  s->cancelled = nullptr;
+  if (!stats.ok()) {
+    // Nothing half done may leak into the next call: a moved baseline, its gradients, or an
+    // accumulation window that now holds part of this call. (A call refused before any
+    // backward pass leaves the window of earlier calls alone.)
+    s->baseline = baseline;
+    if (s->touched) {
+      s->optimizer->zero_grad();
+      s->accumulated_calls = 0;
+    }
+    s->Report();
+  }
+  return stats;
+}
 
 absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
                                                         const std::vector<Experience>& batch,
-                                                        double temperature) {
+                                                        double temperature,
+                                                        const CancelPredicate& cancelled) {
   PLUMB_TRAIN_CALL("experience", Algorithm::kPpo, Algorithm::kGrpo, Algorithm::kRloo,
                    Algorithm::kReinforce, Algorithm::kRejectionSamplingSft);
   const SessionOptions& o = s->options;
@@ -419,18 +505,21 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
   if (!(temperature > 0) || !std::isfinite(temperature)) {
     return absl::InvalidArgumentError("the sampling temperature must be > 0");
   }
-  switch (o.algorithm) {
-    case Algorithm::kRejectionSamplingSft:
-      return s->RejectionSampling(batch);
-    case Algorithm::kPpo:
-      return s->Ppo(batch, temperature);
-    default:
-      return s->CriticFree(batch, temperature);
-  }
+  return RunUpdate(s, cancelled, [&] {
+    switch (o.algorithm) {
+      case Algorithm::kRejectionSamplingSft:
+        return s->RejectionSampling(batch);
+      case Algorithm::kPpo:
+        return s->Ppo(batch, temperature);
+      default:
+        return s->CriticFree(batch, temperature);
+    }
+  });
 }
 
 absl::StatusOr<TrainStats> LearnerCore::TrainPreference(
-    const std::string& id, const std::vector<PreferenceExample>& batch) {
+    const std::string& id, const std::vector<PreferenceExample>& batch,
+    const CancelPredicate& cancelled) {
   PLUMB_TRAIN_CALL("preference", Algorithm::kDpo, Algorithm::kOrpo, Algorithm::kSimpo,
                    Algorithm::kRewardModel);
   const SessionOptions& o = s->options;
@@ -452,17 +541,19 @@ absl::StatusOr<TrainStats> LearnerCore::TrainPreference(
       return absl::InvalidArgumentError(absl::StrCat(what, ": the margin must be finite and >= 0"));
     }
   }
-  return s->Pairs(batch);
+  return RunUpdate(s, cancelled, [&] { return s->Pairs(batch); });
 }
 
 absl::StatusOr<TrainStats> LearnerCore::TrainSft(const std::string& id,
-                                                 const std::vector<SftExample>& batch) {
+                                                 const std::vector<SftExample>& batch,
+                                                 const CancelPredicate& cancelled) {
   PLUMB_TRAIN_CALL("SFT", Algorithm::kSft, Algorithm::kRejectionSamplingSft);
-  return s->Sft(batch);
+  return RunUpdate(s, cancelled, [&] { return s->Sft(batch); });
 }
 
 absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
-                                                      const std::vector<UnpairedExample>& batch) {
+                                                      const std::vector<UnpairedExample>& batch,
+                                                      const CancelPredicate& cancelled) {
   PLUMB_TRAIN_CALL("unpaired", Algorithm::kKto);
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
@@ -491,11 +582,12 @@ absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
                                     batch[(i + 1) % batch.size()].completion));
     }
   }
-  return s->Kto(batch);
+  return RunUpdate(s, cancelled, [&] { return s->Kto(batch); });
 }
 
 absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
-                                                    const std::vector<RankedGroup>& batch) {
+                                                    const std::vector<RankedGroup>& batch,
+                                                    const CancelPredicate& cancelled) {
   PLUMB_TRAIN_CALL("ranked", Algorithm::kRrhf, Algorithm::kRewardModel);
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
@@ -516,7 +608,7 @@ absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
       }
     }
   }
-  return s->Ranked(batch);
+  return RunUpdate(s, cancelled, [&] { return s->Ranked(batch); });
 }
 
 #undef PLUMB_TRAIN_CALL
@@ -580,6 +672,7 @@ absl::StatusOr<uint64_t> LearnerCore::LoadCheckpoint(const std::string& id, cons
       return model::ImportHfTensors(*s->policy, std::move(tensors), dir.string());
     }));
     s->version = ReadVersion(dir);
+    s->Report();
     return s->version;
   }
   std::optional<fs::path> latest = train::LatestCheckpoint(dir / "state");
@@ -591,6 +684,7 @@ absl::StatusOr<uint64_t> LearnerCore::LoadCheckpoint(const std::string& id, cons
                    train::LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
   s->version = static_cast<uint64_t>(state.step);
   s->error.clear();
+  s->Report();
   return s->version;
 }
 
@@ -598,7 +692,7 @@ absl::StatusOr<uint64_t> LearnerCore::EndSession(const std::string& id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
   const uint64_t version = s->version;
-  session_.reset();
+  SetSession(nullptr);
   return version;
 }
 

@@ -59,7 +59,8 @@ absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
   return core.StartSession(options, request.session_key(), request.replace_active(), created, id);
 }
 
-absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request) {
+absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request,
+                                    const CancelPredicate& cancelled) {
   switch (request.batch_case()) {
     case v1::TrainRequest::kExperience: {
       std::vector<Experience> batch;
@@ -80,7 +81,7 @@ absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& r
           request.experience().has_temperature() && request.experience().temperature() > 0
               ? request.experience().temperature()
               : 1.0;
-      return core.TrainExperience(request.session_id(), batch, temperature);
+      return core.TrainExperience(request.session_id(), batch, temperature, cancelled);
     }
     case v1::TrainRequest::kPreference: {
       std::vector<PreferenceExample> batch;
@@ -95,7 +96,7 @@ absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& r
         if (p.has_margin()) x.margin = p.margin();
         batch.push_back(std::move(x));
       }
-      return core.TrainPreference(request.session_id(), batch);
+      return core.TrainPreference(request.session_id(), batch, cancelled);
     }
     case v1::TrainRequest::kSft: {
       std::vector<SftExample> batch;
@@ -105,7 +106,7 @@ absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& r
                          {e.completion_token_ids().begin(), e.completion_token_ids().end()},
                          e.has_weight() ? e.weight() : 1.0});
       }
-      return core.TrainSft(request.session_id(), batch);
+      return core.TrainSft(request.session_id(), batch, cancelled);
     }
     case v1::TrainRequest::kUnpaired: {
       std::vector<UnpairedExample> batch;
@@ -119,7 +120,7 @@ absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& r
         if (e.has_reference_kl_logprob()) x.ref_kl_logprob = e.reference_kl_logprob();
         batch.push_back(std::move(x));
       }
-      return core.TrainUnpaired(request.session_id(), batch);
+      return core.TrainUnpaired(request.session_id(), batch, cancelled);
     }
     case v1::TrainRequest::kRanked: {
       std::vector<RankedGroup> batch;
@@ -133,7 +134,7 @@ absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& r
         }
         batch.push_back(std::move(x));
       }
-      return core.TrainRanked(request.session_id(), batch);
+      return core.TrainRanked(request.session_id(), batch, cancelled);
     }
     default:
       return absl::InvalidArgumentError("no batch in the request");

@@ -40,7 +40,9 @@ absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
                                               const v1::StartSessionRequest& request,
                                               const std::string& id, bool* created);
 // One Train call on a core from the request (its batch converted to the core's types).
-absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request);
+// `cancelled` is rank 0's caller (the other ranks pass none and follow rank 0's vote).
+absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request,
+                                    const CancelPredicate& cancelled = {});
 
 enum class Command : int64_t {
   kHeartbeat = 1,

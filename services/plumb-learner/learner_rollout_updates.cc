@@ -164,7 +164,7 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
           loss = loss - t.entropy_coef * entropy;
           sums.Add("entropy", entropy.item<double>() * share);
         }
-        (loss * share).backward();
+        Backward(loss * share, critic ? "PPO loss" : "policy-gradient loss");
         sums.Add("policy", (pl.loss.item<double>() - pl.kl_loss.item<double>()) * share);
         sums.Add("kl_loss", pl.kl_loss.item<double>() * share);
         sums.Add("clip", pl.clip_ratio.item<double>() * tokens);

@@ -60,9 +60,6 @@ absl::Status ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
   o->schedule.warmup_steps = p.warmup_steps();
   o->schedule.min_lr_ratio = p.min_lr_ratio();
   o->total_steps = p.total_steps();
-  if (o->schedule.kind != "constant" && o->total_steps <= o->schedule.warmup_steps) {
-    return Field("optimizer.total_steps", "must be > warmup_steps for a decaying schedule");
-  }
   o->max_grad_norm = p.has_max_grad_norm() ? p.max_grad_norm() : 1.0;
   if (!(o->max_grad_norm >= 0)) return Field("optimizer.max_grad_norm", "must be >= 0");
   return absl::OkStatus();
@@ -469,6 +466,7 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
   o.max_sequence_length = c.max_sequence_length();
   if (c.has_max_policy_lag()) o.max_policy_lag = c.max_policy_lag();
   o.seed = c.seed();
+  RETURN_IF_ERROR(o.Validate());
   return o;
 }
 
@@ -595,8 +593,8 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
   return answer(absl::OkStatus());
 }
 
-grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
-                                   const v1::TrainRequest* request, v1::TrainResponse* response) {
+grpc::Status LearnerService::Train(grpc::ServerContext* context, const v1::TrainRequest* request,
+                                   v1::TrainResponse* response) {
   auto answer = [&](absl::Status status) {
     requests_->WithLabels({"Train", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
@@ -617,13 +615,22 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
   if (!training_.compare_exchange_strong(expected, true)) {
     return answer(absl::AbortedError("another Train call is running"));
   }
+  // The caller's cancellation or deadline abandons the update at its next boundary.
+  const CancelPredicate cancelled = [context] {
+    return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
+  };
   absl::StatusOr<TrainStats> stats = absl::InternalError("not run");
-  const absl::Status replicated =
-      Replicated(Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request); });
+  const absl::Status replicated = Replicated(Command::kTrain, "", *request, [&] {
+    stats = RunTrain(*core_, *request, cancelled);
+  });
   training_.store(false);
   NoteLostRank(replicated);
   if (!replicated.ok()) return answer(replicated);
   NoteLostRank(stats.status());
+  if (stats.status().code() == absl::StatusCode::kCancelled &&
+      context->deadline() <= std::chrono::system_clock::now()) {
+    return answer(absl::DeadlineExceededError(stats.status().message()));
+  }
   if (!stats.ok()) return answer(stats.status());
   v1::TrainStats* out = response->mutable_stats();
   for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;

@@ -31,13 +31,19 @@
 
 namespace plumb::learner {
 
-// Converts LibTorch exceptions thrown inside `fn` into INTERNAL errors naming `what`.
+// Converts exceptions thrown inside `fn` (LibTorch's, the filesystem's, allocation failures)
+// into errors naming `what`: nothing thrown escapes the core.
 template <typename Fn>
 auto Guard(const std::string& what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat(what, ": ", e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, ": out of memory (lower micro_batch_size)"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
   }
 }
 
@@ -79,18 +85,44 @@ struct LearnerCore::Session {
   int accumulated_calls = 0;       // offline Train calls whose gradients await a step
   std::optional<double> baseline;  // REINFORCE moving-average baseline
   std::string error;
+  LearnerCore::Snapshot* snapshot = nullptr;  // where Report() publishes the session's state
+
+  // ---- the running Train call (reset by RunUpdate)
+  const CancelPredicate* cancelled = nullptr;
+  std::string nonfinite;     // what went non-finite on this rank, if anything
+  bool touched = false;      // gradients were written (so a failure must clear them)
+  uint64_t call_start_steps = 0;
 
   // ---- shared machinery (learner_core.cc)
+  SessionStatus State() const;
+  // Publishes State() to the snapshot.
+  void Report();
+  // This rank's caller asked to abandon the call (only rank 0 has a caller).
+  bool CancelRequested() const;
+  // The collective decision at an optimizer-step boundary, the same on every rank: refuses the
+  // step (FAILED_PRECONDITION) when a loss went non-finite on any rank and abandons the call
+  // (CANCELLED) when rank 0's caller cancelled. Either way the gradients are zeroed.
+  absl::Status AgreeToContinue();
+  // CANCELLED, saying what the abandoned call leaves (WhatStays).
+  absl::Status CancelledStatus() const;
+  std::string WhatStays() const;
+  // Backpropagates `loss` (a scalar), unless it is not finite: then it is noted for
+  // AgreeToContinue, which refuses the step on every rank, and nothing is propagated.
+  void Backward(const at::Tensor& loss, const std::string& what);
   // This rank's rows of [begin, end): contiguous, sizes differ by at most one.
   std::pair<int64_t, int64_t> Shard(int64_t begin, int64_t end) const;
-  // Calls fn(a, b) for consecutive micro-batches [a, b) covering [begin, end).
+  // Calls fn(a, b) for consecutive micro-batches [a, b) covering [begin, end). On one process a
+  // cancelled call stops between micro-batches (several ranks wait for the step boundary, where
+  // they decide together).
   absl::Status ForMicroBatches(int64_t begin, int64_t end,
                                const std::function<absl::Status(int64_t, int64_t)>& fn) const;
   // Teacher-forced response log-probs under the policy (bf16 autocast when configured).
   absl::StatusOr<model::ResponseScores> Score(const std::vector<std::vector<int64_t>>& prompts,
                                               const std::vector<std::vector<int64_t>>& responses,
                                               double temperature = 1.0, bool with_entropy = false);
-  // Sums gradients across ranks, clips, applies one AdamW step; version += 1.
+  // AgreeToContinue, then sums gradients across ranks, clips, applies one AdamW step;
+  // version += 1. A non-finite gradient norm (the same on every rank: it is taken after the sum)
+  // is FAILED_PRECONDITION and applies nothing.
   absl::StatusOr<double> Step(TrainStats* stats);
   // Offline algorithms: counts the call toward gradient_accumulation_steps and steps when due.
   absl::Status FinishOfflineCall(TrainStats* stats);

@@ -7,8 +7,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "plumb/v1/generator.grpc.pb.h"
@@ -396,6 +398,8 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
        grpc::INVALID_ARGUMENT, "config.kto.beta: must be > 0"},
       {v1::ALGORITHM_GRPO, [](v1::TrainingConfig* c) { c->mutable_dpo(); }, grpc::INVALID_ARGUMENT,
        "config.algorithm_config: holds another algorithm's config"},
+      {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_epochs(INT32_MAX); },
+       grpc::INVALID_ARGUMENT, "config.ppo.epochs: must be in [1, 100]"},
   };
   for (const Refused& r : refused) {
     const auto [status, id] = start(r.algorithm, r.edit);
@@ -548,6 +552,56 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
   EXPECT_EQ(learner_->Train(&context, unknown, &response).error_code(), grpc::NOT_FOUND);
   // After every refusal the session still trains.
   EXPECT_EQ(Train(request_with([](v1::Experience*) {})).policy_version(), 4u);
+}
+
+// A Train whose caller gives up (deadline) is abandoned at the next step boundary: the learner
+// answers GetInfo at once, is READY again, and takes the next call.
+TEST_F(AlignmentRoundTest, ATrainPastItsDeadlineIsAbandonedAndTheLearnerKeepsServing) {
+  v1::TrainingConfig config;
+  config.set_algorithm(v1::ALGORITHM_PPO);
+  config.mutable_ppo()->set_epochs(100);  // the most allowed
+  config.mutable_ppo()->set_minibatch_size(1);
+  config.mutable_ppo()->mutable_kl()->set_coef(0);  // no reference log-probs needed
+  config.mutable_optimizer()->set_learning_rate(1e-4f);
+  const std::string session = StartSession(config);
+  const std::vector<v1::Rollout> rollouts = Generate(4);
+  std::vector<v1::Rollout> many;  // 64 rollouts x 100 epochs = 6400 steps: minutes of work
+  for (int copy = 0; copy < 8; ++copy) many.insert(many.end(), rollouts.begin(), rollouts.end());
+  const v1::TrainRequest request =
+      ExperienceRequest(session, many, std::vector<float>(many.size(), 1.0f), nullptr);
+  auto train_with_deadline = [&](std::chrono::milliseconds deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::TrainResponse response;
+    return learner_->Train(&context, request, &response);
+  };
+  auto info = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::LearnerGetInfoResponse response;
+    EXPECT_TRUE(learner_->GetInfo(&context, {}, &response).ok());
+    return response;
+  };
+  EXPECT_EQ(train_with_deadline(std::chrono::milliseconds(1500)).error_code(),
+            grpc::DEADLINE_EXCEEDED);
+  // The update stops at its next step boundary (milliseconds on this model): poll briefly.
+  v1::LearnerGetInfoResponse after = info();
+  for (int i = 0; i < 50 && after.session().state() != v1::SESSION_STATE_READY; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = info();
+  }
+  EXPECT_EQ(after.session().state(), v1::SESSION_STATE_READY);
+  const uint64_t stopped_at = after.session().policy_version();
+  EXPECT_GT(stopped_at, 0u);
+  EXPECT_LT(stopped_at, 6400u);
+  EXPECT_EQ(after.session().train_calls(), 0u);  // the abandoned call does not count
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(info().session().policy_version(), stopped_at) << "the abandoned update went on";
+  // The next call is taken (not ABORTED as "another Train call is running") and trains.
+  EXPECT_EQ(train_with_deadline(std::chrono::milliseconds(1500)).error_code(),
+            grpc::DEADLINE_EXCEEDED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_GT(info().session().policy_version(), stopped_at);
 }
 
 TEST_F(AlignmentRoundTest, LearnerConfigMistakesStopTheStartWithFileLineAndKey) {
