@@ -62,9 +62,36 @@ absl::Status CheckSequence(const model::ModelConfig& config, int64_t max_length,
   return absl::OkStatus();
 }
 
-absl::Status CheckFinite(const std::string& what, const std::vector<float>& values) {
-  for (float v : values) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(what, " is not finite"));
+absl::Status CheckLogProbs(const std::string& what, const std::vector<float>& values) {
+  for (size_t t = 0; t < values.size(); ++t) {
+    const float v = values[t];
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, "[", t, "] is not finite"));
+    }
+    if (!(v <= 0 && v >= kMinTokenLogProb)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, "[", t, "] = ", v,
+                                                     " is not a log-prob in [", kMinTokenLogProb,
+                                                     ", 0]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLogProbSum(const std::string& what, double value) {
+  if (!std::isfinite(value)) return absl::InvalidArgumentError(what + " is not finite");
+  if (!(value <= 0 && value >= kMinSequenceLogProb)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " = ", value,
+                                                   " is not a summed log-prob in [",
+                                                   kMinSequenceLogProb, ", 0]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValue(const std::string& what, double value, double min, double max) {
+  if (!std::isfinite(value)) return absl::InvalidArgumentError(what + " is not finite");
+  if (!(value >= min && value <= max)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " = ", value, " is outside [", min, ", ", max, "]"));
   }
   return absl::OkStatus();
 }
@@ -472,20 +499,18 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
     const Experience& e = batch[i];
     const std::string what = absl::StrCat("experience ", i);
     RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.response));
-    if (!std::isfinite(e.reward)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": the reward is not finite"));
-    }
+    RETURN_IF_ERROR(CheckValue(what + ": the reward", e.reward, -kMaxAbsReward, kMaxAbsReward));
     if (!e.logprobs.empty() && e.logprobs.size() != e.response.size()) {
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": ", e.logprobs.size(), " log-probs for ", e.response.size(), " response tokens"));
     }
-    RETURN_IF_ERROR(CheckFinite(what + " log-probs", e.logprobs));
+    RETURN_IF_ERROR(CheckLogProbs(what + ": log-probs", e.logprobs));
     if (kl_coef > 0 && e.ref_logprobs.size() != e.response.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": ", e.ref_logprobs.size(), " reference log-probs for ",
                        e.response.size(), " response tokens (the KL penalty needs one per token)"));
     }
-    RETURN_IF_ERROR(CheckFinite(what + " reference log-probs", e.ref_logprobs));
+    RETURN_IF_ERROR(CheckLogProbs(what + ": reference log-probs", e.ref_logprobs));
     if (o.max_policy_lag.has_value() && e.policy_version + *o.max_policy_lag < s->version) {
       return absl::FailedPreconditionError(absl::StrCat(
           what, ": made by policy version ", e.policy_version, ", more than max_policy_lag ",
@@ -502,9 +527,8 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
       }
     }
   }
-  if (!(temperature > 0) || !std::isfinite(temperature)) {
-    return absl::InvalidArgumentError("the sampling temperature must be > 0");
-  }
+  RETURN_IF_ERROR(
+      CheckValue("the sampling temperature", temperature, kMinTemperature, kMaxTemperature));
   return RunUpdate(s, cancelled, [&] {
     switch (o.algorithm) {
       case Algorithm::kRejectionSamplingSft:
@@ -533,13 +557,13 @@ absl::StatusOr<TrainStats> LearnerCore::TrainPreference(
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": reference log-probs are required (or set reference_free)"));
     }
-    if ((p.ref_chosen && !std::isfinite(*p.ref_chosen)) ||
-        (p.ref_rejected && !std::isfinite(*p.ref_rejected))) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": a reference log-prob is not finite"));
+    if (p.ref_chosen) {
+      RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_chosen_logprob", *p.ref_chosen));
     }
-    if (p.margin.has_value() && !(*p.margin >= 0 && std::isfinite(*p.margin))) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": the margin must be finite and >= 0"));
+    if (p.ref_rejected) {
+      RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_rejected_logprob", *p.ref_rejected));
     }
+    if (p.margin) RETURN_IF_ERROR(CheckValue(what + ": the margin", *p.margin, 0, kMaxMargin));
   }
   return RunUpdate(s, cancelled, [&] { return s->Pairs(batch); });
 }
@@ -566,17 +590,17 @@ absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
     const UnpairedExample& e = batch[i];
     const std::string what = absl::StrCat("example '", e.id, "'");
     RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.completion));
-    if (!e.ref_logprob.has_value() || !std::isfinite(*e.ref_logprob)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": a finite reference_logprob is required"));
+    if (!e.ref_logprob.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": reference_logprob is required"));
     }
+    RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_logprob", *e.ref_logprob));
     if (mismatched) {
-      if (!e.ref_kl_logprob.has_value() || !std::isfinite(*e.ref_kl_logprob)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what,
-                         ": a finite reference_kl_logprob is required with the mismatched-pairs "
-                         "reference point"));
+      if (!e.ref_kl_logprob.has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what,
+            ": reference_kl_logprob is required with the mismatched-pairs reference point"));
       }
+      RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_kl_logprob", *e.ref_kl_logprob));
       RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length,
                                     what + " (with the next example's completion)", e.prompt,
                                     batch[(i + 1) % batch.size()].completion));
@@ -595,6 +619,10 @@ absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
     const std::string what = absl::StrCat("group '", g.id, "'");
     if (g.responses.size() < 2 || g.responses.size() != g.ranks.size()) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least 2 ranked responses"));
+    }
+    if (g.responses.size() > static_cast<size_t>(kMaxRankedResponses)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": ", g.responses.size(),
+                                                     " responses; at most ", kMaxRankedResponses));
     }
     std::set<int> distinct(g.ranks.begin(), g.ranks.end());
     if (distinct.size() < 2) {

@@ -241,7 +241,7 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
          b[0].margin = -1;
          return c.TrainPreference("session", b).status();
        },
-       absl::StatusCode::kInvalidArgument, "margin must be finite and >= 0"},
+       absl::StatusCode::kInvalidArgument, "the margin = -1 is outside [0, 1e+06]"},
       {Algorithm::kKto,
        [](LearnerCore& c) { return c.TrainPreference("session", Pairs()).status(); },
        absl::StatusCode::kInvalidArgument, "does not train on preference batches"},

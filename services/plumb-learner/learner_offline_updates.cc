@@ -14,6 +14,7 @@
 #include "common/algorithms/rrhf.h"
 #include "common/algorithms/simpo.h"
 #include "common/status/status_macros.h"
+#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {
@@ -41,9 +42,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
         config, options.max_sequence_length, what, prompt,
         e.prompt.empty() ? std::vector<int64_t>(e.completion.begin() + 1, e.completion.end())
                          : e.completion));
-    if (!(e.weight >= 0) || !std::isfinite(e.weight)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": weight must be >= 0"));
-    }
+    RETURN_IF_ERROR(CheckValue(what + ": the weight", e.weight, 0, kMaxSftWeight));
     weighted_tokens += e.weight * static_cast<double>(e.completion.size());
   }
   if (weighted_tokens <= 0) return absl::InvalidArgumentError("every example has weight 0");

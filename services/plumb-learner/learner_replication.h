@@ -31,10 +31,6 @@
 
 namespace plumb::learner {
 
-// The core's session options from a TrainingConfig; INVALID_ARGUMENT naming the field for a
-// value out of range, UNIMPLEMENTED for options this learner does not support.
-absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& config);
-
 // StartSession on a core from the request, with the session id chosen by rank 0.
 absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
                                               const v1::StartSessionRequest& request,

@@ -1,10 +1,13 @@
 // LearnerCore under hostile or unlucky input: a cancelled Train call stops at a boundary and
 // leaves exactly its completed steps (on one process and on two data-parallel ranks, which stop
-// together); options outside their documented ranges are refused naming the field.
+// together); options and batch values outside their documented ranges (NaN, Inf, negative
+// counts) are refused naming the field; a loss that goes non-finite applies nothing, on every
+// rank alike.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cmath>
 #include <functional>
 
 #include "services/plumb-learner/learner_core.h"
@@ -146,6 +149,197 @@ TEST_F(LearnerCoreTest, SizeOptionsOutsideTheirLimitsAreRefusedNamingTheField) {
   // A good request still starts a session.
   Start(core, Options(Algorithm::kPpo));
   EXPECT_TRUE(core.Status().has_value());
+}
+
+TEST_F(LearnerCoreTest, NonFiniteOrOutOfRangeRealOptionsAreRefusedNamingTheField) {
+  const double nan = std::nan(""), inf = INFINITY;
+  struct Bad {
+    Algorithm algorithm;
+    std::function<void(SessionOptions&)> edit;
+    const char* message;
+  };
+  const std::vector<Bad> cases = {
+      {Algorithm::kSft, [&](SessionOptions& o) { o.optimizer.eps = nan; },
+       "config.optimizer.epsilon: must be in (0, 1], got nan"},
+      {Algorithm::kSft, [&](SessionOptions& o) { o.optimizer.lr = inf; },
+       "config.optimizer.learning_rate"},
+      {Algorithm::kSft, [](SessionOptions& o) { o.optimizer.beta2 = 1.0; },
+       "config.optimizer.beta2: must be in [0, 1)"},
+      {Algorithm::kSft, [&](SessionOptions& o) { o.optimizer.weight_decay = nan; },
+       "config.optimizer.weight_decay"},
+      {Algorithm::kSft, [](SessionOptions& o) { o.max_grad_norm = -1; },
+       "config.optimizer.max_grad_norm"},
+      {Algorithm::kPpo, [](SessionOptions& o) { o.ppo.clip_low = 1.5; },
+       "config.ppo.clip_range / clip_range_low: must be in (0, 1)"},
+      {Algorithm::kPpo, [&](SessionOptions& o) { o.ppo.lambda = nan; }, "config.ppo.gae_lambda"},
+      {Algorithm::kPpo, [&](SessionOptions& o) { o.ppo.entropy_coef = -inf; },
+       "config.ppo.entropy_coef"},
+      {Algorithm::kPpo, [](SessionOptions& o) { o.ppo.dual_clip = 0.5; }, "config.ppo.dual_clip"},
+      {Algorithm::kPpo, [&](SessionOptions& o) { o.ppo.shaping.no_eos_penalty = nan; },
+       "config.ppo.reward_shaping.no_eos_penalty"},
+      {Algorithm::kGrpo, [](SessionOptions& o) { o.critic_free.kl.coef = -1; },
+       "config.grpo.kl.coef"},
+      {Algorithm::kReinforce, [](SessionOptions& o) { o.critic_free.baseline_decay = 1; },
+       "config.reinforce.baseline_decay"},
+      {Algorithm::kDpo, [&](SessionOptions& o) { o.dpo.beta = nan; }, "config.dpo.beta"},
+      {Algorithm::kKto, [&](SessionOptions& o) { o.kto.desirable_weight = inf; },
+       "config.kto.desirable_weight"},
+      {Algorithm::kSimpo, [](SessionOptions& o) { o.simpo.label_smoothing = 0.5; },
+       "config.simpo.label_smoothing"},
+      {Algorithm::kOrpo, [](SessionOptions& o) { o.orpo_weight = 0; },
+       "config.orpo.odds_ratio_weight"},
+      {Algorithm::kRewardModel, [&](SessionOptions& o) { o.reward_model.margin_scale = nan; },
+       "config.reward_model.margin_scale"},
+      {Algorithm::kRejectionSamplingSft,
+       [&](SessionOptions& o) { o.rejection_sampling.min_reward = inf; },
+       "config.rejection_sampling.min_reward"},
+      {Algorithm::kSft, [&](SessionOptions& o) { o.lora = model::LoraOptions{.alpha = nan}; },
+       "config.lora.alpha"},
+  };
+  LearnerCore core;
+  for (const Bad& bad : cases) {
+    SCOPED_TRACE(bad.message);
+    SessionOptions o = Options(bad.algorithm);
+    bad.edit(o);
+    bool created = true;
+    absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr(bad.message));
+  }
+  Start(core, Options(Algorithm::kSft));
+  EXPECT_TRUE(core.Status().has_value());
+}
+
+TEST_F(LearnerCoreTest, BatchValuesOutOfRangeAreRefusedAndNothingIsTrained) {
+  const double nan = std::nan("");
+  struct Bad {
+    Algorithm algorithm;
+    std::function<absl::Status(LearnerCore&)> call;
+    const char* message;
+  };
+  const std::vector<Bad> cases = {
+      {Algorithm::kPpo,
+       [&](LearnerCore& c) { return c.TrainExperience("session", Rollouts(), nan).status(); },
+       "the sampling temperature is not finite"},
+      {Algorithm::kPpo,
+       [](LearnerCore& c) { return c.TrainExperience("session", Rollouts(), -1).status(); },
+       "the sampling temperature = -1 is outside"},
+      {Algorithm::kGrpo,
+       [](LearnerCore& c) {
+         std::vector<Experience> b = Rollouts();
+         b[2].logprobs.assign(b[2].response.size(), 0.25f);
+         return c.TrainExperience("session", b, 1.0).status();
+       },
+       "experience 2: log-probs[0] = 0.25 is not a log-prob in [-10000, 0]"},
+      {Algorithm::kRloo,
+       [](LearnerCore& c) {
+         std::vector<Experience> b = Rollouts();
+         b[0].reward = 1e30;
+         return c.TrainExperience("session", b, 1.0).status();
+       },
+       "experience 0: the reward = 1e+30 is outside"},
+      {Algorithm::kDpo,
+       [](LearnerCore& c) {
+         std::vector<PreferenceExample> b = Pairs();
+         b[1].ref_chosen = 1e308;
+         return c.TrainPreference("session", b).status();
+       },
+       "pair 'b': reference_chosen_logprob = 1e+308 is not a summed log-prob in [-1e+09, 0]"},
+      {Algorithm::kKto,
+       [&](LearnerCore& c) {
+         std::vector<UnpairedExample> b = Unpaired();
+         b[0].ref_kl_logprob = nan;
+         return c.TrainUnpaired("session", b).status();
+       },
+       "reference_kl_logprob is not finite"},
+      {Algorithm::kSft,
+       [](LearnerCore& c) {
+         return c.TrainSft("session", {{"w", kPromptA, kGood, INFINITY}}).status();
+       },
+       "example 'w': the weight is not finite"},
+      {Algorithm::kRrhf,
+       [](LearnerCore& c) {
+         std::vector<RankedGroup> b = Ranked();
+         b[0].responses.assign(kMaxRankedResponses + 1, kGood);
+         b[0].ranks.resize(b[0].responses.size());
+         for (size_t r = 0; r < b[0].ranks.size(); ++r) b[0].ranks[r] = static_cast<int>(r);
+         return c.TrainRanked("session", b).status();
+       },
+       "65 responses; at most 64"},
+  };
+  for (const Bad& bad : cases) {
+    SCOPED_TRACE(bad.message);
+    LearnerCore core;
+    Start(core, Options(bad.algorithm));
+    const absl::Status status = bad.call(core);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(bad.message));
+    EXPECT_EQ(core.Status()->policy_version, 0u);
+    // A good batch still trains.
+    EXPECT_GT(Train(core, bad.algorithm, 1).policy_version, 0u);
+  }
+}
+
+// Behaviour log-prob -1e4 against a reference log-prob 0 are legal inputs, but the k3 KL
+// estimate exp(1e4) - 1 - 1e4 is inf: that row's rewards, advantages and loss are not finite
+// (without whitening, the other rows' stay finite).
+SessionOptions InfiniteKlOptions(SessionOptions o) {
+  o.ppo.kl_coef = 0.05;
+  o.ppo.kl_estimator = algorithms::KlEstimator::kK3;
+  o.ppo.whiten_advantages = false;
+  return o;
+}
+
+std::vector<Experience> WithBehaviourLogProbs(std::vector<Experience> batch, size_t bad_row) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].logprobs.assign(batch[i].response.size(), i == bad_row ? -1e4f : -4.0f);
+    if (i == bad_row) batch[i].ref_logprobs.assign(batch[i].response.size(), 0.0f);
+  }
+  return batch;
+}
+
+TEST_F(LearnerCoreTest, ANonFiniteLossAppliesNothingAndTheSessionTrainsOn) {
+  LearnerCore core, fresh;
+  Start(core, InfiniteKlOptions(Options(Algorithm::kPpo)));
+  Start(fresh, InfiniteKlOptions(Options(Algorithm::kPpo)));
+  absl::StatusOr<TrainStats> bad =
+      core.TrainExperience("session", WithBehaviourLogProbs(Rollouts(), 5), 1.0);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition) << bad.status();
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("the PPO loss is not finite"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("no optimizer step was applied"));
+  EXPECT_EQ(core.Status()->policy_version, 0u);
+  EXPECT_EQ(MaxDifference(core, fresh), 0.0);
+  const std::vector<Experience> good = WithBehaviourLogProbs(Rollouts(), 99);
+  ASSERT_TRUE(core.TrainExperience("session", good, 1.0).ok());
+  ASSERT_TRUE(fresh.TrainExperience("session", good, 1.0).ok());
+  EXPECT_EQ(MaxDifference(core, fresh), 0.0);
+}
+
+TEST_F(LearnerCoreTest, ANonFiniteLossOnOneRankStopsTheStepOnEveryRank) {
+  std::vector<absl::Status> bad(2);
+  std::vector<uint64_t> versions(2);
+  std::vector<absl::StatusOr<PolicyWeights>> weights(2, absl::InternalError("not run"));
+  OnTwoRanks([&](LearnerCore& core, int rank) {
+    SessionOptions o = InfiniteKlOptions(Options(Algorithm::kPpo));
+    o.micro_batch_size = 1;
+    Start(core, o);
+    // Row 7 is in rank 1's half of the batch: only rank 1 sees the infinite loss.
+    bad[rank] = core.TrainExperience("session", WithBehaviourLogProbs(Rollouts(), 7), 1.0).status();
+    versions[rank] = core.Status()->policy_version;
+    EXPECT_TRUE(
+        core.TrainExperience("session", WithBehaviourLogProbs(Rollouts(), 99), 1.0).ok());
+    weights[rank] = core.Weights("session", torch::kFloat);
+  });
+  EXPECT_EQ(bad[0].code(), absl::StatusCode::kFailedPrecondition) << bad[0];
+  EXPECT_THAT(std::string(bad[0].message()), HasSubstr("not finite on another data-parallel rank"));
+  EXPECT_EQ(bad[1].code(), absl::StatusCode::kFailedPrecondition) << bad[1];
+  EXPECT_THAT(std::string(bad[1].message()), HasSubstr("the PPO loss is not finite"));
+  EXPECT_EQ(versions[0], 0u);
+  EXPECT_EQ(versions[1], 0u);
+  ASSERT_TRUE(weights[0].ok() && weights[1].ok());
+  for (const auto& [name, t] : weights[0]->tensors) {
+    EXPECT_TRUE(t.equal(weights[1]->tensors.at(name))) << name;
+  }
 }
 
 }  // namespace

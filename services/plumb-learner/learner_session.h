@@ -51,7 +51,12 @@ auto Guard(const std::string& what, Fn&& fn) -> decltype(fn()) {
 absl::Status CheckSequence(const model::ModelConfig& config, int64_t max_length,
                            const std::string& what, const std::vector<int64_t>& prompt,
                            const std::vector<int64_t>& response);
-absl::Status CheckFinite(const std::string& what, const std::vector<float>& values);
+// Per-token log-probs: finite, in [kMinTokenLogProb, 0]; INVALID_ARGUMENT naming the position.
+absl::Status CheckLogProbs(const std::string& what, const std::vector<float>& values);
+// A summed log-prob: finite, in [kMinSequenceLogProb, 0].
+absl::Status CheckLogProbSum(const std::string& what, double value);
+// A finite value in [min, max].
+absl::Status CheckValue(const std::string& what, double value, double min, double max);
 
 // [rows, width] float tensor from ragged rows (zero-padded).
 at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width);
