@@ -156,7 +156,7 @@ Setup MakeSetup(const BenchOptions& options) {
       "scorer:\n  objectives: [helpfulness, sentiment]\n  objective_options:\n"
       "    helpfulness: {kind: reward_model, path: rm}\n    sentiment: {kind: afinn}\n"
       "  composition: {weights: {helpfulness: 1.0, sentiment: 1.0}}\n";
-  s.learner_yaml = absl::StrCat("learner: {threads: ", threads, "}\n");
+  s.learner_yaml = absl::StrCat("learner: {threads: ", threads, ", model_roots: [\".\"]}\n");
   return s;
 }
 
@@ -168,7 +168,11 @@ config::ConfigMap Yaml(const Setup& s, const std::string& yaml, const std::strin
 
 class InProcessPpo {
  public:
-  explicit InProcessPpo(const Setup& s) : setup_(s) {
+  explicit InProcessPpo(const Setup& s)
+      : setup_(s),
+        learner_(Take(learner::Storage::Create({.checkpoint_root = (s.root / "checkpoints").string(),
+                                                .model_roots = {s.root.string()}}),
+                      "learner storage")) {
     config::ConfigMap root = Yaml(s, s.generator_yaml, "generator.yaml");
     generator::GeneratorOptions gen;
     Check(generator::ParseGeneratorSection(root, s.root.string(), &gen), "generator:");

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
   std::ofstream(root / "gen.yaml")
       << common << "generator:\n  model: {path: policy}\n  threads: 1\n";
-  std::ofstream(root / "learner.yaml") << common;
+  std::ofstream(root / "learner.yaml") << common << "learner: {model_roots: [\".\"]}\n";
   std::vector<plumb::testing::RunningService> services;
   for (const auto& [binary, config] :
        {std::pair{"plumb-generator", "gen.yaml"}, std::pair{"plumb-generator", "gen.yaml"},

@@ -15,6 +15,7 @@
 #include "common/checkpoint/hf_config.h"
 #include "common/checkpoint/sharded_checkpoint.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/train/optimizer.h"
 #include "common/train/sequence_scoring.h"
@@ -284,8 +285,10 @@ absl::Status LearnerCore::Session::FinishOfflineCall(TrainStats* stats) {
   return absl::OkStatus();
 }
 
-LearnerCore::LearnerCore() : own_world_(train::World::Single()), world_(own_world_.get()) {}
-LearnerCore::LearnerCore(train::World* world) : world_(world) {}
+LearnerCore::LearnerCore(Storage storage)
+    : storage_(std::move(storage)), own_world_(train::World::Single()), world_(own_world_.get()) {}
+LearnerCore::LearnerCore(Storage storage, train::World* world)
+    : storage_(std::move(storage)), world_(world) {}
 LearnerCore::~LearnerCore() = default;
 
 int LearnerCore::rank() const { return world_->rank(); }
@@ -293,7 +296,7 @@ int LearnerCore::world_size() const { return world_->size(); }
 
 absl::StatusOr<LearnerCore::Session*> LearnerCore::Find(const std::string& id) {
   if (session_ == nullptr || session_->id != id) {
-    return absl::NotFoundError(absl::StrCat("no session '", id, "'"));
+    return absl::NotFoundError(absl::StrCat("no session ", Echo(id)));
   }
   return session_.get();
 }
@@ -315,11 +318,13 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
   if (options.policy_path.empty()) {
     return absl::InvalidArgumentError("policy_checkpoint is required");
   }
-  SetSession(nullptr);
-  const fs::path dir(options.policy_path);
-  if (!fs::exists(dir / "config.json")) {
-    return absl::NotFoundError(absl::StrCat(options.policy_path, ": no config.json"));
+  ASSIGN_OR_RETURN(const fs::path dir,
+                   storage_.ModelFolder(options.policy_path, "policy_checkpoint"));
+  if (std::error_code ec; !fs::exists(dir / "config.json", ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("policy_checkpoint: ", Echo(options.policy_path), ": no config.json"));
   }
+  SetSession(nullptr);
   auto s = std::make_unique<Session>();
   s->options = options;
   s->world = world_;
@@ -522,7 +527,7 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
     for (const auto& [group, size] : group_sizes) {
       if (size < 2) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "prompt group '", group, "' has ", size,
+            "prompt group ", Echo(group, kDefaultEchoBytes, '\''), " has ", size,
             " sample; GRPO and RLOO need at least 2 samples of each prompt in the batch"));
       }
     }
@@ -550,7 +555,7 @@ absl::StatusOr<TrainStats> LearnerCore::TrainPreference(
   const model::ModelConfig& config = s->policy->config();
   const bool needs_reference = o.algorithm == Algorithm::kDpo && !o.dpo.reference_free;
   for (const PreferenceExample& p : batch) {
-    const std::string what = absl::StrCat("pair '", p.id, "'");
+    const std::string what = absl::StrCat("pair ", Echo(p.id, kDefaultEchoBytes, '\''));
     RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.chosen));
     RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.rejected));
     if (needs_reference && (!p.ref_chosen.has_value() || !p.ref_rejected.has_value())) {
@@ -588,7 +593,7 @@ absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     const UnpairedExample& e = batch[i];
-    const std::string what = absl::StrCat("example '", e.id, "'");
+    const std::string what = absl::StrCat("example ", Echo(e.id, kDefaultEchoBytes, '\''));
     RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.completion));
     if (!e.ref_logprob.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": reference_logprob is required"));
@@ -616,7 +621,7 @@ absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   for (const RankedGroup& g : batch) {
-    const std::string what = absl::StrCat("group '", g.id, "'");
+    const std::string what = absl::StrCat("group ", Echo(g.id, kDefaultEchoBytes, '\''));
     if (g.responses.size() < 2 || g.responses.size() != g.ranks.size()) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least 2 ranked responses"));
     }
@@ -659,39 +664,39 @@ absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::S
   });
 }
 
-absl::StatusOr<uint64_t> LearnerCore::SaveCheckpoint(const std::string& id, const std::string& path,
-                                                     bool weights_only, bool overwrite) {
+absl::StatusOr<CheckpointInfo> LearnerCore::SaveCheckpoint(const std::string& id,
+                                                           const std::string& path,
+                                                           bool weights_only, bool overwrite) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  if (path.empty()) return absl::InvalidArgumentError("an empty checkpoint path");
-  const fs::path dir(path);
-  if (fs::exists(dir) && !overwrite) {
-    return absl::AlreadyExistsError(absl::StrCat(path, " exists (set overwrite)"));
-  }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  RETURN_IF_ERROR(Guard("saving the model", [&] { return model::SaveHfModel(*s->policy, dir); }));
-  std::ofstream(dir / kVersionFile) << s->version << "\n";
-  if (!weights_only) {
-    train::RunState state;
-    state.step = static_cast<int64_t>(s->version);
-    state.total_steps = s->options.total_steps;
-    state.kind = "learner";
-    state.batch_size = 0;
-    RETURN_IF_ERROR(
-        train::SaveTrainingCheckpoint(dir / "state", *s->policy, *s->optimizer, state, 1).status());
-  }
-  return s->version;
+  ASSIGN_OR_RETURN(const fs::path dir, storage_.CheckpointFolder(path));
+  RETURN_IF_ERROR(Guard("saving the checkpoint", [&] {
+    return storage_.WriteCheckpoint(dir, overwrite, [&](const fs::path& into) -> absl::Status {
+      RETURN_IF_ERROR(model::SaveHfModel(*s->policy, into));
+      std::ofstream version(into / kVersionFile);
+      version << s->version << "\n";
+      if (!version) return absl::InternalError("could not write the policy version");
+      if (weights_only) return absl::OkStatus();
+      train::RunState state;
+      state.step = static_cast<int64_t>(s->version);
+      state.total_steps = s->options.total_steps;
+      state.kind = "learner";
+      state.batch_size = 0;
+      return train::SaveTrainingCheckpoint(into / "state", *s->policy, *s->optimizer, state, 1)
+          .status();
+    });
+  }));
+  return CheckpointInfo{dir.string(), s->version};
 }
 
-absl::StatusOr<uint64_t> LearnerCore::LoadCheckpoint(const std::string& id, const std::string& path,
-                                                     bool weights_only) {
+absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id,
+                                                           const std::string& path,
+                                                           bool weights_only) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  const fs::path dir(path);
-  if (path.empty()) return absl::InvalidArgumentError("an empty checkpoint path");
-  if (!fs::exists(dir / "config.json")) {
-    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path));
+  ASSIGN_OR_RETURN(const fs::path dir, storage_.CheckpointFolder(path));
+  if (std::error_code ec; !fs::exists(dir / "config.json", ec)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint at ", Echo(path)));
   }
   if (weights_only) {
     RETURN_IF_ERROR(Guard("loading weights", [&]() -> absl::Status {
@@ -701,19 +706,22 @@ absl::StatusOr<uint64_t> LearnerCore::LoadCheckpoint(const std::string& id, cons
     }));
     s->version = ReadVersion(dir);
     s->Report();
-    return s->version;
+    return CheckpointInfo{dir.string(), s->version};
   }
   std::optional<fs::path> latest = train::LatestCheckpoint(dir / "state");
   if (!latest.has_value()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, " holds weights only (load it with weights_only)"));
+        absl::StrCat(Echo(path), " holds weights only (load it with weights_only)"));
   }
-  ASSIGN_OR_RETURN(train::RunState state,
-                   train::LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
-  s->version = static_cast<uint64_t>(state.step);
+  RETURN_IF_ERROR(Guard("loading the checkpoint", [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(train::RunState state,
+                     train::LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
+    s->version = static_cast<uint64_t>(state.step);
+    return absl::OkStatus();
+  }));
   s->error.clear();
   s->Report();
-  return s->version;
+  return CheckpointInfo{dir.string(), s->version};
 }
 
 absl::StatusOr<uint64_t> LearnerCore::EndSession(const std::string& id) {

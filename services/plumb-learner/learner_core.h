@@ -53,6 +53,7 @@
 #include "common/model/model_config.h"
 #include "common/train/distributed.h"
 #include "services/plumb-learner/learner_options.h"
+#include "services/plumb-learner/learner_storage.h"
 
 namespace plumb::learner {
 
@@ -111,6 +112,11 @@ struct SessionStatus {
   std::string error;
 };
 
+struct CheckpointInfo {
+  std::string path;  // absolute
+  uint64_t version = 0;
+};
+
 // Asked by a running Train call at its boundaries; true abandons the call. May be empty.
 using CancelPredicate = std::function<bool()>;
 
@@ -121,10 +127,10 @@ struct PolicyWeights {
 
 class LearnerCore {
  public:
-  // A core on one process.
-  LearnerCore();
+  // A core on one process that reads and writes inside `storage`'s roots.
+  explicit LearnerCore(Storage storage);
   // A core that is one rank of `world` (not owned; must outlive the core).
-  explicit LearnerCore(train::World* world);
+  LearnerCore(Storage storage, train::World* world);
   ~LearnerCore();
 
   int rank() const;
@@ -154,10 +160,13 @@ class LearnerCore {
                                          const CancelPredicate& cancelled = {});
   // The policy weights at an optimizer-step boundary, in `dtype`.
   absl::StatusOr<PolicyWeights> Weights(const std::string& session, c10::ScalarType dtype);
-  absl::StatusOr<uint64_t> SaveCheckpoint(const std::string& session, const std::string& path,
-                                          bool weights_only, bool overwrite);
-  absl::StatusOr<uint64_t> LoadCheckpoint(const std::string& session, const std::string& path,
-                                          bool weights_only);
+  // `path` is a client's: resolved inside the checkpoint root (see learner_storage.h); the
+  // answer carries the folder written or read.
+  absl::StatusOr<CheckpointInfo> SaveCheckpoint(const std::string& session,
+                                                const std::string& path, bool weights_only,
+                                                bool overwrite);
+  absl::StatusOr<CheckpointInfo> LoadCheckpoint(const std::string& session,
+                                                const std::string& path, bool weights_only);
   absl::StatusOr<uint64_t> EndSession(const std::string& session);
   // The active session's state as of its last optimizer step (never waits for a Train call).
   std::optional<SessionStatus> Status() const;
@@ -181,6 +190,7 @@ class LearnerCore {
   // Replaces the active session (null = none) and its snapshot.
   void SetSession(std::unique_ptr<Session> session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const Storage storage_;
   std::unique_ptr<train::World> own_world_;
   train::World* world_;
   mutable absl::Mutex mu_;

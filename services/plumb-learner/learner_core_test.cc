@@ -65,7 +65,7 @@ std::vector<Case> PolicyCases() {
 TEST_F(LearnerCoreTest, EveryPolicyAlgorithmRaisesTheGoodResponseOverTheBadOne) {
   for (const Case& c : PolicyCases()) {
     SCOPED_TRACE(c.name);
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     SessionOptions o = Options(c.algorithm);
     if (c.tweak) c.tweak(o);
     Start(core, o);
@@ -83,7 +83,7 @@ TEST_F(LearnerCoreTest, EveryPolicyAlgorithmRaisesTheGoodResponseOverTheBadOne) 
 TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGroups) {
   for (bool ranked : {false, true}) {
     SCOPED_TRACE(ranked ? "ranked" : "pairs");
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     SessionOptions o = Options(Algorithm::kRewardModel);
     o.reward_model.use_margin = !ranked;
     o.reward_model.center_rewards_coef = 0.01;
@@ -110,7 +110,7 @@ TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGrou
 }
 
 TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeBatch) {
-  LearnerCore whole, split;
+  LearnerCore whole(TestStorage()), split(TestStorage());
   SessionOptions o = Options(Algorithm::kDpo);
   Start(whole, o);
   o.gradient_accumulation_steps = 2;
@@ -152,7 +152,7 @@ TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
     SCOPED_TRACE(c.name);
     SessionOptions o = Options(c.algorithm);
     if (c.tweak) c.tweak(o);
-    LearnerCore single;
+    LearnerCore single(TestStorage());
     Start(single, o);
     const TrainStats expected = Train(single, c.algorithm, 2);
     absl::StatusOr<PolicyWeights> want = single.Weights("session", torch::kFloat);
@@ -183,7 +183,7 @@ TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
 }
 
 TEST_F(LearnerCoreTest, EarlyStopKlEndsTheEpochsOnceThePolicyMovesTooFar) {
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kPpo);
   o.optimizer.lr = 0.1;
   o.ppo.epochs = 8;
@@ -250,7 +250,7 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
   };
   for (const Bad& bad : cases) {
     SCOPED_TRACE(bad.message);
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     Start(core, Options(bad.algorithm));
     const absl::Status status = bad.call(core);
     EXPECT_EQ(status.code(), bad.code) << status;
@@ -260,7 +260,7 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
 }
 
 TEST_F(LearnerCoreTest, MaxPolicyLagRefusesStaleRollouts) {
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kGrpo);
   o.max_policy_lag = 1;
   Start(core, o);
@@ -275,7 +275,7 @@ TEST_F(LearnerCoreTest, MaxPolicyLagRefusesStaleRollouts) {
 }
 
 TEST_F(LearnerCoreTest, OnPolicyAlgorithmsRefuseGradientAccumulation) {
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kPpo);
   o.gradient_accumulation_steps = 2;
   bool created = false;

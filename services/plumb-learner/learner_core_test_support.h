@@ -179,6 +179,14 @@ class LearnerCoreTest : public ::testing::Test {
     return *stats;
   }
 
+  // Reads the test model's folder, writes checkpoints under it.
+  static Storage TestStorage() {
+    absl::StatusOr<Storage> storage = Storage::Create(
+        {.checkpoint_root = (*dir_ / "checkpoints").string(), .model_roots = {dir_->string()}});
+    EXPECT_TRUE(storage.ok()) << storage.status();
+    return *std::move(storage);
+  }
+
   // Runs `body` on two data-parallel ranks (Gloo over loopback, one thread each) and waits.
   static void OnTwoRanks(const std::function<void(LearnerCore& core, int rank)>& body) {
     const int port = plumb::testing::FreeLoopbackPort();
@@ -187,7 +195,7 @@ class LearnerCoreTest : public ::testing::Test {
       absl::StatusOr<std::unique_ptr<train::World>> world =
           train::World::Join(env, train::WorldOptions{.timeout = std::chrono::seconds(60)});
       ASSERT_TRUE(world.ok()) << world.status();
-      LearnerCore core(world->get());
+      LearnerCore core(TestStorage(), world->get());
       body(core, rank);
     };
     std::thread r0(rank_main, 0), r1(rank_main, 1);

@@ -13,6 +13,7 @@
 #include "common/algorithms/reward_model_loss.h"
 #include "common/algorithms/rrhf.h"
 #include "common/algorithms/simpo.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
@@ -33,7 +34,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
   const model::ModelConfig& config = policy->config();
   double weighted_tokens = 0;
   for (const SftExample& e : batch) {
-    const std::string what = absl::StrCat("example '", e.id, "'");
+    const std::string what = absl::StrCat("example ", Echo(e.id, kDefaultEchoBytes, '\''));
     if (e.completion.empty()) return absl::InvalidArgumentError(what + ": empty completion");
     // An empty prompt is allowed: the completion's first token is then not predicted.
     const std::vector<int64_t> prompt =

@@ -459,11 +459,8 @@ absl::Status CheckStartSessionRequest(const v1::StartSessionRequest& request) {
       CheckString("request.policy_checkpoint", request.policy_checkpoint(), kMaxPathBytes));
   RETURN_IF_ERROR(
       CheckString("request.value_checkpoint", request.value_checkpoint(), kMaxPathBytes));
-  RETURN_IF_ERROR(CheckCount("request.labels", request.labels_size(), kMaxLabels));
-  for (const auto& [key, value] : request.labels()) {
-    RETURN_IF_ERROR(CheckString("request.labels (a key)", key, kMaxLabelBytes));
-    RETURN_IF_ERROR(CheckString("request.labels (a value)", value, kMaxLabelBytes));
-  }
+  RETURN_IF_ERROR(rpc::CheckStringMap(request.labels(), "request.labels", kMaxLabels,
+                                      kMaxLabelBytes, kMaxLabelBytes));
   RETURN_IF_ERROR(CheckCount("request.config.lora.target_modules",
                              request.config().lora().target_modules_size(), kMaxLoraTargets));
   return absl::OkStatus();
@@ -487,6 +484,12 @@ absl::Status CheckTrainRequest(const v1::TrainRequest& request) {
       return absl::InvalidArgumentError("request: no batch (set one of experience, preference, "
                                         "unpaired, ranked, sft)");
   }
+}
+
+absl::Status CheckSessionRequest(const google::protobuf::Message& request,
+                                 const std::string& session_id) {
+  RETURN_IF_ERROR(rpc::CheckMessageValues(request, "request"));
+  return CheckString("request.session_id", session_id, kMaxSessionIdBytes);
 }
 
 double TemperatureOf(const v1::ExperienceBatch& batch) {

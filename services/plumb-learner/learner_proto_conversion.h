@@ -9,6 +9,7 @@
 #ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_PROTO_CONVERSION_H_
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_PROTO_CONVERSION_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,6 +26,9 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
 // Values, enums, then shapes: everything a request must pass before it reaches a core.
 absl::Status CheckStartSessionRequest(const v1::StartSessionRequest& request);
 absl::Status CheckTrainRequest(const v1::TrainRequest& request);
+// Values and the session id's length, for the requests that carry nothing else to bound.
+absl::Status CheckSessionRequest(const google::protobuf::Message& request,
+                                 const std::string& session_id);
 
 // The sampling temperature of an experience batch: unset or 0 = 1.0.
 double TemperatureOf(const v1::ExperienceBatch& batch);

@@ -22,12 +22,12 @@ using ::testing::HasSubstr;
 TEST_F(LearnerCoreTest, CancelledPpoCallKeepsExactlyTheStepsItCompleted) {
   SessionOptions o = Options(Algorithm::kPpo);
   o.ppo.epochs = 3;  // one step per epoch: the whole batch is one minibatch
-  LearnerCore three;
+  LearnerCore three(TestStorage());
   Start(three, o);
   ASSERT_EQ(Train(three, Algorithm::kPpo, 1).policy_version, 3u);
 
   o.ppo.epochs = kMaxEpochs;
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   Start(core, o);
   const CancelPredicate after_three = [&core] { return core.Status()->optimizer_steps >= 3; };
   absl::StatusOr<TrainStats> cancelled =
@@ -49,7 +49,7 @@ TEST_F(LearnerCoreTest, CancellingBetweenMicroBatchesDropsTheGradientsAndTheAccu
   SessionOptions o = Options(Algorithm::kDpo);
   o.gradient_accumulation_steps = 2;
   o.micro_batch_size = 1;
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   Start(core, o);
   ASSERT_TRUE(core.TrainPreference("session", Pairs()).ok());  // half a window
   int asked = 0;
@@ -60,7 +60,7 @@ TEST_F(LearnerCoreTest, CancellingBetweenMicroBatchesDropsTheGradientsAndTheAccu
   EXPECT_EQ(core.Status()->policy_version, 0u);
   // The next two calls make the step a fresh session makes of them: nothing of the first call or
   // of the cancelled one's first micro-batch is left in the gradients.
-  LearnerCore fresh;
+  LearnerCore fresh(TestStorage());
   Start(fresh, o);
   for (LearnerCore* c : {&core, &fresh}) {
     ASSERT_TRUE(c->TrainPreference("session", Pairs()).ok());
@@ -135,7 +135,7 @@ TEST_F(LearnerCoreTest, SizeOptionsOutsideTheirLimitsAreRefusedNamingTheField) {
       {Algorithm::kSft, [](SessionOptions& o) { o.lora = model::LoraOptions{.rank = 1 << 20}; },
        "config.lora.rank"},
   };
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   for (const Bad& bad : cases) {
     SCOPED_TRACE(bad.message);
     SessionOptions o = Options(bad.algorithm);
@@ -196,7 +196,7 @@ TEST_F(LearnerCoreTest, NonFiniteOrOutOfRangeRealOptionsAreRefusedNamingTheField
       {Algorithm::kSft, [&](SessionOptions& o) { o.lora = model::LoraOptions{.alpha = nan}; },
        "config.lora.alpha"},
   };
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   for (const Bad& bad : cases) {
     SCOPED_TRACE(bad.message);
     SessionOptions o = Options(bad.algorithm);
@@ -269,7 +269,7 @@ TEST_F(LearnerCoreTest, BatchValuesOutOfRangeAreRefusedAndNothingIsTrained) {
   };
   for (const Bad& bad : cases) {
     SCOPED_TRACE(bad.message);
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     Start(core, Options(bad.algorithm));
     const absl::Status status = bad.call(core);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
@@ -299,7 +299,7 @@ std::vector<Experience> WithBehaviourLogProbs(std::vector<Experience> batch, siz
 }
 
 TEST_F(LearnerCoreTest, ANonFiniteLossAppliesNothingAndTheSessionTrainsOn) {
-  LearnerCore core, fresh;
+  LearnerCore core(TestStorage()), fresh(TestStorage());
   Start(core, InfiniteKlOptions(Options(Algorithm::kPpo)));
   Start(fresh, InfiniteKlOptions(Options(Algorithm::kPpo)));
   absl::StatusOr<TrainStats> bad =

@@ -349,13 +349,18 @@ grpc::Status LearnerService::SaveCheckpoint(grpc::ServerContext* /*context*/,
                                             const v1::SaveCheckpointRequest* request,
                                             v1::SaveCheckpointResponse* response) {
   const auto start = Clock::now();
-  absl::StatusOr<uint64_t> version = core_->SaveCheckpoint(
-      request->session_id(), request->path(), request->weights_only(), request->overwrite());
-  requests_->WithLabels({"SaveCheckpoint", absl::StatusCodeToString(version.status().code())})
+  const absl::Status checked = CheckSessionRequest(*request, request->session_id());
+  absl::StatusOr<CheckpointInfo> saved = absl::InternalError("not run");
+  if (!checked.ok()) saved = checked;
+  if (checked.ok()) {
+    saved = core_->SaveCheckpoint(request->session_id(), request->path(), request->weights_only(),
+                                  request->overwrite());
+  }
+  requests_->WithLabels({"SaveCheckpoint", absl::StatusCodeToString(saved.status().code())})
       .Increment();
-  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
-  response->set_path(request->path());
-  response->set_policy_version(*version);
+  if (!saved.ok()) return rpc::ToGrpcStatus(saved.status());
+  response->set_path(saved->path);
+  response->set_policy_version(saved->version);
   response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
   return grpc::Status::OK;
 }
@@ -364,35 +369,43 @@ grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
                                             const v1::LoadCheckpointRequest* request,
                                             v1::LoadCheckpointResponse* response) {
   const auto start = Clock::now();
-  absl::StatusOr<uint64_t> version = absl::InternalError("not run");
-  const absl::Status replicated = Replicated(Command::kLoadCheckpoint, "", *request, [&] {
-    version =
-        core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
-  });
-  if (!replicated.ok()) version = replicated;
-  NoteLostRank(version.status());
-  requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(version.status().code())})
+  const absl::Status checked = CheckSessionRequest(*request, request->session_id());
+  absl::StatusOr<CheckpointInfo> loaded = absl::InternalError("not run");
+  if (!checked.ok()) loaded = checked;
+  if (checked.ok()) {
+    const absl::Status replicated = Replicated(Command::kLoadCheckpoint, "", *request, [&] {
+      loaded =
+          core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
+    });
+    if (!replicated.ok()) loaded = replicated;
+  }
+  NoteLostRank(loaded.status());
+  requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(loaded.status().code())})
       .Increment();
-  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
+  if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
   {
     absl::MutexLock lock(&mu_);
     failed_.clear();
   }
-  response->set_path(request->path());
-  response->set_policy_version(*version);
+  response->set_path(loaded->path);
+  response->set_policy_version(loaded->version);
   response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
-  version_->Set(static_cast<double>(*version));
+  version_->Set(static_cast<double>(loaded->version));
   return grpc::Status::OK;
 }
 
 grpc::Status LearnerService::EndSession(grpc::ServerContext* /*context*/,
                                         const v1::EndSessionRequest* request,
                                         v1::EndSessionResponse* response) {
+  const absl::Status checked = CheckSessionRequest(*request, request->session_id());
   absl::StatusOr<uint64_t> version = absl::InternalError("not run");
-  const absl::Status replicated = Replicated(Command::kEndSession, "", *request, [&] {
-    version = core_->EndSession(request->session_id());
-  });
-  if (!replicated.ok()) version = replicated;
+  if (!checked.ok()) version = checked;
+  if (checked.ok()) {
+    const absl::Status replicated = Replicated(Command::kEndSession, "", *request, [&] {
+      version = core_->EndSession(request->session_id());
+    });
+    if (!replicated.ok()) version = replicated;
+  }
   requests_->WithLabels({"EndSession", absl::StatusCodeToString(version.status().code())})
       .Increment();
   if (!version.ok()) return rpc::ToGrpcStatus(version.status());
