@@ -156,7 +156,7 @@ Setup MakeSetup(const BenchOptions& options) {
       "scorer:\n  objectives: [helpfulness, sentiment]\n  objective_options:\n"
       "    helpfulness: {kind: reward_model, path: rm}\n    sentiment: {kind: afinn}\n"
       "  composition: {weights: {helpfulness: 1.0, sentiment: 1.0}}\n";
-  s.learner_yaml = absl::StrCat("learner: {threads: ", threads, ", model_roots: [\".\"]}\n");
+  s.learner_yaml = absl::StrCat("learner:\n  threads: ", threads, "\n  model_roots: [\".\"]\n");
   return s;
 }
 
@@ -337,6 +337,11 @@ class ServicePpo {
           std::pair{"scorer", &s.scorer_yaml}, std::pair{"learner", &s.learner_yaml}}) {
       const fs::path config = s.root / absl::StrCat(name, ".yaml");
       std::ofstream(config) << common << *yaml;
+      if (std::string(name) == "learner") {
+        // Weights may go to the generator started first, and nowhere else.
+        std::ofstream(config, std::ios::app)
+            << "  publish_targets: [\"" << services_[0].endpoint << "\"]\n";
+      }
       services_.push_back(Take(
           testing::StartService(absl::StrCat("plumb-", name), config.string(), absl::Seconds(120)),
           name));

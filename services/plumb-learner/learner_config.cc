@@ -34,6 +34,18 @@ absl::Status ParseLearnerSection(config::ConfigMap& root, const std::string& con
     if (path.empty()) return section->Error("model_roots", "an empty path");
     config->storage.model_roots.push_back(Anchored(config_dir, path));
   }
+  RETURN_IF_ERROR(section->Read("publish_targets", &config->publish_targets));
+  for (const std::string& target : config->publish_targets) {
+    if (target.empty()) return section->Error("publish_targets", "an empty target");
+  }
+  ASSIGN_OR_RETURN(std::optional<config::ConfigMap> client, section->Child("publish_client"));
+  if (client.has_value()) {
+    RETURN_IF_ERROR(rpc::ParseChannelOptions(*client, &config->publish_client));
+    if (!config->publish_client.target.empty()) {
+      return section->Error("publish_client",
+                            "'target' is not used here: list the endpoints in publish_targets");
+    }
+  }
   return section->Finish();
 }
 

@@ -6,6 +6,10 @@
 //     distributed_timeout_seconds: 300 # collective / rendezvous timeout of data-parallel ranks
 //     checkpoint_root: checkpoints     # SaveCheckpoint / LoadCheckpoint paths live here
 //     model_roots: [models]            # StartSession may also read policies from these
+//     publish_targets: ["gen-0:50052"] # the only endpoints PublishWeights sends weights to
+//     publish_client:                  # how it connects to them (common/rpc/channel_factory.h:
+//       tls: {ca_file: ca.pem}         #   deadline, retry, tls, auth.token_file; no target)
+//       auth: {token_file: token}
 //
 // Relative paths are resolved against the YAML file's folder; an unset checkpoint_root is
 // "checkpoints" under the working directory.
@@ -15,9 +19,11 @@
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_CONFIG_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/config/config_map.h"
+#include "common/rpc/channel_factory.h"
 #include "services/plumb-learner/learner_storage.h"
 
 namespace plumb::learner {
@@ -26,6 +32,9 @@ struct LearnerConfig {
   int threads = 0;
   int distributed_timeout_seconds = 300;
   StorageOptions storage;
+  // Exact gRPC targets ("host:port", "dns:///name:port"); empty = PublishWeights sends nowhere.
+  std::vector<std::string> publish_targets;
+  rpc::ChannelOptions publish_client;  // target unused
 };
 
 // Reads the optional `learner:` section of `root`; `config_dir` anchors relative paths.

@@ -3,7 +3,9 @@
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <random>
 #include <set>
@@ -14,6 +16,7 @@
 #include "common/rpc/grpc_probe.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/raw_stream.h"
+#include "common/status/echo.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
@@ -21,6 +24,7 @@
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/reference.grpc.pb.h"
 #include "plumb/v1/scorer.grpc.pb.h"
+#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 
 namespace plumb::learner {
@@ -28,8 +32,8 @@ namespace plumb::learner {
 using Clock = std::chrono::steady_clock;
 
 LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
-                               Replicator* replicator)
-    : core_(core), replicator_(replicator) {
+                               PublishOptions publish, Replicator* replicator)
+    : core_(core), replicator_(replicator), publish_(std::move(publish)) {
   requests_ = registry
                   ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
                                {"rpc", "code"})
@@ -58,11 +62,14 @@ LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
                      ->WithLabels({});
 }
 
-std::shared_ptr<grpc::Channel> LearnerService::ChannelTo(const std::string& endpoint) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> LearnerService::ChannelTo(
+    const std::string& endpoint) {
   absl::MutexLock lock(&channels_mu_);
   std::shared_ptr<grpc::Channel>& channel = channels_[endpoint];
   if (channel == nullptr) {
-    channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+    rpc::ChannelOptions options = publish_.client;
+    options.target = endpoint;
+    ASSIGN_OR_RETURN(channel, rpc::CreateChannel(options));
   }
   return channel;
 }
@@ -224,18 +231,27 @@ namespace {
 
 // Streams `weights` to one endpoint's LoadWeights (`method`, on whichever model service it
 // runs) on a raw stream: tensor bytes go to the transport without being copied.
+// The stream carries the configured bearer token and stops when `cancelled` (the publisher's
+// caller went away).
 absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Channel>& channel,
+                                                 const rpc::ChannelOptions& client,
                                                  const char* method, const PolicyWeights& weights,
                                                  const weights::SendOptions& options,
-                                                 absl::Duration timeout, uint64_t* bytes) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+                                                 absl::Duration timeout,
+                                                 const std::function<bool()>& cancelled,
+                                                 uint64_t* bytes) {
+  std::unique_ptr<grpc::ClientContext> context = rpc::NewClientContext(client, timeout);
   grpc::ByteBuffer reply;
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
-      rpc::StartRawClientStream(channel, method, &context, &reply);
+      rpc::StartRawClientStream(channel, method, context.get(), &reply);
   absl::StatusOr<uint64_t> sent = weights::SendWeightStreamToWire(
-      weights.tensors, options,
-      [&](const grpc::ByteBuffer& chunk) { return writer->Write(chunk); });
+      weights.tensors, options, [&](const grpc::ByteBuffer& chunk) {
+        if (cancelled()) {
+          context->TryCancel();
+          return false;
+        }
+        return writer->Write(chunk);
+      });
   writer->WritesDone();
   const grpc::Status status = writer->Finish();
   if (sent.ok()) *bytes = *sent;
@@ -248,26 +264,59 @@ absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Cha
 
 }  // namespace
 
-grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
+grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
                                             const v1::PublishWeightsRequest* request,
                                             v1::PublishWeightsResponse* response) {
   auto answer = [&](absl::Status status) {
     requests_->WithLabels({"PublishWeights", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
   };
-  if (request->targets().empty() || request->targets_size() > 64) {
-    return answer(absl::InvalidArgumentError("PublishWeights needs 1..64 targets"));
+  if (absl::Status checked = CheckSessionRequest(*request, request->session_id()); !checked.ok()) {
+    return answer(checked);
   }
-  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
+  if (request->targets().empty() || request->targets_size() > kMaxPublishTargets) {
+    return answer(absl::InvalidArgumentError(
+        absl::StrCat("request.targets: PublishWeights needs 1..", kMaxPublishTargets, " targets")));
+  }
   std::set<std::pair<std::string, std::string>> seen;
-  for (const v1::PublishTarget& t : request->targets()) {
-    if (t.endpoint().empty())
-      return answer(absl::InvalidArgumentError("a target without an endpoint"));
+  for (int i = 0; i < request->targets_size(); ++i) {
+    const v1::PublishTarget& t = request->targets(i);
+    const std::string at = absl::StrCat("request.targets[", i, "]");
+    if (t.endpoint().empty()) return answer(absl::InvalidArgumentError(at + ".endpoint: empty"));
+    if (t.model().size() > kMaxIdBytes) {
+      return answer(absl::InvalidArgumentError(absl::StrCat(at, ".model: ", t.model().size(),
+                                                            " bytes; at most ", kMaxIdBytes)));
+    }
+    // Weights go only where the operator allowed (else any endpoint, unix sockets included,
+    // received the policy, and the timing of the refusals scanned ports).
+    if (std::find(publish_.targets.begin(), publish_.targets.end(), t.endpoint()) ==
+        publish_.targets.end()) {
+      return answer(absl::PermissionDeniedError(absl::StrCat(
+          at, ".endpoint: ", Echo(t.endpoint()),
+          " is not an allowed publish target; add it to learner.publish_targets in the "
+          "learner's YAML")));
+    }
     if (!seen.insert({t.endpoint(), t.model()}).second) {
-      return answer(absl::InvalidArgumentError(
-          absl::StrCat("target ", t.endpoint(), " '", t.model(), "' is listed twice")));
+      return answer(absl::InvalidArgumentError(absl::StrCat(at, ": ", Echo(t.endpoint()), " ",
+                                                            Echo(t.model()),
+                                                            " is listed twice")));
     }
   }
+  const google::protobuf::Duration& limit = request->target_timeout();
+  if (limit.seconds() < 0 || limit.nanos() < 0 || limit.seconds() > 86400) {
+    return answer(absl::InvalidArgumentError("request.target_timeout: must be in [0, 86400] s"));
+  }
+  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
+  bool idle = false;
+  if (!publishing_.compare_exchange_strong(idle, true)) {
+    return answer(absl::AbortedError(
+        "another PublishWeights is running (one at a time: each holds a copy of the policy); "
+        "retry when it has finished"));
+  }
+  struct Release {
+    std::atomic<bool>* flag;
+    ~Release() { flag->store(false); }
+  } release{&publishing_};
   c10::ScalarType dtype = torch::kFloat;
   switch (request->dtype()) {
     case v1::DTYPE_UNSPECIFIED:
@@ -285,9 +334,11 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
   const auto start = Clock::now();
   absl::StatusOr<PolicyWeights> weights = core_->Weights(request->session_id(), dtype);
   if (!weights.ok()) return answer(weights.status());
-  const absl::Duration timeout = request->has_target_timeout()
-                                     ? absl::Seconds(request->target_timeout().seconds())
-                                     : absl::Seconds(300);
+  const absl::Duration timeout =
+      limit.seconds() == 0 && limit.nanos() == 0
+          ? absl::Seconds(300)
+          : absl::Seconds(limit.seconds()) + absl::Nanoseconds(limit.nanos());
+  const std::function<bool()> cancelled = [context] { return context->IsCancelled(); };
   std::vector<v1::PublishTargetResult> results(request->targets_size());
   std::vector<std::thread> threads;
   for (int i = 0; i < request->targets_size(); ++i) {
@@ -302,24 +353,34 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
       options.architecture = "llama";
       options.source = absl::StrCat("learner:", request->session_id());
       options.allow_downgrade = request->allow_downgrade();
-      const std::shared_ptr<grpc::Channel> channel = ChannelTo(target.endpoint());
       uint64_t bytes = 0;
-      absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(
-          absl::StrCat(target.endpoint(), " serves no Generator, Reference or RewardScorer"));
+      absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(absl::StrCat(
+          Echo(target.endpoint()), " serves no Generator, Reference or RewardScorer"));
+      const absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelTo(target.endpoint());
+      if (!channel.ok()) loaded = channel.status();
+      // Which model service the endpoint runs, by its health status. A probe that fails for
+      // another reason than an unknown service (unreachable, no answer) ends the probing.
       auto serves = [&](const char* service) {
-        absl::StatusOr<rpc::ServingStatus> health =
-            rpc::CheckHealth(channel, service, absl::Seconds(10));
+        if (!channel.ok()) return false;
+        absl::StatusOr<rpc::ServingStatus> health = rpc::CheckHealth(
+            *channel, service, absl::Seconds(10), publish_.client.bearer_token);
+        if (!health.ok() && health.status().code() != absl::StatusCode::kNotFound) {
+          loaded = health.status();
+          return false;
+        }
         return health.ok() && *health == rpc::ServingStatus::kServing;
       };
+      auto stream = [&](const char* method) {
+        return StreamTo(*channel, publish_.client, method, *weights, options, timeout, cancelled,
+                        &bytes);
+      };
+      auto unreachable = [&] { return !loaded.ok() && loaded.status().code() != absl::StatusCode::kNotFound; };
       if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
-        loaded = StreamTo(channel, "/plumb.v1.RewardScorer/LoadWeights", *weights, options, timeout,
-                          &bytes);
-      } else if (serves("plumb.v1.Generator")) {
-        loaded = StreamTo(channel, "/plumb.v1.Generator/LoadWeights", *weights, options, timeout,
-                          &bytes);
-      } else if (serves("plumb.v1.Reference")) {
-        loaded = StreamTo(channel, "/plumb.v1.Reference/LoadWeights", *weights, options, timeout,
-                          &bytes);
+        loaded = stream("/plumb.v1.RewardScorer/LoadWeights");
+      } else if (!unreachable() && serves("plumb.v1.Generator")) {
+        loaded = stream("/plumb.v1.Generator/LoadWeights");
+      } else if (!unreachable() && serves("plumb.v1.Reference")) {
+        loaded = stream("/plumb.v1.Reference/LoadWeights");
       }
       result.set_code(static_cast<int32_t>(loaded.status().code()));
       result.set_error_message(std::string(loaded.status().message()));

@@ -65,7 +65,10 @@ int Main(int argc, char** argv) {
   }
   plumb::learner::Replicator replicator(world->get(), absl::Seconds(timeout_seconds) / 4);
   plumb::metrics::Registry registry;
-  plumb::learner::LearnerService service(&core, &registry, &replicator);
+  plumb::learner::LearnerService service(
+      &core, &registry,
+      plumb::learner::PublishOptions{learner.publish_targets, learner.publish_client},
+      &replicator);
   const int code = plumb::service::ServeUntilSignal(
       *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
   replicator.Shutdown();
