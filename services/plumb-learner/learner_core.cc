@@ -97,6 +97,24 @@ absl::Status CheckValue(const std::string& what, double value, double min, doubl
   return absl::OkStatus();
 }
 
+std::vector<int64_t> MinibatchOrder(uint64_t seed, uint64_t version, int epoch, int64_t n) {
+  // splitmix64 folds the three into one well-mixed seed.
+  auto mix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  std::mt19937_64 random(mix(mix(mix(seed) ^ version) ^ static_cast<uint64_t>(epoch)));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  // Fisher-Yates with plain modulo: the same sequence from every standard library.
+  for (int64_t i = n - 1; i > 0; --i) {
+    std::swap(order[i], order[random() % static_cast<uint64_t>(i + 1)]);
+  }
+  return order;
+}
+
 at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width) {
   at::Tensor out = torch::zeros({static_cast<int64_t>(rows.size()), width});
   auto a = out.accessor<float, 2>();
@@ -461,6 +479,7 @@ absl::StatusOr<TrainStats> LearnerCore::RunUpdate(
   s->nonfinite.clear();
   s->touched = false;
   s->call_start_steps = s->steps;
+  s->call_start_version = s->version;
   const std::optional<double> baseline = s->baseline;
   absl::StatusOr<TrainStats> stats = update();
   s->cancelled = nullptr;

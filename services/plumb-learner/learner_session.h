@@ -58,6 +58,12 @@ absl::Status CheckLogProbSum(const std::string& what, double value);
 // A finite value in [min, max].
 absl::Status CheckValue(const std::string& what, double value, double min, double max);
 
+// The row order of one epoch of PPO / GRPO / RLOO / REINFORCE minibatches: a permutation of
+// [0, n) drawn from the session seed, the policy version at the call's start and the epoch, so it
+// differs from epoch to epoch and call to call, is the same on every data-parallel rank, and is
+// reproduced by a session with the same seed (and by a resumed one).
+std::vector<int64_t> MinibatchOrder(uint64_t seed, uint64_t version, int epoch, int64_t n);
+
 // [rows, width] float tensor from ragged rows (zero-padded).
 at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width);
 
@@ -97,6 +103,7 @@ struct LearnerCore::Session {
   std::string nonfinite;     // what went non-finite on this rank, if anything
   bool touched = false;      // gradients were written (so a failure must clear them)
   uint64_t call_start_steps = 0;
+  uint64_t call_start_version = 0;
 
   // ---- shared machinery (learner_core.cc)
   SessionStatus State() const;
@@ -152,8 +159,9 @@ struct LearnerCore::Session {
  private:
   // Shared by Ppo and CriticFree (learner_rollout_updates.cc).
   struct PolicyTargets;
-  // Score() of the experiences [a, b) of `batch`.
-  absl::StatusOr<model::ResponseScores> ScoreRows(const std::vector<Experience>& batch, int64_t a,
+  // Score() of the experiences order[a], ..., order[b - 1] of `batch`.
+  absl::StatusOr<model::ResponseScores> ScoreRows(const std::vector<Experience>& batch,
+                                                  const std::vector<int64_t>& order, int64_t a,
                                                   int64_t b, double temperature, bool with_entropy);
   absl::Status BehaviourPass(const std::vector<Experience>& batch, double temperature, bool values,
                              at::Tensor* logp, at::Tensor* old_values, at::Tensor* mask,
