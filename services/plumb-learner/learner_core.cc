@@ -172,6 +172,7 @@ SessionStatus LearnerCore::Session::State() const {
 void LearnerCore::Session::Report() {
   absl::MutexLock lock(&snapshot->mu);
   snapshot->status = State();
+  snapshot->model = model;
 }
 
 bool LearnerCore::Session::CancelRequested() const {
@@ -402,6 +403,7 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     s->id = id;
   }
   s->key = key;
+  s->model = {s->policy->config(), placement.dtype, options.device, dir.string(), absl::Now()};
   SetSession(std::move(s));
   *created = true;
   return session_->State();
@@ -413,10 +415,10 @@ void LearnerCore::SetSession(std::unique_ptr<Session> session) {
     session_->snapshot = &snapshot_;
     session_->Report();
   }
+  if (session_ != nullptr) return;
   absl::MutexLock lock(&snapshot_.mu);
-  if (session_ == nullptr) snapshot_.status.reset();
+  snapshot_.status.reset();
   snapshot_.model.reset();
-  if (session_ != nullptr) snapshot_.model = session_->policy->config();
 }
 
 std::optional<SessionStatus> LearnerCore::Status() const {
@@ -424,7 +426,7 @@ std::optional<SessionStatus> LearnerCore::Status() const {
   return snapshot_.status;
 }
 
-std::optional<model::ModelConfig> LearnerCore::ModelConfigOf() const {
+std::optional<ModelDescription> LearnerCore::Model() const {
   absl::MutexLock lock(&snapshot_.mu);
   return snapshot_.model;
 }
@@ -724,6 +726,8 @@ absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id
       return model::ImportHfTensors(*s->policy, std::move(tensors), dir.string());
     }));
     s->version = ReadVersion(dir);
+    s->model.source = dir.string();
+    s->model.loaded = absl::Now();
     s->Report();
     return CheckpointInfo{dir.string(), s->version};
   }
@@ -739,6 +743,8 @@ absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id
     return absl::OkStatus();
   }));
   s->error.clear();
+  s->model.source = dir.string();
+  s->model.loaded = absl::Now();
   s->Report();
   return CheckpointInfo{dir.string(), s->version};
 }

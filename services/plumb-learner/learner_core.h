@@ -34,7 +34,7 @@
 // A non-finite loss or gradient norm stops the call the same way, FAILED_PRECONDITION naming it.
 //
 // Thread safety: every method may be called from any thread; a mutex serialises them (a second
-// Train while one runs is ABORTED rather than queued). Status() and ModelConfigOf() never wait for
+// Train while one runs is ABORTED rather than queued). Status() and Model() never wait for
 // a running Train: they read a snapshot updated at every optimizer step.
 #ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_CORE_H_
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_CORE_H_
@@ -50,6 +50,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/model/model_config.h"
 #include "common/train/distributed.h"
 #include "services/plumb-learner/learner_options.h"
@@ -112,6 +113,15 @@ struct SessionStatus {
   std::string error;
 };
 
+// The model a session trains, for GetInfo.
+struct ModelDescription {
+  model::ModelConfig config;
+  c10::ScalarType dtype = c10::ScalarType::Float;  // parameter dtype
+  std::string device;
+  std::string source;  // the folder its weights were last loaded from
+  absl::Time loaded;   // when
+};
+
 struct CheckpointInfo {
   std::string path;  // absolute
   uint64_t version = 0;
@@ -170,16 +180,16 @@ class LearnerCore {
   absl::StatusOr<uint64_t> EndSession(const std::string& session);
   // The active session's state as of its last optimizer step (never waits for a Train call).
   std::optional<SessionStatus> Status() const;
-  // The active session's model config, if any.
-  std::optional<model::ModelConfig> ModelConfigOf() const;
+  // The active session's model, if any (never waits for a Train call either).
+  std::optional<ModelDescription> Model() const;
 
  private:
   struct Session;
-  // What Status() and ModelConfigOf() report; the session updates it as it goes.
+  // What Status() and Model() report; the session updates it as it goes.
   struct Snapshot {
     mutable absl::Mutex mu;
     std::optional<SessionStatus> status ABSL_GUARDED_BY(mu);
-    std::optional<model::ModelConfig> model ABSL_GUARDED_BY(mu);
+    std::optional<ModelDescription> model ABSL_GUARDED_BY(mu);
   };
   absl::StatusOr<Session*> Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one update of a Train call with `cancelled` installed; on failure, clears what the

@@ -90,7 +90,7 @@ TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGrou
     o.reward_model.use_margin = !ranked;
     o.reward_model.center_rewards_coef = 0.01;
     Start(core, o);
-    ASSERT_EQ(core.ModelConfigOf()->num_reward_outputs, 1);
+    ASSERT_EQ(core.Model()->config.num_reward_outputs, 1);
     absl::StatusOr<TrainStats> stats;
     double first_loss = 0;
     for (int i = 0; i < 15; ++i) {

@@ -76,7 +76,7 @@ class LearnerCoreTest : public ::testing::Test {
                         const std::vector<int64_t>& response) {
     absl::StatusOr<PolicyWeights> w = core.Weights("session", torch::kFloat);
     EXPECT_TRUE(w.ok()) << w.status();
-    model::Transformer m(*core.ModelConfigOf());
+    model::Transformer m(core.Model()->config);
     EXPECT_TRUE(model::ImportHfTensors(*m, w->tensors, "test").ok());
     torch::NoGradGuard no_grad;
     absl::StatusOr<model::ResponseScores> s = model::ScoreResponses(*m, {prompt}, {response});

@@ -19,6 +19,7 @@
 #include "common/status/echo.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
+#include "common/tokenizer/load_tokenizer.h"
 #include "common/weights/model_service_support.h"
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/generator.grpc.pb.h"
@@ -98,6 +99,25 @@ absl::Status LearnerService::CheckNotFailed() {
                    " (restart every rank, then StartSession or LoadCheckpoint)"));
 }
 
+void LearnerService::FillModel(v1::ModelInfo* info) {
+  const std::optional<ModelDescription> model = core_->Model();
+  const std::optional<SessionStatus> status = core_->Status();
+  if (!model.has_value() || !status.has_value()) return;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+  {
+    absl::MutexLock lock(&mu_);
+    tokenizer = tokenizer_;
+  }
+  weights::FillModelInfo({.config = &model->config,
+                          .dtype = model->dtype,
+                          .device = model->device,
+                          .version = status->policy_version,
+                          .weights_source = model->source,
+                          .loaded = model->loaded,
+                          .tokenizer = tokenizer.get()},
+                         info);
+}
+
 void LearnerService::RecordStats(const TrainStats& stats) {
   for (const auto& [term, value] : stats.losses) losses_->WithLabels({term}).Set(value);
   if (stats.kl.has_value()) kl_->Set(*stats.kl);
@@ -141,21 +161,27 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
     failed_.clear();
   }
   if (created) {
+    // The policy folder's tokenizer, if it has one, for ModelInfo (the learner itself trains on
+    // token ids and needs none).
+    std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+    if (std::optional<ModelDescription> model = core_->Model()) {
+      absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> loaded =
+          tokenizer::LoadTokenizer(model->source);
+      if (loaded.ok()) tokenizer = *std::move(loaded);
+    }
     absl::MutexLock lock(&mu_);
     config_ = replicated.config();
+    labels_.clear();
+    labels_.insert(request->labels().begin(), request->labels().end());
+    session_started_ = absl::Now();
+    tokenizer_ = std::move(tokenizer);
     last_sequence_ = 0;
     last_response_.Clear();
   }
   response->set_session_id(status->id);
   response->set_created(created);
   response->set_policy_version(status->policy_version);
-  if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
-    response->mutable_model()->set_architecture("llama");
-    response->mutable_model()->set_vocab_size(static_cast<int32_t>(config->vocab_size));
-    response->mutable_model()->set_context_length(
-        static_cast<int32_t>(config->max_position_embeddings));
-    response->mutable_model()->set_policy_version(status->policy_version);
-  }
+  FillModel(response->mutable_model());
   version_->Set(static_cast<double>(status->policy_version));
   return answer(absl::OkStatus());
 }
@@ -488,18 +514,15 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
     session->set_train_calls(status->train_calls);
     absl::MutexLock lock(&mu_);
     *session->mutable_config() = config_;
+    session->mutable_labels()->insert(labels_.begin(), labels_.end());
+    *session->mutable_start_time() = weights::ToProtoTime(session_started_);
     session->set_last_sequence(last_sequence_);
     if (!failed_.empty()) {
       session->set_state(v1::SESSION_STATE_FAILED);
       session->set_error(failed_);
     }
   }
-  if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
-    response->mutable_model()->set_architecture("llama");
-    response->mutable_model()->set_vocab_size(static_cast<int32_t>(config->vocab_size));
-    response->mutable_model()->set_context_length(
-        static_cast<int32_t>(config->max_position_embeddings));
-  }
+  FillModel(response->mutable_model());
   response->set_world_size(core_->world_size());
   response->set_distributed_backend("gloo");
   for (int a = v1::ALGORITHM_SFT; a <= v1::ALGORITHM_RRHF; ++a) {

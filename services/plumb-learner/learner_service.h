@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/metrics/registry.h"
 #include "common/rpc/channel_factory.h"
+#include "common/tokenizer/tokenizer.h"
 #include "plumb/v1/learner.grpc.pb.h"
 #include "services/plumb-learner/learner_core.h"
 #include "services/plumb-learner/learner_replication.h"
@@ -59,6 +60,8 @@ class LearnerService final : public v1::Learner::Service {
 
  private:
   void RecordStats(const TrainStats& stats);
+  // The active session's ModelInfo (weights::FillModelInfo, as every model service fills it).
+  void FillModel(v1::ModelInfo* info);
   // Runs `local` on this rank after replaying the request on the other ranks (if any).
   absl::Status Replicated(Command command, const std::string& id,
                           const google::protobuf::Message& request,
@@ -80,6 +83,9 @@ class LearnerService final : public v1::Learner::Service {
   absl::Time start_ = absl::Now();
   absl::Mutex mu_;
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);
+  absl::Time session_started_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
   std::string failed_ ABSL_GUARDED_BY(mu_);  // why the session is FAILED; empty = it is not

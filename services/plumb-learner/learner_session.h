@@ -97,6 +97,7 @@ struct LearnerCore::Session {
   std::optional<double> baseline;  // REINFORCE moving-average baseline
   std::string error;
   LearnerCore::Snapshot* snapshot = nullptr;  // where Report() publishes the session's state
+  ModelDescription model;                     // what Report() says of the policy
 
   // ---- the running Train call (reset by RunUpdate)
   const CancelPredicate* cancelled = nullptr;
@@ -107,7 +108,7 @@ struct LearnerCore::Session {
 
   // ---- shared machinery (learner_core.cc)
   SessionStatus State() const;
-  // Publishes State() to the snapshot.
+  // Publishes State() and `model` to the snapshot.
   void Report();
   // This rank's caller asked to abandon the call (only rank 0 has a caller).
   bool CancelRequested() const;

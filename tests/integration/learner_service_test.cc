@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/checkpoint/hf_config.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/learner.grpc.pb.h"
 #include "tests/support/service_process.h"
@@ -343,6 +344,36 @@ TEST_F(LearnerServiceTest, OnePublishRunsAtATime) {
   ASSERT_TRUE(slow_status.ok()) << slow_status.error_message();
   EXPECT_EQ(slow_response.failed_targets(), 1);
   EXPECT_TRUE(Publish(*stub_, session, {generator_.endpoint}).ok());  // and the next one runs
+}
+
+// The learner's ModelInfo was mostly empty (parameter_count 0, no dtype, device, tokenizer or
+// policy version), and the generator counted the value head that plumb-model info leaves out.
+// Now every service reports ModelConfig::ParameterCount() of the folder's config.json.
+TEST_F(LearnerServiceTest, ModelInfoIsCompleteAndCountsParametersLikeTheOtherServices) {
+  const auto [started, session] = StartSession(*stub_, Sft());
+  ASSERT_TRUE(started.ok());
+  ASSERT_TRUE(Train(SftBatch(session)).ok());
+  const v1::ModelInfo info = Info().model();
+  absl::StatusOr<model::ModelConfig> config =
+      checkpoint::ReadHfConfig(*root_ / "policy" / "config.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(info.parameter_count(), static_cast<uint64_t>(config->ParameterCount()));
+  EXPECT_EQ(info.architecture(), "llama");
+  EXPECT_EQ(info.vocab_size(), config->vocab_size);
+  EXPECT_EQ(info.dtype(), v1::DTYPE_FLOAT32);
+  EXPECT_EQ(info.device(), "cpu");
+  EXPECT_EQ(info.policy_version(), 1u);
+  EXPECT_EQ(fs::path(info.weights_source()), fs::weakly_canonical(*root_ / "policy"));
+  EXPECT_GT(info.weights_loaded_time().seconds(), 0);
+  EXPECT_FALSE(info.tokenizer().empty());
+
+  auto generator = v1::Generator::NewStub(
+      grpc::CreateChannel(generator_.endpoint, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::GeneratorGetInfoResponse generator_info;
+  ASSERT_TRUE(generator->GetInfo(&context, {}, &generator_info).ok());
+  EXPECT_EQ(generator_info.model().parameter_count(), info.parameter_count());
+  EXPECT_EQ(generator_info.model().tokenizer(), info.tokenizer());
 }
 
 }  // namespace
