@@ -170,9 +170,10 @@ class InProcessPpo {
  public:
   explicit InProcessPpo(const Setup& s)
       : setup_(s),
-        learner_(Take(learner::Storage::Create({.checkpoint_root = (s.root / "checkpoints").string(),
-                                                .model_roots = {s.root.string()}}),
-                      "learner storage")) {
+        learner_(
+            Take(learner::Storage::Create({.checkpoint_root = (s.root / "checkpoints").string(),
+                                           .model_roots = {s.root.string()}}),
+                 "learner storage")) {
     config::ConfigMap root = Yaml(s, s.generator_yaml, "generator.yaml");
     generator::GeneratorOptions gen;
     Check(generator::ParseGeneratorSection(root, s.root.string(), &gen), "generator:");

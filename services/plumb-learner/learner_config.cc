@@ -20,8 +20,8 @@ absl::Status ParseLearnerSection(config::ConfigMap& root, const std::string& con
   ASSIGN_OR_RETURN(std::optional<config::ConfigMap> section, root.Child("learner"));
   if (!section.has_value()) return absl::OkStatus();
   RETURN_IF_ERROR(section->Read("threads", &config->threads, config::IntRange{0, 1024}));
-  RETURN_IF_ERROR(section->Read("distributed_timeout_seconds",
-                                &config->distributed_timeout_seconds, config::IntRange{4, 86400}));
+  RETURN_IF_ERROR(section->Read("distributed_timeout_seconds", &config->distributed_timeout_seconds,
+                                config::IntRange{4, 86400}));
   if (section->Has("checkpoint_root")) {
     std::string path;
     RETURN_IF_ERROR(section->Read("checkpoint_root", &path));

@@ -70,9 +70,8 @@ absl::Status CheckLogProbs(const std::string& what, const std::vector<float>& va
       return absl::InvalidArgumentError(absl::StrCat(what, "[", t, "] is not finite"));
     }
     if (!(v <= 0 && v >= kMinTokenLogProb)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, "[", t, "] = ", v,
-                                                     " is not a log-prob in [", kMinTokenLogProb,
-                                                     ", 0]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, "[", t, "] = ", v, " is not a log-prob in [", kMinTokenLogProb, ", 0]"));
     }
   }
   return absl::OkStatus();
@@ -81,9 +80,8 @@ absl::Status CheckLogProbs(const std::string& what, const std::vector<float>& va
 absl::Status CheckLogProbSum(const std::string& what, double value) {
   if (!std::isfinite(value)) return absl::InvalidArgumentError(what + " is not finite");
   if (!(value <= 0 && value >= kMinSequenceLogProb)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " = ", value,
-                                                   " is not a summed log-prob in [",
-                                                   kMinSequenceLogProb, ", 0]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " = ", value, " is not a summed log-prob in [", kMinSequenceLogProb, ", 0]"));
   }
   return absl::OkStatus();
 }
@@ -181,9 +179,11 @@ bool LearnerCore::Session::CancelRequested() const {
 
 absl::Status LearnerCore::Session::AgreeToContinue() {
   std::vector<double> votes = {CancelRequested() ? 1.0 : 0.0, nonfinite.empty() ? 0.0 : 1.0};
-  if (world->size() > 1) ASSIGN_OR_RETURN(votes, world->AllReduceSum(votes));
+  if (world->size() > 1) {
+    ASSIGN_OR_RETURN(votes, world->AllReduceSum(votes));
+  }
   if (votes[0] == 0 && votes[1] == 0) return absl::OkStatus();
-  optimizer->zero_grad();
+  ZeroGrad();
   if (votes[1] > 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         nonfinite.empty() ? "a loss is not finite on another data-parallel rank" : nonfinite,
@@ -238,36 +238,51 @@ absl::Status LearnerCore::Session::ReduceTensors(const std::vector<at::Tensor>& 
 absl::StatusOr<double> LearnerCore::Session::Step(TrainStats* stats) {
   touched = true;
   RETURN_IF_ERROR(AgreeToContinue());
+  std::vector<at::Tensor> params = trainable;
+  params.insert(params.end(), critic_trainable.begin(), critic_trainable.end());
   if (world->size() > 1) {
     // Parameters without a gradient on every rank keep none (AdamW skips them, as on one
     // process); one with a gradient anywhere gets zeros where it has none, then the sum.
-    std::vector<double> has(trainable.size());
-    for (size_t i = 0; i < trainable.size(); ++i) has[i] = trainable[i].grad().defined() ? 1 : 0;
+    std::vector<double> has(params.size());
+    for (size_t i = 0; i < params.size(); ++i) has[i] = params[i].grad().defined() ? 1 : 0;
     ASSIGN_OR_RETURN(has, world->AllReduceSum(has));
     std::vector<at::Tensor> grads;
-    for (size_t i = 0; i < trainable.size(); ++i) {
+    for (size_t i = 0; i < params.size(); ++i) {
       if (has[i] == 0) continue;
-      if (!trainable[i].grad().defined()) {
-        trainable[i].mutable_grad() = torch::zeros_like(trainable[i]);
-      }
-      grads.push_back(trainable[i].grad());
+      if (!params[i].grad().defined()) params[i].mutable_grad() = torch::zeros_like(params[i]);
+      grads.push_back(params[i].grad());
     }
     RETURN_IF_ERROR(world->AllReduceSum(grads));
+  }
+  // The policy and the critic are clipped apart, each to max_grad_norm (as OpenRLHF does), and
+  // follow the same schedule from their own peak rates. The norms are taken after the sum, so
+  // every rank sees the same ones and decides alike.
+  const double clip =
+      options.max_grad_norm > 0 ? options.max_grad_norm : std::numeric_limits<double>::infinity();
+  const double norm = torch::nn::utils::clip_grad_norm_(trainable, clip);
+  const double critic_norm =
+      critic ? torch::nn::utils::clip_grad_norm_(critic_trainable, clip) : 0.0;
+  if (!std::isfinite(norm) || !std::isfinite(critic_norm)) {
+    ZeroGrad();
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::isfinite(norm) ? "the critic's" : "the", " gradient norm is not finite (",
+                     std::isfinite(norm) ? critic_norm : norm,
+                     "); no optimizer step was applied for it: ", WhatStays()));
   }
   const double lr = train::LearningRateAt(options.optimizer.lr, static_cast<int64_t>(steps),
                                           options.total_steps, options.schedule);
   train::SetLearningRate(*optimizer, lr);
-  const double norm = torch::nn::utils::clip_grad_norm_(
-      trainable,
-      options.max_grad_norm > 0 ? options.max_grad_norm : std::numeric_limits<double>::infinity());
-  if (!std::isfinite(norm)) {
-    optimizer->zero_grad();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the gradient norm is not finite (", norm, "); no optimizer step was applied for it: ",
-        WhatStays()));
-  }
   optimizer->step();
-  optimizer->zero_grad();
+  if (critic) {
+    const double critic_lr =
+        train::LearningRateAt(options.ppo.critic_learning_rate.value_or(options.optimizer.lr),
+                              static_cast<int64_t>(steps), options.total_steps, options.schedule);
+    train::SetLearningRate(*critic_optimizer, critic_lr);
+    critic_optimizer->step();
+    stats->metrics["critic/grad_norm"] = critic_norm;
+    stats->metrics["critic/learning_rate"] = critic_lr;
+  }
+  ZeroGrad();
   ++steps;
   ++version;
   stats->learning_rate = lr;
@@ -343,6 +358,15 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     return absl::NotFoundError(
         absl::StrCat("policy_checkpoint: ", Echo(options.policy_path), ": no config.json"));
   }
+  const bool separate_critic = options.algorithm == Algorithm::kPpo && options.ppo.separate_critic;
+  fs::path value_dir = dir;  // a separate critic starts from the policy's trunk by default
+  if (separate_critic && !options.value_path.empty()) {
+    ASSIGN_OR_RETURN(value_dir, storage_.ModelFolder(options.value_path, "value_checkpoint"));
+    if (std::error_code ec; !fs::exists(value_dir / "config.json", ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("value_checkpoint: ", Echo(options.value_path), ": no config.json"));
+    }
+  }
   SetSession(nullptr);
   auto s = std::make_unique<Session>();
   s->options = options;
@@ -379,11 +403,15 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     s->policy->to(placement.device);
     if (options.lora.has_value()) RETURN_IF_ERROR(model::ApplyLora(*s->policy, *options.lora));
     s->policy->train();
+    if (separate_critic) RETURN_IF_ERROR(s->LoadCritic(value_dir, placement, seed));
     if (world_->size() > 1) {
       // Every rank starts from rank 0's parameters (new heads and adapters included).
       std::vector<at::Tensor> all;
       torch::NoGradGuard no_grad;
       for (const at::Tensor& p : s->policy->parameters()) all.push_back(p.data());
+      if (s->critic) {
+        for (const at::Tensor& p : s->critic->parameters()) all.push_back(p.data());
+      }
       RETURN_IF_ERROR(world_->Broadcast(all));
     }
     return absl::OkStatus();
@@ -404,6 +432,10 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
   }
   s->key = key;
   s->model = {s->policy->config(), placement.dtype, options.device, dir.string(), absl::Now()};
+  if (s->critic) {
+    s->model.critic = s->critic->config();
+    s->model.critic_source = value_dir.string();
+  }
   SetSession(std::move(s));
   *created = true;
   return session_->State();
@@ -430,242 +462,6 @@ std::optional<ModelDescription> LearnerCore::Model() const {
   absl::MutexLock lock(&snapshot_.mu);
   return snapshot_.model;
 }
-
-namespace {
-
-// Claims the session for one Train call; ABORTED when another one runs.
-class TrainingClaim {
- public:
-  explicit TrainingClaim(std::atomic<bool>* flag) : flag_(flag) {
-    bool expected = false;
-    owned_ = flag_->compare_exchange_strong(expected, true);
-  }
-  ~TrainingClaim() {
-    if (owned_) flag_->store(false);
-  }
-  bool owned() const { return owned_; }
-
- private:
-  std::atomic<bool>* flag_;
-  bool owned_ = false;
-};
-
-// The batch kinds each algorithm trains on (TrainRequest's table).
-absl::Status Accepts(Algorithm algorithm, const char* batch_kind,
-                     std::initializer_list<Algorithm> ok) {
-  for (Algorithm a : ok) {
-    if (a == algorithm) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("this session's algorithm does not train on ", batch_kind, " batches"));
-}
-
-}  // namespace
-
-#define PLUMB_TRAIN_CALL(batch_kind, ...)                                         \
-  TrainingClaim claim(&training_);                                                \
-  if (!claim.owned()) return absl::AbortedError("another Train call is running"); \
-  absl::MutexLock lock(&mu_);                                                     \
-  ASSIGN_OR_RETURN(Session* s, Find(id));                                         \
-  RETURN_IF_ERROR(Accepts(s->options.algorithm, batch_kind, {__VA_ARGS__}));      \
-  if (batch.empty())                                                              \
-    return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch")); \
-  if (batch.size() > static_cast<size_t>(kMaxBatchItems))                         \
-  return absl::InvalidArgumentError(absl::StrCat("a ", batch_kind, " batch of ", batch.size(), \
-                                                 " items; at most ", kMaxBatchItems))
-
-absl::StatusOr<TrainStats> LearnerCore::RunUpdate(
-    Session* s, const CancelPredicate& cancelled,
-    const std::function<absl::StatusOr<TrainStats>()>& update) {
-  s->cancelled = &cancelled;
-  s->nonfinite.clear();
-  s->touched = false;
-  s->call_start_steps = s->steps;
-  s->call_start_version = s->version;
-  const std::optional<double> baseline = s->baseline;
-  absl::StatusOr<TrainStats> stats = update();
-  s->cancelled = nullptr;
-  if (!stats.ok()) {
-    // Nothing half done may leak into the next call: a moved baseline, its gradients, or an
-    // accumulation window that now holds part of this call. (A call refused before any
-    // backward pass leaves the window of earlier calls alone.)
-    s->baseline = baseline;
-    if (s->touched) {
-      s->optimizer->zero_grad();
-      s->accumulated_calls = 0;
-    }
-    s->Report();
-  }
-  return stats;
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
-                                                        const std::vector<Experience>& batch,
-                                                        double temperature,
-                                                        const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("experience", Algorithm::kPpo, Algorithm::kGrpo, Algorithm::kRloo,
-                   Algorithm::kReinforce, Algorithm::kRejectionSamplingSft);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  double kl_coef = 0;
-  switch (o.algorithm) {
-    case Algorithm::kPpo:
-      kl_coef = o.ppo.kl_coef;
-      break;
-    case Algorithm::kGrpo:
-    case Algorithm::kRloo:
-    case Algorithm::kReinforce:
-      kl_coef = o.critic_free.kl.coef;
-      break;
-    default:
-      break;
-  }
-  std::map<std::string, int> group_sizes;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const Experience& e = batch[i];
-    const std::string what = absl::StrCat("experience ", i);
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.response));
-    RETURN_IF_ERROR(CheckValue(what + ": the reward", e.reward, -kMaxAbsReward, kMaxAbsReward));
-    if (!e.logprobs.empty() && e.logprobs.size() != e.response.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": ", e.logprobs.size(), " log-probs for ", e.response.size(), " response tokens"));
-    }
-    RETURN_IF_ERROR(CheckLogProbs(what + ": log-probs", e.logprobs));
-    if (kl_coef > 0 && e.ref_logprobs.size() != e.response.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": ", e.ref_logprobs.size(), " reference log-probs for ",
-                       e.response.size(), " response tokens (the KL penalty needs one per token)"));
-    }
-    RETURN_IF_ERROR(CheckLogProbs(what + ": reference log-probs", e.ref_logprobs));
-    if (o.max_policy_lag.has_value() && e.policy_version + *o.max_policy_lag < s->version) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, ": made by policy version ", e.policy_version, ", more than max_policy_lag ",
-          *o.max_policy_lag, " behind the session's version ", s->version));
-    }
-    ++group_sizes[e.group];
-  }
-  if (o.algorithm == Algorithm::kGrpo || o.algorithm == Algorithm::kRloo) {
-    for (const auto& [group, size] : group_sizes) {
-      if (size < 2) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "prompt group ", Echo(group, kDefaultEchoBytes, '\''), " has ", size,
-            " sample; GRPO and RLOO need at least 2 samples of each prompt in the batch"));
-      }
-    }
-  }
-  RETURN_IF_ERROR(
-      CheckValue("the sampling temperature", temperature, kMinTemperature, kMaxTemperature));
-  return RunUpdate(s, cancelled, [&] {
-    switch (o.algorithm) {
-      case Algorithm::kRejectionSamplingSft:
-        return s->RejectionSampling(batch);
-      case Algorithm::kPpo:
-        return s->Ppo(batch, temperature);
-      default:
-        return s->CriticFree(batch, temperature);
-    }
-  });
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainPreference(
-    const std::string& id, const std::vector<PreferenceExample>& batch,
-    const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("preference", Algorithm::kDpo, Algorithm::kOrpo, Algorithm::kSimpo,
-                   Algorithm::kRewardModel);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  const bool needs_reference = o.algorithm == Algorithm::kDpo && !o.dpo.reference_free;
-  for (const PreferenceExample& p : batch) {
-    const std::string what = absl::StrCat("pair ", Echo(p.id, kDefaultEchoBytes, '\''));
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.chosen));
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.rejected));
-    if (needs_reference && (!p.ref_chosen.has_value() || !p.ref_rejected.has_value())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": reference log-probs are required (or set reference_free)"));
-    }
-    if (p.ref_chosen) {
-      RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_chosen_logprob", *p.ref_chosen));
-    }
-    if (p.ref_rejected) {
-      RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_rejected_logprob", *p.ref_rejected));
-    }
-    if (p.margin) RETURN_IF_ERROR(CheckValue(what + ": the margin", *p.margin, 0, kMaxMargin));
-  }
-  return RunUpdate(s, cancelled, [&] { return s->Pairs(batch); });
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainSft(const std::string& id,
-                                                 const std::vector<SftExample>& batch,
-                                                 const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("SFT", Algorithm::kSft, Algorithm::kRejectionSamplingSft);
-  return RunUpdate(s, cancelled, [&] { return s->Sft(batch); });
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
-                                                      const std::vector<UnpairedExample>& batch,
-                                                      const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("unpaired", Algorithm::kKto);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  const bool mismatched = o.kto_reference_point == KtoReferencePoint::kBatchMismatched;
-  if (mismatched && batch.size() < 2) {
-    return absl::InvalidArgumentError(
-        "the mismatched-pairs reference point needs at least 2 examples in the batch");
-  }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const UnpairedExample& e = batch[i];
-    const std::string what = absl::StrCat("example ", Echo(e.id, kDefaultEchoBytes, '\''));
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.completion));
-    if (!e.ref_logprob.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": reference_logprob is required"));
-    }
-    RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_logprob", *e.ref_logprob));
-    if (mismatched) {
-      if (!e.ref_kl_logprob.has_value()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            what,
-            ": reference_kl_logprob is required with the mismatched-pairs reference point"));
-      }
-      RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_kl_logprob", *e.ref_kl_logprob));
-      RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length,
-                                    what + " (with the next example's completion)", e.prompt,
-                                    batch[(i + 1) % batch.size()].completion));
-    }
-  }
-  return RunUpdate(s, cancelled, [&] { return s->Kto(batch); });
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
-                                                    const std::vector<RankedGroup>& batch,
-                                                    const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("ranked", Algorithm::kRrhf, Algorithm::kRewardModel);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  for (const RankedGroup& g : batch) {
-    const std::string what = absl::StrCat("group ", Echo(g.id, kDefaultEchoBytes, '\''));
-    if (g.responses.size() < 2 || g.responses.size() != g.ranks.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least 2 ranked responses"));
-    }
-    if (g.responses.size() > static_cast<size_t>(kMaxRankedResponses)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": ", g.responses.size(),
-                                                     " responses; at most ", kMaxRankedResponses));
-    }
-    std::set<int> distinct(g.ranks.begin(), g.ranks.end());
-    if (distinct.size() < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least 2 distinct ranks"));
-    }
-    for (size_t r = 0; r < g.responses.size(); ++r) {
-      RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length,
-                                    absl::StrCat(what, " response ", r), g.prompt, g.responses[r]));
-      if (g.ranks[r] < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(what, " response ", r, ": rank < 0"));
-      }
-    }
-  }
-  return RunUpdate(s, cancelled, [&] { return s->Ranked(batch); });
-}
-
-#undef PLUMB_TRAIN_CALL
 
 absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::ScalarType dtype) {
   absl::MutexLock lock(&mu_);
@@ -697,6 +493,7 @@ absl::StatusOr<CheckpointInfo> LearnerCore::SaveCheckpoint(const std::string& id
       std::ofstream version(into / kVersionFile);
       version << s->version << "\n";
       if (!version) return absl::InternalError("could not write the policy version");
+      RETURN_IF_ERROR(s->SaveCritic(into, weights_only));
       if (weights_only) return absl::OkStatus();
       train::RunState state;
       state.step = static_cast<int64_t>(s->version);
@@ -722,8 +519,11 @@ absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id
   if (weights_only) {
     RETURN_IF_ERROR(Guard("loading weights", [&]() -> absl::Status {
       ASSIGN_OR_RETURN(checkpoint::TensorMap tensors, checkpoint::ReadSafetensorsCheckpoint(dir));
-      torch::NoGradGuard no_grad;
-      return model::ImportHfTensors(*s->policy, std::move(tensors), dir.string());
+      {
+        torch::NoGradGuard no_grad;
+        RETURN_IF_ERROR(model::ImportHfTensors(*s->policy, std::move(tensors), dir.string()));
+      }
+      return s->LoadCriticCheckpoint(dir, /*weights_only=*/true);
     }));
     s->version = ReadVersion(dir);
     s->model.source = dir.string();
@@ -737,6 +537,8 @@ absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id
         absl::StrCat(Echo(path), " holds weights only (load it with weights_only)"));
   }
   RETURN_IF_ERROR(Guard("loading the checkpoint", [&]() -> absl::Status {
+    // The critic first: a checkpoint without one is refused before the policy changes.
+    RETURN_IF_ERROR(s->LoadCriticCheckpoint(dir, /*weights_only=*/false));
     ASSIGN_OR_RETURN(train::RunState state,
                      train::LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
     s->version = static_cast<uint64_t>(state.step);

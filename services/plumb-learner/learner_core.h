@@ -120,6 +120,9 @@ struct ModelDescription {
   std::string device;
   std::string source;  // the folder its weights were last loaded from
   absl::Time loaded;   // when
+  // PPO with a separate critic: the critic's config and initial folder.
+  std::optional<model::ModelConfig> critic;
+  std::string critic_source;
 };
 
 struct CheckpointInfo {
@@ -172,11 +175,10 @@ class LearnerCore {
   absl::StatusOr<PolicyWeights> Weights(const std::string& session, c10::ScalarType dtype);
   // `path` is a client's: resolved inside the checkpoint root (see learner_storage.h); the
   // answer carries the folder written or read.
-  absl::StatusOr<CheckpointInfo> SaveCheckpoint(const std::string& session,
-                                                const std::string& path, bool weights_only,
-                                                bool overwrite);
-  absl::StatusOr<CheckpointInfo> LoadCheckpoint(const std::string& session,
-                                                const std::string& path, bool weights_only);
+  absl::StatusOr<CheckpointInfo> SaveCheckpoint(const std::string& session, const std::string& path,
+                                                bool weights_only, bool overwrite);
+  absl::StatusOr<CheckpointInfo> LoadCheckpoint(const std::string& session, const std::string& path,
+                                                bool weights_only);
   absl::StatusOr<uint64_t> EndSession(const std::string& session);
   // The active session's state as of its last optimizer step (never waits for a Train call).
   std::optional<SessionStatus> Status() const;

@@ -129,7 +129,8 @@ TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeB
   EXPECT_EQ(second->policy_version, 1u);
   auto a = whole.Weights("session", torch::kFloat), b = split.Weights("session", torch::kFloat);
   for (const auto& [name, t] : a->tensors) {
-    EXPECT_LT((t - b->tensors.at(name)).abs().max().item<double>(), 1e-6) << name;
+    // Float summation order differs; Adam turns that into updates of ~1e-6 at lr 1e-2.
+    EXPECT_LT((t - b->tensors.at(name)).abs().max().item<double>(), 5e-6) << name;
   }
 }
 
@@ -179,7 +180,9 @@ TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
       for (const auto& [name, t] : want->tensors) {
         worst = std::max(worst, (t - weights[rank]->tensors.at(name)).abs().max().item<double>());
       }
-      EXPECT_LT(worst, 2e-5) << "rank " << rank;
+      // Two steps at lr 1e-2 (every step now runs at the full rate: the core's schedule
+      // defaulted to cosine with no horizon, which set the rate to 0 after the first step).
+      EXPECT_LT(worst, 1e-4) << "rank " << rank;
     }
   }
 }

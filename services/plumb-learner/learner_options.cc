@@ -29,8 +29,8 @@ absl::Status Real(const std::string& name, double value, Range r) {
   const bool above = r.min_open ? value > r.min : value >= r.min;
   const bool below = r.max_open ? value < r.max : value <= r.max;
   if (std::isfinite(value) && above && below) return absl::OkStatus();
-  return Field(name, absl::StrFormat("must be in %s%g, %g%s, got %g", r.min_open ? "(" : "[",
-                                     r.min, r.max, r.max_open ? ")" : "]", value));
+  return Field(name, absl::StrFormat("must be in %s%g, %g%s, got %g", r.min_open ? "(" : "[", r.min,
+                                     r.max, r.max_open ? ")" : "]", value));
 }
 
 constexpr Range kPositive{0, kMaxCoefficient, true};
@@ -63,6 +63,14 @@ absl::Status ValidatePpo(const PpoOptions& p) {
   RETURN_IF_ERROR(Real("ppo.value_loss_coef", p.value_loss_coef, kNonNegative));
   RETURN_IF_ERROR(Real("ppo.entropy_coef", p.entropy_coef, kAny));
   if (p.early_stop_kl) RETURN_IF_ERROR(Real("ppo.early_stop_kl", *p.early_stop_kl, kPositive));
+  if (p.critic_learning_rate) {
+    if (!p.separate_critic) {
+      return Field("ppo.critic_learning_rate",
+                   "needs critic = CRITIC_KIND_SEPARATE (the value head shares the policy's "
+                   "optimizer)");
+    }
+    RETURN_IF_ERROR(Real("ppo.critic_learning_rate", *p.critic_learning_rate, kPositive));
+  }
   return ValidateShaping("ppo", p.shaping);
 }
 
@@ -112,20 +120,19 @@ absl::Status ValidateSizes(const SessionOptions& o) {
       break;
     }
     case Algorithm::kRejectionSamplingSft:
-      RETURN_IF_ERROR(InRange("rejection_sampling.top_n_per_prompt", o.rejection_sampling.top_n,
-                              1, kMaxTopN));
+      RETURN_IF_ERROR(
+          InRange("rejection_sampling.top_n_per_prompt", o.rejection_sampling.top_n, 1, kMaxTopN));
       break;
     default:
       break;
   }
-  RETURN_IF_ERROR(InRange("optimizer.gradient_accumulation_steps", o.gradient_accumulation_steps,
-                          1, kMaxGradientAccumulationSteps));
+  RETURN_IF_ERROR(InRange("optimizer.gradient_accumulation_steps", o.gradient_accumulation_steps, 1,
+                          kMaxGradientAccumulationSteps));
   if (o.gradient_accumulation_steps > 1 && IsOnPolicy(o.algorithm)) {
     return Field("optimizer.gradient_accumulation_steps",
                  "must be 0 or 1 for on-policy algorithms (they take one step per minibatch)");
   }
-  RETURN_IF_ERROR(
-      InRange("optimizer.warmup_steps", o.schedule.warmup_steps, 0, kMaxScheduleSteps));
+  RETURN_IF_ERROR(InRange("optimizer.warmup_steps", o.schedule.warmup_steps, 0, kMaxScheduleSteps));
   RETURN_IF_ERROR(InRange("optimizer.total_steps", o.total_steps, 0, kMaxScheduleSteps));
   if (o.schedule.kind != "constant" && o.total_steps <= o.schedule.warmup_steps) {
     return Field("optimizer.total_steps", "must be > warmup_steps for a decaying schedule");
@@ -135,9 +142,8 @@ absl::Status ValidateSizes(const SessionOptions& o) {
   if (o.lora.has_value()) {
     RETURN_IF_ERROR(InRange("lora.rank", o.lora->rank, 1, kMaxLoraRank));
     if (o.lora->target_modules.size() > static_cast<size_t>(kMaxLoraTargets)) {
-      return Field("lora.target_modules",
-                   absl::StrCat(o.lora->target_modules.size(), " entries; at most ",
-                                kMaxLoraTargets));
+      return Field("lora.target_modules", absl::StrCat(o.lora->target_modules.size(),
+                                                       " entries; at most ", kMaxLoraTargets));
     }
     for (const std::string& m : o.lora->target_modules) {
       if (m.empty() || m.size() > kMaxIdBytes) {
@@ -203,8 +209,7 @@ absl::Status ValidateOptimizer(const SessionOptions& o) {
   RETURN_IF_ERROR(Real("optimizer.weight_decay", o.optimizer.weight_decay, kNonNegative));
   RETURN_IF_ERROR(Real("optimizer.min_lr_ratio", o.schedule.min_lr_ratio, kUnit));
   RETURN_IF_ERROR(Real("optimizer.max_grad_norm", o.max_grad_norm, kNonNegative));
-  if (o.schedule.kind != "constant" && o.schedule.kind != "linear" &&
-      o.schedule.kind != "cosine") {
+  if (o.schedule.kind != "constant" && o.schedule.kind != "linear" && o.schedule.kind != "cosine") {
     return Field("optimizer.schedule", "must be constant, linear or cosine");
   }
   if (o.lora) RETURN_IF_ERROR(Real("lora.alpha", o.lora->alpha, kPositive));

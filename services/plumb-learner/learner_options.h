@@ -75,6 +75,10 @@ struct PpoOptions {
   LossAggregation aggregation = LossAggregation::kTokenMean;
   RewardShapingOptions shaping;
   std::optional<double> early_stop_kl;  // stop the epochs once approx KL exceeds this
+  // A critic network of its own (initialised from SessionOptions::value_path) with its own AdamW
+  // instead of the policy's value head.
+  bool separate_critic = false;
+  std::optional<double> critic_learning_rate;  // unset = the policy's
 };
 
 enum class BaselineKind { kMovingAverage, kBatchMean, kNone };
@@ -124,7 +128,8 @@ struct SessionOptions {
   int gradient_accumulation_steps = 1;     // offline algorithms: Train calls per step
   std::optional<uint64_t> max_policy_lag;  // on-policy algorithms
   train::OptimizerOptions optimizer;
-  train::ScheduleOptions schedule;
+  // Constant unless set, as TrainingConfig's default (train::ScheduleOptions defaults to cosine).
+  train::ScheduleOptions schedule{.kind = "constant"};
   int64_t total_steps = 0;  // decay horizon of the schedule
   double max_grad_norm = 1.0;
   int micro_batch_size = 0;         // 0 = a whole minibatch per forward pass
@@ -133,6 +138,7 @@ struct SessionOptions {
   bool bf16_mixed = false;
   std::optional<model::LoraOptions> lora;
   std::string policy_path;  // a Hugging Face model folder or a learner checkpoint
+  std::string value_path;   // the separate critic's initial weights ("" = the policy's trunk)
   std::string dtype = "float32";
   std::string device = "cpu";
 

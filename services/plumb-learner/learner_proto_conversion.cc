@@ -123,15 +123,8 @@ absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
   o->whiten_advantages = p.advantage_whitening() != v1::WHITENING_NONE;
   ReadShaping(p.reward_shaping(), &o->shaping);
   o->aggregation = ReadAggregation(p.loss_aggregation(), LossAggregation::kTokenMean);
-  if (p.critic() == v1::CRITIC_KIND_SEPARATE) {
-    return absl::UnimplementedError(
-        "config.ppo.critic: CRITIC_KIND_SEPARATE is not supported; the critic is the policy's "
-        "value head (CRITIC_KIND_VALUE_HEAD)");
-  }
-  if (p.has_critic_learning_rate()) {
-    return absl::UnimplementedError(
-        "config.ppo.critic_learning_rate: the value head shares the policy's optimizer");
-  }
+  o->separate_critic = p.critic() == v1::CRITIC_KIND_SEPARATE;
+  if (p.has_critic_learning_rate()) o->critic_learning_rate = p.critic_learning_rate();
   if (p.has_early_stop_kl()) o->early_stop_kl = p.early_stop_kl();
   return absl::OkStatus();
 }
@@ -214,7 +207,8 @@ absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, SessionOpt
 
 absl::Status ReadLora(const v1::LoraConfig& p, SessionOptions* o) {
   if (p.dropout() != 0) {
-    return absl::UnimplementedError("config.lora.dropout: adapter dropout is not supported; leave it 0");
+    return absl::UnimplementedError(
+        "config.lora.dropout: adapter dropout is not supported; leave it 0");
   }
   if (p.publish_adapters_only()) {
     return absl::UnimplementedError(
@@ -236,8 +230,7 @@ absl::Status ReadLora(const v1::LoraConfig& p, SessionOptions* o) {
 // ---- shapes
 
 absl::Status TooMany(const std::string& path, size_t size, size_t limit, const char* what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(path, ": ", size, " ", what, "; at most ", limit));
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", size, " ", what, "; at most ", limit));
 }
 
 absl::Status CheckCount(const std::string& path, int size, int64_t limit) {
@@ -481,8 +474,9 @@ absl::Status CheckTrainRequest(const v1::TrainRequest& request) {
     case v1::TrainRequest::kSft:
       return CheckShape(request.sft(), "request.sft");
     default:
-      return absl::InvalidArgumentError("request: no batch (set one of experience, preference, "
-                                        "unpaired, ranked, sft)");
+      return absl::InvalidArgumentError(
+          "request: no batch (set one of experience, preference, "
+          "unpaired, ranked, sft)");
   }
 }
 

@@ -57,6 +57,7 @@ absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
                                               const std::string& id, bool* created) {
   ASSIGN_OR_RETURN(SessionOptions options, SessionOptionsFromProto(request.config()));
   options.policy_path = request.policy_checkpoint();
+  options.value_path = request.value_checkpoint();
   return core.StartSession(options, request.session_key(), request.replace_active(), created, id);
 }
 

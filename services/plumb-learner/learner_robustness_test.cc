@@ -280,36 +280,47 @@ TEST_F(LearnerCoreTest, BatchValuesOutOfRangeAreRefusedAndNothingIsTrained) {
   }
 }
 
-// Behaviour log-prob -1e4 against a reference log-prob 0 are legal inputs, but the k3 KL
-// estimate exp(1e4) - 1 - 1e4 is inf: that row's rewards, advantages and loss are not finite
-// (without whitening, the other rows' stay finite).
-SessionOptions InfiniteKlOptions(SessionOptions o) {
-  o.ppo.kl_coef = 0.05;
-  o.ppo.kl_estimator = algorithms::KlEstimator::kK3;
-  o.ppo.whiten_advantages = false;
+// Valid requests keep every loss finite (log-ratios and KL estimates are clamped, values are
+// bounded), but a policy can still hold non-finite weights: a diverged run's checkpoint. Here
+// the embedding of token 60 is +inf, so exactly the rows that contain it go non-finite.
+constexpr int64_t kPoisonedToken = 60;
+
+SessionOptions PoisonedOptions(SessionOptions o, const fs::path& dir) {
+  const fs::path poisoned = dir / "poisoned";
+  if (!fs::exists(poisoned / "config.json")) {
+    absl::StatusOr<model::Transformer> m = model::LoadHfModel(dir);
+    EXPECT_TRUE(m.ok()) << m.status();
+    {
+      torch::NoGradGuard no_grad;
+      (*m)->embed_tokens()[kPoisonedToken].fill_(INFINITY);
+    }
+    EXPECT_TRUE(model::SaveHfModel(**m, poisoned).ok());
+  }
+  o.policy_path = poisoned.string();
+  o.ppo.whiten_advantages = false;  // keeps the other rows' advantages finite
   return o;
 }
 
-std::vector<Experience> WithBehaviourLogProbs(std::vector<Experience> batch, size_t bad_row) {
-  for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i].logprobs.assign(batch[i].response.size(), i == bad_row ? -1e4f : -4.0f);
-    if (i == bad_row) batch[i].ref_logprobs.assign(batch[i].response.size(), 0.0f);
+std::vector<Experience> WithPoisonedRow(std::vector<Experience> batch, size_t bad_row) {
+  if (bad_row < batch.size()) {
+    batch[bad_row].response = {kPoisonedToken, 61, 62};
+    batch[bad_row].ref_logprobs.assign(3, -4.0f);
   }
   return batch;
 }
 
 TEST_F(LearnerCoreTest, ANonFiniteLossAppliesNothingAndTheSessionTrainsOn) {
   LearnerCore core(TestStorage()), fresh(TestStorage());
-  Start(core, InfiniteKlOptions(Options(Algorithm::kPpo)));
-  Start(fresh, InfiniteKlOptions(Options(Algorithm::kPpo)));
+  Start(core, PoisonedOptions(Options(Algorithm::kPpo), *dir_));
+  Start(fresh, PoisonedOptions(Options(Algorithm::kPpo), *dir_));
   absl::StatusOr<TrainStats> bad =
-      core.TrainExperience("session", WithBehaviourLogProbs(Rollouts(), 5), 1.0);
+      core.TrainExperience("session", WithPoisonedRow(Rollouts(), 5), 1.0);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition) << bad.status();
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("the PPO loss is not finite"));
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("no optimizer step was applied"));
   EXPECT_EQ(core.Status()->policy_version, 0u);
   EXPECT_EQ(MaxDifference(core, fresh), 0.0);
-  const std::vector<Experience> good = WithBehaviourLogProbs(Rollouts(), 99);
+  const std::vector<Experience> good = Rollouts();
   ASSERT_TRUE(core.TrainExperience("session", good, 1.0).ok());
   ASSERT_TRUE(fresh.TrainExperience("session", good, 1.0).ok());
   EXPECT_EQ(MaxDifference(core, fresh), 0.0);
@@ -319,15 +330,15 @@ TEST_F(LearnerCoreTest, ANonFiniteLossOnOneRankStopsTheStepOnEveryRank) {
   std::vector<absl::Status> bad(2);
   std::vector<uint64_t> versions(2);
   std::vector<absl::StatusOr<PolicyWeights>> weights(2, absl::InternalError("not run"));
+  const SessionOptions poisoned = PoisonedOptions(Options(Algorithm::kPpo), *dir_);
   OnTwoRanks([&](LearnerCore& core, int rank) {
-    SessionOptions o = InfiniteKlOptions(Options(Algorithm::kPpo));
+    SessionOptions o = poisoned;
     o.micro_batch_size = 1;
     Start(core, o);
-    // Row 7 is in rank 1's half of the batch: only rank 1 sees the infinite loss.
-    bad[rank] = core.TrainExperience("session", WithBehaviourLogProbs(Rollouts(), 7), 1.0).status();
+    // Row 7 is in rank 1's half of the batch: only rank 1 sees the non-finite loss.
+    bad[rank] = core.TrainExperience("session", WithPoisonedRow(Rollouts(), 7), 1.0).status();
     versions[rank] = core.Status()->policy_version;
-    EXPECT_TRUE(
-        core.TrainExperience("session", WithBehaviourLogProbs(Rollouts(), 99), 1.0).ok());
+    EXPECT_TRUE(core.TrainExperience("session", Rollouts(), 1.0).ok());
     weights[rank] = core.Weights("session", torch::kFloat);
   });
   EXPECT_EQ(bad[0].code(), absl::StatusCode::kFailedPrecondition) << bad[0];

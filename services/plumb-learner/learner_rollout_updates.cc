@@ -90,9 +90,8 @@ absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& 
     const int64_t w = scores.logprobs.size(1);
     logp->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.logprobs.to(torch::kCPU));
     if (values) {
-      old_values->narrow(0, a, b - a)
-          .narrow(1, 0, w)
-          .copy_(policy->Values(scores.hidden).to(torch::kFloat).to(torch::kCPU));
+      ASSIGN_OR_RETURN(at::Tensor v, Values(batch, identity, a, b, scores));
+      old_values->narrow(0, a, b - a).narrow(1, 0, w).copy_(v.to(torch::kCPU));
     }
     mask->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.mask.to(torch::kCPU));
     entropy += scores.entropy.sum().to(torch::kCPU).to(torch::kDouble);
@@ -110,14 +109,14 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
   const int64_t n = static_cast<int64_t>(batch.size());
   const int64_t width = t.mask.size(1);
   const int64_t minibatch = t.minibatch > 0 ? t.minibatch : n;
-  const bool critic = t.returns.defined();
+  const bool has_values = t.returns.defined();
   algorithms::PolicyLossOptions loss_options = t.loss;
   loss_options.token_level = t.aggregation != LossAggregation::kSequenceMean;
   Sums sums({"policy", "value", "entropy", "kl_loss", "clip", "approx_kl", "value_sq", "tokens",
              "minibatches"});
   int epochs_run = 0;
   bool stopped_early = false;
-  optimizer->zero_grad();
+  ZeroGrad();
   // With several minibatches each epoch takes the rows in its own order (MinibatchOrder); the
   // targets are permuted to match, so minibatch [m0, m1) is rows order[m0..m1).
   const bool shuffle = minibatch < n;
@@ -171,12 +170,14 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
             algorithms::PpoPolicyLoss(now.logprobs, slice(e.old_logp), slice(e.advantages), m,
                                       loss_options, e.ref.defined() ? slice(e.ref) : at::Tensor());
         at::Tensor loss = pl.loss;
-        if (critic) {
-          const at::Tensor values = policy->Values(now.hidden).to(torch::kFloat);
+        if (has_values) {
+          ASSIGN_OR_RETURN(const at::Tensor values, Values(batch, order, a, b, now));
           const at::Tensor vl =
               algorithms::ClippedValueLoss(values, slice(e.old_values), slice(e.returns), m,
                                            t.value_clip, loss_options.token_level);
-          loss = loss + t.value_loss_coef * vl;
+          // A separate critic learns from the value loss alone (its own optimizer sets its
+          // pace); the shared value head's loss is weighted against the policy's.
+          loss = loss + (critic ? 1.0 : t.value_loss_coef) * vl;
           sums.Add("value", vl.item<double>() * share);
           sums.Add("value_sq",
                    ((values.detach() - slice(e.returns)).pow(2) * m).sum().item<double>());
@@ -186,7 +187,7 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
           loss = loss - t.entropy_coef * entropy;
           sums.Add("entropy", entropy.item<double>() * share);
         }
-        Backward(loss * share, critic ? "PPO loss" : "policy-gradient loss");
+        Backward(loss * share, has_values ? "PPO loss" : "policy-gradient loss");
         sums.Add("policy", (pl.loss.item<double>() - pl.kl_loss.item<double>()) * share);
         sums.Add("kl_loss", pl.kl_loss.item<double>() * share);
         sums.Add("clip", pl.clip_ratio.item<double>() * tokens);
@@ -214,10 +215,10 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
     stats->losses["kl"] = sums["kl_loss"] / steps_taken;
     total += stats->losses["kl"];
   }
-  if (critic) {
+  if (has_values) {
     stats->losses["value"] = sums["value"] / steps_taken;
     stats->value_error = sums["value_sq"] / tokens;
-    total += t.value_loss_coef * stats->losses["value"];
+    total += (critic ? 1.0 : t.value_loss_coef) * stats->losses["value"];
   }
   if (t.entropy_coef != 0) {
     stats->losses["entropy"] = -sums["entropy"] / steps_taken;

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -16,8 +16,8 @@
 #include "common/rpc/grpc_probe.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/raw_stream.h"
-#include "common/status/echo.h"
 #include "common/service/service_host.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/weights/model_service_support.h"
@@ -99,7 +99,7 @@ absl::Status LearnerService::CheckNotFailed() {
                    " (restart every rank, then StartSession or LoadCheckpoint)"));
 }
 
-void LearnerService::FillModel(v1::ModelInfo* info) {
+void LearnerService::FillModel(v1::ModelInfo* info, v1::ModelInfo* critic) {
   const std::optional<ModelDescription> model = core_->Model();
   const std::optional<SessionStatus> status = core_->Status();
   if (!model.has_value() || !status.has_value()) return;
@@ -116,6 +116,16 @@ void LearnerService::FillModel(v1::ModelInfo* info) {
                           .loaded = model->loaded,
                           .tokenizer = tokenizer.get()},
                          info);
+  if (critic != nullptr && model->critic.has_value()) {
+    weights::FillModelInfo({.config = &*model->critic,
+                            .dtype = model->dtype,
+                            .device = model->device,
+                            .version = status->policy_version,
+                            .weights_source = model->critic_source,
+                            .loaded = model->loaded,
+                            .tokenizer = tokenizer.get()},
+                           critic);
+  }
 }
 
 void LearnerService::RecordStats(const TrainStats& stats) {
@@ -214,9 +224,8 @@ grpc::Status LearnerService::Train(grpc::ServerContext* context, const v1::Train
     return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
   };
   absl::StatusOr<TrainStats> stats = absl::InternalError("not run");
-  const absl::Status replicated = Replicated(Command::kTrain, "", *request, [&] {
-    stats = RunTrain(*core_, *request, cancelled);
-  });
+  const absl::Status replicated = Replicated(
+      Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request, cancelled); });
   training_.store(false);
   NoteLostRank(replicated);
   if (!replicated.ok()) return answer(replicated);
@@ -259,19 +268,16 @@ namespace {
 // runs) on a raw stream: tensor bytes go to the transport without being copied.
 // The stream carries the configured bearer token and stops when `cancelled` (the publisher's
 // caller went away).
-absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Channel>& channel,
-                                                 const rpc::ChannelOptions& client,
-                                                 const char* method, const PolicyWeights& weights,
-                                                 const weights::SendOptions& options,
-                                                 absl::Duration timeout,
-                                                 const std::function<bool()>& cancelled,
-                                                 uint64_t* bytes) {
+absl::StatusOr<v1::LoadWeightsResponse> StreamTo(
+    const std::shared_ptr<grpc::Channel>& channel, const rpc::ChannelOptions& client,
+    const char* method, const PolicyWeights& weights, const weights::SendOptions& options,
+    absl::Duration timeout, const std::function<bool()>& cancelled, uint64_t* bytes) {
   std::unique_ptr<grpc::ClientContext> context = rpc::NewClientContext(client, timeout);
   grpc::ByteBuffer reply;
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
       rpc::StartRawClientStream(channel, method, context.get(), &reply);
-  absl::StatusOr<uint64_t> sent = weights::SendWeightStreamToWire(
-      weights.tensors, options, [&](const grpc::ByteBuffer& chunk) {
+  absl::StatusOr<uint64_t> sent =
+      weights::SendWeightStreamToWire(weights.tensors, options, [&](const grpc::ByteBuffer& chunk) {
         if (cancelled()) {
           context->TryCancel();
           return false;
@@ -310,8 +316,8 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
     const std::string at = absl::StrCat("request.targets[", i, "]");
     if (t.endpoint().empty()) return answer(absl::InvalidArgumentError(at + ".endpoint: empty"));
     if (t.model().size() > kMaxIdBytes) {
-      return answer(absl::InvalidArgumentError(absl::StrCat(at, ".model: ", t.model().size(),
-                                                            " bytes; at most ", kMaxIdBytes)));
+      return answer(absl::InvalidArgumentError(
+          absl::StrCat(at, ".model: ", t.model().size(), " bytes; at most ", kMaxIdBytes)));
     }
     // Weights go only where the operator allowed (else any endpoint, unix sockets included,
     // received the policy, and the timing of the refusals scanned ports).
@@ -323,9 +329,8 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
           "learner's YAML")));
     }
     if (!seen.insert({t.endpoint(), t.model()}).second) {
-      return answer(absl::InvalidArgumentError(absl::StrCat(at, ": ", Echo(t.endpoint()), " ",
-                                                            Echo(t.model()),
-                                                            " is listed twice")));
+      return answer(absl::InvalidArgumentError(
+          absl::StrCat(at, ": ", Echo(t.endpoint()), " ", Echo(t.model()), " is listed twice")));
     }
   }
   const google::protobuf::Duration& limit = request->target_timeout();
@@ -380,16 +385,16 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
       options.source = absl::StrCat("learner:", request->session_id());
       options.allow_downgrade = request->allow_downgrade();
       uint64_t bytes = 0;
-      absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(absl::StrCat(
-          Echo(target.endpoint()), " serves no Generator, Reference or RewardScorer"));
+      absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(
+          absl::StrCat(Echo(target.endpoint()), " serves no Generator, Reference or RewardScorer"));
       const absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelTo(target.endpoint());
       if (!channel.ok()) loaded = channel.status();
       // Which model service the endpoint runs, by its health status. A probe that fails for
       // another reason than an unknown service (unreachable, no answer) ends the probing.
       auto serves = [&](const char* service) {
         if (!channel.ok()) return false;
-        absl::StatusOr<rpc::ServingStatus> health = rpc::CheckHealth(
-            *channel, service, absl::Seconds(10), publish_.client.bearer_token);
+        absl::StatusOr<rpc::ServingStatus> health =
+            rpc::CheckHealth(*channel, service, absl::Seconds(10), publish_.client.bearer_token);
         if (!health.ok() && health.status().code() != absl::StatusCode::kNotFound) {
           loaded = health.status();
           return false;
@@ -400,7 +405,9 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
         return StreamTo(*channel, publish_.client, method, *weights, options, timeout, cancelled,
                         &bytes);
       };
-      auto unreachable = [&] { return !loaded.ok() && loaded.status().code() != absl::StatusCode::kNotFound; };
+      auto unreachable = [&] {
+        return !loaded.ok() && loaded.status().code() != absl::StatusCode::kNotFound;
+      };
       if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
         loaded = stream("/plumb.v1.RewardScorer/LoadWeights");
       } else if (!unreachable() && serves("plumb.v1.Generator")) {
@@ -522,7 +529,8 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
       session->set_error(failed_);
     }
   }
-  FillModel(response->mutable_model());
+  FillModel(response->mutable_model(), response->mutable_critic());
+  if (response->critic().architecture().empty()) response->clear_critic();
   response->set_world_size(core_->world_size());
   response->set_distributed_backend("gloo");
   for (int a = v1::ALGORITHM_SFT; a <= v1::ALGORITHM_RRHF; ++a) {

@@ -60,8 +60,9 @@ class LearnerService final : public v1::Learner::Service {
 
  private:
   void RecordStats(const TrainStats& stats);
-  // The active session's ModelInfo (weights::FillModelInfo, as every model service fills it).
-  void FillModel(v1::ModelInfo* info);
+  // The active session's ModelInfo (weights::FillModelInfo, as every model service fills it),
+  // and its separate critic's when it has one and `critic` is not null.
+  void FillModel(v1::ModelInfo* info, v1::ModelInfo* critic = nullptr);
   // Runs `local` on this rank after replaying the request on the other ranks (if any).
   absl::Status Replicated(Command command, const std::string& id,
                           const google::protobuf::Message& request,

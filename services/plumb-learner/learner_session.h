@@ -1,6 +1,7 @@
 // Internal to plumb_learner_core: the training session behind LearnerCore, shared by the files
-// that implement its updates (learner_core.cc: lifecycle, optimizer steps and collectives;
-// learner_rollout_updates.cc: PPO, GRPO/RLOO/REINFORCE and rejection sampling;
+// that implement its updates (learner_core.cc: lifecycle, optimizer steps, collectives and
+// checkpoints; learner_train_calls.cc: the Train methods' checks; learner_critic.cc: PPO's
+// separate critic; learner_rollout_updates.cc: PPO, GRPO/RLOO/REINFORCE and rejection sampling;
 // learner_offline_updates.cc: SFT, reward model, pairwise, KTO and RRHF).
 //
 // Every update follows the same data-parallel rule: the whole batch is known to every rank, each
@@ -15,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/algorithms/kl.h"
+#include "common/model/hf_checkpoint.h"
 #include "common/model/logprobs.h"
 #include "common/model/transformer.h"
 #include "services/plumb-learner/learner_core.h"
@@ -89,6 +92,11 @@ struct LearnerCore::Session {
   model::Transformer policy{nullptr};
   std::vector<at::Tensor> trainable;
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  // PPO with a separate critic: the value network, its parameters and its own AdamW (null
+  // otherwise; the policy's value head is then the critic).
+  model::Transformer critic{nullptr};
+  std::vector<at::Tensor> critic_trainable;
+  std::unique_ptr<torch::optim::AdamW> critic_optimizer;
   algorithms::KlController kl = algorithms::KlController::Fixed(0.0);
   uint64_t version = 0;
   uint64_t steps = 0;
@@ -101,10 +109,31 @@ struct LearnerCore::Session {
 
   // ---- the running Train call (reset by RunUpdate)
   const CancelPredicate* cancelled = nullptr;
-  std::string nonfinite;     // what went non-finite on this rank, if anything
-  bool touched = false;      // gradients were written (so a failure must clear them)
+  std::string nonfinite;  // what went non-finite on this rank, if anything
+  bool touched = false;   // gradients were written (so a failure must clear them)
   uint64_t call_start_steps = 0;
   uint64_t call_start_version = 0;
+
+  // ---- the separate critic (learner_critic.cc)
+  // Builds the critic from the model folder `dir`: its trunk, and its value head from a critic
+  // the learner saved, else the first row of the folder's reward head score.weight (a reward
+  // model's), else the folder's value_head.weight, else normal(0, 0.02) from `seed`.
+  // FAILED_PRECONDITION when its vocabulary differs from the policy's or its context is shorter.
+  absl::Status LoadCritic(const std::filesystem::path& dir, const model::ModelPlacement& placement,
+                          uint64_t seed);
+  // Values [b - a, R] (float) of the rows order[a..b) from the critic, or from the policy's
+  // value head on `policy_scores` (the policy's forward of the same rows) without one.
+  absl::StatusOr<at::Tensor> Values(const std::vector<Experience>& batch,
+                                    const std::vector<int64_t>& order, int64_t a, int64_t b,
+                                    const model::ResponseScores& policy_scores);
+  // Writes the critic (and unless weights_only its optimizer state) into a checkpoint folder
+  // being written, under critic/ and critic_state/.
+  absl::Status SaveCritic(const std::filesystem::path& into, bool weights_only);
+  // Reads them back; a checkpoint without a critic leaves the critic as it is when weights_only
+  // and is FAILED_PRECONDITION otherwise.
+  absl::Status LoadCriticCheckpoint(const std::filesystem::path& dir, bool weights_only);
+  // Zeroes the gradients of the policy and the critic.
+  void ZeroGrad();
 
   // ---- shared machinery (learner_core.cc)
   SessionStatus State() const;

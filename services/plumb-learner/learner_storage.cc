@@ -72,8 +72,7 @@ std::string RandomSuffix() {
 }
 
 absl::Status IoError(const std::string& what, const fs::path& p, const std::error_code& ec) {
-  const std::string message =
-      absl::StrCat(what, " ", Echo(p.string()), ": ", ec.message());
+  const std::string message = absl::StrCat(what, " ", Echo(p.string()), ": ", ec.message());
   if (ec == std::errc::permission_denied || ec == std::errc::read_only_file_system) {
     return absl::PermissionDeniedError(message);
   }

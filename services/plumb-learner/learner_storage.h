@@ -52,9 +52,9 @@ class Storage {
   // temporary folder, adding the marker, and renaming it into place. ALREADY_EXISTS when `dir`
   // exists and !overwrite; FAILED_PRECONDITION when it exists but is not a learner checkpoint.
   // On failure `dir` is as before and the temporary folder is gone.
-  absl::Status WriteCheckpoint(const std::filesystem::path& dir, bool overwrite,
-                               const std::function<absl::Status(const std::filesystem::path&)>&
-                                   write) const;
+  absl::Status WriteCheckpoint(
+      const std::filesystem::path& dir, bool overwrite,
+      const std::function<absl::Status(const std::filesystem::path&)>& write) const;
 
   const std::filesystem::path& checkpoint_root() const { return checkpoint_root_; }
   const std::vector<std::filesystem::path>& model_roots() const { return model_roots_; }

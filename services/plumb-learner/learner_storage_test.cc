@@ -28,9 +28,9 @@ class StorageTest : public ::testing::Test {
     fs::create_directories(base_ / "models" / "policy");
     fs::create_directories(base_ / "outside");
     std::ofstream(base_ / "outside" / "secret") << "keep me\n";
-    absl::StatusOr<Storage> storage = Storage::Create(
-        {.checkpoint_root = (base_ / "checkpoints").string(),
-         .model_roots = {(base_ / "models").string()}});
+    absl::StatusOr<Storage> storage =
+        Storage::Create({.checkpoint_root = (base_ / "checkpoints").string(),
+                         .model_roots = {(base_ / "models").string()}});
     ASSERT_TRUE(storage.ok()) << storage.status();
     storage_.emplace(*std::move(storage));
   }
@@ -83,8 +83,7 @@ TEST_F(StorageTest, OverLongNamesAndControlCharactersAreInvalidArgumentsNotExcep
   EXPECT_EQ(long_component.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(long_component.status().message()), HasSubstr("at most 255"));
   for (const std::string& odd : {std::string("a\nb"), std::string("a\0b", 3), std::string()}) {
-    EXPECT_EQ(storage_->CheckpointFolder(odd).status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(storage_->CheckpointFolder(odd).status().code(), absl::StatusCode::kInvalidArgument);
   }
 }
 
@@ -151,7 +150,8 @@ TEST_F(StorageTest, OverwriteReplacesOnlyTheLearnersOwnCheckpoints) {
 TEST_F(StorageTest, AFailedOverwriteLeavesTheOldCheckpointWhole) {
   const fs::path dir = *storage_->CheckpointFolder("ckpt");
   ASSERT_TRUE(
-      storage_->WriteCheckpoint(dir, false, [](const fs::path& d) { return WriteFile(d, "w", "old"); })
+      storage_
+          ->WriteCheckpoint(dir, false, [](const fs::path& d) { return WriteFile(d, "w", "old"); })
           .ok());
   absl::Status failed = storage_->WriteCheckpoint(dir, true, [](const fs::path& d) {
     std::ofstream(d / "w") << "half\n";

@@ -38,8 +38,8 @@ int Main(int argc, char** argv) {
       plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/false);
   if (!args.ok()) return Fail(2, args.status());
   plumb::learner::LearnerConfig learner;
-  absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
-      args->config_path, [&](plumb::config::ConfigMap& root) {
+  absl::StatusOr<plumb::service::ServiceConfig> config =
+      plumb::service::LoadServiceConfig(args->config_path, [&](plumb::config::ConfigMap& root) {
         return plumb::learner::ParseLearnerSection(root, args->config_dir, &learner);
       });
   if (!config.ok()) return Fail(2, config.status());
@@ -67,8 +67,7 @@ int Main(int argc, char** argv) {
   plumb::metrics::Registry registry;
   plumb::learner::LearnerService service(
       &core, &registry,
-      plumb::learner::PublishOptions{learner.publish_targets, learner.publish_client},
-      &replicator);
+      plumb::learner::PublishOptions{learner.publish_targets, learner.publish_client}, &replicator);
   const int code = plumb::service::ServeUntilSignal(
       *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
   replicator.Shutdown();

@@ -399,7 +399,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
        [](v1::TrainingConfig* c) { c->mutable_optimizer()->set_gradient_accumulation_steps(2); },
        grpc::INVALID_ARGUMENT, "gradient_accumulation_steps: must be 0 or 1 for on-policy"},
       {v1::ALGORITHM_KTO, [](v1::TrainingConfig* c) { c->mutable_kto()->set_beta(-1); },
-       grpc::INVALID_ARGUMENT, "config.kto.beta: must be > 0"},
+       grpc::INVALID_ARGUMENT, "config.kto.beta: must be in (0, 1e+06], got -1"},
       {v1::ALGORITHM_GRPO, [](v1::TrainingConfig* c) { c->mutable_dpo(); }, grpc::INVALID_ARGUMENT,
        "config.algorithm_config: holds another algorithm's config"},
       {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_epochs(INT32_MAX); },
@@ -409,8 +409,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
       {v1::ALGORITHM_SFT,
        [](v1::TrainingConfig* c) { c->mutable_optimizer()->set_epsilon(std::nanf("")); },
        grpc::INVALID_ARGUMENT, "config.optimizer.epsilon"},
-      {v1::ALGORITHM_PPO,
-       [](v1::TrainingConfig* c) { c->mutable_ppo()->set_gamma(INFINITY); },
+      {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_gamma(INFINITY); },
        grpc::INVALID_ARGUMENT, "config.ppo.gamma"},
       {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_gamma(2.0f); },
        grpc::INVALID_ARGUMENT, "config.ppo.gamma: must be in [0, 1], got 2"},
@@ -550,7 +549,8 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
     v1::StartSessionResponse response;
     grpc::Status status = learner_->StartSession(&context, request, &response);
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
-    EXPECT_THAT(status.error_message(), HasSubstr("config.ppo.clip_range: must be in (0, 1)"));
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("config.ppo.clip_range / clip_range_low: must be in (0, 1), got 1.5"));
   }
   const std::string session = StartSession(config);
   const std::vector<v1::Rollout> rollouts = Generate(2);

@@ -42,12 +42,13 @@ class LearnerServiceTest : public ::testing::Test {
     generator_ = Start("plumb-generator", "generator.yaml",
                        common + "generator:\n  model: {path: policy}\n");
     // A generator that wants TLS and a bearer token from whoever loads weights into it.
-    secure_generator_ = Start(
-        "plumb-generator", "secure_generator.yaml",
-        absl::StrCat("server:\n  address: \"127.0.0.1:0\"\n  tls: {cert_file: ", certs->dir,
-                     "/server.pem, key_file: ", certs->dir,
-                     "/server.key}\n  auth: {token_file: token}\nmetrics: {enabled: false}\n"
-                     "generator:\n  model: {path: policy}\n"));
+    secure_generator_ =
+        Start("plumb-generator", "secure_generator.yaml",
+              absl::StrCat("server:\n  address: \"127.0.0.1:0\"\n  tls: {cert_file: ", certs->dir,
+                           "/server.pem, key_file: ", certs->dir,
+                           "/server.key}\n  auth: {token_file: ", (*root_ / "token").string(),
+                           "}\nmetrics: {enabled: false}\n"
+                           "generator:\n  model: {path: policy}\n"));
     // A listening socket that never accepts: connections to it hang.
     blackhole_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
@@ -62,11 +63,12 @@ class LearnerServiceTest : public ::testing::Test {
                      common + "learner: {checkpoint_root: checkpoints, model_roots: [\".\"], " +
                          "publish_targets: [\"" + generator_.endpoint + "\", \"" +
                          BlackholeEndpoint() + "\"]}\n");
-    secure_learner_ =
-        Start("plumb-learner", "secure_learner.yaml",
-              absl::StrCat(common, "learner:\n  model_roots: [\".\"]\n  publish_targets: [\"",
-                           secure_generator_.endpoint, "\"]\n  publish_client:\n    tls: {ca_file: ",
-                           certs->dir, "/plumb-test-ca.pem}\n    auth: {token_file: token}\n"));
+    secure_learner_ = Start(
+        "plumb-learner", "secure_learner.yaml",
+        absl::StrCat(
+            common, "learner:\n  model_roots: [\".\"]\n  publish_targets: [\"",
+            secure_generator_.endpoint, "\"]\n  publish_client:\n    tls: {ca_file: ", certs->dir,
+            "/plumb-test-ca.pem}\n    auth: {token_file: ", (*root_ / "token").string(), "}\n"));
   }
   static testing::RunningService Start(const std::string& binary, const std::string& name,
                                        const std::string& yaml) {
@@ -76,7 +78,8 @@ class LearnerServiceTest : public ::testing::Test {
     return service.ok() ? *std::move(service) : testing::RunningService{};
   }
   static void TearDownTestSuite() {
-    for (testing::RunningService* s : {&generator_, &secure_generator_, &learner_, &secure_learner_}) {
+    for (testing::RunningService* s :
+         {&generator_, &secure_generator_, &learner_, &secure_learner_}) {
       s->process.reset();
     }
     close(blackhole_);
@@ -239,8 +242,7 @@ TEST_F(LearnerServiceTest, HostilePathsAndOversizedNamesAreRefused) {
   };
   ExpectRefused(save(std::string(5000, 'a'), false, nullptr), grpc::INVALID_ARGUMENT,
                 "5000 bytes; at most 4096");
-  ExpectRefused(save(std::string(300, 'a'), false, nullptr), grpc::INVALID_ARGUMENT,
-                "at most 255");
+  ExpectRefused(save(std::string(300, 'a'), false, nullptr), grpc::INVALID_ARGUMENT, "at most 255");
   // Overwrite once ran a recursive delete on whatever path the client named.
   const fs::path outside = *root_ / "not_a_checkpoint";
   fs::create_directories(outside);
@@ -296,8 +298,8 @@ TEST_F(LearnerServiceTest, WeightsArePublishedOnlyToAllowListedTargets) {
   const auto [started, session] = StartSession(*stub_, Sft());
   ASSERT_TRUE(started.ok());
   for (const std::string& endpoint :
-       {std::string("127.0.0.1:1"), std::string("unix:/tmp/plumb.sock"),
-        secure_generator_.endpoint, std::string(5000, 'h')}) {
+       {std::string("127.0.0.1:1"), std::string("unix:/tmp/plumb.sock"), secure_generator_.endpoint,
+        std::string(5000, 'h')}) {
     ExpectRefused(Publish(*stub_, session, {endpoint}), grpc::PERMISSION_DENIED,
                   "is not an allowed publish target; add it to learner.publish_targets");
   }
@@ -319,6 +321,11 @@ TEST_F(LearnerServiceTest, PublishingReachesATargetThatWantsTlsAndAToken) {
       grpc::CreateChannel(secure_learner_.endpoint, grpc::InsecureChannelCredentials()));
   const auto [started, session] = StartSession(*stub, Sft());
   ASSERT_TRUE(started.ok()) << started.error_message();
+  {
+    grpc::ClientContext context;
+    v1::TrainResponse trained;
+    ASSERT_TRUE(stub->Train(&context, SftBatch(session), &trained).ok());  // version 1
+  }
   v1::PublishWeightsResponse published;
   const grpc::Status status = Publish(*stub, session, {secure_generator_.endpoint}, &published);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -374,6 +381,31 @@ TEST_F(LearnerServiceTest, ModelInfoIsCompleteAndCountsParametersLikeTheOtherSer
   ASSERT_TRUE(generator->GetInfo(&context, {}, &generator_info).ok());
   EXPECT_EQ(generator_info.model().parameter_count(), info.parameter_count());
   EXPECT_EQ(generator_info.model().tokenizer(), info.tokenizer());
+  EXPECT_FALSE(Info().has_critic());
+
+  // A separate critic (here from the policy's own folder) is counted apart.
+  v1::TrainingConfig ppo;
+  ppo.set_algorithm(v1::ALGORITHM_PPO);
+  ppo.mutable_ppo()->set_critic(v1::CRITIC_KIND_SEPARATE);
+  ppo.mutable_ppo()->set_critic_learning_rate(1e-4f);
+  v1::StartSessionRequest request;
+  *request.mutable_config() = ppo;
+  request.set_policy_checkpoint("policy");
+  request.set_value_checkpoint("policy");
+  request.set_replace_active(true);
+  grpc::ClientContext start_context;
+  v1::StartSessionResponse response;
+  const grpc::Status status = stub_->StartSession(&start_context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::LearnerGetInfoResponse with_critic = Info();
+  ASSERT_TRUE(with_critic.has_critic());
+  EXPECT_EQ(with_critic.critic().parameter_count(), info.parameter_count());
+  EXPECT_EQ(fs::path(with_critic.critic().weights_source()),
+            fs::weakly_canonical(*root_ / "policy"));
+  request.set_value_checkpoint("/etc");
+  grpc::ClientContext refused_context;
+  ExpectRefused(stub_->StartSession(&refused_context, request, &response), grpc::INVALID_ARGUMENT,
+                "value_checkpoint: \"/etc\" is not a folder inside");
 }
 
 }  // namespace
