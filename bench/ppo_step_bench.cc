@@ -156,7 +156,7 @@ Setup MakeSetup(const BenchOptions& options) {
       "scorer:\n  objectives: [helpfulness, sentiment]\n  objective_options:\n"
       "    helpfulness: {kind: reward_model, path: rm}\n    sentiment: {kind: afinn}\n"
       "  composition: {weights: {helpfulness: 1.0, sentiment: 1.0}}\n";
-  s.learner_yaml = absl::StrCat("learner: {threads: ", threads, "}\n");
+  s.learner_yaml = absl::StrCat("learner:\n  threads: ", threads, "\n  model_roots: [\".\"]\n");
   return s;
 }
 
@@ -168,7 +168,12 @@ config::ConfigMap Yaml(const Setup& s, const std::string& yaml, const std::strin
 
 class InProcessPpo {
  public:
-  explicit InProcessPpo(const Setup& s) : setup_(s) {
+  explicit InProcessPpo(const Setup& s)
+      : setup_(s),
+        learner_(
+            Take(learner::Storage::Create({.checkpoint_root = (s.root / "checkpoints").string(),
+                                           .model_roots = {s.root.string()}}),
+                 "learner storage")) {
     config::ConfigMap root = Yaml(s, s.generator_yaml, "generator.yaml");
     generator::GeneratorOptions gen;
     Check(generator::ParseGeneratorSection(root, s.root.string(), &gen), "generator:");
@@ -333,6 +338,11 @@ class ServicePpo {
           std::pair{"scorer", &s.scorer_yaml}, std::pair{"learner", &s.learner_yaml}}) {
       const fs::path config = s.root / absl::StrCat(name, ".yaml");
       std::ofstream(config) << common << *yaml;
+      if (std::string(name) == "learner") {
+        // Weights may go to the generator started first, and nowhere else.
+        std::ofstream(config, std::ios::app)
+            << "  publish_targets: [\"" << services_[0].endpoint << "\"]\n";
+      }
       services_.push_back(Take(
           testing::StartService(absl::StrCat("plumb-", name), config.string(), absl::Seconds(120)),
           name));

@@ -121,11 +121,16 @@ int main(int argc, char** argv) {
   const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
   std::ofstream(root / "gen.yaml")
       << common << "generator:\n  model: {path: policy}\n  threads: 1\n";
-  std::ofstream(root / "learner.yaml") << common;
   std::vector<plumb::testing::RunningService> services;
   for (const auto& [binary, config] :
        {std::pair{"plumb-generator", "gen.yaml"}, std::pair{"plumb-generator", "gen.yaml"},
         std::pair{"plumb-learner", "learner.yaml"}}) {
+    if (std::string(binary) == "plumb-learner") {
+      // The learner publishes only to allow-listed endpoints: the two generators just started.
+      std::ofstream(root / "learner.yaml")
+          << common << "learner: {model_roots: [\".\"], publish_targets: [\""
+          << services[0].endpoint << "\", \"" << services[1].endpoint << "\"]}\n";
+    }
     absl::StatusOr<plumb::testing::RunningService> service =
         plumb::testing::StartService(binary, (root / config).string(), absl::Seconds(120));
     if (!service.ok()) {

@@ -63,25 +63,35 @@ grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-void FillModelInfo(VersionedModel& model, const std::string& device,
-                   const tokenizer::Tokenizer* tokenizer, v1::ModelInfo* info) {
-  std::shared_ptr<ModelSnapshot> snapshot = model.Current();
-  const model::ModelConfig& config = model.config();
+void FillModelInfo(const ModelInfoSource& source, v1::ModelInfo* info) {
+  const model::ModelConfig& config = *source.config;
+  const tokenizer::Tokenizer* tokenizer = source.tokenizer;
   info->set_architecture("llama");
-  int64_t parameters = 0;
-  for (const at::Tensor& p : snapshot->model->parameters()) parameters += p.numel();
-  info->set_parameter_count(static_cast<uint64_t>(parameters));
+  info->set_parameter_count(static_cast<uint64_t>(config.ParameterCount()));
   info->set_vocab_size(static_cast<int32_t>(config.vocab_size));
   info->set_context_length(static_cast<int32_t>(config.max_position_embeddings));
-  info->set_dtype(tensor::ToWireDType(model.placement().dtype).value_or(v1::DType{}));
-  info->set_device(device);
-  info->set_policy_version(snapshot->version);
-  info->set_weights_source(snapshot->source);
-  *info->mutable_weights_loaded_time() = ToProtoTime(snapshot->loaded);
+  info->set_dtype(tensor::ToWireDType(source.dtype).value_or(v1::DType{}));
+  info->set_device(source.device);
+  info->set_policy_version(source.version);
+  info->set_weights_source(source.weights_source);
+  *info->mutable_weights_loaded_time() = ToProtoTime(source.loaded);
   info->set_tokenizer(tokenizer != nullptr ? tokenizer->description() : "");
   info->set_bos_token_id(tokenizer != nullptr ? tokenizer->bos_id().value_or(-1) : -1);
   info->set_eos_token_id(tokenizer != nullptr ? tokenizer->eos_id().value_or(-1) : -1);
   info->set_pad_token_id(tokenizer != nullptr ? tokenizer->pad_id().value_or(-1) : -1);
+}
+
+void FillModelInfo(VersionedModel& model, const std::string& device,
+                   const tokenizer::Tokenizer* tokenizer, v1::ModelInfo* info) {
+  std::shared_ptr<ModelSnapshot> snapshot = model.Current();
+  FillModelInfo({.config = &model.config(),
+                 .dtype = model.placement().dtype,
+                 .device = device,
+                 .version = snapshot->version,
+                 .weights_source = snapshot->source,
+                 .loaded = snapshot->loaded,
+                 .tokenizer = tokenizer},
+                info);
 }
 
 }  // namespace plumb::weights

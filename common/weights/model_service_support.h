@@ -46,6 +46,21 @@ class LoadWeightsEndpoint {
 // The status of a weight stream the StallWatchdog cancelled after `idle_timeout` of silence.
 absl::Status StalledWeightStream(absl::Duration idle_timeout);
 
+// What a ModelInfo reports, whoever holds the model (a VersionedModel, the learner's session).
+// parameter_count is config->ParameterCount(): the policy network's tensors (embeddings,
+// layers, final norm, untied LM head), without value/reward heads or LoRA adapters, as
+// `plumb-model info` and the scorer count them, so every service reports one number per model.
+struct ModelInfoSource {
+  const model::ModelConfig* config = nullptr;  // required
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  std::string device;
+  uint64_t version = 0;
+  std::string weights_source;
+  absl::Time loaded;
+  const tokenizer::Tokenizer* tokenizer = nullptr;  // may be null
+};
+void FillModelInfo(const ModelInfoSource& source, v1::ModelInfo* info);
+
 // ModelInfo of the model's current snapshot; `tokenizer` may be null.
 void FillModelInfo(VersionedModel& model, const std::string& device,
                    const tokenizer::Tokenizer* tokenizer, v1::ModelInfo* info);

@@ -15,10 +15,12 @@
 #include "common/checkpoint/hf_config.h"
 #include "common/checkpoint/sharded_checkpoint.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/train/optimizer.h"
 #include "common/train/sequence_scoring.h"
 #include "common/train/training_checkpoint.h"
+#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {
@@ -34,11 +36,6 @@ uint64_t ReadVersion(const fs::path& dir) {
   uint64_t version = 0;
   if (in) in >> version;
   return version;
-}
-
-bool IsOnPolicy(Algorithm a) {
-  return a == Algorithm::kPpo || a == Algorithm::kGrpo || a == Algorithm::kRloo ||
-         a == Algorithm::kReinforce || a == Algorithm::kRejectionSamplingSft;
 }
 
 }  // namespace
@@ -66,11 +63,54 @@ absl::Status CheckSequence(const model::ModelConfig& config, int64_t max_length,
   return absl::OkStatus();
 }
 
-absl::Status CheckFinite(const std::string& what, const std::vector<float>& values) {
-  for (float v : values) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(what, " is not finite"));
+absl::Status CheckLogProbs(const std::string& what, const std::vector<float>& values) {
+  for (size_t t = 0; t < values.size(); ++t) {
+    const float v = values[t];
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, "[", t, "] is not finite"));
+    }
+    if (!(v <= 0 && v >= kMinTokenLogProb)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, "[", t, "] = ", v, " is not a log-prob in [", kMinTokenLogProb, ", 0]"));
+    }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckLogProbSum(const std::string& what, double value) {
+  if (!std::isfinite(value)) return absl::InvalidArgumentError(what + " is not finite");
+  if (!(value <= 0 && value >= kMinSequenceLogProb)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " = ", value, " is not a summed log-prob in [", kMinSequenceLogProb, ", 0]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValue(const std::string& what, double value, double min, double max) {
+  if (!std::isfinite(value)) return absl::InvalidArgumentError(what + " is not finite");
+  if (!(value >= min && value <= max)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " = ", value, " is outside [", min, ", ", max, "]"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<int64_t> MinibatchOrder(uint64_t seed, uint64_t version, int epoch, int64_t n) {
+  // splitmix64 folds the three into one well-mixed seed.
+  auto mix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  std::mt19937_64 random(mix(mix(mix(seed) ^ version) ^ static_cast<uint64_t>(epoch)));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  // Fisher-Yates with plain modulo: the same sequence from every standard library.
+  for (int64_t i = n - 1; i > 0; --i) {
+    std::swap(order[i], order[random() % static_cast<uint64_t>(i + 1)]);
+  }
+  return order;
 }
 
 at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width) {
@@ -116,10 +156,70 @@ std::pair<int64_t, int64_t> LearnerCore::Session::Shard(int64_t begin, int64_t e
   return {begin + n * r / w, begin + n * (r + 1) / w};
 }
 
+SessionStatus LearnerCore::Session::State() const {
+  SessionStatus status;
+  status.id = id;
+  status.active = true;
+  status.policy_version = version;
+  status.optimizer_steps = steps;
+  status.train_calls = train_calls;
+  status.error = error;
+  return status;
+}
+
+void LearnerCore::Session::Report() {
+  absl::MutexLock lock(&snapshot->mu);
+  snapshot->status = State();
+  snapshot->model = model;
+}
+
+bool LearnerCore::Session::CancelRequested() const {
+  return cancelled != nullptr && *cancelled && (*cancelled)();
+}
+
+absl::Status LearnerCore::Session::AgreeToContinue() {
+  std::vector<double> votes = {CancelRequested() ? 1.0 : 0.0, nonfinite.empty() ? 0.0 : 1.0};
+  if (world->size() > 1) {
+    ASSIGN_OR_RETURN(votes, world->AllReduceSum(votes));
+  }
+  if (votes[0] == 0 && votes[1] == 0) return absl::OkStatus();
+  ZeroGrad();
+  if (votes[1] > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        nonfinite.empty() ? "a loss is not finite on another data-parallel rank" : nonfinite,
+        "; no optimizer step was applied for it: ", WhatStays()));
+  }
+  return CancelledStatus();
+}
+
+std::string LearnerCore::Session::WhatStays() const {
+  return absl::StrCat("the call's ", steps - call_start_steps,
+                      " earlier optimizer step(s) stay (policy version ", version,
+                      "); the unfinished minibatch's gradients were dropped");
+}
+
+absl::Status LearnerCore::Session::CancelledStatus() const {
+  return absl::CancelledError(
+      absl::StrCat("the Train call was cancelled (or its deadline passed): ", WhatStays()));
+}
+
+void LearnerCore::Session::Backward(const at::Tensor& loss, const std::string& what) {
+  touched = true;
+  const double value = loss.detach().to(torch::kDouble).item<double>();
+  if (!std::isfinite(value)) {
+    if (nonfinite.empty()) nonfinite = absl::StrCat("the ", what, " is not finite (", value, ")");
+    return;
+  }
+  loss.backward();
+}
+
 absl::Status LearnerCore::Session::ForMicroBatches(
     int64_t begin, int64_t end, const std::function<absl::Status(int64_t, int64_t)>& fn) const {
   const int64_t micro = options.micro_batch_size > 0 ? options.micro_batch_size : end - begin;
-  for (int64_t a = begin; a < end; a += micro) RETURN_IF_ERROR(fn(a, std::min(end, a + micro)));
+  for (int64_t a = begin; a < end; a += micro) {
+    if (world->size() == 1 && CancelRequested()) return CancelledStatus();
+    RETURN_IF_ERROR(fn(a, std::min(end, a + micro)));
+  }
   return absl::OkStatus();
 }
 
@@ -136,40 +236,59 @@ absl::Status LearnerCore::Session::ReduceTensors(const std::vector<at::Tensor>& 
 }
 
 absl::StatusOr<double> LearnerCore::Session::Step(TrainStats* stats) {
+  touched = true;
+  RETURN_IF_ERROR(AgreeToContinue());
+  std::vector<at::Tensor> params = trainable;
+  params.insert(params.end(), critic_trainable.begin(), critic_trainable.end());
   if (world->size() > 1) {
     // Parameters without a gradient on every rank keep none (AdamW skips them, as on one
     // process); one with a gradient anywhere gets zeros where it has none, then the sum.
-    std::vector<double> has(trainable.size());
-    for (size_t i = 0; i < trainable.size(); ++i) has[i] = trainable[i].grad().defined() ? 1 : 0;
+    std::vector<double> has(params.size());
+    for (size_t i = 0; i < params.size(); ++i) has[i] = params[i].grad().defined() ? 1 : 0;
     ASSIGN_OR_RETURN(has, world->AllReduceSum(has));
     std::vector<at::Tensor> grads;
-    for (size_t i = 0; i < trainable.size(); ++i) {
+    for (size_t i = 0; i < params.size(); ++i) {
       if (has[i] == 0) continue;
-      if (!trainable[i].grad().defined()) {
-        trainable[i].mutable_grad() = torch::zeros_like(trainable[i]);
-      }
-      grads.push_back(trainable[i].grad());
+      if (!params[i].grad().defined()) params[i].mutable_grad() = torch::zeros_like(params[i]);
+      grads.push_back(params[i].grad());
     }
     RETURN_IF_ERROR(world->AllReduceSum(grads));
+  }
+  // The policy and the critic are clipped apart, each to max_grad_norm (as OpenRLHF does), and
+  // follow the same schedule from their own peak rates. The norms are taken after the sum, so
+  // every rank sees the same ones and decides alike.
+  const double clip =
+      options.max_grad_norm > 0 ? options.max_grad_norm : std::numeric_limits<double>::infinity();
+  const double norm = torch::nn::utils::clip_grad_norm_(trainable, clip);
+  const double critic_norm =
+      critic ? torch::nn::utils::clip_grad_norm_(critic_trainable, clip) : 0.0;
+  if (!std::isfinite(norm) || !std::isfinite(critic_norm)) {
+    ZeroGrad();
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::isfinite(norm) ? "the critic's" : "the", " gradient norm is not finite (",
+                     std::isfinite(norm) ? critic_norm : norm,
+                     "); no optimizer step was applied for it: ", WhatStays()));
   }
   const double lr = train::LearningRateAt(options.optimizer.lr, static_cast<int64_t>(steps),
                                           options.total_steps, options.schedule);
   train::SetLearningRate(*optimizer, lr);
-  const double norm = torch::nn::utils::clip_grad_norm_(
-      trainable,
-      options.max_grad_norm > 0 ? options.max_grad_norm : std::numeric_limits<double>::infinity());
-  if (!std::isfinite(norm)) {
-    optimizer->zero_grad();
-    return absl::InternalError(
-        absl::StrCat("the gradient norm is not finite (", norm, "); the step was not applied"));
-  }
   optimizer->step();
-  optimizer->zero_grad();
+  if (critic) {
+    const double critic_lr =
+        train::LearningRateAt(options.ppo.critic_learning_rate.value_or(options.optimizer.lr),
+                              static_cast<int64_t>(steps), options.total_steps, options.schedule);
+    train::SetLearningRate(*critic_optimizer, critic_lr);
+    critic_optimizer->step();
+    stats->metrics["critic/grad_norm"] = critic_norm;
+    stats->metrics["critic/learning_rate"] = critic_lr;
+  }
+  ZeroGrad();
   ++steps;
   ++version;
   stats->learning_rate = lr;
   stats->grad_norm = norm;
   ++stats->optimizer_steps;
+  Report();
   return norm;
 }
 
@@ -178,6 +297,7 @@ void LearnerCore::Session::CloseCall(TrainStats* stats,
   stats->policy_version = version;
   stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++train_calls;
+  Report();
 }
 
 double LearnerCore::Session::OfflineScale() const {
@@ -185,18 +305,24 @@ double LearnerCore::Session::OfflineScale() const {
 }
 
 absl::Status LearnerCore::Session::FinishOfflineCall(TrainStats* stats) {
-  if (++accumulated_calls < std::max(1, options.gradient_accumulation_steps)) {
+  if (accumulated_calls + 1 < std::max(1, options.gradient_accumulation_steps)) {
+    // No step yet, but the ranks still decide together whether this call stands.
+    RETURN_IF_ERROR(AgreeToContinue());
+    ++accumulated_calls;
     stats->learning_rate = train::LearningRateAt(options.optimizer.lr, static_cast<int64_t>(steps),
                                                  options.total_steps, options.schedule);
     stats->metrics["accumulated_calls"] = accumulated_calls;
     return absl::OkStatus();
   }
+  RETURN_IF_ERROR(Step(stats).status());
   accumulated_calls = 0;
-  return Step(stats).status();
+  return absl::OkStatus();
 }
 
-LearnerCore::LearnerCore() : own_world_(train::World::Single()), world_(own_world_.get()) {}
-LearnerCore::LearnerCore(train::World* world) : world_(world) {}
+LearnerCore::LearnerCore(Storage storage)
+    : storage_(std::move(storage)), own_world_(train::World::Single()), world_(own_world_.get()) {}
+LearnerCore::LearnerCore(Storage storage, train::World* world)
+    : storage_(std::move(storage)), world_(world) {}
 LearnerCore::~LearnerCore() = default;
 
 int LearnerCore::rank() const { return world_->rank(); }
@@ -204,7 +330,7 @@ int LearnerCore::world_size() const { return world_->size(); }
 
 absl::StatusOr<LearnerCore::Session*> LearnerCore::Find(const std::string& id) {
   if (session_ == nullptr || session_->id != id) {
-    return absl::NotFoundError(absl::StrCat("no session '", id, "'"));
+    return absl::NotFoundError(absl::StrCat("no session ", Echo(id)));
   }
   return session_.get();
 }
@@ -215,25 +341,33 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
   absl::MutexLock lock(&mu_);
   *created = false;
   if (session_ != nullptr) {
-    if (!key.empty() && session_->key == key) return *StatusLocked();
+    if (!key.empty() && session_->key == key) return session_->State();
     if (!replace_active) {
       return absl::FailedPreconditionError(
           absl::StrCat("session '", session_->id, "' is active; end it or set replace_active"));
     }
-    session_.reset();
   }
+  // A bad request leaves the active session as it is.
+  RETURN_IF_ERROR(options.Validate());
   if (options.policy_path.empty()) {
     return absl::InvalidArgumentError("policy_checkpoint is required");
   }
-  if (options.gradient_accumulation_steps > 1 && IsOnPolicy(options.algorithm)) {
-    return absl::InvalidArgumentError(
-        "config.optimizer.gradient_accumulation_steps: must be 0 or 1 for on-policy algorithms "
-        "(they take one step per minibatch)");
+  ASSIGN_OR_RETURN(const fs::path dir,
+                   storage_.ModelFolder(options.policy_path, "policy_checkpoint"));
+  if (std::error_code ec; !fs::exists(dir / "config.json", ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("policy_checkpoint: ", Echo(options.policy_path), ": no config.json"));
   }
-  const fs::path dir(options.policy_path);
-  if (!fs::exists(dir / "config.json")) {
-    return absl::NotFoundError(absl::StrCat(options.policy_path, ": no config.json"));
+  const bool separate_critic = options.algorithm == Algorithm::kPpo && options.ppo.separate_critic;
+  fs::path value_dir = dir;  // a separate critic starts from the policy's trunk by default
+  if (separate_critic && !options.value_path.empty()) {
+    ASSIGN_OR_RETURN(value_dir, storage_.ModelFolder(options.value_path, "value_checkpoint"));
+    if (std::error_code ec; !fs::exists(value_dir / "config.json", ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("value_checkpoint: ", Echo(options.value_path), ": no config.json"));
+    }
   }
+  SetSession(nullptr);
   auto s = std::make_unique<Session>();
   s->options = options;
   s->world = world_;
@@ -269,11 +403,15 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     s->policy->to(placement.device);
     if (options.lora.has_value()) RETURN_IF_ERROR(model::ApplyLora(*s->policy, *options.lora));
     s->policy->train();
+    if (separate_critic) RETURN_IF_ERROR(s->LoadCritic(value_dir, placement, seed));
     if (world_->size() > 1) {
       // Every rank starts from rank 0's parameters (new heads and adapters included).
       std::vector<at::Tensor> all;
       torch::NoGradGuard no_grad;
       for (const at::Tensor& p : s->policy->parameters()) all.push_back(p.data());
+      if (s->critic) {
+        for (const at::Tensor& p : s->critic->parameters()) all.push_back(p.data());
+      }
       RETURN_IF_ERROR(world_->Broadcast(all));
     }
     return absl::OkStatus();
@@ -293,233 +431,37 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     s->id = id;
   }
   s->key = key;
-  session_ = std::move(s);
+  s->model = {s->policy->config(), placement.dtype, options.device, dir.string(), absl::Now()};
+  if (s->critic) {
+    s->model.critic = s->critic->config();
+    s->model.critic_source = value_dir.string();
+  }
+  SetSession(std::move(s));
   *created = true;
-  return *StatusLocked();
+  return session_->State();
+}
+
+void LearnerCore::SetSession(std::unique_ptr<Session> session) {
+  session_ = std::move(session);
+  if (session_ != nullptr) {
+    session_->snapshot = &snapshot_;
+    session_->Report();
+  }
+  if (session_ != nullptr) return;
+  absl::MutexLock lock(&snapshot_.mu);
+  snapshot_.status.reset();
+  snapshot_.model.reset();
 }
 
 std::optional<SessionStatus> LearnerCore::Status() const {
-  absl::MutexLock lock(&mu_);
-  return StatusLocked();
+  absl::MutexLock lock(&snapshot_.mu);
+  return snapshot_.status;
 }
 
-std::optional<SessionStatus> LearnerCore::StatusLocked() const {
-  if (session_ == nullptr) return std::nullopt;
-  SessionStatus status;
-  status.id = session_->id;
-  status.active = true;
-  status.policy_version = session_->version;
-  status.optimizer_steps = session_->steps;
-  status.train_calls = session_->train_calls;
-  status.error = session_->error;
-  return status;
+std::optional<ModelDescription> LearnerCore::Model() const {
+  absl::MutexLock lock(&snapshot_.mu);
+  return snapshot_.model;
 }
-
-std::optional<model::ModelConfig> LearnerCore::ModelConfigOf() const {
-  absl::MutexLock lock(&mu_);
-  if (session_ == nullptr) return std::nullopt;
-  return session_->policy->config();
-}
-
-namespace {
-
-// Claims the session for one Train call; ABORTED when another one runs.
-class TrainingClaim {
- public:
-  explicit TrainingClaim(std::atomic<bool>* flag) : flag_(flag) {
-    bool expected = false;
-    owned_ = flag_->compare_exchange_strong(expected, true);
-  }
-  ~TrainingClaim() {
-    if (owned_) flag_->store(false);
-  }
-  bool owned() const { return owned_; }
-
- private:
-  std::atomic<bool>* flag_;
-  bool owned_ = false;
-};
-
-// The batch kinds each algorithm trains on (TrainRequest's table).
-absl::Status Accepts(Algorithm algorithm, const char* batch_kind,
-                     std::initializer_list<Algorithm> ok) {
-  for (Algorithm a : ok) {
-    if (a == algorithm) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("this session's algorithm does not train on ", batch_kind, " batches"));
-}
-
-}  // namespace
-
-#define PLUMB_TRAIN_CALL(batch_kind, ...)                                         \
-  TrainingClaim claim(&training_);                                                \
-  if (!claim.owned()) return absl::AbortedError("another Train call is running"); \
-  absl::MutexLock lock(&mu_);                                                     \
-  ASSIGN_OR_RETURN(Session* s, Find(id));                                         \
-  RETURN_IF_ERROR(Accepts(s->options.algorithm, batch_kind, {__VA_ARGS__}));      \
-  if (batch.empty())                                                              \
-  return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch"))
-
-absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
-                                                        const std::vector<Experience>& batch,
-                                                        double temperature) {
-  PLUMB_TRAIN_CALL("experience", Algorithm::kPpo, Algorithm::kGrpo, Algorithm::kRloo,
-                   Algorithm::kReinforce, Algorithm::kRejectionSamplingSft);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  double kl_coef = 0;
-  switch (o.algorithm) {
-    case Algorithm::kPpo:
-      kl_coef = o.ppo.kl_coef;
-      break;
-    case Algorithm::kGrpo:
-    case Algorithm::kRloo:
-    case Algorithm::kReinforce:
-      kl_coef = o.critic_free.kl.coef;
-      break;
-    default:
-      break;
-  }
-  std::map<std::string, int> group_sizes;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const Experience& e = batch[i];
-    const std::string what = absl::StrCat("experience ", i);
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.response));
-    if (!std::isfinite(e.reward)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": the reward is not finite"));
-    }
-    if (!e.logprobs.empty() && e.logprobs.size() != e.response.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": ", e.logprobs.size(), " log-probs for ", e.response.size(), " response tokens"));
-    }
-    RETURN_IF_ERROR(CheckFinite(what + " log-probs", e.logprobs));
-    if (kl_coef > 0 && e.ref_logprobs.size() != e.response.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": ", e.ref_logprobs.size(), " reference log-probs for ",
-                       e.response.size(), " response tokens (the KL penalty needs one per token)"));
-    }
-    RETURN_IF_ERROR(CheckFinite(what + " reference log-probs", e.ref_logprobs));
-    if (o.max_policy_lag.has_value() && e.policy_version + *o.max_policy_lag < s->version) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, ": made by policy version ", e.policy_version, ", more than max_policy_lag ",
-          *o.max_policy_lag, " behind the session's version ", s->version));
-    }
-    ++group_sizes[e.group];
-  }
-  if (o.algorithm == Algorithm::kGrpo || o.algorithm == Algorithm::kRloo) {
-    for (const auto& [group, size] : group_sizes) {
-      if (size < 2) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "prompt group '", group, "' has ", size,
-            " sample; GRPO and RLOO need at least 2 samples of each prompt in the batch"));
-      }
-    }
-  }
-  if (!(temperature > 0) || !std::isfinite(temperature)) {
-    return absl::InvalidArgumentError("the sampling temperature must be > 0");
-  }
-  switch (o.algorithm) {
-    case Algorithm::kRejectionSamplingSft:
-      return s->RejectionSampling(batch);
-    case Algorithm::kPpo:
-      return s->Ppo(batch, temperature);
-    default:
-      return s->CriticFree(batch, temperature);
-  }
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainPreference(
-    const std::string& id, const std::vector<PreferenceExample>& batch) {
-  PLUMB_TRAIN_CALL("preference", Algorithm::kDpo, Algorithm::kOrpo, Algorithm::kSimpo,
-                   Algorithm::kRewardModel);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  const bool needs_reference = o.algorithm == Algorithm::kDpo && !o.dpo.reference_free;
-  for (const PreferenceExample& p : batch) {
-    const std::string what = absl::StrCat("pair '", p.id, "'");
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.chosen));
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.rejected));
-    if (needs_reference && (!p.ref_chosen.has_value() || !p.ref_rejected.has_value())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": reference log-probs are required (or set reference_free)"));
-    }
-    if ((p.ref_chosen && !std::isfinite(*p.ref_chosen)) ||
-        (p.ref_rejected && !std::isfinite(*p.ref_rejected))) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": a reference log-prob is not finite"));
-    }
-    if (p.margin.has_value() && !(*p.margin >= 0 && std::isfinite(*p.margin))) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": the margin must be finite and >= 0"));
-    }
-  }
-  return s->Pairs(batch);
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainSft(const std::string& id,
-                                                 const std::vector<SftExample>& batch) {
-  PLUMB_TRAIN_CALL("SFT", Algorithm::kSft, Algorithm::kRejectionSamplingSft);
-  return s->Sft(batch);
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
-                                                      const std::vector<UnpairedExample>& batch) {
-  PLUMB_TRAIN_CALL("unpaired", Algorithm::kKto);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  const bool mismatched = o.kto_reference_point == KtoReferencePoint::kBatchMismatched;
-  if (mismatched && batch.size() < 2) {
-    return absl::InvalidArgumentError(
-        "the mismatched-pairs reference point needs at least 2 examples in the batch");
-  }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const UnpairedExample& e = batch[i];
-    const std::string what = absl::StrCat("example '", e.id, "'");
-    RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, e.prompt, e.completion));
-    if (!e.ref_logprob.has_value() || !std::isfinite(*e.ref_logprob)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": a finite reference_logprob is required"));
-    }
-    if (mismatched) {
-      if (!e.ref_kl_logprob.has_value() || !std::isfinite(*e.ref_kl_logprob)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what,
-                         ": a finite reference_kl_logprob is required with the mismatched-pairs "
-                         "reference point"));
-      }
-      RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length,
-                                    what + " (with the next example's completion)", e.prompt,
-                                    batch[(i + 1) % batch.size()].completion));
-    }
-  }
-  return s->Kto(batch);
-}
-
-absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
-                                                    const std::vector<RankedGroup>& batch) {
-  PLUMB_TRAIN_CALL("ranked", Algorithm::kRrhf, Algorithm::kRewardModel);
-  const SessionOptions& o = s->options;
-  const model::ModelConfig& config = s->policy->config();
-  for (const RankedGroup& g : batch) {
-    const std::string what = absl::StrCat("group '", g.id, "'");
-    if (g.responses.size() < 2 || g.responses.size() != g.ranks.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least 2 ranked responses"));
-    }
-    std::set<int> distinct(g.ranks.begin(), g.ranks.end());
-    if (distinct.size() < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least 2 distinct ranks"));
-    }
-    for (size_t r = 0; r < g.responses.size(); ++r) {
-      RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length,
-                                    absl::StrCat(what, " response ", r), g.prompt, g.responses[r]));
-      if (g.ranks[r] < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(what, " response ", r, ": rank < 0"));
-      }
-    }
-  }
-  return s->Ranked(batch);
-}
-
-#undef PLUMB_TRAIN_CALL
 
 absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::ScalarType dtype) {
   absl::MutexLock lock(&mu_);
@@ -539,66 +481,81 @@ absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::S
   });
 }
 
-absl::StatusOr<uint64_t> LearnerCore::SaveCheckpoint(const std::string& id, const std::string& path,
-                                                     bool weights_only, bool overwrite) {
+absl::StatusOr<CheckpointInfo> LearnerCore::SaveCheckpoint(const std::string& id,
+                                                           const std::string& path,
+                                                           bool weights_only, bool overwrite) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  if (path.empty()) return absl::InvalidArgumentError("an empty checkpoint path");
-  const fs::path dir(path);
-  if (fs::exists(dir) && !overwrite) {
-    return absl::AlreadyExistsError(absl::StrCat(path, " exists (set overwrite)"));
-  }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  RETURN_IF_ERROR(Guard("saving the model", [&] { return model::SaveHfModel(*s->policy, dir); }));
-  std::ofstream(dir / kVersionFile) << s->version << "\n";
-  if (!weights_only) {
-    train::RunState state;
-    state.step = static_cast<int64_t>(s->version);
-    state.total_steps = s->options.total_steps;
-    state.kind = "learner";
-    state.batch_size = 0;
-    RETURN_IF_ERROR(
-        train::SaveTrainingCheckpoint(dir / "state", *s->policy, *s->optimizer, state, 1).status());
-  }
-  return s->version;
+  ASSIGN_OR_RETURN(const fs::path dir, storage_.CheckpointFolder(path));
+  RETURN_IF_ERROR(Guard("saving the checkpoint", [&] {
+    return storage_.WriteCheckpoint(dir, overwrite, [&](const fs::path& into) -> absl::Status {
+      RETURN_IF_ERROR(model::SaveHfModel(*s->policy, into));
+      std::ofstream version(into / kVersionFile);
+      version << s->version << "\n";
+      if (!version) return absl::InternalError("could not write the policy version");
+      RETURN_IF_ERROR(s->SaveCritic(into, weights_only));
+      if (weights_only) return absl::OkStatus();
+      train::RunState state;
+      state.step = static_cast<int64_t>(s->version);
+      state.total_steps = s->options.total_steps;
+      state.kind = "learner";
+      state.batch_size = 0;
+      return train::SaveTrainingCheckpoint(into / "state", *s->policy, *s->optimizer, state, 1)
+          .status();
+    });
+  }));
+  return CheckpointInfo{dir.string(), s->version};
 }
 
-absl::StatusOr<uint64_t> LearnerCore::LoadCheckpoint(const std::string& id, const std::string& path,
-                                                     bool weights_only) {
+absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id,
+                                                           const std::string& path,
+                                                           bool weights_only) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  const fs::path dir(path);
-  if (path.empty()) return absl::InvalidArgumentError("an empty checkpoint path");
-  if (!fs::exists(dir / "config.json")) {
-    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path));
+  ASSIGN_OR_RETURN(const fs::path dir, storage_.CheckpointFolder(path));
+  if (std::error_code ec; !fs::exists(dir / "config.json", ec)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint at ", Echo(path)));
   }
   if (weights_only) {
     RETURN_IF_ERROR(Guard("loading weights", [&]() -> absl::Status {
       ASSIGN_OR_RETURN(checkpoint::TensorMap tensors, checkpoint::ReadSafetensorsCheckpoint(dir));
-      torch::NoGradGuard no_grad;
-      return model::ImportHfTensors(*s->policy, std::move(tensors), dir.string());
+      {
+        torch::NoGradGuard no_grad;
+        RETURN_IF_ERROR(model::ImportHfTensors(*s->policy, std::move(tensors), dir.string()));
+      }
+      return s->LoadCriticCheckpoint(dir, /*weights_only=*/true);
     }));
     s->version = ReadVersion(dir);
-    return s->version;
+    s->model.source = dir.string();
+    s->model.loaded = absl::Now();
+    s->Report();
+    return CheckpointInfo{dir.string(), s->version};
   }
   std::optional<fs::path> latest = train::LatestCheckpoint(dir / "state");
   if (!latest.has_value()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, " holds weights only (load it with weights_only)"));
+        absl::StrCat(Echo(path), " holds weights only (load it with weights_only)"));
   }
-  ASSIGN_OR_RETURN(train::RunState state,
-                   train::LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
-  s->version = static_cast<uint64_t>(state.step);
+  RETURN_IF_ERROR(Guard("loading the checkpoint", [&]() -> absl::Status {
+    // The critic first: a checkpoint without one is refused before the policy changes.
+    RETURN_IF_ERROR(s->LoadCriticCheckpoint(dir, /*weights_only=*/false));
+    ASSIGN_OR_RETURN(train::RunState state,
+                     train::LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
+    s->version = static_cast<uint64_t>(state.step);
+    return absl::OkStatus();
+  }));
   s->error.clear();
-  return s->version;
+  s->model.source = dir.string();
+  s->model.loaded = absl::Now();
+  s->Report();
+  return CheckpointInfo{dir.string(), s->version};
 }
 
 absl::StatusOr<uint64_t> LearnerCore::EndSession(const std::string& id) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
   const uint64_t version = s->version;
-  session_.reset();
+  SetSession(nullptr);
   return version;
 }
 

@@ -25,13 +25,23 @@
 // weights stay identical without being broadcast. Losses are divided by global normalisers, so
 // the update equals what one process computes on the whole batch.
 //
+// Cancellation: every Train method takes a predicate that the update asks at its micro-batch
+// boundaries (one process) and optimizer-step boundaries (every rank votes, so all ranks stop at
+// the same step). An abandoned call answers CANCELLED and leaves: the optimizer steps it had
+// completed (the policy version counts them), no gradient of its unfinished minibatch (zeroed),
+// the KL controller, REINFORCE baseline and train_calls as before the call, and for offline
+// algorithms an empty gradient-accumulation window (the earlier calls' gradients are dropped too).
+// A non-finite loss or gradient norm stops the call the same way, FAILED_PRECONDITION naming it.
+//
 // Thread safety: every method may be called from any thread; a mutex serialises them (a second
-// Train while one runs is ABORTED rather than queued).
+// Train while one runs is ABORTED rather than queued). Status() and Model() never wait for
+// a running Train: they read a snapshot updated at every optimizer step.
 #ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_CORE_H_
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_CORE_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,133 +50,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/algorithms/dpo.h"
-#include "common/algorithms/kl.h"
-#include "common/algorithms/kto.h"
-#include "common/algorithms/rrhf.h"
-#include "common/algorithms/simpo.h"
-#include "common/model/lora.h"
+#include "absl/time/time.h"
+#include "common/model/model_config.h"
 #include "common/train/distributed.h"
-#include "common/train/lr_schedule.h"
-#include "common/train/train_options.h"
+#include "services/plumb-learner/learner_options.h"
+#include "services/plumb-learner/learner_storage.h"
 
 namespace plumb::learner {
-
-enum class Algorithm {
-  kSft,
-  kRewardModel,
-  kPpo,
-  kGrpo,
-  kRloo,
-  kReinforce,
-  kRejectionSamplingSft,
-  kDpo,
-  kKto,
-  kOrpo,
-  kSimpo,
-  kRrhf,
-};
-
-// How per-token policy losses are reduced over a minibatch.
-enum class LossAggregation {
-  kTokenMean,     // sum over tokens / tokens in the minibatch
-  kSequenceMean,  // mean over sequences of each sequence's token mean
-  kTokenSumNorm,  // sum over tokens / (sequences x the batch's longest response) (Dr. GRPO)
-};
-
-enum class Whitening { kNone, kMeanStd, kStdOnly };
-
-struct RewardShapingOptions {
-  std::optional<double> reward_clip;     // clip sequence rewards to [-c, c]
-  std::optional<double> no_eos_penalty;  // added to rewards of truncated rollouts
-  Whitening reward_whitening = Whitening::kNone;
-};
-
-struct KlOptions {
-  algorithms::KlEstimator estimator = algorithms::KlEstimator::kK1;
-  bool in_loss = false;  // KL term in the loss instead of the reward
-  double coef = 0.05;
-};
-
-struct PpoOptions {
-  double clip_low = 0.2, clip_high = 0.2;
-  std::optional<double> dual_clip;
-  std::optional<double> value_clip = 0.2;
-  double gamma = 1.0, lambda = 0.95;
-  algorithms::KlEstimator kl_estimator = algorithms::KlEstimator::kK1;
-  double kl_coef = 0.05;
-  bool kl_in_loss = false;
-  std::optional<double> kl_target;  // adaptive controller when set
-  int64_t kl_horizon = 10000;
-  int epochs = 4;
-  int minibatch_size = 0;  // sequences per optimizer step; 0 = the whole batch
-  double value_loss_coef = 0.1;
-  double entropy_coef = 0;
-  bool whiten_advantages = true;
-  LossAggregation aggregation = LossAggregation::kTokenMean;
-  RewardShapingOptions shaping;
-  std::optional<double> early_stop_kl;  // stop the epochs once approx KL exceeds this
-};
-
-enum class BaselineKind { kMovingAverage, kBatchMean, kNone };
-
-// GRPO, RLOO and REINFORCE with a baseline: one advantage per sequence, no critic.
-struct CriticFreeOptions {
-  std::optional<double> clip_low, clip_high;  // ratio clipping; unset = none (plain REINFORCE)
-  KlOptions kl;
-  int epochs = 1;
-  int minibatch_size = 0;
-  bool scale_by_group_std = true;                        // GRPO
-  Whitening advantage_whitening = Whitening::kNone;      // RLOO / REINFORCE, over the batch
-  BaselineKind baseline = BaselineKind::kMovingAverage;  // REINFORCE
-  double baseline_decay = 0.9;
-  RewardShapingOptions shaping;
-  LossAggregation aggregation = LossAggregation::kTokenMean;
-};
-
-struct RewardModelOptions {
-  bool use_margin = false;
-  double margin_scale = 1.0;
-  double center_rewards_coef = 0.0;
-};
-
-enum class KtoReferencePoint { kBatchMismatched, kZero };
-
-struct RejectionSamplingOptions {
-  int top_n = 1;
-  std::optional<double> min_reward;
-  bool drop_truncated = false;
-};
-
-struct SessionOptions {
-  Algorithm algorithm = Algorithm::kSft;
-  PpoOptions ppo;
-  CriticFreeOptions critic_free;
-  algorithms::DpoOptions dpo;
-  double dpo_sft_weight = 0;  // RPO: + weight x token-mean NLL of the chosen responses
-  algorithms::KtoOptions kto;
-  KtoReferencePoint kto_reference_point = KtoReferencePoint::kBatchMismatched;
-  double orpo_weight = 0.1;
-  algorithms::SimpoOptions simpo;
-  algorithms::RrhfOptions rrhf;
-  double rrhf_sft_weight = 1.0;
-  RewardModelOptions reward_model;
-  RejectionSamplingOptions rejection_sampling;
-  int gradient_accumulation_steps = 1;     // offline algorithms: Train calls per step
-  std::optional<uint64_t> max_policy_lag;  // on-policy algorithms
-  train::OptimizerOptions optimizer;
-  train::ScheduleOptions schedule;
-  int64_t total_steps = 0;  // decay horizon of the schedule
-  double max_grad_norm = 1.0;
-  int micro_batch_size = 0;         // 0 = a whole minibatch per forward pass
-  int64_t max_sequence_length = 0;  // 0 = the model's context
-  uint64_t seed = 0;
-  bool bf16_mixed = false;
-  std::optional<model::LoraOptions> lora;
-  std::string policy_path;  // a Hugging Face model folder or a learner checkpoint
-  std::string dtype = "float32";
-  std::string device = "cpu";
-};
 
 struct Experience {
   std::string group;  // prompt group (request id + prompt id)
@@ -223,6 +113,26 @@ struct SessionStatus {
   std::string error;
 };
 
+// The model a session trains, for GetInfo.
+struct ModelDescription {
+  model::ModelConfig config;
+  c10::ScalarType dtype = c10::ScalarType::Float;  // parameter dtype
+  std::string device;
+  std::string source;  // the folder its weights were last loaded from
+  absl::Time loaded;   // when
+  // PPO with a separate critic: the critic's config and initial folder.
+  std::optional<model::ModelConfig> critic;
+  std::string critic_source;
+};
+
+struct CheckpointInfo {
+  std::string path;  // absolute
+  uint64_t version = 0;
+};
+
+// Asked by a running Train call at its boundaries; true abandons the call. May be empty.
+using CancelPredicate = std::function<bool()>;
+
 struct PolicyWeights {
   std::map<std::string, at::Tensor> tensors;  // HF names, CPU, LoRA merged
   uint64_t version = 0;
@@ -230,10 +140,10 @@ struct PolicyWeights {
 
 class LearnerCore {
  public:
-  // A core on one process.
-  LearnerCore();
+  // A core on one process that reads and writes inside `storage`'s roots.
+  explicit LearnerCore(Storage storage);
   // A core that is one rank of `world` (not owned; must outlive the core).
-  explicit LearnerCore(train::World* world);
+  LearnerCore(Storage storage, train::World* world);
   ~LearnerCore();
 
   int rank() const;
@@ -247,36 +157,58 @@ class LearnerCore {
                                              bool* created, const std::string& id = "");
   absl::StatusOr<TrainStats> TrainExperience(const std::string& session,
                                              const std::vector<Experience>& batch,
-                                             double temperature);
+                                             double temperature,
+                                             const CancelPredicate& cancelled = {});
   absl::StatusOr<TrainStats> TrainPreference(const std::string& session,
-                                             const std::vector<PreferenceExample>& batch);
+                                             const std::vector<PreferenceExample>& batch,
+                                             const CancelPredicate& cancelled = {});
   absl::StatusOr<TrainStats> TrainSft(const std::string& session,
-                                      const std::vector<SftExample>& batch);
+                                      const std::vector<SftExample>& batch,
+                                      const CancelPredicate& cancelled = {});
   absl::StatusOr<TrainStats> TrainUnpaired(const std::string& session,
-                                           const std::vector<UnpairedExample>& batch);
+                                           const std::vector<UnpairedExample>& batch,
+                                           const CancelPredicate& cancelled = {});
   absl::StatusOr<TrainStats> TrainRanked(const std::string& session,
-                                         const std::vector<RankedGroup>& batch);
+                                         const std::vector<RankedGroup>& batch,
+                                         const CancelPredicate& cancelled = {});
   // The policy weights at an optimizer-step boundary, in `dtype`.
   absl::StatusOr<PolicyWeights> Weights(const std::string& session, c10::ScalarType dtype);
-  absl::StatusOr<uint64_t> SaveCheckpoint(const std::string& session, const std::string& path,
-                                          bool weights_only, bool overwrite);
-  absl::StatusOr<uint64_t> LoadCheckpoint(const std::string& session, const std::string& path,
-                                          bool weights_only);
+  // `path` is a client's: resolved inside the checkpoint root (see learner_storage.h); the
+  // answer carries the folder written or read.
+  absl::StatusOr<CheckpointInfo> SaveCheckpoint(const std::string& session, const std::string& path,
+                                                bool weights_only, bool overwrite);
+  absl::StatusOr<CheckpointInfo> LoadCheckpoint(const std::string& session, const std::string& path,
+                                                bool weights_only);
   absl::StatusOr<uint64_t> EndSession(const std::string& session);
+  // The active session's state as of its last optimizer step (never waits for a Train call).
   std::optional<SessionStatus> Status() const;
-  // The active session's model config, if any.
-  std::optional<model::ModelConfig> ModelConfigOf() const;
+  // The active session's model, if any (never waits for a Train call either).
+  std::optional<ModelDescription> Model() const;
 
  private:
   struct Session;
+  // What Status() and Model() report; the session updates it as it goes.
+  struct Snapshot {
+    mutable absl::Mutex mu;
+    std::optional<SessionStatus> status ABSL_GUARDED_BY(mu);
+    std::optional<ModelDescription> model ABSL_GUARDED_BY(mu);
+  };
   absl::StatusOr<Session*> Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<SessionStatus> StatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs one update of a Train call with `cancelled` installed; on failure, clears what the
+  // update left half done (see "Cancellation" above).
+  absl::StatusOr<TrainStats> RunUpdate(Session* s, const CancelPredicate& cancelled,
+                                       const std::function<absl::StatusOr<TrainStats>()>& update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the active session (null = none) and its snapshot.
+  void SetSession(std::unique_ptr<Session> session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const Storage storage_;
   std::unique_ptr<train::World> own_world_;
   train::World* world_;
   mutable absl::Mutex mu_;
   std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> training_{false};
+  Snapshot snapshot_;
 };
 
 }  // namespace plumb::learner

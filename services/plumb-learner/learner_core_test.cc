@@ -8,174 +8,17 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
-#include <thread>
 
-#include "common/model/hf_checkpoint.h"
-#include "common/model/logprobs.h"
-#include "common/model/transformer.h"
-#include "tests/support/free_port.h"
+#include "services/plumb-learner/learner_core_test_support.h"
+#include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-const std::vector<int64_t> kPromptA = {1, 2, 3}, kPromptB = {4, 5, 6, 7};
-const std::vector<int64_t> kGood = {10, 11, 12}, kBad = {20, 21, 22, 23};
-
-class LearnerCoreTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::path(::testing::TempDir()) / "learner_core_test_model");
-    fs::remove_all(*dir_);
-    model::ModelConfig config;
-    config.vocab_size = 64;
-    config.hidden_size = 32;
-    config.intermediate_size = 64;
-    config.num_hidden_layers = 1;
-    config.num_attention_heads = 2;
-    config.num_key_value_heads = 2;
-    config.max_position_embeddings = 32;
-    torch::manual_seed(5);
-    model::Transformer policy(config);
-    ASSERT_TRUE(model::SaveHfModel(*policy, *dir_).ok());
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  static SessionOptions Options(Algorithm algorithm) {
-    SessionOptions o;
-    o.algorithm = algorithm;
-    o.policy_path = dir_->string();
-    o.optimizer.lr = 1e-2;
-    o.seed = 11;
-    o.max_grad_norm = 0;
-    o.ppo.kl_coef = 0;
-    o.critic_free.kl.coef = 0;
-    return o;
-  }
-
-  static std::string Start(LearnerCore& core, const SessionOptions& o) {
-    bool created = false;
-    absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? s->id : "";
-  }
-
-  // Summed log-prob of `response` after `prompt` under the session's current weights.
-  static double LogProb(LearnerCore& core, const std::vector<int64_t>& prompt,
-                        const std::vector<int64_t>& response) {
-    absl::StatusOr<PolicyWeights> w = core.Weights("session", torch::kFloat);
-    EXPECT_TRUE(w.ok()) << w.status();
-    model::Transformer m(*core.ModelConfigOf());
-    EXPECT_TRUE(model::ImportHfTensors(*m, w->tensors, "test").ok());
-    torch::NoGradGuard no_grad;
-    absl::StatusOr<model::ResponseScores> s = model::ScoreResponses(*m, {prompt}, {response});
-    EXPECT_TRUE(s.ok()) << s.status();
-    return (s->logprobs * s->mask).sum().item<double>();
-  }
-  static double GoodOverBad(LearnerCore& core) {
-    return LogProb(core, kPromptA, kGood) - LogProb(core, kPromptA, kBad) +
-           LogProb(core, kPromptB, kGood) - LogProb(core, kPromptB, kBad);
-  }
-
-  // Two prompts x 4 samples: 2 good (reward 1) and 2 bad (reward 0) each.
-  static std::vector<Experience> Rollouts() {
-    std::vector<Experience> batch;
-    for (const auto* prompt : {&kPromptA, &kPromptB}) {
-      for (int k = 0; k < 4; ++k) {
-        Experience e;
-        e.group.assign(1, prompt == &kPromptA ? 'a' : 'b');
-        e.prompt = *prompt;
-        e.response = k % 2 == 0 ? kGood : kBad;
-        e.reward = k % 2 == 0 ? 1.0 : 0.0;
-        e.ref_logprobs.assign(e.response.size(), -4.0f);
-        batch.push_back(e);
-      }
-    }
-    return batch;
-  }
-  static std::vector<PreferenceExample> Pairs() {
-    std::vector<PreferenceExample> pairs;
-    for (const auto* prompt : {&kPromptA, &kPromptB}) {
-      PreferenceExample p;
-      p.id.assign(1, prompt == &kPromptA ? 'a' : 'b');
-      p.prompt = *prompt;
-      p.chosen = kGood;
-      p.rejected = kBad;
-      p.ref_chosen = -12.0;
-      p.ref_rejected = -16.0;
-      p.margin = 1.0;
-      pairs.push_back(p);
-    }
-    return pairs;
-  }
-  static std::vector<UnpairedExample> Unpaired() {
-    std::vector<UnpairedExample> batch;
-    for (const auto* prompt : {&kPromptA, &kPromptB}) {
-      for (bool good : {true, false}) {
-        UnpairedExample e;
-        e.id = absl::StrCat(batch.size());
-        e.prompt = *prompt;
-        e.completion = good ? kGood : kBad;
-        e.desirable = good;
-        e.ref_logprob = good ? -12.0 : -16.0;
-        e.ref_kl_logprob = -14.0;
-        batch.push_back(e);
-      }
-    }
-    return batch;
-  }
-  static std::vector<RankedGroup> Ranked() {
-    std::vector<RankedGroup> groups;
-    for (const auto* prompt : {&kPromptA, &kPromptB}) {
-      RankedGroup g;
-      g.id.assign(1, prompt == &kPromptA ? 'a' : 'b');
-      g.prompt = *prompt;
-      g.responses = {kBad, kGood, {30, 31}};
-      g.ranks = {2, 0, 1};
-      groups.push_back(g);
-    }
-    return groups;
-  }
-
-  // Runs `calls` Train calls of the algorithm's batch kind; returns the last stats.
-  static TrainStats Train(LearnerCore& core, Algorithm a, int calls) {
-    absl::StatusOr<TrainStats> stats = absl::InternalError("no call");
-    for (int i = 0; i < calls; ++i) {
-      switch (a) {
-        case Algorithm::kPpo:
-        case Algorithm::kGrpo:
-        case Algorithm::kRloo:
-        case Algorithm::kReinforce:
-        case Algorithm::kRejectionSamplingSft:
-          stats = core.TrainExperience("session", Rollouts(), 1.0);
-          break;
-        case Algorithm::kKto:
-          stats = core.TrainUnpaired("session", Unpaired());
-          break;
-        case Algorithm::kRrhf:
-          stats = core.TrainRanked("session", Ranked());
-          break;
-        case Algorithm::kSft:
-          stats =
-              core.TrainSft("session", {{"a", kPromptA, kGood, 1.0}, {"b", kPromptB, kGood, 1.0}});
-          break;
-        default:
-          stats = core.TrainPreference("session", Pairs());
-      }
-      EXPECT_TRUE(stats.ok()) << stats.status();
-      if (!stats.ok()) return {};
-    }
-    return *stats;
-  }
-
-  static fs::path* dir_;
-};
-
-fs::path* LearnerCoreTest::dir_ = nullptr;
 
 struct Case {
   const char* name;
@@ -224,7 +67,7 @@ std::vector<Case> PolicyCases() {
 TEST_F(LearnerCoreTest, EveryPolicyAlgorithmRaisesTheGoodResponseOverTheBadOne) {
   for (const Case& c : PolicyCases()) {
     SCOPED_TRACE(c.name);
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     SessionOptions o = Options(c.algorithm);
     if (c.tweak) c.tweak(o);
     Start(core, o);
@@ -242,12 +85,12 @@ TEST_F(LearnerCoreTest, EveryPolicyAlgorithmRaisesTheGoodResponseOverTheBadOne) 
 TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGroups) {
   for (bool ranked : {false, true}) {
     SCOPED_TRACE(ranked ? "ranked" : "pairs");
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     SessionOptions o = Options(Algorithm::kRewardModel);
     o.reward_model.use_margin = !ranked;
     o.reward_model.center_rewards_coef = 0.01;
     Start(core, o);
-    ASSERT_EQ(core.ModelConfigOf()->num_reward_outputs, 1);
+    ASSERT_EQ(core.Model()->config.num_reward_outputs, 1);
     absl::StatusOr<TrainStats> stats;
     double first_loss = 0;
     for (int i = 0; i < 15; ++i) {
@@ -269,7 +112,7 @@ TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGrou
 }
 
 TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeBatch) {
-  LearnerCore whole, split;
+  LearnerCore whole(TestStorage()), split(TestStorage());
   SessionOptions o = Options(Algorithm::kDpo);
   Start(whole, o);
   o.gradient_accumulation_steps = 2;
@@ -286,7 +129,8 @@ TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeB
   EXPECT_EQ(second->policy_version, 1u);
   auto a = whole.Weights("session", torch::kFloat), b = split.Weights("session", torch::kFloat);
   for (const auto& [name, t] : a->tensors) {
-    EXPECT_LT((t - b->tensors.at(name)).abs().max().item<double>(), 1e-6) << name;
+    // Float summation order differs; Adam turns that into updates of ~1e-6 at lr 1e-2.
+    EXPECT_LT((t - b->tensors.at(name)).abs().max().item<double>(), 5e-6) << name;
   }
 }
 
@@ -311,30 +155,21 @@ TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
     SCOPED_TRACE(c.name);
     SessionOptions o = Options(c.algorithm);
     if (c.tweak) c.tweak(o);
-    LearnerCore single;
+    LearnerCore single(TestStorage());
     Start(single, o);
     const TrainStats expected = Train(single, c.algorithm, 2);
     absl::StatusOr<PolicyWeights> want = single.Weights("session", torch::kFloat);
     ASSERT_TRUE(want.ok());
 
-    const int port = plumb::testing::FreeLoopbackPort();
     std::vector<TrainStats> got(2);
     std::vector<absl::StatusOr<PolicyWeights>> weights(2, absl::InternalError("not run"));
-    auto rank_main = [&](int rank) {
-      train::WorldEnvironment env{.rank = rank, .world_size = 2, .master_port = port};
-      absl::StatusOr<std::unique_ptr<train::World>> world =
-          train::World::Join(env, train::WorldOptions{.timeout = std::chrono::seconds(60)});
-      ASSERT_TRUE(world.ok()) << world.status();
-      LearnerCore core(world->get());
+    OnTwoRanks([&](LearnerCore& core, int rank) {
       SessionOptions ro = o;
       ro.micro_batch_size = 1;  // and micro-batches of one on the ranks
       Start(core, ro);
       got[rank] = Train(core, c.algorithm, 2);
       weights[rank] = core.Weights("session", torch::kFloat);
-    };
-    std::thread r0(rank_main, 0), r1(rank_main, 1);
-    r0.join();
-    r1.join();
+    });
     for (int rank = 0; rank < 2; ++rank) {
       ASSERT_TRUE(weights[rank].ok());
       EXPECT_EQ(got[rank].policy_version, expected.policy_version);
@@ -345,13 +180,58 @@ TEST_F(LearnerCoreTest, TwoDataParallelRanksEndWithTheWeightsOfOneProcess) {
       for (const auto& [name, t] : want->tensors) {
         worst = std::max(worst, (t - weights[rank]->tensors.at(name)).abs().max().item<double>());
       }
-      EXPECT_LT(worst, 2e-5) << "rank " << rank;
+      // Two steps at lr 1e-2 (every step now runs at the full rate: the core's schedule
+      // defaulted to cosine with no horizon, which set the rate to 0 after the first step).
+      EXPECT_LT(worst, 1e-4) << "rank " << rank;
+    }
+  }
+}
+
+TEST(MinibatchOrderTest, EachEpochDrawsItsOwnReproduciblePartition) {
+  const std::vector<int64_t> first = MinibatchOrder(11, 0, 0, 8);
+  EXPECT_EQ(first, MinibatchOrder(11, 0, 0, 8));  // reproducible
+  std::vector<int64_t> sorted = first;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, std::vector<int64_t>({0, 1, 2, 3, 4, 5, 6, 7}));  // a permutation
+  // Another epoch, call (version) or seed gives another order.
+  EXPECT_NE(first, MinibatchOrder(11, 0, 1, 8));
+  EXPECT_NE(first, MinibatchOrder(11, 4, 0, 8));
+  EXPECT_NE(first, MinibatchOrder(12, 0, 0, 8));
+  // Minibatches of 4: the first minibatch's rows differ between epochs 0 and 1.
+  auto first_half = [](std::vector<int64_t> order) {
+    std::vector<int64_t> half(order.begin(), order.begin() + 4);
+    std::sort(half.begin(), half.end());
+    return half;
+  };
+  EXPECT_NE(first_half(MinibatchOrder(11, 0, 0, 8)), first_half(MinibatchOrder(11, 0, 1, 8)));
+}
+
+// Minibatches were never shuffled: every epoch used the same partition, and the seed did not
+// matter. Now the partition follows the seed, reproducibly.
+TEST_F(LearnerCoreTest, MinibatchPartitionsFollowTheSeedReproducibly) {
+  for (Algorithm algorithm : {Algorithm::kGrpo, Algorithm::kPpo}) {
+    SCOPED_TRACE(algorithm == Algorithm::kGrpo ? "grpo" : "ppo");
+    auto trained = [&](uint64_t seed) {
+      SessionOptions o = Options(algorithm);
+      o.seed = seed;
+      o.ppo.epochs = o.critic_free.epochs = 2;
+      o.ppo.minibatch_size = o.critic_free.minibatch_size = 2;
+      auto core = std::make_unique<LearnerCore>(TestStorage());
+      Start(*core, o);
+      Train(*core, algorithm, 1);
+      return core;
+    };
+    std::unique_ptr<LearnerCore> a = trained(11), b = trained(11), c = trained(12);
+    EXPECT_EQ(MaxDifference(*a, *b), 0.0) << "the same seed gave other weights";
+    if (algorithm == Algorithm::kGrpo) {
+      // GRPO draws nothing else from the seed (no value head): only the order differs.
+      EXPECT_GT(MaxDifference(*a, *c), 1e-6) << "the seed does not change the minibatches";
     }
   }
 }
 
 TEST_F(LearnerCoreTest, EarlyStopKlEndsTheEpochsOnceThePolicyMovesTooFar) {
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kPpo);
   o.optimizer.lr = 0.1;
   o.ppo.epochs = 8;
@@ -409,7 +289,7 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
          b[0].margin = -1;
          return c.TrainPreference("session", b).status();
        },
-       absl::StatusCode::kInvalidArgument, "margin must be finite and >= 0"},
+       absl::StatusCode::kInvalidArgument, "the margin = -1 is outside [0, 1e+06]"},
       {Algorithm::kKto,
        [](LearnerCore& c) { return c.TrainPreference("session", Pairs()).status(); },
        absl::StatusCode::kInvalidArgument, "does not train on preference batches"},
@@ -418,7 +298,7 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
   };
   for (const Bad& bad : cases) {
     SCOPED_TRACE(bad.message);
-    LearnerCore core;
+    LearnerCore core(TestStorage());
     Start(core, Options(bad.algorithm));
     const absl::Status status = bad.call(core);
     EXPECT_EQ(status.code(), bad.code) << status;
@@ -428,7 +308,7 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
 }
 
 TEST_F(LearnerCoreTest, MaxPolicyLagRefusesStaleRollouts) {
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kGrpo);
   o.max_policy_lag = 1;
   Start(core, o);
@@ -443,7 +323,7 @@ TEST_F(LearnerCoreTest, MaxPolicyLagRefusesStaleRollouts) {
 }
 
 TEST_F(LearnerCoreTest, OnPolicyAlgorithmsRefuseGradientAccumulation) {
-  LearnerCore core;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kPpo);
   o.gradient_accumulation_steps = 2;
   bool created = false;

@@ -13,7 +13,9 @@
 #include "common/algorithms/reward_model_loss.h"
 #include "common/algorithms/rrhf.h"
 #include "common/algorithms/simpo.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
+#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {
@@ -32,7 +34,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
   const model::ModelConfig& config = policy->config();
   double weighted_tokens = 0;
   for (const SftExample& e : batch) {
-    const std::string what = absl::StrCat("example '", e.id, "'");
+    const std::string what = absl::StrCat("example ", Echo(e.id, kDefaultEchoBytes, '\''));
     if (e.completion.empty()) return absl::InvalidArgumentError(what + ": empty completion");
     // An empty prompt is allowed: the completion's first token is then not predicted.
     const std::vector<int64_t> prompt =
@@ -41,9 +43,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
         config, options.max_sequence_length, what, prompt,
         e.prompt.empty() ? std::vector<int64_t>(e.completion.begin() + 1, e.completion.end())
                          : e.completion));
-    if (!(e.weight >= 0) || !std::isfinite(e.weight)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": weight must be >= 0"));
-    }
+    RETURN_IF_ERROR(CheckValue(what + ": the weight", e.weight, 0, kMaxSftWeight));
     weighted_tokens += e.weight * static_cast<double>(e.completion.size());
   }
   if (weighted_tokens <= 0) return absl::InvalidArgumentError("every example has weight 0");
@@ -70,7 +70,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
       ASSIGN_OR_RETURN(model::ResponseScores scores, Score(prompts, responses));
       const at::Tensor per_sequence = -(scores.logprobs * scores.mask).sum(1);
       const at::Tensor weighted = per_sequence * FloatTensor(weights, per_sequence.device());
-      (weighted.sum() * (OfflineScale() / weighted_tokens)).backward();
+      Backward(weighted.sum() * (OfflineScale() / weighted_tokens), "SFT loss");
       sums.Add("nll", weighted.sum().item<double>());
       sums.Add("tokens", scores.mask.sum().item<double>());
       return absl::OkStatus();
@@ -159,7 +159,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Pairs(
       const at::Tensor nll = -sums_c.sum();
       at::Tensor loss = losses.sum() / static_cast<double>(n);
       if (nll_weight != 0) loss = loss + nll_weight * nll / std::max(1.0, chosen_tokens);
-      (loss * scale).backward();
+      Backward(loss * scale, absl::StrCat(term, " loss"));
       sums.Add("loss", losses.sum().item<double>());
       sums.Add("nll", nll.item<double>());
       sums.Add("accuracy", (chosen_rewards > rejected_rewards).sum().item<double>());
@@ -222,7 +222,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::RewardModelPairs(
           loss_options);
       // The loss is a mean over this micro-batch's k pairs: weight it by k / n.
       const double share = static_cast<double>(k) / static_cast<double>(n);
-      (loss.loss * (share * OfflineScale())).backward();
+      Backward(loss.loss * (share * OfflineScale()), "reward-model loss");
       sums.Add("loss", loss.loss.item<double>() * share);
       sums.Add("accuracy", loss.accuracy.item<double>() * k);
       sums.Add("chosen", chosen.sum().item<double>());
@@ -293,7 +293,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Kto(const std::vector<UnpairedE
           torch::tensor(std::vector<int64_t>(labels.begin(), labels.end())).to(torch::kBool);
       const algorithms::KtoLoss kto = algorithms::ComputeKtoLoss(
           logps, FloatTensor(refs, device), label_tensor.to(device), z0.to(device), o.kto);
-      (kto.losses.sum() * (OfflineScale() / static_cast<double>(n))).backward();
+      Backward(kto.losses.sum() * (OfflineScale() / static_cast<double>(n)), "KTO loss");
       sums.Add("loss", kto.losses.sum().item<double>());
       sums.Add("chosen", kto.chosen_rewards.sum().item<double>());
       sums.Add("rejected", kto.rejected_rewards.sum().item<double>());
@@ -347,7 +347,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ranked(const std::vector<Ranked
                                         FloatTensor(score, scores.logprobs.device()), rrhf_options);
         const at::Tensor total =
             rrhf_options.rrhf_weight * loss.rank_loss + o.rrhf_sft_weight * loss.sft_loss;
-        (total * (OfflineScale() / static_cast<double>(n))).backward();
+        Backward(total * (OfflineScale() / static_cast<double>(n)), "RRHF loss");
         sums.Add("loss", total.item<double>());
         sums.Add("rank", loss.rank_loss.item<double>());
         sums.Add("sft", loss.sft_loss.item<double>());
@@ -368,7 +368,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ranked(const std::vector<Ranked
             algorithms::ComputeRewardModelLoss(chosen, rejected, at::Tensor(), loss_options);
         const double share = static_cast<double>(pairs.size()) /
                              static_cast<double>(std::max<int64_t>(1, total_pairs));
-        (loss.loss * (share * OfflineScale())).backward();
+        Backward(loss.loss * (share * OfflineScale()), "reward-model loss");
         sums.Add("loss", loss.loss.item<double>() * share * n);
         sums.Add("accuracy", loss.accuracy.item<double>() * static_cast<double>(pairs.size()));
       }

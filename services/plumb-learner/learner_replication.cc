@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status/status_macros.h"
+#include "services/plumb-learner/learner_proto_conversion.h"
 
 namespace plumb::learner {
 namespace {
@@ -56,85 +57,25 @@ absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
                                               const std::string& id, bool* created) {
   ASSIGN_OR_RETURN(SessionOptions options, SessionOptionsFromProto(request.config()));
   options.policy_path = request.policy_checkpoint();
+  options.value_path = request.value_checkpoint();
   return core.StartSession(options, request.session_key(), request.replace_active(), created, id);
 }
 
-absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request) {
+absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request,
+                                    const CancelPredicate& cancelled) {
+  const std::string& session = request.session_id();
   switch (request.batch_case()) {
-    case v1::TrainRequest::kExperience: {
-      std::vector<Experience> batch;
-      for (const v1::Experience& e : request.experience().experiences()) {
-        const v1::Rollout& r = e.rollout();
-        Experience x;
-        x.group = absl::StrCat(r.request_id(), "/", r.prompt_id());
-        x.prompt.assign(r.prompt_token_ids().begin(), r.prompt_token_ids().end());
-        x.response.assign(r.response_token_ids().begin(), r.response_token_ids().end());
-        x.logprobs.assign(r.logprobs().begin(), r.logprobs().end());
-        x.ref_logprobs.assign(e.reference_logprobs().begin(), e.reference_logprobs().end());
-        x.reward = e.reward();
-        x.stopped = r.finish_reason() == v1::FINISH_REASON_STOP;
-        x.policy_version = r.policy_version();
-        batch.push_back(std::move(x));
-      }
-      const double temperature =
-          request.experience().has_temperature() && request.experience().temperature() > 0
-              ? request.experience().temperature()
-              : 1.0;
-      return core.TrainExperience(request.session_id(), batch, temperature);
-    }
-    case v1::TrainRequest::kPreference: {
-      std::vector<PreferenceExample> batch;
-      for (const v1::PreferencePair& p : request.preference().pairs()) {
-        PreferenceExample x;
-        x.id = p.id();
-        x.prompt.assign(p.prompt_token_ids().begin(), p.prompt_token_ids().end());
-        x.chosen.assign(p.chosen_token_ids().begin(), p.chosen_token_ids().end());
-        x.rejected.assign(p.rejected_token_ids().begin(), p.rejected_token_ids().end());
-        if (p.has_reference_chosen_logprob()) x.ref_chosen = p.reference_chosen_logprob();
-        if (p.has_reference_rejected_logprob()) x.ref_rejected = p.reference_rejected_logprob();
-        if (p.has_margin()) x.margin = p.margin();
-        batch.push_back(std::move(x));
-      }
-      return core.TrainPreference(request.session_id(), batch);
-    }
-    case v1::TrainRequest::kSft: {
-      std::vector<SftExample> batch;
-      for (const v1::SftExample& e : request.sft().examples()) {
-        batch.push_back({e.id(),
-                         {e.prompt_token_ids().begin(), e.prompt_token_ids().end()},
-                         {e.completion_token_ids().begin(), e.completion_token_ids().end()},
-                         e.has_weight() ? e.weight() : 1.0});
-      }
-      return core.TrainSft(request.session_id(), batch);
-    }
-    case v1::TrainRequest::kUnpaired: {
-      std::vector<UnpairedExample> batch;
-      for (const v1::UnpairedExample& e : request.unpaired().examples()) {
-        UnpairedExample x;
-        x.id = e.id();
-        x.prompt.assign(e.prompt_token_ids().begin(), e.prompt_token_ids().end());
-        x.completion.assign(e.completion_token_ids().begin(), e.completion_token_ids().end());
-        x.desirable = e.desirable();
-        if (e.has_reference_logprob()) x.ref_logprob = e.reference_logprob();
-        if (e.has_reference_kl_logprob()) x.ref_kl_logprob = e.reference_kl_logprob();
-        batch.push_back(std::move(x));
-      }
-      return core.TrainUnpaired(request.session_id(), batch);
-    }
-    case v1::TrainRequest::kRanked: {
-      std::vector<RankedGroup> batch;
-      for (const v1::RankedGroup& g : request.ranked().groups()) {
-        RankedGroup x;
-        x.id = g.id();
-        x.prompt.assign(g.prompt_token_ids().begin(), g.prompt_token_ids().end());
-        for (const v1::RankedResponse& r : g.responses()) {
-          x.responses.emplace_back(r.token_ids().begin(), r.token_ids().end());
-          x.ranks.push_back(r.rank());
-        }
-        batch.push_back(std::move(x));
-      }
-      return core.TrainRanked(request.session_id(), batch);
-    }
+    case v1::TrainRequest::kExperience:
+      return core.TrainExperience(session, ToExperiences(request.experience()),
+                                  TemperatureOf(request.experience()), cancelled);
+    case v1::TrainRequest::kPreference:
+      return core.TrainPreference(session, ToPreferences(request.preference()), cancelled);
+    case v1::TrainRequest::kSft:
+      return core.TrainSft(session, ToSftExamples(request.sft()), cancelled);
+    case v1::TrainRequest::kUnpaired:
+      return core.TrainUnpaired(session, ToUnpaired(request.unpaired()), cancelled);
+    case v1::TrainRequest::kRanked:
+      return core.TrainRanked(session, ToRankedGroups(request.ranked()), cancelled);
     default:
       return absl::InvalidArgumentError("no batch in the request");
   }

@@ -31,16 +31,14 @@
 
 namespace plumb::learner {
 
-// The core's session options from a TrainingConfig; INVALID_ARGUMENT naming the field for a
-// value out of range, UNIMPLEMENTED for options this learner does not support.
-absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& config);
-
 // StartSession on a core from the request, with the session id chosen by rank 0.
 absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
                                               const v1::StartSessionRequest& request,
                                               const std::string& id, bool* created);
 // One Train call on a core from the request (its batch converted to the core's types).
-absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request);
+// `cancelled` is rank 0's caller (the other ranks pass none and follow rank 0's vote).
+absl::StatusOr<TrainStats> RunTrain(LearnerCore& core, const v1::TrainRequest& request,
+                                    const CancelPredicate& cancelled = {});
 
 enum class Command : int64_t {
   kHeartbeat = 1,

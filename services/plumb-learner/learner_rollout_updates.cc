@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "common/algorithms/advantages.h"
@@ -58,12 +59,12 @@ struct LearnerCore::Session::PolicyTargets {
 };
 
 absl::StatusOr<model::ResponseScores> LearnerCore::Session::ScoreRows(
-    const std::vector<Experience>& batch, int64_t a, int64_t b, double temperature,
-    bool with_entropy) {
+    const std::vector<Experience>& batch, const std::vector<int64_t>& order, int64_t a, int64_t b,
+    double temperature, bool with_entropy) {
   std::vector<std::vector<int64_t>> prompts, responses;
   for (int64_t i = a; i < b; ++i) {
-    prompts.push_back(batch[i].prompt);
-    responses.push_back(batch[i].response);
+    prompts.push_back(batch[order[i]].prompt);
+    responses.push_back(batch[order[i]].response);
   }
   return Score(prompts, responses, temperature, with_entropy);
 }
@@ -80,16 +81,17 @@ absl::Status LearnerCore::Session::BehaviourPass(const std::vector<Experience>& 
   *mask = torch::zeros({n, width});
   at::Tensor entropy = torch::zeros({1}, torch::kDouble);
   torch::NoGradGuard no_grad;
+  std::vector<int64_t> identity(n);
+  std::iota(identity.begin(), identity.end(), 0);
   const auto [begin, end] = Shard(0, n);
   RETURN_IF_ERROR(ForMicroBatches(begin, end, [&](int64_t a, int64_t b) -> absl::Status {
     ASSIGN_OR_RETURN(model::ResponseScores scores,
-                     ScoreRows(batch, a, b, temperature, /*with_entropy=*/true));
+                     ScoreRows(batch, identity, a, b, temperature, /*with_entropy=*/true));
     const int64_t w = scores.logprobs.size(1);
     logp->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.logprobs.to(torch::kCPU));
     if (values) {
-      old_values->narrow(0, a, b - a)
-          .narrow(1, 0, w)
-          .copy_(policy->Values(scores.hidden).to(torch::kFloat).to(torch::kCPU));
+      ASSIGN_OR_RETURN(at::Tensor v, Values(batch, identity, a, b, scores));
+      old_values->narrow(0, a, b - a).narrow(1, 0, w).copy_(v.to(torch::kCPU));
     }
     mask->narrow(0, a, b - a).narrow(1, 0, w).copy_(scores.mask.to(torch::kCPU));
     entropy += scores.entropy.sum().to(torch::kCPU).to(torch::kDouble);
@@ -107,30 +109,49 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
   const int64_t n = static_cast<int64_t>(batch.size());
   const int64_t width = t.mask.size(1);
   const int64_t minibatch = t.minibatch > 0 ? t.minibatch : n;
-  const bool critic = t.returns.defined();
+  const bool has_values = t.returns.defined();
   algorithms::PolicyLossOptions loss_options = t.loss;
   loss_options.token_level = t.aggregation != LossAggregation::kSequenceMean;
   Sums sums({"policy", "value", "entropy", "kl_loss", "clip", "approx_kl", "value_sq", "tokens",
              "minibatches"});
   int epochs_run = 0;
   bool stopped_early = false;
-  optimizer->zero_grad();
+  ZeroGrad();
+  // With several minibatches each epoch takes the rows in its own order (MinibatchOrder); the
+  // targets are permuted to match, so minibatch [m0, m1) is rows order[m0..m1).
+  const bool shuffle = minibatch < n;
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  PolicyTargets e = t;
   for (int epoch = 0; epoch < std::max(1, t.epochs) && !stopped_early; ++epoch) {
     ++epochs_run;
+    if (shuffle) {
+      order = MinibatchOrder(options.seed, call_start_version, epoch, n);
+      const at::Tensor index = torch::tensor(order, torch::kLong);
+      auto permute = [&](const at::Tensor& x) {
+        return x.defined() ? x.index_select(0, index) : x;
+      };
+      e.old_logp = permute(t.old_logp);
+      e.advantages = permute(t.advantages);
+      e.mask = permute(t.mask);
+      e.ref = permute(t.ref);
+      e.old_values = permute(t.old_values);
+      e.returns = permute(t.returns);
+    }
     for (int64_t m0 = 0; m0 < n && !stopped_early; m0 += minibatch) {
       const int64_t m1 = std::min(n, m0 + minibatch);
-      const double mb_tokens = t.mask.narrow(0, m0, m1 - m0).sum().item<double>();
+      const double mb_tokens = e.mask.narrow(0, m0, m1 - m0).sum().item<double>();
       const double mb_sequences = static_cast<double>(m1 - m0);
       double minibatch_kl = 0;
       const auto [begin, end] = Shard(m0, m1);
       RETURN_IF_ERROR(ForMicroBatches(begin, end, [&](int64_t a, int64_t b) -> absl::Status {
         ASSIGN_OR_RETURN(model::ResponseScores now,
-                         ScoreRows(batch, a, b, temperature, t.entropy_coef != 0));
+                         ScoreRows(batch, order, a, b, temperature, t.entropy_coef != 0));
         const int64_t w = now.logprobs.size(1);
         auto slice = [&](const at::Tensor& x) {
           return x.narrow(0, a, b - a).narrow(1, 0, w).to(now.logprobs.device());
         };
-        const at::Tensor m = slice(t.mask);
+        const at::Tensor m = slice(e.mask);
         const double tokens = m.sum().item<double>();
         // This micro-batch's weight in the minibatch's loss, by the reduction in use.
         double share = 0;
@@ -146,25 +167,27 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
             break;
         }
         const algorithms::PolicyLossResult pl =
-            algorithms::PpoPolicyLoss(now.logprobs, slice(t.old_logp), slice(t.advantages), m,
-                                      loss_options, t.ref.defined() ? slice(t.ref) : at::Tensor());
+            algorithms::PpoPolicyLoss(now.logprobs, slice(e.old_logp), slice(e.advantages), m,
+                                      loss_options, e.ref.defined() ? slice(e.ref) : at::Tensor());
         at::Tensor loss = pl.loss;
-        if (critic) {
-          const at::Tensor values = policy->Values(now.hidden).to(torch::kFloat);
+        if (has_values) {
+          ASSIGN_OR_RETURN(const at::Tensor values, Values(batch, order, a, b, now));
           const at::Tensor vl =
-              algorithms::ClippedValueLoss(values, slice(t.old_values), slice(t.returns), m,
+              algorithms::ClippedValueLoss(values, slice(e.old_values), slice(e.returns), m,
                                            t.value_clip, loss_options.token_level);
-          loss = loss + t.value_loss_coef * vl;
+          // A separate critic learns from the value loss alone (its own optimizer sets its
+          // pace); the shared value head's loss is weighted against the policy's.
+          loss = loss + (critic ? 1.0 : t.value_loss_coef) * vl;
           sums.Add("value", vl.item<double>() * share);
           sums.Add("value_sq",
-                   ((values.detach() - slice(t.returns)).pow(2) * m).sum().item<double>());
+                   ((values.detach() - slice(e.returns)).pow(2) * m).sum().item<double>());
         }
         if (t.entropy_coef != 0) {
           const at::Tensor entropy = now.entropy.sum() / m.sum().clamp_min(1);
           loss = loss - t.entropy_coef * entropy;
           sums.Add("entropy", entropy.item<double>() * share);
         }
-        (loss * share).backward();
+        Backward(loss * share, has_values ? "PPO loss" : "policy-gradient loss");
         sums.Add("policy", (pl.loss.item<double>() - pl.kl_loss.item<double>()) * share);
         sums.Add("kl_loss", pl.kl_loss.item<double>() * share);
         sums.Add("clip", pl.clip_ratio.item<double>() * tokens);
@@ -192,10 +215,10 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
     stats->losses["kl"] = sums["kl_loss"] / steps_taken;
     total += stats->losses["kl"];
   }
-  if (critic) {
+  if (has_values) {
     stats->losses["value"] = sums["value"] / steps_taken;
     stats->value_error = sums["value_sq"] / tokens;
-    total += t.value_loss_coef * stats->losses["value"];
+    total += (critic ? 1.0 : t.value_loss_coef) * stats->losses["value"];
   }
   if (t.entropy_coef != 0) {
     stats->losses["entropy"] = -sums["entropy"] / steps_taken;

@@ -3,8 +3,10 @@
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -15,466 +17,24 @@
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/raw_stream.h"
 #include "common/service/service_host.h"
+#include "common/status/echo.h"
 #include "common/status/status_macros.h"
+#include "common/tokenizer/load_tokenizer.h"
 #include "common/weights/model_service_support.h"
 #include "common/weights/weight_stream_sender.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/reference.grpc.pb.h"
 #include "plumb/v1/scorer.grpc.pb.h"
+#include "services/plumb-learner/learner_limits.h"
+#include "services/plumb-learner/learner_proto_conversion.h"
 
 namespace plumb::learner {
-namespace {
 
 using Clock = std::chrono::steady_clock;
 
-absl::Status Field(const std::string& name, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat("config.", name, ": ", problem));
-}
-
-absl::Status ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
-  o->optimizer.lr = p.learning_rate() == 0 ? 1e-5 : p.learning_rate();
-  if (!(o->optimizer.lr > 0) || !std::isfinite(o->optimizer.lr)) {
-    return Field("optimizer.learning_rate", "must be > 0");
-  }
-  if (p.has_beta1()) o->optimizer.beta1 = p.beta1();
-  if (p.has_beta2()) o->optimizer.beta2 = p.beta2();
-  if (!(o->optimizer.beta1 >= 0 && o->optimizer.beta1 < 1)) {
-    return Field("optimizer.beta1", "must be in [0, 1)");
-  }
-  if (!(o->optimizer.beta2 >= 0 && o->optimizer.beta2 < 1)) {
-    return Field("optimizer.beta2", "must be in [0, 1)");
-  }
-  if (p.epsilon() != 0) o->optimizer.eps = p.epsilon();
-  if (!(p.weight_decay() >= 0)) return Field("optimizer.weight_decay", "must be >= 0");
-  o->optimizer.weight_decay = p.weight_decay();
-  switch (p.schedule()) {
-    case v1::LR_SCHEDULE_LINEAR:
-      o->schedule.kind = "linear";
-      break;
-    case v1::LR_SCHEDULE_COSINE:
-      o->schedule.kind = "cosine";
-      break;
-    default:
-      o->schedule.kind = "constant";
-  }
-  o->schedule.warmup_steps = p.warmup_steps();
-  o->schedule.min_lr_ratio = p.min_lr_ratio();
-  o->total_steps = p.total_steps();
-  if (o->schedule.kind != "constant" && o->total_steps <= o->schedule.warmup_steps) {
-    return Field("optimizer.total_steps", "must be > warmup_steps for a decaying schedule");
-  }
-  o->max_grad_norm = p.has_max_grad_norm() ? p.max_grad_norm() : 1.0;
-  if (!(o->max_grad_norm >= 0)) return Field("optimizer.max_grad_norm", "must be >= 0");
-  return absl::OkStatus();
-}
-
-LossAggregation ReadAggregation(v1::LossAggregation a) {
-  switch (a) {
-    case v1::LOSS_AGGREGATION_SEQUENCE_MEAN:
-      return LossAggregation::kSequenceMean;
-    case v1::LOSS_AGGREGATION_TOKEN_SUM_NORM:
-      return LossAggregation::kTokenSumNorm;
-    default:
-      return LossAggregation::kTokenMean;
-  }
-}
-
-Whitening ReadWhitening(v1::Whitening w, Whitening unset) {
-  switch (w) {
-    case v1::WHITENING_NONE:
-      return Whitening::kNone;
-    case v1::WHITENING_MEAN_STD:
-      return Whitening::kMeanStd;
-    case v1::WHITENING_STD_ONLY:
-      return Whitening::kStdOnly;
-    default:
-      return unset;
-  }
-}
-
-absl::Status ReadShaping(const std::string& prefix, const v1::RewardShaping& p,
-                         RewardShapingOptions* o) {
-  if (p.has_reward_clip()) {
-    if (!(p.reward_clip() > 0)) return Field(prefix + ".reward_shaping.reward_clip", "must be > 0");
-    o->reward_clip = p.reward_clip();
-  }
-  if (p.has_no_eos_penalty()) {
-    if (!std::isfinite(p.no_eos_penalty())) {
-      return Field(prefix + ".reward_shaping.no_eos_penalty", "must be finite");
-    }
-    o->no_eos_penalty = p.no_eos_penalty();
-  }
-  o->reward_whitening = ReadWhitening(p.reward_whitening(), Whitening::kNone);
-  return absl::OkStatus();
-}
-
-absl::Status ReadKl(const std::string& prefix, const v1::KlConfig& kl, KlOptions* o) {
-  switch (kl.estimator()) {
-    case v1::KL_ESTIMATOR_K1:
-      o->estimator = algorithms::KlEstimator::kK1;
-      break;
-    case v1::KL_ESTIMATOR_K2:
-      o->estimator = algorithms::KlEstimator::kK2;
-      break;
-    case v1::KL_ESTIMATOR_K3:
-      o->estimator = algorithms::KlEstimator::kK3;
-      break;
-    default:
-      break;  // the algorithm's default, already in *o
-  }
-  if (kl.placement() == v1::KL_PLACEMENT_LOSS) o->in_loss = true;
-  if (kl.placement() == v1::KL_PLACEMENT_REWARD) o->in_loss = false;
-  if (kl.has_coef()) o->coef = kl.coef();
-  if (!(o->coef >= 0) || !std::isfinite(o->coef)) return Field(prefix + ".kl.coef", "must be >= 0");
-  return absl::OkStatus();
-}
-
-absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
-  const double clip = p.clip_range() == 0 ? 0.2 : p.clip_range();
-  if (!(clip > 0 && clip < 1)) return Field("ppo.clip_range", "must be in (0, 1)");
-  o->clip_low = p.has_clip_range_low() ? p.clip_range_low() : clip;
-  o->clip_high = p.has_clip_range_high() ? p.clip_range_high() : clip;
-  if (!(o->clip_low > 0 && o->clip_low < 1))
-    return Field("ppo.clip_range_low", "must be in (0, 1)");
-  if (!(o->clip_high > 0)) return Field("ppo.clip_range_high", "must be > 0");
-  if (p.has_dual_clip()) {
-    if (!(p.dual_clip() > 1)) return Field("ppo.dual_clip", "must be > 1");
-    o->dual_clip = p.dual_clip();
-  }
-  if (p.has_value_clip_range()) {
-    if (!(p.value_clip_range() >= 0)) return Field("ppo.value_clip_range", "must be >= 0");
-    o->value_clip =
-        p.value_clip_range() == 0 ? std::nullopt : std::optional<double>(p.value_clip_range());
-  }
-  if (p.has_gamma()) o->gamma = p.gamma();
-  if (p.has_gae_lambda()) o->lambda = p.gae_lambda();
-  if (!(o->gamma >= 0 && o->gamma <= 1)) return Field("ppo.gamma", "must be in [0, 1]");
-  if (!(o->lambda >= 0 && o->lambda <= 1)) return Field("ppo.gae_lambda", "must be in [0, 1]");
-  KlOptions kl;
-  kl.coef = o->kl_coef;
-  RETURN_IF_ERROR(ReadKl("ppo", p.kl(), &kl));
-  o->kl_estimator = kl.estimator;
-  o->kl_in_loss = kl.in_loss;
-  o->kl_coef = kl.coef;
-  if (p.kl().has_adaptive()) {
-    if (!(p.kl().adaptive().target() > 0)) return Field("ppo.kl.adaptive.target", "must be > 0");
-    if (p.kl().adaptive().horizon() <= 0) return Field("ppo.kl.adaptive.horizon", "must be > 0");
-    o->kl_target = p.kl().adaptive().target();
-    o->kl_horizon = p.kl().adaptive().horizon();
-  }
-  o->epochs = p.epochs() == 0 ? 4 : p.epochs();
-  if (o->epochs < 0) return Field("ppo.epochs", "must be >= 0");
-  if (p.minibatch_size() < 0) return Field("ppo.minibatch_size", "must be >= 0");
-  o->minibatch_size = p.minibatch_size();
-  if (p.has_value_loss_coef()) o->value_loss_coef = p.value_loss_coef();
-  if (!(o->value_loss_coef >= 0)) return Field("ppo.value_loss_coef", "must be >= 0");
-  if (!std::isfinite(p.entropy_coef())) return Field("ppo.entropy_coef", "must be finite");
-  o->entropy_coef = p.entropy_coef();
-  o->whiten_advantages = p.advantage_whitening() != v1::WHITENING_NONE;
-  if (p.advantage_whitening() == v1::WHITENING_STD_ONLY) {
-    return Field("ppo.advantage_whitening", "PPO whitens with MEAN_STD or NONE");
-  }
-  RETURN_IF_ERROR(ReadShaping("ppo", p.reward_shaping(), &o->shaping));
-  o->aggregation = ReadAggregation(p.loss_aggregation());
-  if (p.critic() == v1::CRITIC_KIND_SEPARATE) {
-    return absl::UnimplementedError(
-        "config.ppo.critic: CRITIC_KIND_SEPARATE is not supported; the critic is the policy's "
-        "value head (CRITIC_KIND_VALUE_HEAD)");
-  }
-  if (p.has_critic_learning_rate()) {
-    return absl::UnimplementedError(
-        "config.ppo.critic_learning_rate: the value head shares the policy's optimizer");
-  }
-  if (p.has_early_stop_kl()) {
-    if (!(p.early_stop_kl() > 0)) return Field("ppo.early_stop_kl", "must be > 0");
-    o->early_stop_kl = p.early_stop_kl();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ReadClip(const std::string& prefix, float range, const std::optional<float>& low,
-                      const std::optional<float>& high, CriticFreeOptions* o) {
-  if (!(range > 0 && range < 1)) return Field(prefix + ".clip_range", "must be in (0, 1)");
-  o->clip_low = low.value_or(range);
-  o->clip_high = high.value_or(range);
-  if (!(*o->clip_low > 0 && *o->clip_low < 1)) {
-    return Field(prefix + ".clip_range_low", "must be in (0, 1)");
-  }
-  if (!(*o->clip_high > 0)) return Field(prefix + ".clip_range_high", "must be > 0");
-  return absl::OkStatus();
-}
-
-absl::Status ReadEpochs(const std::string& prefix, int epochs, int minibatch,
-                        CriticFreeOptions* o) {
-  if (epochs < 0) return Field(prefix + ".epochs", "must be >= 0");
-  if (minibatch < 0) return Field(prefix + ".minibatch_size", "must be >= 0");
-  o->epochs = epochs == 0 ? 1 : epochs;
-  o->minibatch_size = minibatch;
-  return absl::OkStatus();
-}
-
-absl::Status ReadGrpo(const v1::GrpoConfig& p, CriticFreeOptions* o) {
-  RETURN_IF_ERROR(ReadClip(
-      "grpo", p.clip_range() == 0 ? 0.2f : p.clip_range(),
-      p.has_clip_range_low() ? std::optional<float>(p.clip_range_low()) : std::nullopt,
-      p.has_clip_range_high() ? std::optional<float>(p.clip_range_high()) : std::nullopt, o));
-  o->kl.estimator = algorithms::KlEstimator::kK3;
-  o->kl.in_loss = true;
-  o->kl.coef = 0.04;
-  RETURN_IF_ERROR(ReadKl("grpo", p.kl(), &o->kl));
-  RETURN_IF_ERROR(ReadEpochs("grpo", p.epochs(), p.minibatch_size(), o));
-  o->scale_by_group_std = !p.has_scale_by_group_std() || p.scale_by_group_std();
-  o->aggregation = ReadAggregation(p.loss_aggregation());
-  return ReadShaping("grpo", p.reward_shaping(), &o->shaping);
-}
-
-absl::Status ReadRloo(const v1::RlooConfig& p, CriticFreeOptions* o) {
-  if (p.has_clip_range()) {
-    RETURN_IF_ERROR(ReadClip("rloo", p.clip_range(), std::nullopt, std::nullopt, o));
-  }
-  RETURN_IF_ERROR(ReadKl("rloo", p.kl(), &o->kl));
-  RETURN_IF_ERROR(ReadEpochs("rloo", p.epochs(), p.minibatch_size(), o));
-  o->advantage_whitening = ReadWhitening(p.advantage_whitening(), Whitening::kNone);
-  o->aggregation = ReadAggregation(p.loss_aggregation());
-  return ReadShaping("rloo", p.reward_shaping(), &o->shaping);
-}
-
-absl::Status ReadReinforce(const v1::ReinforceConfig& p, CriticFreeOptions* o) {
-  RETURN_IF_ERROR(ReadKl("reinforce", p.kl(), &o->kl));
-  switch (p.baseline()) {
-    case v1::BASELINE_KIND_BATCH_MEAN:
-      o->baseline = BaselineKind::kBatchMean;
-      break;
-    case v1::BASELINE_KIND_NONE:
-      o->baseline = BaselineKind::kNone;
-      break;
-    default:
-      o->baseline = BaselineKind::kMovingAverage;
-  }
-  if (p.has_baseline_decay()) o->baseline_decay = p.baseline_decay();
-  if (!(o->baseline_decay >= 0 && o->baseline_decay < 1)) {
-    return Field("reinforce.baseline_decay", "must be in [0, 1)");
-  }
-  o->advantage_whitening = ReadWhitening(p.advantage_whitening(), Whitening::kNone);
-  o->aggregation = ReadAggregation(p.loss_aggregation());
-  return ReadShaping("reinforce", p.reward_shaping(), &o->shaping);
-}
-
-absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, algorithms::DpoOptions* o) {
-  o->beta = p.has_beta() ? p.beta() : 0.1;
-  if (!(o->beta > 0)) return Field("dpo.beta", "must be > 0");
-  switch (p.loss_type()) {
-    case v1::DPO_LOSS_TYPE_IPO:
-      o->loss_type = "ipo";
-      break;
-    case v1::DPO_LOSS_TYPE_HINGE:
-      o->loss_type = "hinge";
-      break;
-    case v1::DPO_LOSS_TYPE_SIGMOID:
-      o->loss_type = "sigmoid";
-      break;
-    default:
-      o->loss_type = algorithm == v1::ALGORITHM_IPO ? "ipo" : "sigmoid";
-  }
-  if (algorithm == v1::ALGORITHM_IPO && o->loss_type != "ipo") {
-    return Field("dpo.loss_type", "ALGORITHM_IPO takes the IPO loss");
-  }
-  if (algorithm == v1::ALGORITHM_CDPO && o->loss_type != "sigmoid") {
-    return Field("dpo.loss_type", "ALGORITHM_CDPO takes the sigmoid loss");
-  }
-  o->label_smoothing = p.label_smoothing();
-  if (algorithm == v1::ALGORITHM_CDPO && o->label_smoothing == 0) o->label_smoothing = 0.1;
-  if (!(o->label_smoothing >= 0 && o->label_smoothing < 0.5)) {
-    return Field("dpo.label_smoothing", "must be in [0, 0.5)");
-  }
-  o->reference_free = p.reference_free();
-  o->ipo_log_ratio = (!p.has_ipo_length_normalize() || p.ipo_length_normalize()) ? "mean" : "sum";
-  return algorithms::ValidateDpoOptions(*o);
-}
-
-}  // namespace
-
-absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& c) {
-  SessionOptions o;
-  using Config = v1::TrainingConfig;
-  Config::AlgorithmConfigCase expected = Config::ALGORITHM_CONFIG_NOT_SET;
-  switch (c.algorithm()) {
-    case v1::ALGORITHM_UNSPECIFIED:
-      return Field("algorithm", "is required");
-    case v1::ALGORITHM_SFT:
-      o.algorithm = Algorithm::kSft;
-      expected = Config::kSft;
-      break;
-    case v1::ALGORITHM_REWARD_MODEL: {
-      o.algorithm = Algorithm::kRewardModel;
-      expected = Config::kRewardModel;
-      const v1::RewardModelConfig& r = c.reward_model();
-      o.reward_model.use_margin = r.use_margin();
-      if (r.has_margin_scale()) o.reward_model.margin_scale = r.margin_scale();
-      if (!(o.reward_model.margin_scale >= 0) || !std::isfinite(o.reward_model.margin_scale)) {
-        return Field("reward_model.margin_scale", "must be >= 0");
-      }
-      o.reward_model.center_rewards_coef = r.center_rewards_coef();
-      if (!(o.reward_model.center_rewards_coef >= 0)) {
-        return Field("reward_model.center_rewards_coef", "must be >= 0");
-      }
-      break;
-    }
-    case v1::ALGORITHM_PPO:
-      o.algorithm = Algorithm::kPpo;
-      expected = Config::kPpo;
-      RETURN_IF_ERROR(ReadPpo(c.ppo(), &o.ppo));
-      break;
-    case v1::ALGORITHM_GRPO:
-      o.algorithm = Algorithm::kGrpo;
-      expected = Config::kGrpo;
-      RETURN_IF_ERROR(ReadGrpo(c.grpo(), &o.critic_free));
-      break;
-    case v1::ALGORITHM_RLOO:
-      o.algorithm = Algorithm::kRloo;
-      expected = Config::kRloo;
-      RETURN_IF_ERROR(ReadRloo(c.rloo(), &o.critic_free));
-      break;
-    case v1::ALGORITHM_REINFORCE_BASELINE:
-      o.algorithm = Algorithm::kReinforce;
-      expected = Config::kReinforce;
-      RETURN_IF_ERROR(ReadReinforce(c.reinforce(), &o.critic_free));
-      break;
-    case v1::ALGORITHM_REJECTION_SAMPLING_SFT: {
-      o.algorithm = Algorithm::kRejectionSamplingSft;
-      expected = Config::kRejectionSampling;
-      const v1::RejectionSamplingConfig& r = c.rejection_sampling();
-      if (r.top_n_per_prompt() < 0)
-        return Field("rejection_sampling.top_n_per_prompt", "must be >= 0");
-      o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
-      if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
-      o.rejection_sampling.drop_truncated = r.drop_truncated();
-      break;
-    }
-    case v1::ALGORITHM_DPO:
-    case v1::ALGORITHM_IPO:
-    case v1::ALGORITHM_CDPO:
-      o.algorithm = Algorithm::kDpo;
-      expected = Config::kDpo;
-      RETURN_IF_ERROR(ReadDpo(c.algorithm(), c.dpo(), &o.dpo));
-      o.dpo_sft_weight = c.dpo().sft_weight();
-      if (!(o.dpo_sft_weight >= 0)) return Field("dpo.sft_weight", "must be >= 0");
-      break;
-    case v1::ALGORITHM_KTO: {
-      o.algorithm = Algorithm::kKto;
-      expected = Config::kKto;
-      const v1::KtoConfig& k = c.kto();
-      if (k.has_beta()) o.kto.beta = k.beta();
-      if (k.has_desirable_weight()) o.kto.desirable_weight = k.desirable_weight();
-      if (k.has_undesirable_weight()) o.kto.undesirable_weight = k.undesirable_weight();
-      if (!(o.kto.beta > 0)) return Field("kto.beta", "must be > 0");
-      if (!(o.kto.desirable_weight > 0)) return Field("kto.desirable_weight", "must be > 0");
-      if (!(o.kto.undesirable_weight > 0)) return Field("kto.undesirable_weight", "must be > 0");
-      o.kto_reference_point = k.reference_point() == v1::KTO_REFERENCE_POINT_ZERO
-                                  ? KtoReferencePoint::kZero
-                                  : KtoReferencePoint::kBatchMismatched;
-      RETURN_IF_ERROR(algorithms::ValidateKtoOptions(o.kto));
-      break;
-    }
-    case v1::ALGORITHM_ORPO:
-      o.algorithm = Algorithm::kOrpo;
-      expected = Config::kOrpo;
-      if (c.orpo().has_odds_ratio_weight()) o.orpo_weight = c.orpo().odds_ratio_weight();
-      if (!(o.orpo_weight > 0) || !std::isfinite(o.orpo_weight)) {
-        return Field("orpo.odds_ratio_weight", "must be > 0");
-      }
-      break;
-    case v1::ALGORITHM_SIMPO: {
-      o.algorithm = Algorithm::kSimpo;
-      expected = Config::kSimpo;
-      const v1::SimpoConfig& p = c.simpo();
-      o.simpo.beta = p.has_beta() ? p.beta() : 2.0;
-      o.simpo.gamma = p.has_gamma() ? p.gamma() : 0.5;
-      o.simpo.label_smoothing = p.label_smoothing();
-      o.simpo.cpo_alpha = p.sft_weight();
-      if (!(o.simpo.beta > 0)) return Field("simpo.beta", "must be > 0");
-      if (!(o.simpo.gamma >= 0)) return Field("simpo.gamma", "must be >= 0");
-      if (!(o.simpo.label_smoothing >= 0 && o.simpo.label_smoothing < 0.5)) {
-        return Field("simpo.label_smoothing", "must be in [0, 0.5)");
-      }
-      if (!(o.simpo.cpo_alpha >= 0)) return Field("simpo.sft_weight", "must be >= 0");
-      RETURN_IF_ERROR(algorithms::ValidateSimpoOptions(o.simpo));
-      break;
-    }
-    case v1::ALGORITHM_RRHF: {
-      o.algorithm = Algorithm::kRrhf;
-      expected = Config::kRrhf;
-      const v1::RrhfConfig& p = c.rrhf();
-      if (p.has_sft_weight()) o.rrhf_sft_weight = p.sft_weight();
-      if (!(o.rrhf_sft_weight >= 0)) return Field("rrhf.sft_weight", "must be >= 0");
-      o.rrhf.length_penalty = (!p.has_length_normalize() || p.length_normalize()) ? 1.0 : 0.0;
-      RETURN_IF_ERROR(algorithms::ValidateRrhfOptions(o.rrhf));
-      break;
-    }
-    default:
-      return Field("algorithm", absl::StrCat("unknown value ", c.algorithm()));
-  }
-  if (c.algorithm_config_case() != Config::ALGORITHM_CONFIG_NOT_SET &&
-      c.algorithm_config_case() != expected) {
-    return Field("algorithm_config", "holds another algorithm's config");
-  }
-  RETURN_IF_ERROR(ReadOptimizer(c.optimizer(), &o));
-  if (c.optimizer().gradient_accumulation_steps() < 0) {
-    return Field("optimizer.gradient_accumulation_steps", "must be >= 0");
-  }
-  o.gradient_accumulation_steps = std::max(1, c.optimizer().gradient_accumulation_steps());
-  if (c.has_lora()) {
-    if (c.lora().rank() < 1) return Field("lora.rank", "must be >= 1");
-    if (c.lora().dropout() != 0) {
-      return absl::UnimplementedError(
-          "config.lora.dropout: adapter dropout is not supported; "
-          "leave it 0");
-    }
-    if (c.lora().publish_adapters_only()) {
-      return absl::UnimplementedError(
-          "config.lora.publish_adapters_only: the model services load merged weights only; "
-          "leave it false (the learner merges the adapters when it publishes)");
-    }
-    model::LoraOptions lora;
-    lora.rank = c.lora().rank();
-    lora.alpha = c.lora().has_alpha() ? c.lora().alpha() : c.lora().rank();
-    if (c.lora().target_modules_size() > 0) {
-      lora.target_modules.assign(c.lora().target_modules().begin(),
-                                 c.lora().target_modules().end());
-    } else {
-      lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"};
-    }
-    o.lora = lora;
-  }
-  switch (c.precision()) {
-    case v1::PRECISION_UNSPECIFIED:
-    case v1::PRECISION_FP32:
-      break;
-    case v1::PRECISION_BF16_MIXED:
-      o.bf16_mixed = true;
-      break;
-    case v1::PRECISION_BF16:
-      o.dtype = "bfloat16";
-      break;
-    case v1::PRECISION_FP16_MIXED:
-      return Field("precision",
-                   "PRECISION_FP16_MIXED needs a CUDA device; this learner runs "
-                   "on the CPU (use PRECISION_BF16_MIXED)");
-    default:
-      return Field("precision", absl::StrCat("unknown value ", c.precision()));
-  }
-  if (c.micro_batch_size() < 0) return Field("micro_batch_size", "must be >= 0");
-  o.micro_batch_size = c.micro_batch_size();
-  if (c.max_sequence_length() < 0) return Field("max_sequence_length", "must be >= 0");
-  o.max_sequence_length = c.max_sequence_length();
-  if (c.has_max_policy_lag()) o.max_policy_lag = c.max_policy_lag();
-  o.seed = c.seed();
-  return o;
-}
-
 LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
-                               Replicator* replicator)
-    : core_(core), replicator_(replicator) {
+                               PublishOptions publish, Replicator* replicator)
+    : core_(core), replicator_(replicator), publish_(std::move(publish)) {
   requests_ = registry
                   ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
                                {"rpc", "code"})
@@ -503,11 +63,14 @@ LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
                      ->WithLabels({});
 }
 
-std::shared_ptr<grpc::Channel> LearnerService::ChannelTo(const std::string& endpoint) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> LearnerService::ChannelTo(
+    const std::string& endpoint) {
   absl::MutexLock lock(&channels_mu_);
   std::shared_ptr<grpc::Channel>& channel = channels_[endpoint];
   if (channel == nullptr) {
-    channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+    rpc::ChannelOptions options = publish_.client;
+    options.target = endpoint;
+    ASSIGN_OR_RETURN(channel, rpc::CreateChannel(options));
   }
   return channel;
 }
@@ -536,6 +99,35 @@ absl::Status LearnerService::CheckNotFailed() {
                    " (restart every rank, then StartSession or LoadCheckpoint)"));
 }
 
+void LearnerService::FillModel(v1::ModelInfo* info, v1::ModelInfo* critic) {
+  const std::optional<ModelDescription> model = core_->Model();
+  const std::optional<SessionStatus> status = core_->Status();
+  if (!model.has_value() || !status.has_value()) return;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+  {
+    absl::MutexLock lock(&mu_);
+    tokenizer = tokenizer_;
+  }
+  weights::FillModelInfo({.config = &model->config,
+                          .dtype = model->dtype,
+                          .device = model->device,
+                          .version = status->policy_version,
+                          .weights_source = model->source,
+                          .loaded = model->loaded,
+                          .tokenizer = tokenizer.get()},
+                         info);
+  if (critic != nullptr && model->critic.has_value()) {
+    weights::FillModelInfo({.config = &*model->critic,
+                            .dtype = model->dtype,
+                            .device = model->device,
+                            .version = status->policy_version,
+                            .weights_source = model->critic_source,
+                            .loaded = model->loaded,
+                            .tokenizer = tokenizer.get()},
+                           critic);
+  }
+}
+
 void LearnerService::RecordStats(const TrainStats& stats) {
   for (const auto& [term, value] : stats.losses) losses_->WithLabels({term}).Set(value);
   if (stats.kl.has_value()) kl_->Set(*stats.kl);
@@ -552,7 +144,10 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
     requests_->WithLabels({"StartSession", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
   };
-  // Refuse a bad config here, before any other rank hears of it.
+  // Refuse a bad request here, before any other rank hears of it.
+  if (absl::Status checked = CheckStartSessionRequest(*request); !checked.ok()) {
+    return answer(checked);
+  }
   absl::StatusOr<SessionOptions> options = SessionOptionsFromProto(request->config());
   if (!options.ok()) return answer(options.status());
   // Every rank gets the same id and the same resolved seed.
@@ -576,31 +171,38 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
     failed_.clear();
   }
   if (created) {
+    // The policy folder's tokenizer, if it has one, for ModelInfo (the learner itself trains on
+    // token ids and needs none).
+    std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+    if (std::optional<ModelDescription> model = core_->Model()) {
+      absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> loaded =
+          tokenizer::LoadTokenizer(model->source);
+      if (loaded.ok()) tokenizer = *std::move(loaded);
+    }
     absl::MutexLock lock(&mu_);
     config_ = replicated.config();
+    labels_.clear();
+    labels_.insert(request->labels().begin(), request->labels().end());
+    session_started_ = absl::Now();
+    tokenizer_ = std::move(tokenizer);
     last_sequence_ = 0;
     last_response_.Clear();
   }
   response->set_session_id(status->id);
   response->set_created(created);
   response->set_policy_version(status->policy_version);
-  if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
-    response->mutable_model()->set_architecture("llama");
-    response->mutable_model()->set_vocab_size(static_cast<int32_t>(config->vocab_size));
-    response->mutable_model()->set_context_length(
-        static_cast<int32_t>(config->max_position_embeddings));
-    response->mutable_model()->set_policy_version(status->policy_version);
-  }
+  FillModel(response->mutable_model());
   version_->Set(static_cast<double>(status->policy_version));
   return answer(absl::OkStatus());
 }
 
-grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
-                                   const v1::TrainRequest* request, v1::TrainResponse* response) {
+grpc::Status LearnerService::Train(grpc::ServerContext* context, const v1::TrainRequest* request,
+                                   v1::TrainResponse* response) {
   auto answer = [&](absl::Status status) {
     requests_->WithLabels({"Train", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
   };
+  if (absl::Status checked = CheckTrainRequest(*request); !checked.ok()) return answer(checked);
   if (request->sequence() != 0) {
     absl::MutexLock lock(&mu_);
     if (request->sequence() == last_sequence_) {
@@ -617,13 +219,21 @@ grpc::Status LearnerService::Train(grpc::ServerContext* /*context*/,
   if (!training_.compare_exchange_strong(expected, true)) {
     return answer(absl::AbortedError("another Train call is running"));
   }
+  // The caller's cancellation or deadline abandons the update at its next boundary.
+  const CancelPredicate cancelled = [context] {
+    return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
+  };
   absl::StatusOr<TrainStats> stats = absl::InternalError("not run");
-  const absl::Status replicated =
-      Replicated(Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request); });
+  const absl::Status replicated = Replicated(
+      Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request, cancelled); });
   training_.store(false);
   NoteLostRank(replicated);
   if (!replicated.ok()) return answer(replicated);
   NoteLostRank(stats.status());
+  if (stats.status().code() == absl::StatusCode::kCancelled &&
+      context->deadline() <= std::chrono::system_clock::now()) {
+    return answer(absl::DeadlineExceededError(stats.status().message()));
+  }
   if (!stats.ok()) return answer(stats.status());
   v1::TrainStats* out = response->mutable_stats();
   for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;
@@ -656,18 +266,24 @@ namespace {
 
 // Streams `weights` to one endpoint's LoadWeights (`method`, on whichever model service it
 // runs) on a raw stream: tensor bytes go to the transport without being copied.
-absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Channel>& channel,
-                                                 const char* method, const PolicyWeights& weights,
-                                                 const weights::SendOptions& options,
-                                                 absl::Duration timeout, uint64_t* bytes) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+// The stream carries the configured bearer token and stops when `cancelled` (the publisher's
+// caller went away).
+absl::StatusOr<v1::LoadWeightsResponse> StreamTo(
+    const std::shared_ptr<grpc::Channel>& channel, const rpc::ChannelOptions& client,
+    const char* method, const PolicyWeights& weights, const weights::SendOptions& options,
+    absl::Duration timeout, const std::function<bool()>& cancelled, uint64_t* bytes) {
+  std::unique_ptr<grpc::ClientContext> context = rpc::NewClientContext(client, timeout);
   grpc::ByteBuffer reply;
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
-      rpc::StartRawClientStream(channel, method, &context, &reply);
-  absl::StatusOr<uint64_t> sent = weights::SendWeightStreamToWire(
-      weights.tensors, options,
-      [&](const grpc::ByteBuffer& chunk) { return writer->Write(chunk); });
+      rpc::StartRawClientStream(channel, method, context.get(), &reply);
+  absl::StatusOr<uint64_t> sent =
+      weights::SendWeightStreamToWire(weights.tensors, options, [&](const grpc::ByteBuffer& chunk) {
+        if (cancelled()) {
+          context->TryCancel();
+          return false;
+        }
+        return writer->Write(chunk);
+      });
   writer->WritesDone();
   const grpc::Status status = writer->Finish();
   if (sent.ok()) *bytes = *sent;
@@ -680,26 +296,58 @@ absl::StatusOr<v1::LoadWeightsResponse> StreamTo(const std::shared_ptr<grpc::Cha
 
 }  // namespace
 
-grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
+grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
                                             const v1::PublishWeightsRequest* request,
                                             v1::PublishWeightsResponse* response) {
   auto answer = [&](absl::Status status) {
     requests_->WithLabels({"PublishWeights", absl::StatusCodeToString(status.code())}).Increment();
     return rpc::ToGrpcStatus(status);
   };
-  if (request->targets().empty() || request->targets_size() > 64) {
-    return answer(absl::InvalidArgumentError("PublishWeights needs 1..64 targets"));
+  if (absl::Status checked = CheckSessionRequest(*request, request->session_id()); !checked.ok()) {
+    return answer(checked);
   }
-  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
+  if (request->targets().empty() || request->targets_size() > kMaxPublishTargets) {
+    return answer(absl::InvalidArgumentError(
+        absl::StrCat("request.targets: PublishWeights needs 1..", kMaxPublishTargets, " targets")));
+  }
   std::set<std::pair<std::string, std::string>> seen;
-  for (const v1::PublishTarget& t : request->targets()) {
-    if (t.endpoint().empty())
-      return answer(absl::InvalidArgumentError("a target without an endpoint"));
+  for (int i = 0; i < request->targets_size(); ++i) {
+    const v1::PublishTarget& t = request->targets(i);
+    const std::string at = absl::StrCat("request.targets[", i, "]");
+    if (t.endpoint().empty()) return answer(absl::InvalidArgumentError(at + ".endpoint: empty"));
+    if (t.model().size() > kMaxIdBytes) {
+      return answer(absl::InvalidArgumentError(
+          absl::StrCat(at, ".model: ", t.model().size(), " bytes; at most ", kMaxIdBytes)));
+    }
+    // Weights go only where the operator allowed (else any endpoint, unix sockets included,
+    // received the policy, and the timing of the refusals scanned ports).
+    if (std::find(publish_.targets.begin(), publish_.targets.end(), t.endpoint()) ==
+        publish_.targets.end()) {
+      return answer(absl::PermissionDeniedError(absl::StrCat(
+          at, ".endpoint: ", Echo(t.endpoint()),
+          " is not an allowed publish target; add it to learner.publish_targets in the "
+          "learner's YAML")));
+    }
     if (!seen.insert({t.endpoint(), t.model()}).second) {
       return answer(absl::InvalidArgumentError(
-          absl::StrCat("target ", t.endpoint(), " '", t.model(), "' is listed twice")));
+          absl::StrCat(at, ": ", Echo(t.endpoint()), " ", Echo(t.model()), " is listed twice")));
     }
   }
+  const google::protobuf::Duration& limit = request->target_timeout();
+  if (limit.seconds() < 0 || limit.nanos() < 0 || limit.seconds() > 86400) {
+    return answer(absl::InvalidArgumentError("request.target_timeout: must be in [0, 86400] s"));
+  }
+  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
+  bool idle = false;
+  if (!publishing_.compare_exchange_strong(idle, true)) {
+    return answer(absl::AbortedError(
+        "another PublishWeights is running (one at a time: each holds a copy of the policy); "
+        "retry when it has finished"));
+  }
+  struct Release {
+    std::atomic<bool>* flag;
+    ~Release() { flag->store(false); }
+  } release{&publishing_};
   c10::ScalarType dtype = torch::kFloat;
   switch (request->dtype()) {
     case v1::DTYPE_UNSPECIFIED:
@@ -717,9 +365,11 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
   const auto start = Clock::now();
   absl::StatusOr<PolicyWeights> weights = core_->Weights(request->session_id(), dtype);
   if (!weights.ok()) return answer(weights.status());
-  const absl::Duration timeout = request->has_target_timeout()
-                                     ? absl::Seconds(request->target_timeout().seconds())
-                                     : absl::Seconds(300);
+  const absl::Duration timeout =
+      limit.seconds() == 0 && limit.nanos() == 0
+          ? absl::Seconds(300)
+          : absl::Seconds(limit.seconds()) + absl::Nanoseconds(limit.nanos());
+  const std::function<bool()> cancelled = [context] { return context->IsCancelled(); };
   std::vector<v1::PublishTargetResult> results(request->targets_size());
   std::vector<std::thread> threads;
   for (int i = 0; i < request->targets_size(); ++i) {
@@ -734,24 +384,36 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* /*context*/,
       options.architecture = "llama";
       options.source = absl::StrCat("learner:", request->session_id());
       options.allow_downgrade = request->allow_downgrade();
-      const std::shared_ptr<grpc::Channel> channel = ChannelTo(target.endpoint());
       uint64_t bytes = 0;
       absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(
-          absl::StrCat(target.endpoint(), " serves no Generator, Reference or RewardScorer"));
+          absl::StrCat(Echo(target.endpoint()), " serves no Generator, Reference or RewardScorer"));
+      const absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelTo(target.endpoint());
+      if (!channel.ok()) loaded = channel.status();
+      // Which model service the endpoint runs, by its health status. A probe that fails for
+      // another reason than an unknown service (unreachable, no answer) ends the probing.
       auto serves = [&](const char* service) {
+        if (!channel.ok()) return false;
         absl::StatusOr<rpc::ServingStatus> health =
-            rpc::CheckHealth(channel, service, absl::Seconds(10));
+            rpc::CheckHealth(*channel, service, absl::Seconds(10), publish_.client.bearer_token);
+        if (!health.ok() && health.status().code() != absl::StatusCode::kNotFound) {
+          loaded = health.status();
+          return false;
+        }
         return health.ok() && *health == rpc::ServingStatus::kServing;
       };
+      auto stream = [&](const char* method) {
+        return StreamTo(*channel, publish_.client, method, *weights, options, timeout, cancelled,
+                        &bytes);
+      };
+      auto unreachable = [&] {
+        return !loaded.ok() && loaded.status().code() != absl::StatusCode::kNotFound;
+      };
       if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
-        loaded = StreamTo(channel, "/plumb.v1.RewardScorer/LoadWeights", *weights, options, timeout,
-                          &bytes);
-      } else if (serves("plumb.v1.Generator")) {
-        loaded = StreamTo(channel, "/plumb.v1.Generator/LoadWeights", *weights, options, timeout,
-                          &bytes);
-      } else if (serves("plumb.v1.Reference")) {
-        loaded = StreamTo(channel, "/plumb.v1.Reference/LoadWeights", *weights, options, timeout,
-                          &bytes);
+        loaded = stream("/plumb.v1.RewardScorer/LoadWeights");
+      } else if (!unreachable() && serves("plumb.v1.Generator")) {
+        loaded = stream("/plumb.v1.Generator/LoadWeights");
+      } else if (!unreachable() && serves("plumb.v1.Reference")) {
+        loaded = stream("/plumb.v1.Reference/LoadWeights");
       }
       result.set_code(static_cast<int32_t>(loaded.status().code()));
       result.set_error_message(std::string(loaded.status().message()));
@@ -781,13 +443,18 @@ grpc::Status LearnerService::SaveCheckpoint(grpc::ServerContext* /*context*/,
                                             const v1::SaveCheckpointRequest* request,
                                             v1::SaveCheckpointResponse* response) {
   const auto start = Clock::now();
-  absl::StatusOr<uint64_t> version = core_->SaveCheckpoint(
-      request->session_id(), request->path(), request->weights_only(), request->overwrite());
-  requests_->WithLabels({"SaveCheckpoint", absl::StatusCodeToString(version.status().code())})
+  const absl::Status checked = CheckSessionRequest(*request, request->session_id());
+  absl::StatusOr<CheckpointInfo> saved = absl::InternalError("not run");
+  if (!checked.ok()) saved = checked;
+  if (checked.ok()) {
+    saved = core_->SaveCheckpoint(request->session_id(), request->path(), request->weights_only(),
+                                  request->overwrite());
+  }
+  requests_->WithLabels({"SaveCheckpoint", absl::StatusCodeToString(saved.status().code())})
       .Increment();
-  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
-  response->set_path(request->path());
-  response->set_policy_version(*version);
+  if (!saved.ok()) return rpc::ToGrpcStatus(saved.status());
+  response->set_path(saved->path);
+  response->set_policy_version(saved->version);
   response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
   return grpc::Status::OK;
 }
@@ -796,35 +463,43 @@ grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
                                             const v1::LoadCheckpointRequest* request,
                                             v1::LoadCheckpointResponse* response) {
   const auto start = Clock::now();
-  absl::StatusOr<uint64_t> version = absl::InternalError("not run");
-  const absl::Status replicated = Replicated(Command::kLoadCheckpoint, "", *request, [&] {
-    version =
-        core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
-  });
-  if (!replicated.ok()) version = replicated;
-  NoteLostRank(version.status());
-  requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(version.status().code())})
+  const absl::Status checked = CheckSessionRequest(*request, request->session_id());
+  absl::StatusOr<CheckpointInfo> loaded = absl::InternalError("not run");
+  if (!checked.ok()) loaded = checked;
+  if (checked.ok()) {
+    const absl::Status replicated = Replicated(Command::kLoadCheckpoint, "", *request, [&] {
+      loaded =
+          core_->LoadCheckpoint(request->session_id(), request->path(), request->weights_only());
+    });
+    if (!replicated.ok()) loaded = replicated;
+  }
+  NoteLostRank(loaded.status());
+  requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(loaded.status().code())})
       .Increment();
-  if (!version.ok()) return rpc::ToGrpcStatus(version.status());
+  if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
   {
     absl::MutexLock lock(&mu_);
     failed_.clear();
   }
-  response->set_path(request->path());
-  response->set_policy_version(*version);
+  response->set_path(loaded->path);
+  response->set_policy_version(loaded->version);
   response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
-  version_->Set(static_cast<double>(*version));
+  version_->Set(static_cast<double>(loaded->version));
   return grpc::Status::OK;
 }
 
 grpc::Status LearnerService::EndSession(grpc::ServerContext* /*context*/,
                                         const v1::EndSessionRequest* request,
                                         v1::EndSessionResponse* response) {
+  const absl::Status checked = CheckSessionRequest(*request, request->session_id());
   absl::StatusOr<uint64_t> version = absl::InternalError("not run");
-  const absl::Status replicated = Replicated(Command::kEndSession, "", *request, [&] {
-    version = core_->EndSession(request->session_id());
-  });
-  if (!replicated.ok()) version = replicated;
+  if (!checked.ok()) version = checked;
+  if (checked.ok()) {
+    const absl::Status replicated = Replicated(Command::kEndSession, "", *request, [&] {
+      version = core_->EndSession(request->session_id());
+    });
+    if (!replicated.ok()) version = replicated;
+  }
   requests_->WithLabels({"EndSession", absl::StatusCodeToString(version.status().code())})
       .Increment();
   if (!version.ok()) return rpc::ToGrpcStatus(version.status());
@@ -846,18 +521,16 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
     session->set_train_calls(status->train_calls);
     absl::MutexLock lock(&mu_);
     *session->mutable_config() = config_;
+    session->mutable_labels()->insert(labels_.begin(), labels_.end());
+    *session->mutable_start_time() = weights::ToProtoTime(session_started_);
     session->set_last_sequence(last_sequence_);
     if (!failed_.empty()) {
       session->set_state(v1::SESSION_STATE_FAILED);
       session->set_error(failed_);
     }
   }
-  if (std::optional<model::ModelConfig> config = core_->ModelConfigOf()) {
-    response->mutable_model()->set_architecture("llama");
-    response->mutable_model()->set_vocab_size(static_cast<int32_t>(config->vocab_size));
-    response->mutable_model()->set_context_length(
-        static_cast<int32_t>(config->max_position_embeddings));
-  }
+  FillModel(response->mutable_model(), response->mutable_critic());
+  if (response->critic().architecture().empty()) response->clear_critic();
   response->set_world_size(core_->world_size());
   response->set_distributed_backend("gloo");
   for (int a = v1::ALGORITHM_SFT; a <= v1::ALGORITHM_RRHF; ++a) {

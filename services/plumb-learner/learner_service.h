@@ -1,6 +1,10 @@
 // The gRPC adapter of plumb-learner: plumb.v1.Learner messages to and from the core's types, and
 // PublishWeights, which streams the session's policy to every target in parallel (the service
 // behind each endpoint — Generator, Reference or RewardScorer — is found by its health status).
+// Weights go only to endpoints on the configured allow-list (anything else is PERMISSION_DENIED
+// before any connection is made), over channels made by rpc::CreateChannel with the configured
+// TLS and bearer token, and one publish runs at a time (each holds a copy of the policy; a
+// second concurrent one is ABORTED).
 //
 // Data-parallel ranks: see learner_replication.h; this service runs on rank 0.
 //
@@ -11,21 +15,30 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics/registry.h"
+#include "common/rpc/channel_factory.h"
+#include "common/tokenizer/tokenizer.h"
 #include "plumb/v1/learner.grpc.pb.h"
 #include "services/plumb-learner/learner_core.h"
 #include "services/plumb-learner/learner_replication.h"
 
 namespace plumb::learner {
 
+struct PublishOptions {
+  std::vector<std::string> targets;  // exact endpoints PublishWeights may send to
+  rpc::ChannelOptions client;        // TLS, token, retries (target unused)
+};
+
 class LearnerService final : public v1::Learner::Service {
  public:
   // `replicator` (not owned; null = one process) replays state-changing calls on the other
   // data-parallel ranks.
-  LearnerService(LearnerCore* core, metrics::Registry* registry, Replicator* replicator = nullptr);
+  LearnerService(LearnerCore* core, metrics::Registry* registry, PublishOptions publish,
+                 Replicator* replicator = nullptr);
 
   grpc::Status StartSession(grpc::ServerContext* context, const v1::StartSessionRequest* request,
                             v1::StartSessionResponse* response) override;
@@ -47,6 +60,9 @@ class LearnerService final : public v1::Learner::Service {
 
  private:
   void RecordStats(const TrainStats& stats);
+  // The active session's ModelInfo (weights::FillModelInfo, as every model service fills it),
+  // and its separate critic's when it has one and `critic` is not null.
+  void FillModel(v1::ModelInfo* info, v1::ModelInfo* critic = nullptr);
   // Runs `local` on this rank after replaying the request on the other ranks (if any).
   absl::Status Replicated(Command command, const std::string& id,
                           const google::protobuf::Message& request,
@@ -57,15 +73,20 @@ class LearnerService final : public v1::Learner::Service {
   // a StartSession or LoadCheckpoint succeeds.
   void NoteLostRank(const absl::Status& status);
   // One channel per publish endpoint, kept between publishes (connected once, not per call).
-  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& endpoint);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const std::string& endpoint);
   absl::Status CheckNotFailed();
 
   LearnerCore* core_;
   Replicator* replicator_;
+  const PublishOptions publish_;
   std::atomic<bool> training_{false};
+  std::atomic<bool> publishing_{false};
   absl::Time start_ = absl::Now();
   absl::Mutex mu_;
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);
+  absl::Time session_started_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
   std::string failed_ ABSL_GUARDED_BY(mu_);  // why the session is FAILED; empty = it is not

@@ -22,6 +22,7 @@
 #include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
+#include "services/plumb-learner/learner_config.h"
 #include "services/plumb-learner/learner_core.h"
 #include "services/plumb-learner/learner_replication.h"
 #include "services/plumb-learner/learner_service.h"
@@ -34,22 +35,27 @@ int Fail(int code, const absl::Status& status) {
 
 int Main(int argc, char** argv) {
   absl::StatusOr<plumb::service::ServiceArgs> args =
-      plumb::service::ParseServiceArgs(argc, argv, /*config_required=*/false);
+      plumb::service::ParseServiceArgs(
+          argc, argv, /*config_required=*/false,
+          "plumb-learner: trains the policy (PPO, GRPO, DPO family, SFT, reward models...) on "
+          "batches sent over RPC and publishes its weights (plumb.v1.Learner)");
   if (!args.ok()) return Fail(2, args.status());
-  const std::string& config_path = args->config_path;
-  int threads = 0;
-  int timeout_seconds = 300;
-  absl::StatusOr<plumb::service::ServiceConfig> config = plumb::service::LoadServiceConfig(
-      config_path, [&](plumb::config::ConfigMap& root) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<plumb::config::ConfigMap> section, root.Child("learner"));
-        if (!section.has_value()) return absl::OkStatus();
-        RETURN_IF_ERROR(section->Read("threads", &threads, plumb::config::IntRange{0, 1024}));
-        RETURN_IF_ERROR(section->Read("distributed_timeout_seconds", &timeout_seconds,
-                                      plumb::config::IntRange{4, 86400}));
-        return section->Finish();
+  if (args->exit_code.has_value()) return *args->exit_code;
+  plumb::learner::LearnerConfig learner;
+  absl::StatusOr<plumb::service::ServiceConfig> config =
+      plumb::service::LoadServiceConfig(args->config_path, [&](plumb::config::ConfigMap& root) {
+        return plumb::learner::ParseLearnerSection(root, args->config_dir, &learner);
       });
   if (!config.ok()) return Fail(2, config.status());
-  plumb::model::SetComputeThreads(threads);
+  absl::StatusOr<plumb::learner::Storage> storage =
+      plumb::learner::Storage::Create(learner.storage);
+  if (!storage.ok()) return Fail(2, storage.status());
+  if (args->check_config) {
+    return plumb::service::ConfigChecked("plumb-learner",
+                                         args->config_path.empty() ? "defaults" : args->config_path);
+  }
+  const int timeout_seconds = learner.distributed_timeout_seconds;
+  plumb::model::SetComputeThreads(learner.threads);
   absl::StatusOr<plumb::train::WorldEnvironment> env = plumb::train::ReadWorldEnvironment();
   if (!env.ok()) return Fail(2, env.status());
   plumb::train::WorldOptions world_options;
@@ -57,7 +63,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<plumb::train::World>> world =
       plumb::train::World::Join(*env, world_options);
   if (!world.ok()) return Fail(1, world.status());
-  plumb::learner::LearnerCore core(world->get());
+  plumb::learner::LearnerCore core(*std::move(storage), world->get());
   if ((*world)->rank() != 0) {
     std::fprintf(stderr, "plumb-learner: rank %d of %d following rank 0\n", (*world)->rank(),
                  (*world)->size());
@@ -67,7 +73,9 @@ int Main(int argc, char** argv) {
   }
   plumb::learner::Replicator replicator(world->get(), absl::Seconds(timeout_seconds) / 4);
   plumb::metrics::Registry registry;
-  plumb::learner::LearnerService service(&core, &registry, &replicator);
+  plumb::learner::LearnerService service(
+      &core, &registry,
+      plumb::learner::PublishOptions{learner.publish_targets, learner.publish_client}, &replicator);
   const int code = plumb::service::ServeUntilSignal(
       *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
   replicator.Shutdown();

@@ -45,7 +45,13 @@ class AlignmentRoundTest : public ::testing::Test {
               "    helpfulness: {kind: reward_model, path: rm}\n    sentiment: {kind: afinn}\n"
               "  composition: {weights: {helpfulness: 1.0, sentiment: 1.0}}\n",
           &servers_[2]);
-    Start("learner", common, &servers_[3]);
+    // Checkpoints under <root>/checkpoints; policies may be read from anywhere under <root>;
+    // weights may be published to the generator and the scorer.
+    Start("learner",
+          common + "learner: {checkpoint_root: checkpoints, model_roots: [\".\"], " +
+              "publish_targets: [\"" + servers_[0].endpoint + "\", \"" + servers_[2].endpoint +
+              "\"]}\n",
+          &servers_[3]);
   }
   static void Start(const std::string& name, const std::string& yaml, Server* server) {
     absl::StatusOr<testing::RunningService> service =
@@ -393,9 +399,31 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
        [](v1::TrainingConfig* c) { c->mutable_optimizer()->set_gradient_accumulation_steps(2); },
        grpc::INVALID_ARGUMENT, "gradient_accumulation_steps: must be 0 or 1 for on-policy"},
       {v1::ALGORITHM_KTO, [](v1::TrainingConfig* c) { c->mutable_kto()->set_beta(-1); },
-       grpc::INVALID_ARGUMENT, "config.kto.beta: must be > 0"},
+       grpc::INVALID_ARGUMENT, "config.kto.beta: must be in (0, 1e+06], got -1"},
       {v1::ALGORITHM_GRPO, [](v1::TrainingConfig* c) { c->mutable_dpo(); }, grpc::INVALID_ARGUMENT,
        "config.algorithm_config: holds another algorithm's config"},
+      {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_epochs(INT32_MAX); },
+       grpc::INVALID_ARGUMENT, "config.ppo.epochs: must be in [1, 100]"},
+      // Non-finite values anywhere in the config (an epsilon of NaN once trained every weight
+      // to NaN and published them), then values out of their documented ranges.
+      {v1::ALGORITHM_SFT,
+       [](v1::TrainingConfig* c) { c->mutable_optimizer()->set_epsilon(std::nanf("")); },
+       grpc::INVALID_ARGUMENT, "config.optimizer.epsilon"},
+      {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_gamma(INFINITY); },
+       grpc::INVALID_ARGUMENT, "config.ppo.gamma"},
+      {v1::ALGORITHM_PPO, [](v1::TrainingConfig* c) { c->mutable_ppo()->set_gamma(2.0f); },
+       grpc::INVALID_ARGUMENT, "config.ppo.gamma: must be in [0, 1], got 2"},
+      {v1::ALGORITHM_SFT,
+       [](v1::TrainingConfig* c) { c->mutable_optimizer()->set_min_lr_ratio(-1.0f); },
+       grpc::INVALID_ARGUMENT, "config.optimizer.min_lr_ratio: must be in [0, 1]"},
+      {v1::ALGORITHM_SFT,
+       [](v1::TrainingConfig* c) {
+         c->mutable_optimizer()->set_schedule(static_cast<v1::LrSchedule>(77));
+       },
+       grpc::INVALID_ARGUMENT, "config.optimizer.schedule"},
+      {v1::ALGORITHM_PPO,
+       [](v1::TrainingConfig* c) { c->mutable_ppo()->mutable_kl()->set_coef(-0.5f); },
+       grpc::INVALID_ARGUMENT, "config.ppo.kl.coef: must be in [0, 1e+06]"},
   };
   for (const Refused& r : refused) {
     const auto [status, id] = start(r.algorithm, r.edit);
@@ -448,6 +476,32 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
     EXPECT_TRUE(train(request).ok());  // and the session still trains
   }
   {
+    // A reference log-prob of 1e308 once made the DPO loss inf with status OK.
+    const auto [status, id] = start(v1::ALGORITHM_DPO, nullptr);
+    ASSERT_TRUE(status.ok());
+    v1::TrainRequest request;
+    request.set_session_id(id);
+    v1::PreferencePair* pair = request.mutable_preference()->add_pairs();
+    pair->set_id("huge");
+    *pair->mutable_prompt_token_ids() = rollouts[0].prompt_token_ids();
+    *pair->mutable_chosen_token_ids() = rollouts[0].response_token_ids();
+    *pair->mutable_rejected_token_ids() = rollouts[1].response_token_ids();
+    pair->set_reference_chosen_logprob(1e308);
+    pair->set_reference_rejected_logprob(-20.0);
+    const grpc::Status huge = train(request);
+    EXPECT_EQ(huge.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(huge.error_message(),
+                HasSubstr("pair 'huge': reference_chosen_logprob = 1e+308 is not a summed "
+                          "log-prob in [-1e+09, 0]"));
+    pair->set_margin(-1.0f);
+    pair->set_reference_chosen_logprob(-25.0);
+    const grpc::Status margin = train(request);
+    EXPECT_EQ(margin.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(margin.error_message(), HasSubstr("the margin = -1 is outside"));
+    pair->clear_margin();
+    EXPECT_TRUE(train(request).ok());
+  }
+  {
     const auto [status, id] = start(v1::ALGORITHM_RRHF, nullptr);
     ASSERT_TRUE(status.ok());
     v1::TrainRequest request;
@@ -495,7 +549,8 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
     v1::StartSessionResponse response;
     grpc::Status status = learner_->StartSession(&context, request, &response);
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
-    EXPECT_THAT(status.error_message(), HasSubstr("config.ppo.clip_range: must be in (0, 1)"));
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("config.ppo.clip_range / clip_range_low: must be in (0, 1), got 1.5"));
   }
   const std::string session = StartSession(config);
   const std::vector<v1::Rollout> rollouts = Generate(2);
@@ -522,7 +577,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
        [](v1::Experience* e) { e->mutable_rollout()->set_response_token_ids(0, 5000); },
        "experience 1: token id 5000 is outside the vocabulary [0, 259)"},
       {"NaN reward", [](v1::Experience* e) { e->set_reward(std::nanf("")); },
-       "experience 1: the reward is not finite"},
+       "request.experience.experiences[1].reward"},
       {"missing reference log-probs", [](v1::Experience* e) { e->clear_reference_logprobs(); },
        "reference log-probs for"},
       {"empty response",
@@ -530,7 +585,19 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
        "experience 1: empty response"},
       {"NaN log-prob",
        [](v1::Experience* e) { e->mutable_rollout()->set_logprobs(0, std::nanf("")); },
-       "log-probs is not finite"},
+       "request.experience.experiences[1].rollout.logprobs[0]"},
+      {"positive log-prob", [](v1::Experience* e) { e->mutable_rollout()->set_logprobs(0, 0.5f); },
+       "experience 1: log-probs[0] = 0.5 is not a log-prob in [-10000, 0]"},
+      {"reference log-prob below the floor",
+       [](v1::Experience* e) { e->set_reference_logprobs(0, -1e30f); },
+       "experience 1: reference log-probs[0] = -1e+30 is not a log-prob"},
+      {"reward out of range", [](v1::Experience* e) { e->set_reward(1e30f); },
+       "experience 1: the reward = 1e+30 is outside [-1e+06, 1e+06]"},
+      {"unknown finish reason",
+       [](v1::Experience* e) {
+         e->mutable_rollout()->set_finish_reason(static_cast<v1::FinishReason>(99));
+       },
+       "request.experience.experiences[1].rollout.finish_reason"},
   };
   for (const Case& c : cases) {
     grpc::ClientContext context;
@@ -540,6 +607,15 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT)
         << c.name << ": " << status.error_message();
     EXPECT_THAT(status.error_message(), HasSubstr(c.message)) << c.name;
+  }
+  for (const float temperature : {-1.0f, std::nanf(""), 1e-9f}) {
+    v1::TrainRequest request = request_with([](v1::Experience*) {});
+    request.mutable_experience()->set_temperature(temperature);
+    grpc::ClientContext context;
+    v1::TrainResponse response;
+    const grpc::Status status = learner_->Train(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << temperature;
+    EXPECT_THAT(status.error_message(), HasSubstr("temperature")) << temperature;
   }
   v1::TrainRequest unknown = request_with([](v1::Experience*) {});
   unknown.set_session_id("s-nope");

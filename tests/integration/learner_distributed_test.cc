@@ -90,7 +90,8 @@ class LearnerDistributedTest : public ::testing::Test {
     ASSERT_TRUE(testing::MakeTinyModel((root_ / "policy").string(), "--seed 4").ok());
     const fs::path config = root_ / "learner.yaml";
     std::ofstream(config) << "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n"
-                             "learner: {distributed_timeout_seconds: 20}\n";
+                             "learner: {distributed_timeout_seconds: 20, checkpoint_root: "
+                             "checkpoints, model_roots: [\".\"]}\n";
     const int port = testing::FreeLoopbackPort();
     auto env = [&](int rank) {
       return std::vector<std::string>{absl::StrCat("RANK=", rank), "WORLD_SIZE=2",
@@ -215,7 +216,7 @@ TEST_F(LearnerDistributedTest, ALostRankIsAnErrorAnswerAndRankZeroKeepsServing) 
   EXPECT_THAT(refused.error_message(), HasSubstr("the session FAILED"));
   v1::SaveCheckpointRequest save;
   save.set_session_id(session);
-  save.set_path((root_ / "rescue").string());
+  save.set_path("rescue");  // under the checkpoint root
   v1::SaveCheckpointResponse saved;
   grpc::ClientContext save_context;
   const grpc::Status saved_status = distributed_stub_->SaveCheckpoint(&save_context, save, &saved);
