@@ -24,6 +24,7 @@
 #include <grpcpp/grpcpp.h>
 #include <torch/torch.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <array>
@@ -494,21 +495,24 @@ class ServicePpo {
   uint64_t sequence_ = 0;
 };
 
+// Exits (0 after --help, 2 on a bad flag) when the command line asks for no run.
 BenchOptions ParseArgs(int argc, char** argv) {
   BenchOptions o;
-  const std::pair<const char*, int*> flags[] = {
-      {"--reps", &o.reps},       {"--warmup", &o.warmup},   {"--threads", &o.threads},
-      {"--prompts", &o.prompts}, {"--samples", &o.samples}, {"--new-tokens", &o.new_tokens},
-      {"--epochs", &o.epochs}};
-  for (int i = 1; i < argc; i += 2) {
-    bool known = false;
-    for (const auto& [name, value] : flags) {
-      if (std::strcmp(argv[i], name) == 0 && i + 1 < argc) {
-        *value = std::atoi(argv[i + 1]);
-        known = *value > 0 || (*value == 0 && std::strcmp(name, "--warmup") == 0);
-      }
-    }
-    if (!known) Die(absl::StrCat("bad flag or value: ", argv[i], " (see bench/ppo_step_bench.cc)"));
+  CLI::App app(
+      "One PPO step over the four real services beside the same step in one process (RPC "
+      "overhead; scripts/bench.sh ppo).",
+      "plumb-bench-ppo-step");
+  app.add_option("--reps", o.reps, "Measured steps of each kind")->check(CLI::Range(1, 1000));
+  app.add_option("--warmup", o.warmup, "Unmeasured steps first")->check(CLI::Range(0, 1000));
+  app.add_option("--threads", o.threads, "LibTorch threads per process")->check(CLI::Range(1, 256));
+  app.add_option("--prompts", o.prompts, "Prompts per step")->check(CLI::Range(1, 4096));
+  app.add_option("--samples", o.samples, "Samples per prompt")->check(CLI::Range(1, 64));
+  app.add_option("--new-tokens", o.new_tokens, "New tokens per sample")->check(CLI::Range(1, 4096));
+  app.add_option("--epochs", o.epochs, "PPO epochs")->check(CLI::Range(1, 100));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return o;
 }

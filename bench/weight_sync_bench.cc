@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -104,10 +105,14 @@ double Probe(plumb::v1::Generator::Stub& stub) {
 int main(int argc, char** argv) {
   int reps = 5;
   std::string size = "25m";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--size") == 0) size = argv[i + 1];
-  }
+  CLI::App app(
+      "Weight sync: the learner publishes a policy to two generators, beside raw loopback TCP "
+      "in the same run (scripts/bench.sh sync).",
+      "plumb-bench-weight-sync");
+  app.add_option("--reps", reps, "Publishes measured (the median is reported)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--size", size, "plumb-model init --size of the policy (tiny, 25m, ...)");
+  CLI11_PARSE(app, argc, argv);
   const fs::path root =
       fs::temp_directory_path() / ("plumb_bench_weight_sync_" + std::to_string(getpid()));
   fs::create_directories(root);

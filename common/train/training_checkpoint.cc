@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <map>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
@@ -146,9 +146,9 @@ absl::StatusOr<RunState> LoadTrainingCheckpoint(const fs::path& step_dir,
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Bounded like every JSON from outside (depth, NUL bytes): a client may name this folder.
   const std::string source = where + "/state.json";
-  ASSIGN_OR_RETURN(nlohmann::json json,
-                   json_input::ParseJson(text, {.source = source,
-                                                .error_code = absl::StatusCode::kDataLoss}));
+  ASSIGN_OR_RETURN(
+      nlohmann::json json,
+      json_input::ParseJson(text, {.source = source, .error_code = absl::StatusCode::kDataLoss}));
   RunState state;
   try {
     state.step = json.at("step").get<int64_t>();

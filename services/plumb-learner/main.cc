@@ -34,11 +34,10 @@ int Fail(int code, const absl::Status& status) {
 }
 
 int Main(int argc, char** argv) {
-  absl::StatusOr<plumb::service::ServiceArgs> args =
-      plumb::service::ParseServiceArgs(
-          argc, argv, /*config_required=*/false,
-          "plumb-learner: trains the policy (PPO, GRPO, DPO family, SFT, reward models...) on "
-          "batches sent over RPC and publishes its weights (plumb.v1.Learner)");
+  absl::StatusOr<plumb::service::ServiceArgs> args = plumb::service::ParseServiceArgs(
+      argc, argv, /*config_required=*/false,
+      "plumb-learner: trains the policy (PPO, GRPO, DPO family, SFT, reward models...) on "
+      "batches sent over RPC and publishes its weights (plumb.v1.Learner)");
   if (!args.ok()) return Fail(2, args.status());
   if (args->exit_code.has_value()) return *args->exit_code;
   plumb::learner::LearnerConfig learner;
@@ -51,8 +50,8 @@ int Main(int argc, char** argv) {
       plumb::learner::Storage::Create(learner.storage);
   if (!storage.ok()) return Fail(2, storage.status());
   if (args->check_config) {
-    return plumb::service::ConfigChecked("plumb-learner",
-                                         args->config_path.empty() ? "defaults" : args->config_path);
+    return plumb::service::ConfigChecked(
+        "plumb-learner", args->config_path.empty() ? "defaults" : args->config_path);
   }
   const int timeout_seconds = learner.distributed_timeout_seconds;
   plumb::model::SetComputeThreads(learner.threads);
