@@ -43,22 +43,29 @@ absl::Status ParseServerOptions(config::ConfigMap& section, ServerOptions* optio
 
   ASSIGN_OR_RETURN(std::optional<config::ConfigMap> auth, section.Child("auth"));
   if (auth.has_value()) {
-    std::string token;
-    RETURN_IF_ERROR(auth->ReadFileContents("token_file", &token));
-    token = std::string(absl::StripAsciiWhitespace(token));
-    if (auth->Has("token_file") && token.empty()) {
-      return auth->Error("token_file", "the token file is empty");
-    }
-    if (!token.empty() && !options->tls.has_value()) {
-      return auth->Error(
-          "token_file",
-          "a bearer token needs TLS (a token sent in plaintext can be read by anyone "
-          "on the network); add a server.tls section");
-    }
-    RETURN_IF_ERROR(auth->Finish());
-    options->bearer_token = std::move(token);
+    RETURN_IF_ERROR(ParseBearerTokenSection(*auth, options->tls.has_value(), "server.tls",
+                                            &options->bearer_token));
   }
   return section.Finish();
+}
+
+absl::Status ParseBearerTokenSection(config::ConfigMap& auth, bool tls_configured,
+                                     absl::string_view tls_section, std::string* token) {
+  std::string text;
+  RETURN_IF_ERROR(auth.ReadFileContents("token_file", &text));
+  text = std::string(absl::StripAsciiWhitespace(text));
+  if (auth.Has("token_file") && text.empty()) {
+    return auth.Error("token_file", "the token file is empty");
+  }
+  if (!text.empty() && !tls_configured) {
+    return auth.Error("token_file",
+                      absl::StrCat("a bearer token needs TLS (a token sent in plaintext can be "
+                                   "read by anyone on the network); add a ",
+                                   tls_section, " section"));
+  }
+  RETURN_IF_ERROR(auth.Finish());
+  *token = std::move(text);
+  return absl::OkStatus();
 }
 
 }  // namespace plumb::rpc

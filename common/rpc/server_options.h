@@ -26,6 +26,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config/config_map.h"
 
@@ -54,6 +55,13 @@ struct ServerOptions {
   // in plaintext could be read off the network).
   std::string bearer_token;
 };
+
+// Reads an `auth:` section (token_file, whitespace stripped) into *token. Errors name the key: an
+// empty token file, or a token where `tls_configured` is false (a token sent in plaintext can be
+// read off the network; `tls_section` names the section that adds TLS, e.g. "server.tls").
+// Shared by the gRPC server and the /metrics endpoint.
+absl::Status ParseBearerTokenSection(config::ConfigMap& auth, bool tls_configured,
+                                     absl::string_view tls_section, std::string* token);
 
 // Reads a `server:` section. PEM and token files are read here, so a missing or unreadable file
 // is reported at start-up with the key that named it.

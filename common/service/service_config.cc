@@ -1,6 +1,5 @@
 #include "common/service/service_config.h"
 
-#include "absl/strings/ascii.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::service {
@@ -24,19 +23,8 @@ absl::Status ParseMetricsProtection(config::ConfigMap& metrics, MetricsEndpointO
   }
   ASSIGN_OR_RETURN(std::optional<config::ConfigMap> auth, metrics.Child("auth"));
   if (auth.has_value()) {
-    std::string token;
-    RETURN_IF_ERROR(auth->ReadFileContents("token_file", &token));
-    token = std::string(absl::StripAsciiWhitespace(token));
-    if (auth->Has("token_file") && token.empty()) {
-      return auth->Error("token_file", "the token file is empty");
-    }
-    if (!token.empty() && !tls.has_value()) {
-      return auth->Error("token_file",
-                         "a bearer token needs HTTPS (a token sent in plaintext can be read by "
-                         "anyone on the network); add a metrics.tls section");
-    }
-    RETURN_IF_ERROR(auth->Finish());
-    options->bearer_token = std::move(token);
+    RETURN_IF_ERROR(rpc::ParseBearerTokenSection(*auth, tls.has_value(), "metrics.tls",
+                                                 &options->bearer_token));
   }
   return absl::OkStatus();
 }

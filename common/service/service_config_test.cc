@@ -57,5 +57,29 @@ TEST(ServiceConfigTest, MetricsPortOutOfRangeNamesTheFile) {
                 "[0, 65535]");
 }
 
+TEST(ServiceConfigTest, MetricsTakesHttpsAndATokenThatNeedsIt) {
+  const std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/metrics-token") << "s3cret\n";
+  std::ofstream(dir + "/metrics.pem") << "PEM";
+  auto parse = [&](const std::string& yaml) {
+    auto root = config::ConfigMap::FromString(yaml, "svc.yaml");
+    EXPECT_TRUE(root.ok());
+    return ParseServiceConfig(*root);
+  };
+  const std::string token = "  auth: {token_file: " + dir + "/metrics-token}\n";
+  const std::string tls =
+      "  tls: {cert_file: " + dir + "/metrics.pem, key_file: " + dir + "/metrics.pem}\n";
+  absl::StatusOr<ServiceConfig> plain = parse("metrics:\n" + token);
+  EXPECT_THAT(std::string(plain.status().message()),
+              ::testing::HasSubstr("key 'metrics.auth.token_file': a bearer token needs TLS"));
+  EXPECT_THAT(std::string(plain.status().message()), ::testing::HasSubstr("metrics.tls"));
+  absl::StatusOr<ServiceConfig> protected_metrics = parse("metrics:\n" + tls + token);
+  ASSERT_TRUE(protected_metrics.ok()) << protected_metrics.status();
+  EXPECT_EQ(protected_metrics->metrics.bearer_token, "s3cret");
+  EXPECT_EQ(protected_metrics->metrics.tls_cert_file, dir + "/metrics.pem");
+  EXPECT_EQ(parse("").value().metrics.address, "127.0.0.1");
+  EXPECT_EQ(parse("").value().server.address, "127.0.0.1:0");
+}
+
 }  // namespace
 }  // namespace plumb::service

@@ -103,12 +103,30 @@ TEST_F(LearnerCoreTest, DataParallelRanksStopTogetherWhenRankZerosCallerCancels)
   }
 }
 
+// A session option set to a bad value, and what the refusal must name.
+struct Bad {
+  Algorithm algorithm;
+  std::function<void(SessionOptions&)> edit;
+  const char* message;
+};
+
+// Each case's StartSession is INVALID_ARGUMENT naming the field, and starts nothing.
+// `options` makes a valid session of an algorithm (the fixture's Options).
+void ExpectEveryOptionRefused(LearnerCore& core, const std::vector<Bad>& cases,
+                              SessionOptions (*options)(Algorithm)) {
+  for (const Bad& bad : cases) {
+    SCOPED_TRACE(bad.message);
+    SessionOptions o = options(bad.algorithm);
+    bad.edit(o);
+    bool created = true;
+    absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr(bad.message));
+    EXPECT_FALSE(created);
+  }
+}
+
 TEST_F(LearnerCoreTest, SizeOptionsOutsideTheirLimitsAreRefusedNamingTheField) {
-  struct Bad {
-    Algorithm algorithm;
-    std::function<void(SessionOptions&)> edit;
-    const char* message;
-  };
   const std::vector<Bad> cases = {
       {Algorithm::kPpo, [](SessionOptions& o) { o.ppo.epochs = INT_MAX; },
        "config.ppo.epochs: must be in [1, 100]"},
@@ -136,16 +154,7 @@ TEST_F(LearnerCoreTest, SizeOptionsOutsideTheirLimitsAreRefusedNamingTheField) {
        "config.lora.rank"},
   };
   LearnerCore core(TestStorage());
-  for (const Bad& bad : cases) {
-    SCOPED_TRACE(bad.message);
-    SessionOptions o = Options(bad.algorithm);
-    bad.edit(o);
-    bool created = true;
-    absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
-    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
-    EXPECT_THAT(std::string(s.status().message()), HasSubstr(bad.message));
-    EXPECT_FALSE(created);
-  }
+  ExpectEveryOptionRefused(core, cases, &Options);
   // A good request still starts a session.
   Start(core, Options(Algorithm::kPpo));
   EXPECT_TRUE(core.Status().has_value());
@@ -153,11 +162,6 @@ TEST_F(LearnerCoreTest, SizeOptionsOutsideTheirLimitsAreRefusedNamingTheField) {
 
 TEST_F(LearnerCoreTest, NonFiniteOrOutOfRangeRealOptionsAreRefusedNamingTheField) {
   const double nan = std::nan(""), inf = INFINITY;
-  struct Bad {
-    Algorithm algorithm;
-    std::function<void(SessionOptions&)> edit;
-    const char* message;
-  };
   const std::vector<Bad> cases = {
       {Algorithm::kSft, [&](SessionOptions& o) { o.optimizer.eps = nan; },
        "config.optimizer.epsilon: must be in (0, 1], got nan"},
@@ -197,15 +201,7 @@ TEST_F(LearnerCoreTest, NonFiniteOrOutOfRangeRealOptionsAreRefusedNamingTheField
        "config.lora.alpha"},
   };
   LearnerCore core(TestStorage());
-  for (const Bad& bad : cases) {
-    SCOPED_TRACE(bad.message);
-    SessionOptions o = Options(bad.algorithm);
-    bad.edit(o);
-    bool created = true;
-    absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
-    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
-    EXPECT_THAT(std::string(s.status().message()), HasSubstr(bad.message));
-  }
+  ExpectEveryOptionRefused(core, cases, &Options);
   Start(core, Options(Algorithm::kSft));
   EXPECT_TRUE(core.Status().has_value());
 }
