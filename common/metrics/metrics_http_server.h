@@ -38,7 +38,7 @@ class MetricsHttpServer {
     int read_timeout_ms = 1000;
   };
 
-  static constexpr size_t kWorkerThreads = 8;
+  static constexpr size_t kWorkerThreads = 16;
 
   // InvalidArgument for a null registry, a port outside [0, 65535], only one of the TLS files, or
   // TLS files that do not load; Unavailable when the
