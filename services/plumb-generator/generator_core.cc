@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -26,6 +28,7 @@ double Seconds(Clock::time_point since) {
 
 struct GeneratorCore::Request {
   const GenerateJob* job = nullptr;
+  uint64_t arrival = 0;  // admission order (FIFO within a priority level)
   std::vector<std::vector<int64_t>> prompts;
   model::SamplingOptions options;  // `seed` is the request's (never 0 here)
   std::shared_ptr<weights::ModelSnapshot> snapshot;
@@ -136,6 +139,10 @@ absl::Status GeneratorCore::Prepare(const GenerateJob& job, Request* request) co
   const GeneratorLimits& l = limits_;
   if (job.request_id.size() > 256) {
     return absl::InvalidArgumentError("request_id is longer than 256 bytes");
+  }
+  if (job.priority < -10 || job.priority > 10) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority ", job.priority, " is outside [-10, 10]"));
   }
   if (job.prompts.empty()) return absl::InvalidArgumentError("no prompts");
   if (static_cast<int>(job.prompts.size()) > l.max_prompts_per_request) {
@@ -265,6 +272,7 @@ absl::Status GeneratorCore::Generate(GenerateJob job,
           absl::StrCat("the generator is full: ", queued_sequences_ + running_sequences_, " of ",
                        limits_.queue_capacity, " sequences queued or running; retry later")));
     }
+    request.arrival = next_arrival_++;
     queue_.push_back(shared);
     queued_sequences_ += request.sequences;
     ++active_requests_;
@@ -309,6 +317,24 @@ absl::Status GeneratorCore::Generate(GenerateJob job,
   return finish(status);
 }
 
+void GeneratorCore::OrderQueueByPriority() {
+  const Clock::time_point now = Clock::now();
+  const double aging_ms = std::max(1, limits_.priority_aging_ms);
+  auto effective = [&](const std::shared_ptr<Request>& r) {
+    const double waited_ms = std::chrono::duration<double, std::milli>(now - r->admitted).count();
+    return static_cast<double>(r->job->priority) + std::floor(waited_ms / aging_ms);
+  };
+  std::stable_sort(queue_.begin(), queue_.end(),
+                   [&](const std::shared_ptr<Request>& a, const std::shared_ptr<Request>& b) {
+                     // A request with rows already decoding keeps its place at the front.
+                     const bool a_started = a->next_row > 0, b_started = b->next_row > 0;
+                     if (a_started != b_started) return a_started;
+                     const double pa = effective(a), pb = effective(b);
+                     if (pa != pb) return pa > pb;
+                     return a->arrival < b->arrival;
+                   });
+}
+
 void GeneratorCore::RunLoop() {
   std::unique_ptr<model::ContinuousBatch> batch;
   std::shared_ptr<weights::ModelSnapshot> batch_snapshot;
@@ -348,6 +374,7 @@ void GeneratorCore::RunLoop() {
             this));
         if (queue_.empty()) return;  // stopping, nothing left
       }
+      OrderQueueByPriority();
       int64_t count = 0, longest = 0, most_new = 0;
       while (!queue_.empty()) {
         const std::shared_ptr<Request>& r = queue_.front();

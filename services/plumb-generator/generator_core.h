@@ -2,7 +2,8 @@
 // without gRPC. Requests are validated and admitted on the caller's thread (admission fails with
 // RESOURCE_EXHAUSTED once queued + running sequences would pass queue_capacity), then one runner
 // thread owns every forward pass and decodes with continuous batching (model::ContinuousBatch):
-// between two decoding steps it admits queued sequences (oldest request first) while they fit
+// between two decoding steps it admits queued sequences (highest priority first, aged by waiting
+// time, oldest first within a level) while they fit
 // the batch's max_batch_size rows and cache positions, prefills them, and lets every finished
 // sequence leave at once, so a short request never waits for a long one. Sequences with
 // different sampling settings share the batch; each gets exactly the tokens it would get alone.
@@ -42,6 +43,9 @@ struct GeneratorLimits {
   int default_max_new_tokens = 256;
   int max_batch_size = 32;    // sequences decoding together (rows of the continuous batch)
   int queue_capacity = 1024;  // queued + running sequences
+  // A queued request gains one priority level per this many milliseconds of waiting, so a
+  // request of the lowest priority (-10) waits at most 20 x this behind fresh ones of the highest.
+  int priority_aging_ms = 2000;
 };
 
 struct PromptInput {
@@ -68,6 +72,7 @@ struct SamplingRequest {
 
 struct GenerateJob {
   std::string request_id;
+  int priority = 0;  // -10..10, higher admitted first; FIFO within a level (see priority_aging_ms)
   std::vector<PromptInput> prompts;
   SamplingRequest sampling;
   std::optional<uint64_t> min_policy_version;
@@ -123,6 +128,9 @@ class GeneratorCore {
   // Token ids of every prompt and the model's sampling options; INVALID_ARGUMENT on bad input.
   absl::Status Prepare(const GenerateJob& job, Request* request) const;
   void RunLoop();
+  // Orders the queue for admission: requests already partly admitted first, then by priority
+  // plus one level per priority_aging_ms waited, then by arrival.
+  void OrderQueueByPriority() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finalize(Request* request, const model::SampledSequence& sequence, const std::string& id,
                 const std::vector<int64_t>& prompt, RolloutResult* out) const;
 
@@ -136,6 +144,7 @@ class GeneratorCore {
   int queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
   int running_sequences_ ABSL_GUARDED_BY(mu_) = 0;
   int active_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_arrival_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::pair<double, int64_t>> recent_tokens_ ABSL_GUARDED_BY(mu_);  // (time, tokens)
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread runner_;

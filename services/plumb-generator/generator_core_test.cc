@@ -40,11 +40,12 @@ class GeneratorCoreTest : public ::testing::Test {
   }
 
   // A byte-vocabulary model of `context` positions, saved as a Hugging Face folder.
-  static void SaveModel(const fs::path& dir, int64_t context, uint64_t seed) {
+  static void SaveModel(const fs::path& dir, int64_t context, uint64_t seed,
+                        int64_t hidden_size = 32) {
     model::ModelConfig config;
     config.vocab_size = 259;
-    config.hidden_size = 32;
-    config.intermediate_size = 48;
+    config.hidden_size = hidden_size;
+    config.intermediate_size = hidden_size * 3 / 2;
     config.num_attention_heads = 4;
     config.num_key_value_heads = 2;
     config.max_position_embeddings = context;
@@ -261,6 +262,71 @@ TEST_F(GeneratorCoreTest, AnOversizedTextPromptIsRefusedBeforeTokenizing) {
   ASSERT_TRUE(Run(job, &out).ok());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].prompt_ids, (std::vector<int64_t>{256, 'h', 'i'}));
+}
+
+// GenerateRequest.priority: with one decoding row busy, queued requests are admitted highest
+// priority first, FIFO within a level, and a long-waiting low-priority request is not starved.
+TEST_F(GeneratorCoreTest, QueuedRequestsAreAdmittedByPriorityThenArrivalWithAging) {
+  // A wider model, so the blocking request decodes for a while on any machine; it is cancelled
+  // once every request is queued.
+  const fs::path dir = dir_ / "priority";
+  SaveModel(dir, /*context=*/512, /*seed=*/2, /*hidden_size=*/512);
+  std::unique_ptr<weights::VersionedModel> model = *weights::VersionedModel::Load(dir.string(), {});
+  auto run_order = [&](int aging_ms, const std::vector<int>& priorities, int gap_ms) {
+    GeneratorLimits limits;
+    limits.max_batch_size = 1;
+    limits.max_new_tokens_limit = 500;
+    limits.priority_aging_ms = aging_ms;
+    metrics::Registry registry;
+    std::unique_ptr<GeneratorCore> core =
+        *GeneratorCore::Create(model.get(), *tokenizer::ByteTokenizer::Create(), limits, &registry);
+    GenerateJob blocker = Job(4, /*prompts=*/1, /*samples=*/1);
+    blocker.sampling.max_new_tokens = 500;
+    blocker.sampling.ignore_eos = true;
+    std::atomic<bool> release{false};
+    std::thread blocking([&] {
+      absl::Status status = core->Generate(
+          blocker, [](const RolloutResult&) { return true; }, [&] { return release.load(); });
+      EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << "the blocker ended too early";
+    });
+    while (core->load().running_sequences < 1) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    absl::Mutex mu;
+    std::vector<int> finished;
+    std::vector<std::thread> waiting;
+    for (size_t i = 0; i < priorities.size(); ++i) {
+      const int queued_before = core->load().queued_sequences;
+      waiting.emplace_back([&, i] {
+        GenerateJob job = Job(10 + i, /*prompts=*/1, /*samples=*/1);
+        job.priority = priorities[i];
+        job.sampling.max_new_tokens = 2;
+        EXPECT_TRUE(core->Generate(job, [](const RolloutResult&) { return true; }).ok());
+        absl::MutexLock lock(&mu);
+        finished.push_back(static_cast<int>(i));
+      });
+      // Each request is queued before the next arrives.
+      while (core->load().queued_sequences <= queued_before) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+    }
+    release.store(true);
+    for (std::thread& t : waiting) t.join();
+    blocking.join();
+    return finished;
+  };
+  // No aging within the test's time: priority first, then arrival.
+  EXPECT_EQ(run_order(3600000, {0, 5, 0, 5, -3}, 0), (std::vector<int>{1, 3, 0, 2, 4}));
+  // One level per millisecond waited: a -10 request queued 40 ms earlier goes before a +10 one.
+  EXPECT_EQ(run_order(1, {-10, 10}, 40), (std::vector<int>{0, 1}));
+}
+
+TEST_F(GeneratorCoreTest, APriorityOutsideTheRangeIsInvalidArgument) {
+  std::vector<RolloutResult> out;
+  GenerateJob job = Job(1);
+  job.priority = 11;
+  EXPECT_THAT(std::string(Run(job, &out).message()), HasSubstr("priority 11 is outside [-10, 10]"));
 }
 
 }  // namespace

@@ -50,6 +50,8 @@ absl::Status ParseGeneratorSection(config::ConfigMap& root, const std::string& b
                                 config::IntRange{1, 1 << 20}));
   RETURN_IF_ERROR(section->Read("max_batch_size", &l.max_batch_size, config::IntRange{1, 1 << 16}));
   RETURN_IF_ERROR(section->Read("queue_capacity", &l.queue_capacity, config::IntRange{1, 1 << 24}));
+  RETURN_IF_ERROR(
+      section->Read("priority_aging_ms", &l.priority_aging_ms, config::IntRange{1, 3600000}));
   if (l.default_max_new_tokens > l.max_new_tokens_limit) {
     return section->Error("default_max_new_tokens", "must not exceed max_new_tokens_limit");
   }

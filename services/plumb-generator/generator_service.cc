@@ -62,6 +62,7 @@ grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
   }
   GenerateJob job;
   job.request_id = request->request_id().empty() ? NewRequestId() : request->request_id();
+  job.priority = request->priority();
   for (const v1::Prompt& prompt : request->prompts()) {
     PromptInput input;
     input.id = prompt.id();
