@@ -89,6 +89,11 @@ absl::Status CheckMessageValues(const Message& message, absl::string_view root) 
   return CheckMessage(message, root);
 }
 
+absl::Status CheckPromptMetadata(const google::protobuf::Map<std::string, std::string>& metadata,
+                                 absl::string_view path) {
+  return CheckStringMap(metadata, path, 32, 64, 1024);
+}
+
 absl::Status CheckStringMap(const google::protobuf::Map<std::string, std::string>& map,
                             absl::string_view path, size_t max_entries, size_t max_key_bytes,
                             size_t max_value_bytes) {

@@ -29,6 +29,10 @@ absl::Status CheckMessageValues(const google::protobuf::Message& message, absl::
 // A documented bound on a string map (prompt metadata, labels): at most `max_entries` entries,
 // keys of 1..max_key_bytes bytes, values of at most max_value_bytes. INVALID_ARGUMENT names the
 // path and the offending key (cut to a safe length).
+// common.proto Prompt.metadata's documented bounds: 32 entries, keys 1..64 bytes, values <= 1024.
+absl::Status CheckPromptMetadata(const google::protobuf::Map<std::string, std::string>& metadata,
+                                 absl::string_view path);
+
 absl::Status CheckStringMap(const google::protobuf::Map<std::string, std::string>& map,
                             absl::string_view path, size_t max_entries, size_t max_key_bytes,
                             size_t max_value_bytes);

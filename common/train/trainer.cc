@@ -97,8 +97,9 @@ struct Trainer::State {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   RunState run;
   std::unique_ptr<ProgressReport> report;
-  // Training sequences encoded and cut by this run, summed over ranks.
-  TruncationCounts trained;
+  // Training sequences encoded and cut by this run: this rank's, and the sum over ranks as of
+  // the last report (summed only when reporting, to keep a collective off every step).
+  TruncationCounts trained_here, trained;
 };
 
 Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -242,14 +243,9 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
     RETURN_IF_ERROR(
         CatchTorch("training step", [&] { return s.objective->AccumulateGradients(ctx, &stats); }));
     const TruncationCounts after = s.encoder->counts();
-    ASSIGN_OR_RETURN(std::vector<double> cut,
-                     s.world->AllReduceSum(std::vector<double>{
-                         static_cast<double>(after.sequences - before.sequences),
-                         static_cast<double>(after.prompts_cut - before.prompts_cut),
-                         static_cast<double>(after.responses_cut - before.responses_cut)}));
-    s.trained.sequences += static_cast<int64_t>(cut[0]);
-    s.trained.prompts_cut += static_cast<int64_t>(cut[1]);
-    s.trained.responses_cut += static_cast<int64_t>(cut[2]);
+    s.trained_here.sequences += after.sequences - before.sequences;
+    s.trained_here.prompts_cut += after.prompts_cut - before.prompts_cut;
+    s.trained_here.responses_cut += after.responses_cut - before.responses_cut;
     std::vector<at::Tensor> grads;
     for (const at::Tensor& p : s.trainable) {
       if (p.grad().defined()) grads.push_back(p.grad());
@@ -275,10 +271,18 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
     result.last_train["grad_norm"] = grad_norm;
     result.last_train["data/lines_skipped"] = static_cast<double>(s.dataset->stats().lines_skipped);
     result.last_train["data/epoch"] = static_cast<double>(s.dataset->cursor().epoch);
-    result.last_train["data/sequences"] = static_cast<double>(s.trained.sequences);
-    result.last_train["data/truncated_prompts"] = static_cast<double>(s.trained.prompts_cut);
-    result.last_train["data/truncated_responses"] = static_cast<double>(s.trained.responses_cut);
     if (s.run.step % o.logging.every == 0 || s.run.step == last) {
+      // Every rank reports at the same steps, so they all join this sum.
+      ASSIGN_OR_RETURN(std::vector<double> cut,
+                       s.world->AllReduceSum(
+                           std::vector<double>{static_cast<double>(s.trained_here.sequences),
+                                               static_cast<double>(s.trained_here.prompts_cut),
+                                               static_cast<double>(s.trained_here.responses_cut)}));
+      s.trained = {static_cast<int64_t>(cut[0]), static_cast<int64_t>(cut[1]),
+                   static_cast<int64_t>(cut[2])};
+      result.last_train["data/sequences"] = cut[0];
+      result.last_train["data/truncated_prompts"] = cut[1];
+      result.last_train["data/truncated_responses"] = cut[2];
       RETURN_IF_ERROR(s.report->Train(s.run.step, result.last_train, o.training.batch_size,
                                       s.objective->tokens_seen() * s.world->size()));
     }

@@ -15,7 +15,18 @@ google::protobuf::Timestamp ToProtoTime(absl::Time time) {
   return out;
 }
 
-absl::Status StalledWeightStream(absl::Duration idle_timeout) {
+absl::StatusOr<v1::LoadWeightsResponse> LoadWithIdleTimeout(
+    grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
+    absl::Duration idle_timeout,
+    const std::function<absl::StatusOr<v1::LoadWeightsResponse>(
+        const std::function<bool(v1::WeightChunk*)>& read)>& load) {
+  rpc::StallWatchdog watchdog(idle_timeout, [context] { context->TryCancel(); });
+  absl::StatusOr<v1::LoadWeightsResponse> loaded = load([reader, &watchdog](v1::WeightChunk* c) {
+    const bool more = reader->Read(c);
+    watchdog.Progress();
+    return more;
+  });
+  if (!watchdog.stalled()) return loaded;
   return absl::DeadlineExceededError(
       absl::StrCat("the weight stream sent nothing for ", absl::FormatDuration(idle_timeout),
                    " (server.stream_idle_timeout); the load was abandoned and nothing changed"));
@@ -43,18 +54,10 @@ LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std:
 grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::WeightChunk>* reader,
                                         VersionedModel& model, v1::LoadWeightsResponse* response) {
-  absl::StatusOr<v1::LoadWeightsResponse> loaded;
-  {
-    rpc::StallWatchdog watchdog(idle_timeout_, [context] { context->TryCancel(); });
-    loaded = ReceiveWeights(
-        [reader, &watchdog](v1::WeightChunk* chunk) {
-          const bool more = reader->Read(chunk);
-          watchdog.Progress();
-          return more;
-        },
-        model);
-    if (watchdog.stalled()) loaded = StalledWeightStream(idle_timeout_);
-  }
+  absl::StatusOr<v1::LoadWeightsResponse> loaded = LoadWithIdleTimeout(
+      context, reader, idle_timeout_, [&model](const std::function<bool(v1::WeightChunk*)>& read) {
+        return ReceiveWeights(read, model);
+      });
   loads_->WithLabels({absl::StatusCodeToString(loaded.status().code())}).Increment();
   if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
   bytes_->Increment(static_cast<double>(loaded->bytes()));

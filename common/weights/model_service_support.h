@@ -11,6 +11,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/sync_stream.h>
 
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -43,8 +44,14 @@ class LoadWeightsEndpoint {
   absl::Duration idle_timeout_;
 };
 
-// The status of a weight stream the StallWatchdog cancelled after `idle_timeout` of silence.
-absl::Status StalledWeightStream(absl::Duration idle_timeout);
+// Runs `load` with a reader of `reader` that a StallWatchdog watches: after `idle_timeout`
+// without a message the call is cancelled (the blocked Read returns false) and the result is
+// DEADLINE_EXCEEDED whatever `load` returned. Shared by every LoadWeights handler.
+absl::StatusOr<v1::LoadWeightsResponse> LoadWithIdleTimeout(
+    grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
+    absl::Duration idle_timeout,
+    const std::function<absl::StatusOr<v1::LoadWeightsResponse>(
+        const std::function<bool(v1::WeightChunk*)>& read)>& load);
 
 // What a ModelInfo reports, whoever holds the model (a VersionedModel, the learner's session).
 // parameter_count is config->ParameterCount(): the policy network's tensors (embeddings,

@@ -39,9 +39,8 @@ absl::Status CheckRequest(const v1::GenerateRequest& request) {
         absl::StrCat("request.priority: ", request.priority(), " is outside [-10, 10]"));
   }
   for (int i = 0; i < request.prompts_size(); ++i) {
-    RETURN_IF_ERROR(rpc::CheckStringMap(request.prompts(i).metadata(),
-                                        absl::StrCat("request.prompts[", i, "].metadata"), 32, 64,
-                                        1024));
+    RETURN_IF_ERROR(rpc::CheckPromptMetadata(request.prompts(i).metadata(),
+                                             absl::StrCat("request.prompts[", i, "].metadata")));
   }
   return absl::OkStatus();
 }

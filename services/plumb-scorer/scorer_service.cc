@@ -12,7 +12,6 @@
 #include "common/model/hf_checkpoint.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/message_checks.h"
-#include "common/rpc/stall_watchdog.h"
 #include "common/service/service_host.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
@@ -107,9 +106,8 @@ grpc::Status ScorerService::Score(grpc::ServerContext* /*context*/, const v1::Sc
   const auto start = std::chrono::steady_clock::now();
   absl::Status checked = rpc::CheckMessageValues(*request, "request");
   for (int i = 0; checked.ok() && i < request->items_size(); ++i) {
-    checked =
-        rpc::CheckStringMap(request->items(i).prompt().metadata(),
-                            absl::StrCat("request.items[", i, "].prompt.metadata"), 32, 64, 1024);
+    checked = rpc::CheckPromptMetadata(request->items(i).prompt().metadata(),
+                                       absl::StrCat("request.items[", i, "].prompt.metadata"));
   }
   if (!checked.ok()) {
     requests_->WithLabels({"Score", absl::StatusCodeToString(checked.code())}).Increment();
@@ -286,13 +284,9 @@ grpc::Status ScorerService::LoadWeights(grpc::ServerContext* context,
   absl::StatusOr<v1::LoadWeightsResponse> loaded =
       absl::AbortedError("another weight load is in progress");
   if (loading_.compare_exchange_strong(expected, true)) {
-    rpc::StallWatchdog watchdog(weight_stream_idle_timeout_, [context] { context->TryCancel(); });
-    loaded = Load([reader, &watchdog](v1::WeightChunk* chunk) {
-      const bool more = reader->Read(chunk);
-      watchdog.Progress();
-      return more;
-    });
-    if (watchdog.stalled()) loaded = weights::StalledWeightStream(weight_stream_idle_timeout_);
+    loaded = weights::LoadWithIdleTimeout(
+        context, reader, weight_stream_idle_timeout_,
+        [this](const std::function<bool(v1::WeightChunk*)>& read) { return Load(read); });
     loading_.store(false);
   }
   requests_->WithLabels({"LoadWeights", absl::StatusCodeToString(loaded.status().code())})

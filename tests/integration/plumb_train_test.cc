@@ -311,6 +311,40 @@ TEST_F(PlumbTrainTest, TwoRankDataParallelMatchesOneProcess) {
   }
 }
 
+// Examples over tokenization.max_length used to be cut silently; now every cut is counted in the
+// metrics and the summary, and truncation: error refuses the example naming its file and line.
+TEST_F(PlumbTrainTest, TruncationIsCountedOrRefused) {
+  auto job = [&](const std::string& name, const std::string& truncation) {
+    const fs::path config = *root_ / (name + ".yaml");
+    WriteFile(config,
+              "kind: sft\nmodel: {path: model}\n"
+              "tokenization: {max_length: 12, max_prompt_length: 4, truncation: " +
+                  truncation +
+                  "}\n"
+                  "data: {path: sft.jsonl, format: sft, seed: 3}\n"
+                  "training: {steps: 2, batch_size: 8, seed: 1, threads: 1}\n"
+                  "checkpoint: {dir: runs/" +
+                  name + "}\nlogging: {progress: true}\n");
+    return Train(config);
+  };
+  const RunResult counted = job("cut", "left");
+  ASSERT_EQ(counted.exit_code, 0) << counted.output;
+  EXPECT_THAT(counted.output, HasSubstr("16 training sequences, "));
+  EXPECT_THAT(counted.output, HasSubstr("with the prompt truncated"));
+  std::ifstream in(*root_ / "runs/cut/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  const Json row = Json::parse(last);
+  EXPECT_EQ(row["data/sequences"].get<double>(), 16.0);
+  EXPECT_GT(
+      row["data/truncated_prompts"].get<double>() + row["data/truncated_responses"].get<double>(),
+      0.0);
+  const RunResult refused = job("refuse", "error");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("sft.jsonl:"));
+  EXPECT_THAT(refused.output, HasSubstr("over tokenization.max_length 12"));
+}
+
 TEST_F(PlumbTrainTest, MalformedDataLineStopsWithFileAndLine) {
   const std::string good = ReadFile(*root_ / "pairs.jsonl");
   size_t cut = 0;
