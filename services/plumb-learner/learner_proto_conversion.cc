@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/learner_limits.h"
 #include "common/rpc/message_checks.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_limits.h"
 
 namespace plumb::learner {
 namespace {

@@ -2,8 +2,8 @@
 // their validation. Validate() is the one place where ranges are checked: the gRPC adapter only
 // converts, and its errors name the TrainingConfig field ("config.ppo.epochs: must be in
 // [1, 100]") so that a caller can fix the request it sent.
-#ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_OPTIONS_H_
-#define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_OPTIONS_H_
+#ifndef PLUMB_COMMON_API_LEARNER_OPTIONS_H_
+#define PLUMB_COMMON_API_LEARNER_OPTIONS_H_
 
 #include <cstdint>
 #include <optional>
@@ -150,4 +150,4 @@ struct SessionOptions {
 
 }  // namespace plumb::learner
 
-#endif  // PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_OPTIONS_H_
+#endif  // PLUMB_COMMON_API_LEARNER_OPTIONS_H_

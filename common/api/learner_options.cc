@@ -1,11 +1,11 @@
-#include "services/plumb-learner/learner_options.h"
+#include "common/api/learner_options.h"
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/api/learner_limits.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_limits.h"
 
 namespace plumb::learner {
 namespace {
