@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "google/protobuf/util/message_differencer.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 
 namespace plumb::clients {
@@ -243,6 +244,38 @@ TEST(LearnerConfigProtoTest, OfflineOptionsComeBackTheSame) {
     o.bf16_mixed = false;
     o.lora.reset();
     ExpectCommonEqual(o, RoundTrip(o));
+  }
+}
+
+TEST(LearnerConfigProtoTest, ATrainingConfigNamingOnlyTheAlgorithmGivesItsDefaults) {
+  const std::vector<std::pair<v1::Algorithm, Algorithm>> algorithms = {
+      {v1::ALGORITHM_SFT, Algorithm::kSft},
+      {v1::ALGORITHM_REWARD_MODEL, Algorithm::kRewardModel},
+      {v1::ALGORITHM_PPO, Algorithm::kPpo},
+      {v1::ALGORITHM_GRPO, Algorithm::kGrpo},
+      {v1::ALGORITHM_RLOO, Algorithm::kRloo},
+      {v1::ALGORITHM_REINFORCE_BASELINE, Algorithm::kReinforce},
+      {v1::ALGORITHM_REJECTION_SAMPLING_SFT, Algorithm::kRejectionSamplingSft},
+      {v1::ALGORITHM_DPO, Algorithm::kDpo},
+      {v1::ALGORITHM_KTO, Algorithm::kKto},
+      {v1::ALGORITHM_ORPO, Algorithm::kOrpo},
+      {v1::ALGORITHM_SIMPO, Algorithm::kSimpo},
+      {v1::ALGORITHM_RRHF, Algorithm::kRrhf},
+  };
+  for (const auto& [proto, algorithm] : algorithms) {
+    v1::TrainingConfig named;
+    named.set_algorithm(proto);
+    absl::StatusOr<SessionOptions> read = learner::SessionOptionsFromProto(named);
+    ASSERT_TRUE(read.ok()) << read.status();
+    // Compared through their full TrainingConfigs: every option, explicitly.
+    absl::StatusOr<v1::TrainingConfig> a = TrainingConfigFromOptions(*read);
+    absl::StatusOr<v1::TrainingConfig> b =
+        TrainingConfigFromOptions(SessionOptions::Defaults(algorithm));
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+    std::string difference;
+    google::protobuf::util::MessageDifferencer differ;
+    differ.ReportDifferencesToString(&difference);
+    EXPECT_TRUE(differ.Compare(*a, *b)) << v1::Algorithm_Name(proto) << ": " << difference;
   }
 }
 

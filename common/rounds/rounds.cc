@@ -363,7 +363,7 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
   report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
   report.rollouts = std::move(scored.rollouts);
   report.rewards = std::move(scored.rewards);
-  report.pairs = static_cast<int>(pairs.size());
+  report.pairs = pairs;
   if (pairs.empty()) {
     return absl::FailedPreconditionError(
         "pairs: every prompt's samples tied on reward; nothing to prefer");

@@ -81,8 +81,8 @@ struct RoundReport {
   RolloutQuality quality;
   learner::TrainStats stats;
   std::optional<clients::PublishOutcome> published;
-  std::vector<std::string> lost_generators;  // replicas dropped during this round
-  int pairs = 0;                             // DPO: pairs trained on
+  std::vector<std::string> lost_generators;       // replicas dropped during this round
+  std::vector<learner::PreferenceExample> pairs;  // DPO: the pairs trained on
 };
 
 absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& clients,

@@ -196,7 +196,7 @@ TEST_F(RoundsTest, ADpoRoundPrefersEachPromptsBestSampleOverItsWorst) {
   ASSERT_TRUE(report.ok()) << report.status();
   const std::vector<clients::TrainCall> calls = learner_.train_calls();
   const auto& pairs = std::get<std::vector<learner::PreferenceExample>>(calls[0].batch);
-  EXPECT_EQ(static_cast<int>(pairs.size()), report->pairs);
+  EXPECT_EQ(pairs.size(), report->pairs.size());
   ASSERT_FALSE(pairs.empty());
   for (const learner::PreferenceExample& p : pairs) {
     EXPECT_GT(p.chosen.size(), p.rejected.size());  // the fake scorer rewards length
