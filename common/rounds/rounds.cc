@@ -1,6 +1,7 @@
 #include "common/rounds/rounds.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -14,6 +15,12 @@
 
 namespace plumb::rounds {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 absl::Status InPhase(const char* phase, const absl::Status& status) {
   if (status.ok()) return status;
@@ -102,19 +109,30 @@ struct Scored {
   std::vector<double> rewards;
   std::optional<reference::LogProbsOutcome> reference;
   std::vector<std::string> lost;
+  PhaseSeconds wall, inside;
 };
 
 absl::StatusOr<Scored> GenerateAndScore(const RoundClients& c, const RoundSpec& spec,
                                         bool reference, bool reference_sums) {
   Scored out;
+  auto start = Clock::now();
   ASSIGN_OR_RETURN(out.rollouts, GenerateAcrossReplicas(c.generators, spec, &out.lost));
+  out.wall.generate = Since(start);
+  for (const generator::RolloutResult& r : out.rollouts) {
+    out.inside.generate = std::max(out.inside.generate, r.seconds);
+  }
   absl::StatusOr<reference::LogProbsOutcome> ref = absl::UnknownError("not asked");
   std::thread reference_thread;
   if (reference) {
-    reference_thread =
-        std::thread([&] { ref = ReferenceLogProbs(c, spec, out.rollouts, reference_sums); });
+    reference_thread = std::thread([&] {
+      const auto begin = Clock::now();
+      ref = ReferenceLogProbs(c, spec, out.rollouts, reference_sums);
+      out.wall.reference = Since(begin);
+    });
   }
+  start = Clock::now();
   absl::StatusOr<std::vector<double>> rewards = Score(c, spec, out.rollouts);
+  out.wall.score = Since(start);
   if (reference_thread.joinable()) reference_thread.join();
   RETURN_IF_ERROR(InPhase("score", rewards.status()));
   out.rewards = *std::move(rewards);
@@ -123,6 +141,7 @@ absl::StatusOr<Scored> GenerateAndScore(const RoundClients& c, const RoundSpec& 
     if (ref->results.size() != out.rollouts.size()) {
       return absl::InternalError("reference: answered a different number of items");
     }
+    out.inside.reference = ref->seconds;
     out.reference = *std::move(ref);
   }
   return out;
@@ -132,8 +151,11 @@ absl::Status TrainAndPublish(const RoundClients& c, const RoundSpec& spec,
                              clients::TrainBatch batch, RoundReport* report) {
   clients::TrainCall call{
       .session_id = spec.session_id, .sequence = spec.sequence, .batch = std::move(batch)};
+  auto start = Clock::now();
   absl::StatusOr<learner::TrainStats> stats = c.learner->Train(call, CallOf(spec));
   RETURN_IF_ERROR(InPhase("train", stats.status()));
+  report->wall.train = Since(start);
+  report->inside.train = stats->seconds;
   report->stats = *std::move(stats);
   std::vector<clients::PublishTarget> targets;
   if (spec.publish_to.has_value()) {
@@ -150,9 +172,12 @@ absl::Status TrainAndPublish(const RoundClients& c, const RoundSpec& spec,
   clients::PublishCall publish{.session_id = spec.session_id,
                                .targets = std::move(targets),
                                .allow_downgrade = spec.allow_downgrade};
+  start = Clock::now();
   absl::StatusOr<clients::PublishOutcome> published =
       c.learner->PublishWeights(publish, CallOf(spec));
   RETURN_IF_ERROR(InPhase("publish", published.status()));
+  report->wall.publish = Since(start);
+  report->inside.publish = published->seconds;
   report->published = *std::move(published);
   return absl::OkStatus();
 }
@@ -281,6 +306,8 @@ absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& c, const 
   ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, false));
   RoundReport report;
   report.lost_generators = scored.lost;
+  report.wall = scored.wall;
+  report.inside = scored.inside;
   std::vector<std::vector<float>> ref;
   clients::ExperienceBatch batch;
   batch.temperature = own.sampling.temperature.value_or(1.0);
@@ -310,6 +337,8 @@ absl::StatusOr<RoundReport> RunRejectionSamplingRound(const RoundClients& c,
   ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, spec, /*reference=*/false, false));
   RoundReport report;
   report.lost_generators = scored.lost;
+  report.wall = scored.wall;
+  report.inside = scored.inside;
   clients::ExperienceBatch batch;
   batch.temperature = spec.sampling.temperature.value_or(1.0);
   for (size_t i = 0; i < scored.rollouts.size(); ++i) {
@@ -337,6 +366,8 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
   ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, true));
   RoundReport report;
   report.lost_generators = scored.lost;
+  report.wall = scored.wall;
+  report.inside = scored.inside;
   // Each prompt's best and worst sample by reward; a prompt whose samples tie gives no pair.
   std::vector<learner::PreferenceExample> pairs;
   for (size_t begin = 0; begin < scored.rollouts.size();) {

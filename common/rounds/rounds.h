@@ -75,6 +75,13 @@ struct RolloutQuality {
   std::optional<double> kl;
 };
 
+// Seconds per phase. `wall` is measured by the round on its caller's side (score and reference
+// run side by side, so they overlap); `inside` is what the services reported for their own part
+// where the answer carries it (generate: the slowest rollout; reference; train; publish).
+struct PhaseSeconds {
+  double generate = 0, score = 0, reference = 0, train = 0, publish = 0;
+};
+
 struct RoundReport {
   std::vector<generator::RolloutResult> rollouts;  // sorted by (prompt id, sample index)
   std::vector<double> rewards;                     // per rollout
@@ -83,6 +90,7 @@ struct RoundReport {
   std::optional<clients::PublishOutcome> published;
   std::vector<std::string> lost_generators;       // replicas dropped during this round
   std::vector<learner::PreferenceExample> pairs;  // DPO: the pairs trained on
+  PhaseSeconds wall, inside;
 };
 
 absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& clients,

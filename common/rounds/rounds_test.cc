@@ -58,9 +58,12 @@ class RoundsTest : public ::testing::Test {
 
 TEST_F(RoundsTest, APolicyGradientRoundTrainsOnEveryRolloutAndPublishesToEveryGenerator) {
   const std::string session = Start(learner::Algorithm::kPpo, /*epochs=*/2);
+  scorer_.SetFaults({.latency = absl::Milliseconds(30)});
   absl::StatusOr<RoundReport> report = RunPolicyGradientRound(Clients(), Spec(session));
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->rollouts.size(), 8u);
+  EXPECT_GE(report->wall.score, 0.03);  // the scorer's latency shows in its phase
+  EXPECT_LT(report->wall.generate, 0.03);
   EXPECT_TRUE(report->lost_generators.empty());
   // Both replicas did part of the work.
   EXPECT_EQ(gen_a_.jobs().size(), 1u);
