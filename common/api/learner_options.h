@@ -78,6 +78,9 @@ struct PpoOptions {
   // A critic network of its own (initialised from SessionOptions::value_path) with its own AdamW
   // instead of the policy's value head.
   bool separate_critic = false;
+  // Recompute behaviour log-probs with the learner's weights instead of trusting the rollouts'
+  // (generator numerics may differ); rollouts without log-probs are always recomputed.
+  bool recompute_behavior_logprobs = false;
   std::optional<double> critic_learning_rate;  // unset = the policy's
 };
 
@@ -136,6 +139,7 @@ struct SessionOptions {
   int64_t max_sequence_length = 0;  // 0 = the model's context
   uint64_t seed = 0;
   bool bf16_mixed = false;
+  bool gradient_checkpointing = false;  // recompute activations in the backward pass
   std::optional<model::LoraOptions> lora;
   std::string policy_path;  // a Hugging Face model folder or a learner checkpoint
   std::string value_path;   // the separate critic's initial weights ("" = the policy's trunk)

@@ -87,6 +87,7 @@ void Ppo(const learner::PpoOptions& o, v1::PpoConfig* p) {
   if (o.critic_learning_rate)
     p->set_critic_learning_rate(static_cast<float>(*o.critic_learning_rate));
   if (o.early_stop_kl) p->set_early_stop_kl(static_cast<float>(*o.early_stop_kl));
+  p->set_recompute_behavior_logprobs(o.recompute_behavior_logprobs);
 }
 
 absl::Status CriticFree(learner::Algorithm algorithm, const learner::CriticFreeOptions& o,
@@ -298,6 +299,7 @@ absl::StatusOr<v1::TrainingConfig> TrainingConfigFromOptions(const learner::Sess
   } else {
     return Inexpressible("dtype", absl::StrCat(Echo(o.dtype), " is not offered"));
   }
+  c.set_gradient_checkpointing(o.gradient_checkpointing);
   c.set_micro_batch_size(o.micro_batch_size);
   c.set_max_sequence_length(static_cast<int32_t>(o.max_sequence_length));
   if (o.max_policy_lag) c.set_max_policy_lag(*o.max_policy_lag);

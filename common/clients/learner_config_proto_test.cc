@@ -99,6 +99,8 @@ TEST(LearnerConfigProtoTest, PpoOptionsComeBackTheSame) {
   p.early_stop_kl = 0.5;
   p.separate_critic = true;
   p.critic_learning_rate = 0.5;
+  p.recompute_behavior_logprobs = true;
+  o.gradient_checkpointing = true;
   o.value_path = "critic";
   o.max_policy_lag = 2;
   const SessionOptions b = RoundTrip(o);
@@ -126,6 +128,8 @@ TEST(LearnerConfigProtoTest, PpoOptionsComeBackTheSame) {
   EXPECT_EQ(b.ppo.early_stop_kl, p.early_stop_kl);
   EXPECT_EQ(b.ppo.separate_critic, p.separate_critic);
   EXPECT_EQ(b.ppo.critic_learning_rate, p.critic_learning_rate);
+  EXPECT_TRUE(b.ppo.recompute_behavior_logprobs);
+  EXPECT_TRUE(b.gradient_checkpointing);
 }
 
 TEST(LearnerConfigProtoTest, CriticFreeOptionsComeBackTheSame) {

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 #include "common/metrics/build_info.h"
@@ -12,6 +13,7 @@
 #include "common/rpc/shutdown_signal.h"
 #include "common/service/malloc_tuning.h"
 #include "common/service/rpc_metrics.h"
+#include "common/service/server_info.h"
 #include "common/service/service_args.h"
 #include "common/status/status_macros.h"
 
@@ -88,6 +90,9 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
                    ? ", client certificates required"
                    : "",
                host->metrics_port());
+  RecordServing(
+      std::string(HostOf(config.server.address)) + ":" + std::to_string(host->grpc_port()),
+      config.server.max_receive_message_bytes);
   std::printf("%s ready grpc_port=%d metrics_port=%d\n", component.c_str(), host->grpc_port(),
               host->metrics_port());
   std::fflush(stdout);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/message_checks.h"
+#include "common/service/server_info.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
@@ -86,6 +87,7 @@ grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
   job.sampling.min_new_tokens = s.min_new_tokens();
   if (request->has_min_policy_version()) job.min_policy_version = request->min_policy_version();
   const std::string request_id = job.request_id;
+  const std::string generator_id = service::ServingEndpoint();
   absl::Status status = core_->Generate(
       std::move(job),
       [&](const RolloutResult& r) {
@@ -100,6 +102,7 @@ grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
         rollout.set_finish_reason(ToProto(r.finish));
         rollout.set_policy_version(r.policy_version);
         rollout.set_seconds(r.seconds);
+        rollout.set_generator_id(generator_id);
         return writer->Write(rollout);
       },
       [context] { return context->IsCancelled(); });
@@ -116,9 +119,7 @@ grpc::Status GeneratorService::GetInfo(grpc::ServerContext* /*context*/,
                                        const v1::GeneratorGetInfoRequest* /*request*/,
                                        v1::GeneratorGetInfoResponse* response) {
   weights::FillModelInfo(core_->model(), device_, core_->tokenizer(), response->mutable_model());
-  v1::ServerInfo* server = response->mutable_server();
-  server->set_build_version(service::PlumbVersion());
-  *server->mutable_start_time() = weights::ToProtoTime(start_);
+  service::FillServerInfo(response->mutable_server());
   const GeneratorLimits& l = core_->limits();
   response->set_max_prompts_per_request(l.max_prompts_per_request);
   response->set_max_num_samples(l.max_num_samples);

@@ -33,7 +33,6 @@ class GeneratorService final : public v1::Generator::Service {
  private:
   GeneratorCore* core_;
   std::string device_;
-  absl::Time start_ = absl::Now();
   weights::LoadWeightsEndpoint load_weights_;
 };
 

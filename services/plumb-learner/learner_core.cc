@@ -403,6 +403,7 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     s->policy->to(placement.device);
     if (options.lora.has_value()) RETURN_IF_ERROR(model::ApplyLora(*s->policy, *options.lora));
     s->policy->train();
+    s->policy->set_gradient_checkpointing(options.gradient_checkpointing);
     if (separate_critic) RETURN_IF_ERROR(s->LoadCritic(value_dir, placement, seed));
     if (world_->size() > 1) {
       // Every rank starts from rank 0's parameters (new heads and adapters included).

@@ -17,6 +17,23 @@ absl::Status Field(const std::string& name, const std::string& problem) {
 
 // ---- TrainingConfig -> SessionOptions: defaults and enum mapping only (ranges: Validate).
 
+// The learner's SFT (and rejection sampling's) loss is the token mean over completion tokens,
+// without label smoothing; a config asking for anything else is refused, not ignored.
+absl::Status CheckSft(const v1::SftConfig& p, const std::string& path) {
+  auto unsupported = [&](const char* field, const char* what) {
+    return absl::UnimplementedError(absl::StrCat("config.", path, ".", field, ": ", what,
+                                                 " is not supported by plumb-learner; leave it "
+                                                 "unset"));
+  };
+  if (p.train_on_prompt()) return unsupported("train_on_prompt", "a loss on prompt tokens");
+  if (p.label_smoothing() != 0) return unsupported("label_smoothing", "label smoothing");
+  if (p.loss_aggregation() != v1::LOSS_AGGREGATION_UNSPECIFIED &&
+      p.loss_aggregation() != v1::LOSS_AGGREGATION_TOKEN_MEAN) {
+    return unsupported("loss_aggregation", "an aggregation other than TOKEN_MEAN");
+  }
+  return absl::OkStatus();
+}
+
 void ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
   o->optimizer.lr = p.learning_rate() == 0 ? 1e-5 : p.learning_rate();
   if (p.has_beta1()) o->optimizer.beta1 = p.beta1();
@@ -127,6 +144,7 @@ absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
   o->separate_critic = p.critic() == v1::CRITIC_KIND_SEPARATE;
   if (p.has_critic_learning_rate()) o->critic_learning_rate = p.critic_learning_rate();
   if (p.has_early_stop_kl()) o->early_stop_kl = p.early_stop_kl();
+  o->recompute_behavior_logprobs = p.recompute_behavior_logprobs();
   return absl::OkStatus();
 }
 
@@ -367,6 +385,7 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
     case v1::ALGORITHM_SFT:
       o.algorithm = Algorithm::kSft;
       expected = Config::kSft;
+      RETURN_IF_ERROR(CheckSft(c.sft(), "sft"));
       break;
     case v1::ALGORITHM_REWARD_MODEL: {
       o.algorithm = Algorithm::kRewardModel;
@@ -401,6 +420,7 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
       o.algorithm = Algorithm::kRejectionSamplingSft;
       expected = Config::kRejectionSampling;
       const v1::RejectionSamplingConfig& r = c.rejection_sampling();
+      RETURN_IF_ERROR(CheckSft(r.sft(), "rejection_sampling.sft"));
       o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
       if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
       o.rejection_sampling.drop_truncated = r.drop_truncated();
@@ -474,6 +494,7 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
     default:
       return Field("precision", absl::StrCat("unknown value ", c.precision()));
   }
+  o.gradient_checkpointing = c.gradient_checkpointing();
   o.micro_batch_size = c.micro_batch_size();
   o.max_sequence_length = c.max_sequence_length();
   if (c.has_max_policy_lag()) o.max_policy_lag = c.max_policy_lag();
@@ -493,6 +514,11 @@ absl::Status CheckStartSessionRequest(const v1::StartSessionRequest& request) {
                                       kMaxLabelBytes, kMaxLabelBytes));
   RETURN_IF_ERROR(CheckCount("request.config.lora.target_modules",
                              request.config().lora().target_modules_size(), kMaxLoraTargets));
+  if (request.load_optimizer_state()) {
+    return absl::UnimplementedError(
+        "request.load_optimizer_state: StartSession loads weights only; call LoadCheckpoint on "
+        "the new session to restore the optimizer state, step and version");
+  }
   return absl::OkStatus();
 }
 

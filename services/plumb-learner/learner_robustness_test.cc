@@ -349,5 +349,38 @@ TEST_F(LearnerCoreTest, ANonFiniteLossOnOneRankStopsTheStepOnEveryRank) {
   }
 }
 
+// TrainingConfig.ppo.recompute_behavior_logprobs and gradient_checkpointing used to be read by
+// nobody: a session asking for them trained as if it had not.
+TEST_F(LearnerCoreTest, RecomputedBehaviourLogProbsIgnoreTheRolloutsOnes) {
+  std::vector<Experience> stale = Rollouts();
+  for (Experience& e : stale) e.logprobs.assign(e.response.size(), -0.5f);
+  std::vector<Experience> bare = Rollouts();  // no log-probs: the learner computes them
+  SessionOptions o = Options(Algorithm::kPpo);
+  o.ppo.epochs = 2;
+  LearnerCore recomputing(TestStorage()), computing(TestStorage()), trusting(TestStorage());
+  o.ppo.recompute_behavior_logprobs = true;
+  Start(recomputing, o);
+  o.ppo.recompute_behavior_logprobs = false;
+  Start(computing, o);
+  Start(trusting, o);
+  ASSERT_TRUE(recomputing.TrainExperience("session", stale, 1.0).ok());
+  ASSERT_TRUE(computing.TrainExperience("session", bare, 1.0).ok());
+  ASSERT_TRUE(trusting.TrainExperience("session", stale, 1.0).ok());
+  EXPECT_LT(MaxDifference(recomputing, computing), 1e-6);
+  EXPECT_GT(MaxDifference(trusting, computing), 1e-4);  // the flag is what made the difference
+}
+
+TEST_F(LearnerCoreTest, GradientCheckpointingTrainsTheSameWeights) {
+  SessionOptions o = Options(Algorithm::kSft);
+  LearnerCore plain(TestStorage()), checkpointed(TestStorage());
+  Start(plain, o);
+  o.gradient_checkpointing = true;
+  Start(checkpointed, o);
+  const std::vector<SftExample> batch = {{"a", kPromptA, kGood, 1.0}, {"b", kPromptB, kBad, 1.0}};
+  ASSERT_TRUE(plain.TrainSft("session", batch).ok());
+  ASSERT_TRUE(checkpointed.TrainSft("session", batch).ok());
+  EXPECT_LT(MaxDifference(plain, checkpointed), 1e-6);
+}
+
 }  // namespace
 }  // namespace plumb::learner

@@ -254,7 +254,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ppo(const std::vector<Experienc
       all_given = all_given && !e.logprobs.empty();
       refs.push_back(e.ref_logprobs);
     }
-    if (all_given) t.old_logp = Padded(given, width);
+    if (all_given && !o.ppo.recompute_behavior_logprobs) t.old_logp = Padded(given, width);
     stats.entropy = entropy_sum / std::max(1.0, t.mask.sum().item<double>());
     RewardShapingOptions shaping = o.ppo.shaping;
     const std::optional<double> clip = shaping.reward_clip;

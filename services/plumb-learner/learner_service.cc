@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "common/api/learner_limits.h"
 #include "common/rpc/grpc_status.h"
+#include "common/service/server_info.h"
 #include "common/service/service_host.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
@@ -428,8 +429,7 @@ grpc::Status LearnerService::EndSession(grpc::ServerContext* /*context*/,
 grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
                                      const v1::LearnerGetInfoRequest* /*request*/,
                                      v1::LearnerGetInfoResponse* response) {
-  response->mutable_server()->set_build_version(service::PlumbVersion());
-  *response->mutable_server()->mutable_start_time() = weights::ToProtoTime(start_);
+  service::FillServerInfo(response->mutable_server());
   if (std::optional<SessionStatus> status = core_->Status()) {
     v1::SessionInfo* session = response->mutable_session();
     session->set_session_id(status->id);

@@ -80,7 +80,6 @@ class LearnerService final : public v1::Learner::Service {
   const PublishOptions publish_;
   std::atomic<bool> training_{false};
   std::atomic<bool> publishing_{false};
-  absl::Time start_ = absl::Now();
   absl::Mutex mu_;
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/message_checks.h"
+#include "common/service/server_info.h"
 #include "common/service/service_host.h"
 #include "common/weights/model_service_support.h"
 
@@ -60,9 +61,7 @@ grpc::Status ReferenceService::GetInfo(grpc::ServerContext* /*context*/,
                                        const v1::ReferenceGetInfoRequest* /*request*/,
                                        v1::ReferenceGetInfoResponse* response) {
   weights::FillModelInfo(core_->model(), device_, core_->tokenizer(), response->mutable_model());
-  v1::ServerInfo* server = response->mutable_server();
-  server->set_build_version(service::PlumbVersion());
-  *server->mutable_start_time() = weights::ToProtoTime(start_);
+  service::FillServerInfo(response->mutable_server());
   response->set_max_items_per_request(core_->limits().max_items_per_request);
   response->set_max_tokens_per_request(core_->limits().max_tokens_per_request);
   response->set_max_batch_size(core_->limits().max_batch_size);

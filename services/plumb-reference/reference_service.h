@@ -33,7 +33,6 @@ class ReferenceService final : public v1::Reference::Service {
  private:
   ReferenceCore* core_;
   std::string device_;
-  absl::Time start_ = absl::Now();
   weights::LoadWeightsEndpoint load_weights_;
 };
 

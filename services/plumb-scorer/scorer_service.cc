@@ -12,6 +12,7 @@
 #include "common/model/hf_checkpoint.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/message_checks.h"
+#include "common/service/server_info.h"
 #include "common/service/service_host.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
@@ -299,9 +300,7 @@ grpc::Status ScorerService::LoadWeights(grpc::ServerContext* context,
 grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,
                                     const v1::RewardScorerGetInfoRequest* /*request*/,
                                     v1::RewardScorerGetInfoResponse* response) {
-  v1::ServerInfo* server = response->mutable_server();
-  server->set_build_version(service::PlumbVersion());
-  *server->mutable_start_time() = weights::ToProtoTime(start_);
+  service::FillServerInfo(response->mutable_server());
   for (const ObjectiveDescription& d : scorer_->Describe()) {
     v1::ObjectiveInfo* info = response->add_objectives();
     info->set_name(d.name);

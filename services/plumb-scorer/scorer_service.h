@@ -45,7 +45,6 @@ class ScorerService final : public v1::RewardScorer::Service {
   Scorer* scorer_;
   const int max_pairs_per_request_;
   const absl::Duration weight_stream_idle_timeout_;
-  absl::Time start_ = absl::Now();
   std::atomic<bool> loading_{false};
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
   metrics::Histogram* latency_ = nullptr;

@@ -452,6 +452,15 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
       {v1::ALGORITHM_PPO,
        [](v1::TrainingConfig* c) { c->mutable_ppo()->mutable_kl()->set_coef(-0.5f); },
        grpc::INVALID_ARGUMENT, "config.ppo.kl.coef: must be in [0, 1e+06]"},
+      // Documented options the learner does not implement are refused, never ignored.
+      {v1::ALGORITHM_SFT,
+       [](v1::TrainingConfig* c) { c->mutable_sft()->set_train_on_prompt(true); },
+       grpc::UNIMPLEMENTED, "config.sft.train_on_prompt"},
+      {v1::ALGORITHM_REJECTION_SAMPLING_SFT,
+       [](v1::TrainingConfig* c) {
+         c->mutable_rejection_sampling()->mutable_sft()->set_label_smoothing(0.1f);
+       },
+       grpc::UNIMPLEMENTED, "config.rejection_sampling.sft.label_smoothing"},
   };
   for (const Refused& r : refused) {
     const auto [status, id] = start(r.algorithm, r.edit);
@@ -579,6 +588,17 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
     EXPECT_THAT(status.error_message(),
                 HasSubstr("config.ppo.clip_range / clip_range_low: must be in (0, 1), got 1.5"));
+  }
+  {
+    v1::StartSessionRequest request;
+    *request.mutable_config() = config;
+    request.set_policy_checkpoint((*root_ / "policy").string());
+    request.set_load_optimizer_state(true);
+    grpc::ClientContext context;
+    v1::StartSessionResponse response;
+    const grpc::Status status = learner_->StartSession(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::UNIMPLEMENTED);
+    EXPECT_THAT(status.error_message(), HasSubstr("request.load_optimizer_state"));
   }
   const std::string session = RawStartSession(config);
   const std::vector<v1::Rollout> rollouts = RawGenerate(2);

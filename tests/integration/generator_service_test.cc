@@ -125,6 +125,7 @@ TEST_F(GeneratorServiceTest, StreamsEverySampleAsTheModelCoreSamplesIt) {
   for (const v1::Rollout& r : rollouts) {
     EXPECT_TRUE(seen.insert({r.prompt_id(), r.sample_index()}).second);
     EXPECT_EQ(r.request_id(), "req");
+    EXPECT_EQ(r.generator_id(), "127.0.0.1:" + std::to_string(grpc_port_));
     EXPECT_EQ(r.policy_version(), 0u);
     EXPECT_GE(r.response_token_ids_size(), 1);
     EXPECT_EQ(r.logprobs_size(), r.response_token_ids_size());
@@ -336,6 +337,11 @@ TEST_F(GeneratorServiceTest, NewWeightsServeNewRequestsWhileTheRequestInFlightKe
   EXPECT_EQ(info.model().weights_source(), "test:model2");
   EXPECT_EQ(info.model().eos_token_id(), 257);
   EXPECT_EQ(info.queue_capacity(), 24);
+  // ServerInfo: what ServiceHost recorded when it started listening.
+  EXPECT_EQ(info.server().endpoint(), "127.0.0.1:" + std::to_string(grpc_port_));
+  EXPECT_EQ(info.server().max_message_bytes(), 4 << 20);
+  EXPECT_FALSE(info.server().build_version().empty());
+  EXPECT_GT(info.server().start_time().seconds(), 0);
   httplib::Client http("127.0.0.1", metrics_port_);
   httplib::Result scrape = http.Get("/metrics");
   ASSERT_TRUE(scrape);
