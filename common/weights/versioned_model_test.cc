@@ -1,4 +1,6 @@
 #include "common/weights/versioned_model.h"
+
+#include "common/weights/weight_stream_proto.h"
 #include "common/weights/weight_stream_sender.h"
 
 #include <gmock/gmock.h>
