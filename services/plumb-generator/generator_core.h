@@ -28,6 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/api/generator_types.h"
 #include "common/metrics/registry.h"
 #include "common/model/sampler.h"
 #include "common/tokenizer/tokenizer.h"
@@ -46,57 +47,6 @@ struct GeneratorLimits {
   // A queued request gains one priority level per this many milliseconds of waiting, so a
   // request of the lowest priority (-10) waits at most 20 x this behind fresh ones of the highest.
   int priority_aging_ms = 2000;
-};
-
-struct PromptInput {
-  std::string id;
-  // Tokenized by tokenizer::EncodePromptText (the tokenizer's BOS, then the text as given); at
-  // most MaxPromptTextBytes(context) bytes, checked before tokenizing.
-  std::optional<std::string> text;
-  std::vector<int64_t> token_ids;  // used verbatim when text is not set
-};
-
-struct SamplingRequest {
-  std::optional<double> temperature;  // unset = 1
-  int64_t top_k = 0;
-  std::optional<double> top_p;  // unset = 1
-  int64_t max_new_tokens = 0;   // 0 = default_max_new_tokens
-  std::vector<int64_t> stop_token_ids;
-  std::vector<std::string> stop_strings;
-  int64_t num_samples = 0;  // 0 = 1
-  uint64_t seed = 0;        // 0 = a fresh random seed
-  bool return_logprobs = false;
-  bool ignore_eos = false;
-  int64_t min_new_tokens = 0;
-};
-
-struct GenerateJob {
-  std::string request_id;
-  int priority = 0;  // -10..10, higher admitted first; FIFO within a level (see priority_aging_ms)
-  std::vector<PromptInput> prompts;
-  SamplingRequest sampling;
-  std::optional<uint64_t> min_policy_version;
-};
-
-enum class Finish { kStop, kLength, kCancelled };
-
-struct RolloutResult {
-  std::string prompt_id;
-  int64_t sample_index = 0;
-  std::vector<int64_t> prompt_ids;
-  std::vector<int64_t> response_ids;
-  std::string response_text;    // empty without a tokenizer
-  std::vector<float> logprobs;  // empty unless return_logprobs
-  Finish finish = Finish::kLength;
-  uint64_t policy_version = 0;
-  double seconds = 0;  // admission to this rollout's hand-off
-};
-
-struct GeneratorLoad {
-  int running_sequences = 0;
-  int queued_sequences = 0;
-  int active_requests = 0;
-  double tokens_per_second = 0;  // over the last minute
 };
 
 class GeneratorCore {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/api/learner_limits.h"
 #include "common/checkpoint/hf_config.h"
 #include "common/checkpoint/sharded_checkpoint.h"
 #include "common/model/hf_checkpoint.h"
@@ -20,7 +21,6 @@
 #include "common/train/optimizer.h"
 #include "common/train/sequence_scoring.h"
 #include "common/train/training_checkpoint.h"
-#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {

@@ -51,67 +51,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/api/learner_options.h"
+#include "common/api/learner_types.h"
 #include "common/model/model_config.h"
 #include "common/train/distributed.h"
-#include "services/plumb-learner/learner_options.h"
 #include "services/plumb-learner/learner_storage.h"
 
 namespace plumb::learner {
-
-struct Experience {
-  std::string group;  // prompt group (request id + prompt id)
-  std::vector<int64_t> prompt, response;
-  std::vector<float> logprobs;  // behaviour log-probs; empty = recompute
-  std::vector<float> ref_logprobs;
-  double reward = 0;
-  bool stopped = true;  // finished with a stop token
-  uint64_t policy_version = 0;
-};
-
-struct PreferenceExample {
-  std::string id;
-  std::vector<int64_t> prompt, chosen, rejected;
-  std::optional<double> ref_chosen, ref_rejected;
-  std::optional<double> margin;
-};
-
-struct UnpairedExample {
-  std::string id;
-  std::vector<int64_t> prompt, completion;
-  bool desirable = true;
-  std::optional<double> ref_logprob, ref_kl_logprob;
-};
-
-struct RankedGroup {
-  std::string id;
-  std::vector<int64_t> prompt;
-  std::vector<std::vector<int64_t>> responses;
-  std::vector<int> ranks;  // 0 = best; equal ranks are ties
-};
-
-struct SftExample {
-  std::string id;
-  std::vector<int64_t> prompt, completion;
-  double weight = 1.0;
-};
-
-struct TrainStats {
-  std::map<std::string, double> losses;
-  std::optional<double> kl, clip_fraction, entropy, value_error, reward_mean, reward_std, kl_coef;
-  double grad_norm = 0, learning_rate = 0, seconds = 0;
-  uint64_t tokens = 0, sequences = 0, policy_version = 0;
-  uint32_t optimizer_steps = 0;
-  std::map<std::string, double> metrics;
-};
-
-struct SessionStatus {
-  std::string id;
-  bool active = false;
-  uint64_t policy_version = 0;
-  uint64_t optimizer_steps = 0;
-  uint64_t train_calls = 0;
-  std::string error;
-};
 
 // The model a session trains, for GetInfo.
 struct ModelDescription {
@@ -123,11 +69,6 @@ struct ModelDescription {
   // PPO with a separate critic: the critic's config and initial folder.
   std::optional<model::ModelConfig> critic;
   std::string critic_source;
-};
-
-struct CheckpointInfo {
-  std::string path;  // absolute
-  uint64_t version = 0;
 };
 
 // Asked by a running Train call at its boundaries; true abandons the call. May be empty.

@@ -13,9 +13,9 @@
 #include "common/algorithms/reward_model_loss.h"
 #include "common/algorithms/rrhf.h"
 #include "common/algorithms/simpo.h"
+#include "common/api/learner_limits.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {

@@ -1,11 +1,12 @@
 #include "services/plumb-learner/learner_proto_conversion.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/learner_limits.h"
 #include "common/rpc/message_checks.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_limits.h"
 
 namespace plumb::learner {
 namespace {
@@ -138,13 +139,10 @@ void ReadGrpo(const v1::GrpoConfig& p, CriticFreeOptions* o) {
   const double clip = p.clip_range() == 0 ? 0.2 : p.clip_range();
   o->clip_low = p.has_clip_range_low() ? p.clip_range_low() : clip;
   o->clip_high = p.has_clip_range_high() ? p.clip_range_high() : clip;
-  o->kl.estimator = algorithms::KlEstimator::kK3;
-  o->kl.in_loss = true;
-  o->kl.coef = 0.04;
-  ReadKl(p.kl(), &o->kl);
+  ReadKl(p.kl(), &o->kl);  // over GRPO's defaults (SessionOptions::Defaults)
   ReadEpochs(p.epochs(), p.minibatch_size(), o);
   o->scale_by_group_std = !p.has_scale_by_group_std() || p.scale_by_group_std();
-  o->aggregation = ReadAggregation(p.loss_aggregation(), LossAggregation::kSequenceMean);
+  o->aggregation = ReadAggregation(p.loss_aggregation(), o->aggregation);
   ReadShaping(p.reward_shaping(), &o->shaping);
 }
 
@@ -200,7 +198,7 @@ absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, SessionOpt
   d.label_smoothing = p.label_smoothing();
   if (algorithm == v1::ALGORITHM_CDPO && d.label_smoothing == 0) d.label_smoothing = 0.1;
   d.reference_free = p.reference_free();
-  d.ipo_log_ratio = (!p.has_ipo_length_normalize() || p.ipo_length_normalize()) ? "mean" : "sum";
+  if (p.has_ipo_length_normalize()) d.ipo_log_ratio = p.ipo_length_normalize() ? "mean" : "sum";
   o->dpo_sft_weight = p.sft_weight();
   return absl::OkStatus();
 }
@@ -320,8 +318,47 @@ absl::Status CheckShape(const v1::SftBatch& b, const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// The core's algorithm of a TrainingConfig's (DPO, IPO and cDPO are one, with other losses).
+std::optional<Algorithm> AlgorithmOf(v1::Algorithm a) {
+  switch (a) {
+    case v1::ALGORITHM_SFT:
+      return Algorithm::kSft;
+    case v1::ALGORITHM_REWARD_MODEL:
+      return Algorithm::kRewardModel;
+    case v1::ALGORITHM_PPO:
+      return Algorithm::kPpo;
+    case v1::ALGORITHM_GRPO:
+      return Algorithm::kGrpo;
+    case v1::ALGORITHM_RLOO:
+      return Algorithm::kRloo;
+    case v1::ALGORITHM_REINFORCE_BASELINE:
+      return Algorithm::kReinforce;
+    case v1::ALGORITHM_REJECTION_SAMPLING_SFT:
+      return Algorithm::kRejectionSamplingSft;
+    case v1::ALGORITHM_DPO:
+    case v1::ALGORITHM_IPO:
+    case v1::ALGORITHM_CDPO:
+      return Algorithm::kDpo;
+    case v1::ALGORITHM_KTO:
+      return Algorithm::kKto;
+    case v1::ALGORITHM_ORPO:
+      return Algorithm::kOrpo;
+    case v1::ALGORITHM_SIMPO:
+      return Algorithm::kSimpo;
+    case v1::ALGORITHM_RRHF:
+      return Algorithm::kRrhf;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& c) {
-  SessionOptions o;
+  const std::optional<Algorithm> algorithm = AlgorithmOf(c.algorithm());
+  SessionOptions o = SessionOptions::Defaults(algorithm.value_or(Algorithm::kSft));
   using Config = v1::TrainingConfig;
   Config::AlgorithmConfigCase expected = Config::ALGORITHM_CONFIG_NOT_SET;
   switch (c.algorithm()) {
@@ -398,7 +435,7 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
       expected = Config::kSimpo;
       const v1::SimpoConfig& p = c.simpo();
       o.simpo.beta = p.has_beta() ? p.beta() : 2.0;
-      o.simpo.gamma = p.has_gamma() ? p.gamma() : 0.5;
+      if (p.has_gamma()) o.simpo.gamma = p.gamma();
       o.simpo.label_smoothing = p.label_smoothing();
       o.simpo.cpo_alpha = p.sft_weight();
       break;

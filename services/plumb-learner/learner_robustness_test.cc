@@ -10,9 +10,9 @@
 #include <cmath>
 #include <functional>
 
+#include "common/api/learner_limits.h"
 #include "services/plumb-learner/learner_core.h"
 #include "services/plumb-learner/learner_core_test_support.h"
-#include "services/plumb-learner/learner_limits.h"
 
 namespace plumb::learner {
 namespace {

@@ -13,19 +13,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/rpc/grpc_probe.h"
+#include "common/api/learner_limits.h"
 #include "common/rpc/grpc_status.h"
-#include "common/rpc/raw_stream.h"
 #include "common/service/service_host.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/weights/model_service_support.h"
-#include "common/weights/weight_stream_sender.h"
-#include "plumb/v1/generator.grpc.pb.h"
-#include "plumb/v1/reference.grpc.pb.h"
-#include "plumb/v1/scorer.grpc.pb.h"
-#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 
 namespace plumb::learner {
@@ -34,7 +28,10 @@ using Clock = std::chrono::steady_clock;
 
 LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
                                PublishOptions publish, Replicator* replicator)
-    : core_(core), replicator_(replicator), publish_(std::move(publish)) {
+    : core_(core),
+      replicator_(replicator),
+      publish_(std::move(publish)),
+      publisher_(publish_.client) {
   requests_ = registry
                   ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
                                {"rpc", "code"})
@@ -61,18 +58,6 @@ LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
                                   "Weight bytes published to targets.")
                      .value()
                      ->WithLabels({});
-}
-
-absl::StatusOr<std::shared_ptr<grpc::Channel>> LearnerService::ChannelTo(
-    const std::string& endpoint) {
-  absl::MutexLock lock(&channels_mu_);
-  std::shared_ptr<grpc::Channel>& channel = channels_[endpoint];
-  if (channel == nullptr) {
-    rpc::ChannelOptions options = publish_.client;
-    options.target = endpoint;
-    ASSIGN_OR_RETURN(channel, rpc::CreateChannel(options));
-  }
-  return channel;
 }
 
 absl::Status LearnerService::Replicated(Command command, const std::string& id,
@@ -262,40 +247,6 @@ grpc::Status LearnerService::Train(grpc::ServerContext* context, const v1::Train
   return answer(absl::OkStatus());
 }
 
-namespace {
-
-// Streams `weights` to one endpoint's LoadWeights (`method`, on whichever model service it
-// runs) on a raw stream: tensor bytes go to the transport without being copied.
-// The stream carries the configured bearer token and stops when `cancelled` (the publisher's
-// caller went away).
-absl::StatusOr<v1::LoadWeightsResponse> StreamTo(
-    const std::shared_ptr<grpc::Channel>& channel, const rpc::ChannelOptions& client,
-    const char* method, const PolicyWeights& weights, const weights::SendOptions& options,
-    absl::Duration timeout, const std::function<bool()>& cancelled, uint64_t* bytes) {
-  std::unique_ptr<grpc::ClientContext> context = rpc::NewClientContext(client, timeout);
-  grpc::ByteBuffer reply;
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
-      rpc::StartRawClientStream(channel, method, context.get(), &reply);
-  absl::StatusOr<uint64_t> sent =
-      weights::SendWeightStreamToWire(weights.tensors, options, [&](const grpc::ByteBuffer& chunk) {
-        if (cancelled()) {
-          context->TryCancel();
-          return false;
-        }
-        return writer->Write(chunk);
-      });
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
-  if (sent.ok()) *bytes = *sent;
-  if (!status.ok()) return rpc::FromGrpcStatus(status);
-  if (!sent.ok()) return sent.status();
-  v1::LoadWeightsResponse response;
-  RETURN_IF_ERROR(rpc::ParseReply(reply, &response));
-  return response;
-}
-
-}  // namespace
-
 grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
                                             const v1::PublishWeightsRequest* request,
                                             v1::PublishWeightsResponse* response) {
@@ -369,60 +320,27 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
       limit.seconds() == 0 && limit.nanos() == 0
           ? absl::Seconds(300)
           : absl::Seconds(limit.seconds()) + absl::Nanoseconds(limit.nanos());
-  const std::function<bool()> cancelled = [context] { return context->IsCancelled(); };
-  std::vector<v1::PublishTargetResult> results(request->targets_size());
-  std::vector<std::thread> threads;
-  for (int i = 0; i < request->targets_size(); ++i) {
-    threads.emplace_back([&, i] {
-      const v1::PublishTarget& target = request->targets(i);
-      v1::PublishTargetResult& result = results[i];
-      *result.mutable_target() = target;
-      const auto begin = Clock::now();
-      weights::SendOptions options;
-      options.version = weights->version;
-      options.model = target.model();
-      options.architecture = "llama";
-      options.source = absl::StrCat("learner:", request->session_id());
-      options.allow_downgrade = request->allow_downgrade();
-      uint64_t bytes = 0;
-      absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(
-          absl::StrCat(Echo(target.endpoint()), " serves no Generator, Reference or RewardScorer"));
-      const absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelTo(target.endpoint());
-      if (!channel.ok()) loaded = channel.status();
-      // Which model service the endpoint runs, by its health status. A probe that fails for
-      // another reason than an unknown service (unreachable, no answer) ends the probing.
-      auto serves = [&](const char* service) {
-        if (!channel.ok()) return false;
-        absl::StatusOr<rpc::ServingStatus> health =
-            rpc::CheckHealth(*channel, service, absl::Seconds(10), publish_.client.bearer_token);
-        if (!health.ok() && health.status().code() != absl::StatusCode::kNotFound) {
-          loaded = health.status();
-          return false;
-        }
-        return health.ok() && *health == rpc::ServingStatus::kServing;
-      };
-      auto stream = [&](const char* method) {
-        return StreamTo(*channel, publish_.client, method, *weights, options, timeout, cancelled,
-                        &bytes);
-      };
-      auto unreachable = [&] {
-        return !loaded.ok() && loaded.status().code() != absl::StatusCode::kNotFound;
-      };
-      if (!target.model().empty() && serves("plumb.v1.RewardScorer")) {
-        loaded = stream("/plumb.v1.RewardScorer/LoadWeights");
-      } else if (!unreachable() && serves("plumb.v1.Generator")) {
-        loaded = stream("/plumb.v1.Generator/LoadWeights");
-      } else if (!unreachable() && serves("plumb.v1.Reference")) {
-        loaded = stream("/plumb.v1.Reference/LoadWeights");
-      }
-      result.set_code(static_cast<int32_t>(loaded.status().code()));
-      result.set_error_message(std::string(loaded.status().message()));
-      result.set_bytes(bytes);
-      if (loaded.ok()) result.set_previous_version(loaded->previous_version());
-      result.set_seconds(std::chrono::duration<double>(Clock::now() - begin).count());
-    });
+  std::vector<clients::PublishTarget> targets;
+  for (const v1::PublishTarget& t : request->targets())
+    targets.push_back({t.endpoint(), t.model()});
+  const std::vector<clients::PublishTargetOutcome> outcomes =
+      publisher_.Publish(weights->tensors,
+                         {.version = weights->version,
+                          .source = absl::StrCat("learner:", request->session_id()),
+                          .allow_downgrade = request->allow_downgrade(),
+                          .target_timeout = timeout,
+                          .cancelled = [context] { return context->IsCancelled(); }},
+                         targets);
+  std::vector<v1::PublishTargetResult> results;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    v1::PublishTargetResult& result = results.emplace_back();
+    *result.mutable_target() = request->targets(static_cast<int>(i));
+    result.set_code(static_cast<int32_t>(outcomes[i].status.code()));
+    result.set_error_message(std::string(outcomes[i].status.message()));
+    result.set_bytes(outcomes[i].bytes);
+    result.set_previous_version(outcomes[i].previous_version);
+    result.set_seconds(outcomes[i].seconds);
   }
-  for (std::thread& t : threads) t.join();
   uint64_t total = 0;
   int failed = 0;
   for (const v1::PublishTargetResult& r : results) {

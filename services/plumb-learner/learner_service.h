@@ -19,6 +19,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clients/weight_publisher.h"
 #include "common/metrics/registry.h"
 #include "common/rpc/channel_factory.h"
 #include "common/tokenizer/tokenizer.h"
@@ -72,8 +73,6 @@ class LearnerService final : public v1::Learner::Service {
   // (GetInfo says so; Train, PublishWeights and SaveCheckpoint answer FAILED_PRECONDITION) until
   // a StartSession or LoadCheckpoint succeeds.
   void NoteLostRank(const absl::Status& status);
-  // One channel per publish endpoint, kept between publishes (connected once, not per call).
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const std::string& endpoint);
   absl::Status CheckNotFailed();
 
   LearnerCore* core_;
@@ -89,9 +88,8 @@ class LearnerService final : public v1::Learner::Service {
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
-  std::string failed_ ABSL_GUARDED_BY(mu_);  // why the session is FAILED; empty = it is not
-  absl::Mutex channels_mu_;
-  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(channels_mu_);
+  std::string failed_ ABSL_GUARDED_BY(mu_);     // why the session is FAILED; empty = it is not
+  clients::WeightPublisher publisher_;          // keeps one channel per target between publishes
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
   metrics::Histogram* step_seconds_ = nullptr;
   metrics::GaugeFamily* losses_ = nullptr;  // {term}

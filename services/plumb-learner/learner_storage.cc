@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/api/learner_limits.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_limits.h"
 
 namespace plumb::learner {
 namespace {

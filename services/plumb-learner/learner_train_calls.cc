@@ -8,10 +8,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/learner_limits.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_core.h"
-#include "services/plumb-learner/learner_limits.h"
 #include "services/plumb-learner/learner_session.h"
 
 namespace plumb::learner {

@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/api/reference_types.h"
 #include "common/metrics/registry.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/weights/versioned_model.h"
@@ -32,35 +33,6 @@ struct ReferenceLimits {
   int64_t max_tokens_per_request = 262144;  // prompt + response tokens over all items
   int max_batch_size = 16;                  // sequences per forward pass
   int max_queued_requests = 64;
-};
-
-struct LogProbsItem {
-  std::string id;
-  std::vector<int64_t> prompt;
-  std::vector<int64_t> response;
-  // Instead of the ids: text, tokenized by the common rule (tokenizer/prompt_text.h).
-  std::optional<std::string> prompt_text, response_text;
-};
-
-struct LogProbsJob {
-  std::vector<LogProbsItem> items;
-  double temperature = 1.0;  // 0 means 1
-  bool sum_only = false;
-  std::optional<uint64_t> expected_version;
-};
-
-struct LogProbsItemResult {
-  std::vector<float> logprobs;  // empty when sum_only
-  double sum = 0;
-  int32_t num_tokens = 0;
-  // The ids evaluated for the parts given as text (empty for parts given as ids).
-  std::vector<int64_t> prompt_from_text, response_from_text;
-};
-
-struct LogProbsOutcome {
-  std::vector<LogProbsItemResult> results;  // in request order
-  uint64_t version = 0;
-  double seconds = 0;
 };
 
 class ReferenceCore {

@@ -6,13 +6,6 @@
 
 namespace plumb::scorer {
 
-std::optional<double> ScoreOutput::score(const std::string& objective) const {
-  for (const NamedScore& named : scores) {
-    if (named.objective == objective) return named.value;
-  }
-  return std::nullopt;
-}
-
 absl::StatusOr<weights::VersionedModel*> Objective::ModelForWeights() {
   return absl::FailedPreconditionError(absl::StrCat(
       "objective '", name_, "' is not model-backed (kind ", ObjectiveKindName(Describe().kind),

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/api/scorer_types.h"
 #include "services/plumb-scorer/scorer_options.h"
 
 namespace plumb::weights {
@@ -27,30 +28,6 @@ class VersionedModel;
 }  // namespace plumb::weights
 
 namespace plumb::scorer {
-
-// One (prompt, response) to score. Each part is text and/or token ids; ids are used verbatim
-// (no BOS added), text is converted with the objective's tokenizer.
-struct ScoreInput {
-  std::string id;  // echoed; non-empty and unique within a request
-  std::string prompt_text;
-  std::vector<int32_t> prompt_ids;
-  std::map<std::string, std::string> prompt_metadata;  // "unsafe" = "true" triggers gating
-  std::string response_text;
-  std::vector<int32_t> response_ids;
-};
-
-struct NamedScore {
-  std::string objective;
-  double value = 0.0;  // in the objective's own units (not normalised)
-};
-
-struct ScoreOutput {
-  std::string id;
-  std::vector<NamedScore> scores;  // in the order of the objectives scored
-  std::optional<double> reward;    // absent when the request omitted a composed objective
-  bool gated = false;              // safety gating decided `reward`
-  std::optional<double> score(const std::string& objective) const;
-};
 
 // What GetInfo reports about the model behind a model-backed objective.
 struct ModelDescription {

@@ -1,8 +1,9 @@
-// One alignment round by hand over the four real model services on loopback (port 0), as the
-// coordinator will drive them: generate -> score + reference log-probs -> learner update ->
-// weights published straight to the generator -> the generator's next rollouts report the new
-// version and differ. Once for PPO, GRPO, rejection sampling (best-of-K SFT) and DPO; a reward
-// model trained on the learner and published to the scorer; then the learner's bad inputs.
+// One alignment round over the four real model services on loopback (port 0), driven by the
+// round library (common/rounds) through the gRPC clients (common/clients), as the coordinator
+// drives them: generate -> score + reference log-probs -> learner update -> weights published
+// straight to the generator -> the generator's next rollouts report the new version and differ.
+// Once for PPO, GRPO, rejection sampling (best-of-K SFT) and DPO; a reward model trained on the
+// learner and published to the scorer; then the learner's bad inputs, sent on a raw stub.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -11,10 +12,11 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/clients/grpc_clients.h"
+#include "common/rounds/rounds.h"
 #include "plumb/v1/generator.grpc.pb.h"
 #include "plumb/v1/learner.grpc.pb.h"
 #include "plumb/v1/reference.grpc.pb.h"
-#include "plumb/v1/scorer.grpc.pb.h"
 #include "tests/support/service_process.h"
 
 namespace plumb {
@@ -70,13 +72,115 @@ class AlignmentRoundTest : public ::testing::Test {
     auto channel = [](const Server& s) {
       return grpc::CreateChannel(s.endpoint, grpc::InsecureChannelCredentials());
     };
-    generator_ = v1::Generator::NewStub(channel(servers_[0]));
-    reference_ = v1::Reference::NewStub(channel(servers_[1]));
-    scorer_ = v1::RewardScorer::NewStub(channel(servers_[2]));
+    generator_stub_ = v1::Generator::NewStub(channel(servers_[0]));
+    reference_stub_ = v1::Reference::NewStub(channel(servers_[1]));
     learner_ = v1::Learner::NewStub(channel(servers_[3]));
+    auto options = [](const Server& s) {
+      return rpc::ChannelOptions{.target = s.endpoint, .default_deadline = absl::Seconds(120)};
+    };
+    generator_client_ = *clients::NewGrpcGeneratorClient(options(servers_[0]));
+    reference_client_ = *clients::NewGrpcReferenceClient(options(servers_[1]));
+    scorer_client_ = *clients::NewGrpcScorerClient(options(servers_[2]));
+    learner_client_ = *clients::NewGrpcLearnerClient(options(servers_[3]));
   }
 
-  std::vector<v1::Rollout> Generate(int samples, uint64_t seed = 7) {
+  rounds::RoundClients Clients() {
+    return {{generator_client_.get()},
+            scorer_client_.get(),
+            reference_client_.get(),
+            learner_client_.get()};
+  }
+
+  static std::vector<generator::PromptInput> Prompts() {
+    std::vector<generator::PromptInput> prompts;
+    for (const char* text : {"Tell me about your day.", "What do you think of rain?"}) {
+      prompts.push_back({.id = text, .text = text});
+    }
+    return prompts;
+  }
+
+  // A round over the two prompts, publishing to the generator (which the tests share, hence
+  // downgrades allowed).
+  rounds::RoundSpec Spec(const std::string& session, int samples, uint64_t seed = 7) {
+    rounds::RoundSpec spec;
+    spec.round_id = "round";
+    spec.session_id = session;
+    spec.prompts = Prompts();
+    spec.sampling.num_samples = samples;
+    spec.sampling.seed = seed;
+    spec.sampling.max_new_tokens = 16;
+    spec.sampling.return_logprobs = true;
+    spec.publish_to = std::vector<clients::PublishTarget>{{servers_[0].endpoint, ""}};
+    spec.allow_downgrade = true;
+    spec.call_timeout = absl::Seconds(120);
+    return spec;
+  }
+
+  std::vector<generator::RolloutResult> Generate(int samples, uint64_t seed = 7) {
+    generator::GenerateJob job;
+    job.request_id = "round";
+    job.prompts = Prompts();
+    job.sampling.num_samples = samples;
+    job.sampling.seed = seed;
+    job.sampling.max_new_tokens = 16;
+    job.sampling.return_logprobs = true;
+    absl::StatusOr<std::vector<generator::RolloutResult>> rollouts =
+        generator_client_->GenerateAll(job, {});
+    EXPECT_TRUE(rollouts.ok()) << rollouts.status();
+    return rollouts.value_or(std::vector<generator::RolloutResult>());
+  }
+
+  std::vector<double> Rewards(const std::vector<generator::RolloutResult>& rollouts) {
+    std::vector<scorer::ScoreInput> items;
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      items.push_back(
+          {.id = absl::StrCat(i),
+           .prompt_ids = {rollouts[i].prompt_ids.begin(), rollouts[i].prompt_ids.end()},
+           .response_text = rollouts[i].response_text,
+           .response_ids = {rollouts[i].response_ids.begin(), rollouts[i].response_ids.end()}});
+    }
+    absl::StatusOr<std::vector<scorer::ScoreOutput>> scores = scorer_client_->Score(items, {}, {});
+    EXPECT_TRUE(scores.ok()) << scores.status();
+    std::vector<double> rewards;
+    for (const scorer::ScoreOutput& s : scores.value_or(std::vector<scorer::ScoreOutput>())) {
+      rewards.push_back(s.reward.value_or(0));
+    }
+    return rewards;
+  }
+
+  std::string StartSession(learner::SessionOptions options) {
+    options.policy_path = (*root_ / "policy").string();
+    absl::StatusOr<learner::SessionStatus> session =
+        learner_client_->StartSession({.options = options, .replace_active = true}, {});
+    EXPECT_TRUE(session.ok()) << session.status();
+    EXPECT_EQ(session.value_or(learner::SessionStatus()).policy_version, 0u);
+    return session.value_or(learner::SessionStatus()).id;
+  }
+
+  // Checks the round's publish to the generator, then that the generator's next rollouts carry
+  // `version` and differ from the round's.
+  void CheckPublished(const std::optional<clients::PublishOutcome>& published, uint64_t version,
+                      const std::vector<generator::RolloutResult>& before) {
+    ASSERT_TRUE(published.has_value());
+    EXPECT_EQ(published->version, version);
+    ASSERT_EQ(published->results.size(), 1u);
+    EXPECT_TRUE(published->results[0].status.ok()) << published->results[0].status;
+    EXPECT_EQ(published->failed_targets, 0);
+    EXPECT_GT(published->bytes, 100000u);
+    const std::vector<generator::RolloutResult> after =
+        Generate(static_cast<int>(before.size()) / 2);
+    ASSERT_EQ(after.size(), before.size());
+    int changed = 0;
+    for (size_t i = 0; i < after.size(); ++i) {
+      EXPECT_EQ(after[i].policy_version, version);
+      if (after[i].response_ids != before[i].response_ids) ++changed;
+    }
+    EXPECT_GE(changed, 1) << "same seeds, new weights: rollouts should change";
+  }
+
+  // ---- Raw stubs, for the bad inputs that only protos can carry.
+
+  std::vector<v1::Rollout> RawGenerate(int samples, uint64_t seed = 7) {
     v1::GenerateRequest request;
     request.set_request_id("round");
     for (const char* text : {"Tell me about your day.", "What do you think of rain?"}) {
@@ -91,7 +195,7 @@ class AlignmentRoundTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     std::unique_ptr<grpc::ClientReader<v1::Rollout>> reader =
-        generator_->Generate(&context, request);
+        generator_stub_->Generate(&context, request);
     std::vector<v1::Rollout> rollouts;
     v1::Rollout rollout;
     while (reader->Read(&rollout)) rollouts.push_back(rollout);
@@ -103,28 +207,7 @@ class AlignmentRoundTest : public ::testing::Test {
     return rollouts;
   }
 
-  std::vector<float> Rewards(const std::vector<v1::Rollout>& rollouts) {
-    v1::ScoreRequest request;
-    for (size_t i = 0; i < rollouts.size(); ++i) {
-      v1::ScoreItem* item = request.add_items();
-      item->set_id(absl::StrCat(i));
-      for (int id : rollouts[i].prompt_token_ids()) {
-        item->mutable_prompt()->mutable_token_ids()->add_ids(id);
-      }
-      item->mutable_response()->set_text(rollouts[i].response_text());
-      *item->mutable_response()->mutable_token_ids() = rollouts[i].response_token_ids();
-    }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    v1::ScoreResponse response;
-    grpc::Status status = scorer_->Score(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    std::vector<float> rewards;
-    for (const v1::ScoredResponse& r : response.results()) rewards.push_back(r.reward());
-    return rewards;
-  }
-
-  v1::LogProbsResponse ReferenceLogProbs(const std::vector<v1::Rollout>& rollouts, bool sums) {
+  v1::LogProbsResponse RawReferenceLogProbs(const std::vector<v1::Rollout>& rollouts, bool sums) {
     v1::LogProbsRequest request;
     request.set_sum_only(sums);
     for (size_t i = 0; i < rollouts.size(); ++i) {
@@ -136,12 +219,12 @@ class AlignmentRoundTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::LogProbsResponse response;
-    grpc::Status status = reference_->LogProbs(&context, request, &response);
+    grpc::Status status = reference_stub_->LogProbs(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
 
-  std::string StartSession(const v1::TrainingConfig& config) {
+  std::string RawStartSession(const v1::TrainingConfig& config) {
     v1::StartSessionRequest request;
     *request.mutable_config() = config;
     request.set_policy_checkpoint((*root_ / "policy").string());
@@ -155,25 +238,7 @@ class AlignmentRoundTest : public ::testing::Test {
     return response.session_id();
   }
 
-  // An experience batch of the rollouts with their rewards (and reference log-probs, if given).
-  static v1::TrainRequest ExperienceRequest(const std::string& session,
-                                            const std::vector<v1::Rollout>& rollouts,
-                                            const std::vector<float>& rewards,
-                                            const v1::LogProbsResponse* ref) {
-    v1::TrainRequest request;
-    request.set_session_id(session);
-    for (size_t i = 0; i < rollouts.size(); ++i) {
-      v1::Experience* e = request.mutable_experience()->add_experiences();
-      *e->mutable_rollout() = rollouts[i];
-      e->set_reward(rewards[i]);
-      if (ref != nullptr) {
-        *e->mutable_reference_logprobs() = ref->results(static_cast<int>(i)).logprobs();
-      }
-    }
-    return request;
-  }
-
-  v1::TrainStats Train(v1::TrainRequest request) {
+  v1::TrainStats RawTrain(v1::TrainRequest request) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
     v1::TrainResponse response;
@@ -182,186 +247,149 @@ class AlignmentRoundTest : public ::testing::Test {
     return response.stats();
   }
 
-  // Publishes to the generator and checks its next rollouts carry `version` and differ.
-  void PublishAndCheck(const std::string& session, uint64_t version,
-                       const std::vector<v1::Rollout>& before) {
-    v1::PublishWeightsRequest request;
-    request.set_session_id(session);
-    request.add_targets()->set_endpoint(servers_[0].endpoint);
-    request.set_allow_downgrade(true);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    v1::PublishWeightsResponse response;
-    grpc::Status status = learner_->PublishWeights(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    EXPECT_EQ(response.version(), version);
-    ASSERT_EQ(response.results_size(), 1);
-    EXPECT_EQ(response.results(0).code(), 0) << response.results(0).error_message();
-    EXPECT_EQ(response.failed_targets(), 0);
-    EXPECT_GT(response.bytes(), 100000u);
-    const std::vector<v1::Rollout> after = Generate(static_cast<int>(before.size()) / 2);
-    ASSERT_EQ(after.size(), before.size());
-    int changed = 0;
-    for (size_t i = 0; i < after.size(); ++i) {
-      EXPECT_EQ(after[i].policy_version(), version);
-      if (after[i].response_token_ids().size() != before[i].response_token_ids().size() ||
-          !std::equal(after[i].response_token_ids().begin(), after[i].response_token_ids().end(),
-                      before[i].response_token_ids().begin())) {
-        ++changed;
-      }
-    }
-    EXPECT_GE(changed, 1) << "same seeds, new weights: rollouts should change";
-  }
-
   static fs::path* root_;
   static Server servers_[4];
-  std::unique_ptr<v1::Generator::Stub> generator_;
-  std::unique_ptr<v1::Reference::Stub> reference_;
-  std::unique_ptr<v1::RewardScorer::Stub> scorer_;
-  std::unique_ptr<v1::Learner::Stub> learner_;
+  std::unique_ptr<v1::Generator::Stub> generator_stub_;
+  std::unique_ptr<v1::Reference::Stub> reference_stub_;
+  std::unique_ptr<v1::Learner::Stub> learner_;  // for the bad inputs only a raw stub can send
+  std::unique_ptr<clients::GeneratorClient> generator_client_;
+  std::unique_ptr<clients::ReferenceClient> reference_client_;
+  std::unique_ptr<clients::ScorerClient> scorer_client_;
+  std::unique_ptr<clients::LearnerClient> learner_client_;
 };
 
 fs::path* AlignmentRoundTest::root_ = nullptr;
 Server AlignmentRoundTest::servers_[4];
 
-TEST_F(AlignmentRoundTest, OnePpoStepByHand) {
-  v1::TrainingConfig config;
-  config.set_algorithm(v1::ALGORITHM_PPO);
-  config.mutable_ppo()->set_epochs(2);
-  config.mutable_optimizer()->set_learning_rate(0.01f);
+TEST_F(AlignmentRoundTest, OnePpoRound) {
+  learner::SessionOptions config = learner::SessionOptions::Defaults(learner::Algorithm::kPpo);
+  config.ppo.epochs = 2;
+  config.optimizer.lr = 0.01;
   const std::string session = StartSession(config);
-  const std::vector<v1::Rollout> rollouts = Generate(4);
-  ASSERT_EQ(rollouts.size(), 8u);
-  const std::vector<float> rewards = Rewards(rollouts);
-  const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
-  v1::TrainRequest request = ExperienceRequest(session, rollouts, rewards, &ref);
-  request.set_sequence(1);
-  const v1::TrainStats stats = Train(request);
-  EXPECT_EQ(stats.policy_version(), 2u);  // 2 epochs x 1 minibatch
-  EXPECT_EQ(stats.optimizer_steps(), 2u);
-  EXPECT_TRUE(stats.has_kl());
-  EXPECT_NEAR(stats.kl(), 0.0, 1e-3);  // the policy is still the reference's weights
-  EXPECT_TRUE(stats.has_clip_fraction());
-  EXPECT_TRUE(stats.losses().count("value"));
-  EXPECT_GT(stats.grad_norm(), 0);
+  rounds::RoundSpec spec = Spec(session, 4);
+  spec.sequence = 1;
+  absl::StatusOr<rounds::RoundReport> round = rounds::RunPolicyGradientRound(Clients(), spec);
+  ASSERT_TRUE(round.ok()) << round.status();
+  ASSERT_EQ(round->rollouts.size(), 8u);
+  const learner::TrainStats& stats = round->stats;
+  EXPECT_EQ(stats.policy_version, 2u);  // 2 epochs x 1 minibatch
+  EXPECT_EQ(stats.optimizer_steps, 2u);
+  ASSERT_TRUE(stats.kl.has_value());
+  EXPECT_NEAR(*stats.kl, 0.0, 1e-3);  // the policy is still the reference's weights
+  EXPECT_TRUE(stats.clip_fraction.has_value());
+  EXPECT_TRUE(stats.losses.count("value"));
+  EXPECT_GT(stats.grad_norm, 0);
+  // The round measured the same KL from the rollouts' and the reference's log-probs.
+  ASSERT_TRUE(round->quality.kl.has_value());
+  EXPECT_NEAR(*round->quality.kl, 0.0, 1e-2);
+  EXPECT_GT(round->quality.mean_response_tokens, 0);
+  EXPECT_GT(round->quality.distinct_1, 0);
   // A retry of the same sequence is answered from memory, not trained again.
-  const v1::TrainStats retry = Train(request);
-  EXPECT_EQ(retry.policy_version(), 2u);
-  PublishAndCheck(session, 2, rollouts);
+  rounds::RoundSpec retry = Spec(session, 4);
+  retry.sequence = 1;
+  retry.publish_to = std::vector<clients::PublishTarget>{};
+  absl::StatusOr<rounds::RoundReport> again = rounds::RunPolicyGradientRound(Clients(), retry);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->stats.policy_version, 2u);
+  CheckPublished(round->published, 2, round->rollouts);
 }
 
-TEST_F(AlignmentRoundTest, OneRejectionSamplingStepByHand) {
-  v1::TrainingConfig config;
-  config.set_algorithm(v1::ALGORITHM_REJECTION_SAMPLING_SFT);
-  config.mutable_optimizer()->set_learning_rate(0.01f);
+TEST_F(AlignmentRoundTest, OneRejectionSamplingRound) {
+  learner::SessionOptions config =
+      learner::SessionOptions::Defaults(learner::Algorithm::kRejectionSamplingSft);
+  config.optimizer.lr = 0.01;
   const std::string session = StartSession(config);
-  const std::vector<v1::Rollout> rollouts = Generate(4);
-  const std::vector<float> rewards = Rewards(rollouts);
-  v1::TrainRequest request = ExperienceRequest(session, rollouts, rewards, nullptr);
-  const v1::TrainStats stats = Train(request);
-  EXPECT_EQ(stats.policy_version(), 1u);
-  EXPECT_EQ(stats.metrics().at("rs/selected"), 2.0);  // best of 4 for each of 2 prompts
-  const float best = std::max({rewards[0], rewards[1], rewards[2], rewards[3]});
-  const float best2 = std::max({rewards[4], rewards[5], rewards[6], rewards[7]});
-  EXPECT_NEAR(stats.metrics().at("rs/selected_reward_mean"), (best + best2) / 2, 1e-4);
-  PublishAndCheck(session, 1, rollouts);
+  absl::StatusOr<rounds::RoundReport> round =
+      rounds::RunRejectionSamplingRound(Clients(), Spec(session, 4));
+  ASSERT_TRUE(round.ok()) << round.status();
+  const learner::TrainStats& stats = round->stats;
+  const std::vector<double>& rewards = round->rewards;
+  EXPECT_EQ(stats.policy_version, 1u);
+  EXPECT_EQ(stats.metrics.at("rs/selected"), 2.0);  // best of 4 for each of 2 prompts
+  const double best = std::max({rewards[0], rewards[1], rewards[2], rewards[3]});
+  const double best2 = std::max({rewards[4], rewards[5], rewards[6], rewards[7]});
+  EXPECT_NEAR(stats.metrics.at("rs/selected_reward_mean"), (best + best2) / 2, 1e-4);
+  CheckPublished(round->published, 1, round->rollouts);
 }
 
-TEST_F(AlignmentRoundTest, OneDpoStepByHand) {
-  v1::TrainingConfig config;
-  config.set_algorithm(v1::ALGORITHM_DPO);
-  config.mutable_optimizer()->set_learning_rate(0.001f);
+TEST_F(AlignmentRoundTest, OneDpoRound) {
+  learner::SessionOptions config = learner::SessionOptions::Defaults(learner::Algorithm::kDpo);
+  config.optimizer.lr = 0.001;
   const std::string session = StartSession(config);
-  const std::vector<v1::Rollout> rollouts = Generate(2);  // a pair per prompt
-  const std::vector<float> rewards = Rewards(rollouts);
-  const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, true);
-  v1::TrainRequest request;
-  request.set_session_id(session);
-  for (size_t i = 0; i < rollouts.size(); i += 2) {
-    const size_t win = rewards[i] >= rewards[i + 1] ? i : i + 1, lose = win == i ? i + 1 : i;
-    v1::PreferencePair* pair = request.mutable_preference()->add_pairs();
-    pair->set_id(rollouts[i].prompt_id());
-    *pair->mutable_prompt_token_ids() = rollouts[i].prompt_token_ids();
-    *pair->mutable_chosen_token_ids() = rollouts[win].response_token_ids();
-    *pair->mutable_rejected_token_ids() = rollouts[lose].response_token_ids();
-    pair->set_reference_chosen_logprob(ref.results(static_cast<int>(win)).sum_logprob());
-    pair->set_reference_rejected_logprob(ref.results(static_cast<int>(lose)).sum_logprob());
-  }
-  const v1::TrainStats stats = Train(request);
-  EXPECT_EQ(stats.policy_version(), 1u);
-  EXPECT_NEAR(stats.losses().at("dpo"), 0.6931, 1e-3);  // policy == reference before the step
-  EXPECT_EQ(stats.metrics().count("dpo/accuracy"), 1u);
+  rounds::RoundSpec spec = Spec(session, 2);                // a pair per prompt
+  spec.publish_to = std::vector<clients::PublishTarget>{};  // after the third step
+  absl::StatusOr<rounds::RoundReport> round = rounds::RunDpoRound(Clients(), spec);
+  ASSERT_TRUE(round.ok()) << round.status();
+  const learner::TrainStats& stats = round->stats;
+  EXPECT_EQ(stats.policy_version, 1u);
+  EXPECT_NEAR(stats.losses.at("dpo"), 0.6931, 1e-3);  // policy == reference before the step
+  EXPECT_EQ(stats.metrics.count("dpo/accuracy"), 1u);
   // Two more steps on the same pairs: the implicit reward margin grows. (Version 3 also keeps
   // this round's weights apart from the other tests' versions on the shared generator.)
-  Train(request);
-  const v1::TrainStats third = Train(request);
-  EXPECT_EQ(third.policy_version(), 3u);
-  EXPECT_GT(third.metrics().at("dpo/margin"), stats.metrics().at("dpo/margin"));
-  PublishAndCheck(session, 3, rollouts);
+  const clients::TrainCall more{.session_id = session, .batch = round->pairs};
+  ASSERT_TRUE(learner_client_->Train(more, {}).ok());
+  absl::StatusOr<learner::TrainStats> third = learner_client_->Train(more, {});
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->policy_version, 3u);
+  EXPECT_GT(third->metrics.at("dpo/margin"), stats.metrics.at("dpo/margin"));
+  absl::StatusOr<clients::PublishOutcome> published = learner_client_->PublishWeights(
+      {.session_id = session, .targets = {{servers_[0].endpoint, ""}}, .allow_downgrade = true},
+      {});
+  ASSERT_TRUE(published.ok()) << published.status();
+  CheckPublished(*published, 3, round->rollouts);
 }
 
-TEST_F(AlignmentRoundTest, OneGrpoStepByHand) {
-  v1::TrainingConfig config;
-  config.set_algorithm(v1::ALGORITHM_GRPO);
-  config.mutable_grpo()->set_epochs(5);  // version 5: apart from the other tests' versions
-  config.mutable_optimizer()->set_learning_rate(0.01f);
+TEST_F(AlignmentRoundTest, OneGrpoRound) {
+  learner::SessionOptions config = learner::SessionOptions::Defaults(learner::Algorithm::kGrpo);
+  config.critic_free.epochs = 5;  // version 5: apart from the other tests' versions
+  config.optimizer.lr = 0.01;
   const std::string session = StartSession(config);
-  const std::vector<v1::Rollout> rollouts = Generate(4);  // a group of 4 per prompt
-  const std::vector<float> rewards = Rewards(rollouts);
-  const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
-  v1::TrainRequest request = ExperienceRequest(session, rollouts, rewards, &ref);
-  const v1::TrainStats stats = Train(request);
-  EXPECT_EQ(stats.policy_version(), 5u);
-  EXPECT_TRUE(stats.losses().count("kl"));  // GRPO's default: k3 KL in the loss, coef 0.04
+  absl::StatusOr<rounds::RoundReport> round =
+      rounds::RunPolicyGradientRound(Clients(), Spec(session, 4));  // a group of 4 per prompt
+  ASSERT_TRUE(round.ok()) << round.status();
+  const learner::TrainStats& stats = round->stats;
+  EXPECT_EQ(stats.policy_version, 5u);
+  EXPECT_TRUE(stats.losses.count("kl"));  // GRPO's default: k3 KL in the loss, coef 0.04
   // The generator may hold an earlier test's weights: the KL is whatever they give, k3 >= 0.
-  EXPECT_TRUE(stats.has_kl());
-  EXPECT_GE(stats.kl(), 0.0);
-  EXPECT_NEAR(stats.metrics().at("advantage_mean"), 0.0, 1e-4);  // group-centred
-  EXPECT_TRUE(stats.has_entropy());
-  EXPECT_GT(stats.grad_norm(), 0);
-  PublishAndCheck(session, 5, rollouts);
+  ASSERT_TRUE(stats.kl.has_value());
+  EXPECT_GE(*stats.kl, 0.0);
+  EXPECT_NEAR(stats.metrics.at("advantage_mean"), 0.0, 1e-4);  // group-centred
+  EXPECT_TRUE(stats.entropy.has_value());
+  EXPECT_GT(stats.grad_norm, 0);
+  CheckPublished(round->published, 5, round->rollouts);
 }
 
 TEST_F(AlignmentRoundTest, ARewardModelTrainedOnTheLearnerIsPublishedToTheScorer) {
-  const std::vector<v1::Rollout> rollouts = Generate(2);
-  const std::vector<float> before = Rewards(rollouts);
-  v1::StartSessionRequest start;
-  start.mutable_config()->set_algorithm(v1::ALGORITHM_REWARD_MODEL);
-  start.mutable_config()->mutable_optimizer()->set_learning_rate(0.01f);
-  start.set_policy_checkpoint((*root_ / "rm").string());
-  start.set_replace_active(true);
-  v1::StartSessionResponse started;
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(learner_->StartSession(&context, start, &started).ok());
-  }
+  const std::vector<generator::RolloutResult> rollouts = Generate(2);
+  const std::vector<double> before = Rewards(rollouts);
+  learner::SessionOptions config =
+      learner::SessionOptions::Defaults(learner::Algorithm::kRewardModel);
+  config.optimizer.lr = 0.01;
+  config.policy_path = (*root_ / "rm").string();
+  absl::StatusOr<learner::SessionStatus> started =
+      learner_client_->StartSession({.options = config, .replace_active = true}, {});
+  ASSERT_TRUE(started.ok()) << started.status();
   // Prefer sample 1 over sample 0 of each prompt, whatever the scorer thinks now.
-  v1::TrainRequest request;
-  request.set_session_id(started.session_id());
+  std::vector<learner::PreferenceExample> pairs;
   for (size_t i = 0; i < rollouts.size(); i += 2) {
-    v1::PreferencePair* pair = request.mutable_preference()->add_pairs();
-    pair->set_id(rollouts[i].prompt_id());
-    *pair->mutable_prompt_token_ids() = rollouts[i].prompt_token_ids();
-    *pair->mutable_chosen_token_ids() = rollouts[i + 1].response_token_ids();
-    *pair->mutable_rejected_token_ids() = rollouts[i].response_token_ids();
+    pairs.push_back({.id = rollouts[i].prompt_id,
+                     .prompt = rollouts[i].prompt_ids,
+                     .chosen = rollouts[i + 1].response_ids,
+                     .rejected = rollouts[i].response_ids});
   }
-  v1::TrainStats stats;
-  for (int step = 0; step < 10; ++step) stats = Train(request);
-  EXPECT_EQ(stats.metrics().at("rm/accuracy"), 1.0);
-  v1::PublishWeightsRequest publish;
-  publish.set_session_id(started.session_id());
-  v1::PublishTarget* target = publish.add_targets();
-  target->set_endpoint(servers_[2].endpoint);
-  target->set_model("helpfulness");
-  v1::PublishWeightsResponse published;
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(learner_->PublishWeights(&context, publish, &published).ok());
+  absl::StatusOr<learner::TrainStats> stats;
+  for (int step = 0; step < 10; ++step) {
+    stats = learner_client_->Train({.session_id = started->id, .batch = pairs}, {});
+    ASSERT_TRUE(stats.ok()) << stats.status();
   }
-  ASSERT_EQ(published.results_size(), 1);
-  EXPECT_EQ(published.results(0).code(), 0) << published.results(0).error_message();
+  EXPECT_EQ(stats->metrics.at("rm/accuracy"), 1.0);
+  absl::StatusOr<clients::PublishOutcome> published = learner_client_->PublishWeights(
+      {.session_id = started->id, .targets = {{servers_[2].endpoint, "helpfulness"}}}, {});
+  ASSERT_TRUE(published.ok()) << published.status();
+  ASSERT_EQ(published->results.size(), 1u);
+  EXPECT_TRUE(published->results[0].status.ok()) << published->results[0].status;
   // The scorer now ranks each pair the learned way (the lexicon objective is unchanged).
-  const std::vector<float> after = Rewards(rollouts);
+  const std::vector<double> after = Rewards(rollouts);
   for (size_t i = 0; i < rollouts.size(); i += 2) {
     EXPECT_GT(after[i + 1] - after[i], before[i + 1] - before[i]) << "prompt " << i / 2;
   }
@@ -431,7 +459,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
     EXPECT_THAT(status.error_message(), HasSubstr(r.message));
   }
   // Bad batches of each kind.
-  const std::vector<v1::Rollout> rollouts = Generate(2);
+  const std::vector<v1::Rollout> rollouts = RawGenerate(2);
   auto train = [&](const v1::TrainRequest& request) {
     grpc::ClientContext context;
     v1::TrainResponse response;
@@ -552,12 +580,12 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
     EXPECT_THAT(status.error_message(),
                 HasSubstr("config.ppo.clip_range / clip_range_low: must be in (0, 1), got 1.5"));
   }
-  const std::string session = StartSession(config);
-  const std::vector<v1::Rollout> rollouts = Generate(2);
+  const std::string session = RawStartSession(config);
+  const std::vector<v1::Rollout> rollouts = RawGenerate(2);
   auto request_with = [&](const std::function<void(v1::Experience*)>& mutate) {
     v1::TrainRequest request;
     request.set_session_id(session);
-    const v1::LogProbsResponse ref = ReferenceLogProbs(rollouts, false);
+    const v1::LogProbsResponse ref = RawReferenceLogProbs(rollouts, false);
     for (size_t i = 0; i < rollouts.size(); ++i) {
       v1::Experience* e = request.mutable_experience()->add_experiences();
       *e->mutable_rollout() = rollouts[i];
@@ -623,7 +651,7 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadInputsAndKeepsServing) {
   v1::TrainResponse response;
   EXPECT_EQ(learner_->Train(&context, unknown, &response).error_code(), grpc::NOT_FOUND);
   // After every refusal the session still trains.
-  EXPECT_EQ(Train(request_with([](v1::Experience*) {})).policy_version(), 4u);
+  EXPECT_EQ(RawTrain(request_with([](v1::Experience*) {})).policy_version(), 4u);
 }
 
 TEST_F(AlignmentRoundTest, LearnerConfigMistakesStopTheStartWithFileLineAndKey) {

@@ -2,8 +2,8 @@
 // Every size-like option and every repeated request field is checked against these before any
 // work, so that no request can make the learner run for hours or allocate without bound; values
 // outside them are INVALID_ARGUMENT naming the field.
-#ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_LIMITS_H_
-#define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_LIMITS_H_
+#ifndef PLUMB_COMMON_API_LEARNER_LIMITS_H_
+#define PLUMB_COMMON_API_LEARNER_LIMITS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -46,4 +46,4 @@ inline constexpr double kMinSequenceLogProb = -1e9;
 
 }  // namespace plumb::learner
 
-#endif  // PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_LIMITS_H_
+#endif  // PLUMB_COMMON_API_LEARNER_LIMITS_H_

@@ -1,11 +1,11 @@
-#include "services/plumb-learner/learner_options.h"
+#include "common/api/learner_options.h"
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/api/learner_limits.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_limits.h"
 
 namespace plumb::learner {
 namespace {
@@ -217,6 +217,27 @@ absl::Status ValidateOptimizer(const SessionOptions& o) {
 }
 
 }  // namespace
+
+SessionOptions SessionOptions::Defaults(Algorithm algorithm) {
+  SessionOptions o;
+  o.algorithm = algorithm;
+  switch (algorithm) {
+    case Algorithm::kGrpo:
+      o.critic_free.clip_low = o.critic_free.clip_high = 0.2;
+      o.critic_free.kl = {.estimator = algorithms::KlEstimator::kK3, .in_loss = true, .coef = 0.04};
+      o.critic_free.aggregation = LossAggregation::kSequenceMean;
+      break;
+    case Algorithm::kDpo:
+      o.dpo.ipo_log_ratio = "mean";
+      break;
+    case Algorithm::kSimpo:
+      o.simpo.gamma = 0.5;
+      break;
+    default:
+      break;
+  }
+  return o;
+}
 
 absl::Status SessionOptions::Validate() const {
   RETURN_IF_ERROR(ValidateSizes(*this));

@@ -2,8 +2,8 @@
 // their validation. Validate() is the one place where ranges are checked: the gRPC adapter only
 // converts, and its errors name the TrainingConfig field ("config.ppo.epochs: must be in
 // [1, 100]") so that a caller can fix the request it sent.
-#ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_OPTIONS_H_
-#define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_OPTIONS_H_
+#ifndef PLUMB_COMMON_API_LEARNER_OPTIONS_H_
+#define PLUMB_COMMON_API_LEARNER_OPTIONS_H_
 
 #include <cstdint>
 #include <optional>
@@ -142,6 +142,12 @@ struct SessionOptions {
   std::string dtype = "float32";
   std::string device = "cpu";
 
+  // The options of a session of `algorithm` that sets nothing else: the defaults learner.proto
+  // documents for a TrainingConfig that only names the algorithm (GRPO clips at 0.2 and puts a
+  // k3 KL of 0.04 in its sequence-mean loss, DPO's IPO log-ratio is per-token, SimPO's gamma is
+  // 0.5, ...). Both the learner's proto reader and clients building options start from these.
+  static SessionOptions Defaults(Algorithm algorithm);
+
   // OK when every option is within its documented range (learner_limits.h and learner.proto);
   // else INVALID_ARGUMENT naming the TrainingConfig field, e.g. "config.ppo.epochs: must be in
   // [1, 100]".
@@ -150,4 +156,4 @@ struct SessionOptions {
 
 }  // namespace plumb::learner
 
-#endif  // PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_OPTIONS_H_
+#endif  // PLUMB_COMMON_API_LEARNER_OPTIONS_H_

@@ -1,0 +1,113 @@
+// One round of online alignment against client interfaces: the plain library functions a
+// coordinator calls (and the integration test and the PPO bench use), with no gRPC in sight.
+//
+//   RunPolicyGradientRound  generate K samples per prompt on the generator replicas -> score +
+//                           reference log-probs (in parallel) -> one Train call on the experience
+//                           batch (PPO, GRPO, RLOO, REINFORCE: whichever the session trains) ->
+//                           publish the new weights to the generators;
+//   RunRejectionSamplingRound  generate -> score -> Train (the learner keeps the best of each
+//                           prompt's samples and fine-tunes on them) -> publish;
+//   RunDpoRound             generate 2 samples per prompt -> score -> each pair ordered by reward
+//                           (ties dropped) with the reference's summed log-probs -> one DPO-family
+//                           Train call -> publish.
+//
+// Prompts are split across the generator replicas; a replica that fails (UNAVAILABLE, DEADLINE_
+// EXCEEDED, or a broken stream) is dropped for the rest of the round and its share is generated
+// again, with the same seed, on the next live replica. Any other failure ends the round with the
+// phase named ("score: ..."); nothing is trained after a failed phase. Every report carries the
+// quality figures that must accompany a reward gain: response length, distinct n-grams,
+// truncation, and the KL to the reference.
+//
+// Thread safety: each call runs on the caller's thread plus short-lived worker threads; the
+// clients must be thread-safe (all of common/clients are).
+#ifndef PLUMB_COMMON_ROUNDS_ROUNDS_H_
+#define PLUMB_COMMON_ROUNDS_ROUNDS_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clients/generator_client.h"
+#include "common/clients/learner_client.h"
+#include "common/clients/reference_client.h"
+#include "common/clients/scorer_client.h"
+
+namespace plumb::rounds {
+
+struct RoundClients {
+  std::vector<clients::GeneratorClient*> generators;  // at least one replica
+  clients::ScorerClient* scorer = nullptr;
+  clients::ReferenceClient* reference = nullptr;  // unused by rejection sampling
+  clients::LearnerClient* learner = nullptr;
+};
+
+struct RoundSpec {
+  std::string round_id;    // request ids and prompt groups derive from it
+  std::string session_id;  // the learner session, already started
+  std::vector<generator::PromptInput> prompts;
+  generator::SamplingRequest sampling;  // return_logprobs is forced on for policy gradients
+  // Train's idempotency key: a retried round with the same sequence is not trained twice.
+  uint64_t sequence = 0;
+  // Where the new weights go; unset = every generator of RoundClients, empty = nowhere.
+  std::optional<std::vector<clients::PublishTarget>> publish_to;
+  bool allow_downgrade = false;
+  // The generators must hold at least this version (FAILED_PRECONDITION otherwise).
+  std::optional<uint64_t> min_policy_version;
+  absl::Duration call_timeout = absl::Seconds(300);     // per call
+  std::shared_ptr<clients::Cancellation> cancellation;  // may be null
+};
+
+// Figures of the rollouts a round trained on.
+struct RolloutQuality {
+  int64_t rollouts = 0;
+  double reward_mean = 0, reward_std = 0;
+  double mean_response_tokens = 0;
+  double truncated_fraction = 0;  // finished by length, not by a stop token
+  double distinct_1 = 0;          // distinct unigrams / response tokens
+  double distinct_2 = 0;          // distinct bigrams / response bigrams
+  double unique_responses = 0;    // distinct responses / rollouts
+  // Mean over rollouts of sum_t (behaviour log-prob - reference log-prob): the k1 estimate of
+  // KL(policy || reference) per sequence. Unset without reference log-probs.
+  std::optional<double> kl;
+};
+
+// Seconds per phase. `wall` is measured by the round on its caller's side (score and reference
+// run side by side, so they overlap); `inside` is what the services reported for their own part
+// where the answer carries it (generate: the slowest rollout; reference; train; publish).
+struct PhaseSeconds {
+  double generate = 0, score = 0, reference = 0, train = 0, publish = 0;
+};
+
+struct RoundReport {
+  std::vector<generator::RolloutResult> rollouts;  // sorted by (prompt id, sample index)
+  std::vector<double> rewards;                     // per rollout
+  RolloutQuality quality;
+  learner::TrainStats stats;
+  std::optional<clients::PublishOutcome> published;
+  std::vector<std::string> lost_generators;       // replicas dropped during this round
+  std::vector<learner::PreferenceExample> pairs;  // DPO: the pairs trained on
+  PhaseSeconds wall, inside;
+};
+
+absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& clients,
+                                                   const RoundSpec& spec);
+absl::StatusOr<RoundReport> RunRejectionSamplingRound(const RoundClients& clients,
+                                                      const RoundSpec& spec);
+absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& clients, const RoundSpec& spec);
+
+// The phases, for callers that schedule them differently (and for tests).
+// Generates `spec` across the replicas; `lost` receives the replicas that failed.
+absl::StatusOr<std::vector<generator::RolloutResult>> GenerateAcrossReplicas(
+    const std::vector<clients::GeneratorClient*>& generators, const RoundSpec& spec,
+    std::vector<std::string>* lost);
+RolloutQuality MeasureRollouts(const std::vector<generator::RolloutResult>& rollouts,
+                               const std::vector<double>& rewards,
+                               const std::vector<std::vector<float>>* reference_logprobs);
+
+}  // namespace plumb::rounds
+
+#endif  // PLUMB_COMMON_ROUNDS_ROUNDS_H_
