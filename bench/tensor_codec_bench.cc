@@ -153,7 +153,7 @@ void BM_TensorCodecInMemory(benchmark::State& state) {
     bool done = false;
     absl::Status status =
         plumb::tensor::EncodeTensor("w", tensor, [&](const plumb::v1::TensorChunk& chunk) {
-          auto added = assembler.Add(chunk);
+          auto added = assembler.Add(plumb::tensor::ViewOf(chunk));
           done = added.ok() && added->has_value();
           return added.ok();
         });

@@ -14,7 +14,7 @@ absl::StatusOr<NamedTensor> RoundTrip(const std::vector<v1::TensorChunk>& chunks
   TensorAssembler assembler;
   std::optional<NamedTensor> result;
   for (const v1::TensorChunk& chunk : chunks) {
-    absl::StatusOr<std::optional<NamedTensor>> added = assembler.Add(chunk);
+    absl::StatusOr<std::optional<NamedTensor>> added = assembler.Add(ViewOf(chunk));
     if (!added.ok()) return added.status();
     if (added->has_value()) result = std::move(*added);
   }
@@ -80,7 +80,7 @@ TEST(TensorCodecTest, SeveralTensorsFollowOneAnotherInOneStream) {
   TensorAssembler assembler;
   std::vector<std::string> names;
   for (const auto& chunk : stream) {
-    auto added = assembler.Add(chunk);
+    auto added = assembler.Add(ViewOf(chunk));
     ASSERT_TRUE(added.ok()) << added.status();
     if (added->has_value()) names.push_back((*added)->name);
   }
@@ -137,7 +137,7 @@ TEST(TensorCodecTest, OversizedHeaderIsRefusedBeforeAllocating) {
   chunk.add_shape(int64_t{1} << 40);
   chunk.set_total_bytes(uint64_t{4} << 40);
   TensorAssembler assembler(AssemblerOptions{.max_tensor_bytes = 1 << 20});
-  auto added = assembler.Add(chunk);
+  auto added = assembler.Add(ViewOf(chunk));
   EXPECT_EQ(added.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(added.status().message()),
               HasSubstr("4398046511104 bytes exceeds the limit of 1048576 bytes"));
@@ -147,10 +147,10 @@ TEST(TensorCodecTest, AssemblerRecoversAfterAnError) {
   TensorAssembler assembler;
   std::vector<v1::TensorChunk> bad = Chunks(at::ones({64}), 64);
   bad[1].set_offset(5);
-  ASSERT_TRUE(assembler.Add(bad[0]).ok());
-  EXPECT_FALSE(assembler.Add(bad[1]).ok());
+  ASSERT_TRUE(assembler.Add(ViewOf(bad[0])).ok());
+  EXPECT_FALSE(assembler.Add(ViewOf(bad[1])).ok());
   for (const auto& chunk : Chunks(at::ones({4}), 64)) {
-    auto added = assembler.Add(chunk);
+    auto added = assembler.Add(ViewOf(chunk));
     ASSERT_TRUE(added.ok()) << added.status();
     ASSERT_TRUE(added->has_value());
   }
@@ -167,7 +167,7 @@ TEST(TensorCodecTest, WritesIntoTheDestinationTheReceiverProvides) {
   const at::Tensor source = at::randn({64});
   std::optional<NamedTensor> done;
   for (const auto& chunk : Chunks(source, 100)) {
-    auto added = assembler.Add(chunk);
+    auto added = assembler.Add(ViewOf(chunk));
     ASSERT_TRUE(added.ok()) << added.status();
     if (added->has_value()) done = std::move(*added);
   }
@@ -175,9 +175,9 @@ TEST(TensorCodecTest, WritesIntoTheDestinationTheReceiverProvides) {
   EXPECT_EQ(done->tensor.data_ptr(), staging.data_ptr());
   EXPECT_TRUE(at::equal(staging, source));
 
-  EXPECT_EQ(assembler.Add(Chunks(source, 100, "x")[0]).status().code(),
+  EXPECT_EQ(assembler.Add(ViewOf(Chunks(source, 100, "x")[0])).status().code(),
             absl::StatusCode::kNotFound);
-  auto wrong_shape = assembler.Add(Chunks(at::randn({65}), 100)[0]);
+  auto wrong_shape = assembler.Add(ViewOf(Chunks(at::randn({65}), 100)[0]));
   EXPECT_EQ(wrong_shape.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(wrong_shape.status().message()),
               HasSubstr("the receiver's destination tensor does not match DTYPE_FLOAT32 [65]"));

@@ -4,6 +4,7 @@
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/stall_watchdog.h"
 #include "common/tensor/tensor_codec.h"
+#include "common/weights/weight_stream_proto.h"
 
 namespace plumb::weights {
 
@@ -54,9 +55,24 @@ LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std:
 grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::WeightChunk>* reader,
                                         VersionedModel& model, v1::LoadWeightsResponse* response) {
+  WeightLoad load(model);
+  return Serve(context, reader, load, response);
+}
+
+grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
+                                        grpc::ServerReader<v1::WeightChunk>* reader,
+                                        const ModelResolver& resolve,
+                                        v1::LoadWeightsResponse* response) {
+  WeightLoad load(resolve);
+  return Serve(context, reader, load, response);
+}
+
+grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
+                                        grpc::ServerReader<v1::WeightChunk>* reader,
+                                        WeightLoad& load, v1::LoadWeightsResponse* response) {
   absl::StatusOr<v1::LoadWeightsResponse> loaded = LoadWithIdleTimeout(
-      context, reader, idle_timeout_, [&model](const std::function<bool(v1::WeightChunk*)>& read) {
-        return ReceiveWeights(read, model);
+      context, reader, idle_timeout_, [&load](const std::function<bool(v1::WeightChunk*)>& read) {
+        return ReceiveWeights(read, load);
       });
   loads_->WithLabels({absl::StatusCodeToString(loaded.status().code())}).Increment();
   if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());

@@ -18,6 +18,7 @@
 #include "common/metrics/registry.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/weights/versioned_model.h"
+#include "common/weights/weight_load.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "plumb/v1/common.pb.h"
 #include "plumb/v1/weights.pb.h"
@@ -34,10 +35,17 @@ class LoadWeightsEndpoint {
   // loaded, the model free for the next load (0 = wait forever).
   LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix,
                       absl::Duration idle_timeout = absl::Seconds(30));
+  // Into a service's only model (manifests name "").
   grpc::Status Serve(grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
                      VersionedModel& model, v1::LoadWeightsResponse* response);
+  // Into the model `resolve` gives for the manifest's `model` name (e.g. a scorer objective).
+  grpc::Status Serve(grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
+                     const ModelResolver& resolve, v1::LoadWeightsResponse* response);
 
  private:
+  grpc::Status Serve(grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
+                     WeightLoad& load, v1::LoadWeightsResponse* response);
+
   metrics::CounterFamily* loads_;
   metrics::Counter* bytes_;
   metrics::Histogram* seconds_;

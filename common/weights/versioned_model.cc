@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
-#include "common/tensor/tensor_codec.h"
 
 namespace plumb::weights {
 
@@ -90,17 +89,17 @@ VersionedModel::Staging::~Staging() {
 }
 
 std::optional<std::map<std::string, at::Tensor>> VersionedModel::Staging::Destinations(
-    const v1::WeightManifest& manifest) {
-  if (manifest.partial() || model_.is_empty()) return std::nullopt;
+    const WeightManifest& manifest) {
+  if (manifest.partial || model_.is_empty()) return std::nullopt;
   std::vector<at::Tensor> parameters = model_->parameters();
   std::map<std::string, at::Tensor> views;
   torch::NoGradGuard no_grad;
   std::map<std::string, at::Tensor> exported = model::ExportHfTensors(*model_);
-  for (const v1::TensorSpec& spec : manifest.tensors()) {
-    auto it = exported.find(spec.name());
+  for (const TensorSpec& spec : manifest.tensors) {
+    auto it = exported.find(spec.name);
     if (it == exported.end()) return std::nullopt;
     const at::Tensor& view = it->second;
-    absl::StatusOr<c10::ScalarType> dtype = tensor::FromWireDType(spec.dtype());
+    absl::StatusOr<c10::ScalarType> dtype = tensor::ToScalarType(spec.dtype);
     if (!dtype.ok() || *dtype != view.scalar_type() || !view.device().is_cpu() ||
         !view.is_contiguous()) {
       return std::nullopt;
@@ -109,7 +108,7 @@ std::optional<std::map<std::string, at::Tensor>> VersionedModel::Staging::Destin
     bool aliases = false;
     for (const at::Tensor& p : parameters) aliases = aliases || view.is_alias_of(p);
     if (!aliases) return std::nullopt;
-    views[spec.name()] = view;
+    views[spec.name] = view;
   }
   return views;
 }
@@ -141,6 +140,7 @@ absl::StatusOr<uint64_t> VersionedModel::Commit(std::unique_ptr<Staging> staging
   {
     absl::MutexLock lock(&mu_);
     previous = current_->version;
+    next->generation = ++swaps_;
     previous_ = std::move(current_);
     current_ = std::move(next);
   }
@@ -150,29 +150,6 @@ absl::StatusOr<uint64_t> VersionedModel::Commit(std::unique_ptr<Staging> staging
 absl::StatusOr<uint64_t> VersionedModel::Apply(const ReceivedWeights& weights) {
   ASSIGN_OR_RETURN(std::unique_ptr<Staging> staging, BeginLoad());
   return Commit(std::move(staging), weights);
-}
-
-absl::StatusOr<v1::LoadWeightsResponse> ReceiveWeights(
-    const std::function<bool(v1::WeightChunk*)>& read, VersionedModel& model,
-    const std::string& model_name) {
-  ASSIGN_OR_RETURN(std::unique_ptr<VersionedModel::Staging> staging, model.BeginLoad());
-  WeightTarget target = model.Target(model_name);
-  VersionedModel::Staging* stage = staging.get();
-  target.destinations = [stage](const v1::WeightManifest& manifest) {
-    return stage->Destinations(manifest);
-  };
-  WeightStreamReceiver receiver(std::move(target));
-  v1::WeightChunk chunk;
-  while (read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
-  ASSIGN_OR_RETURN(ReceivedWeights weights, receiver.Finish());
-  ASSIGN_OR_RETURN(const uint64_t previous, model.Commit(std::move(staging), weights));
-  v1::LoadWeightsResponse response;
-  response.set_version(weights.version);
-  response.set_previous_version(previous);
-  response.set_bytes(weights.bytes);
-  response.set_tensors(weights.tensors.size());
-  response.set_seconds(weights.seconds);
-  return response;
 }
 
 }  // namespace plumb::weights

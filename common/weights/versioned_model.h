@@ -3,15 +3,18 @@
 // load builds the next model beside it and swaps the pointer. Requests in flight therefore finish
 // on the version they started with; the old model is freed when its last reader lets go.
 //
+// Domain types only (no protobuf, no gRPC): a weight stream reaches it through WeightLoad
+// (weight_load.h); weight_stream_proto.h is the protobuf edge.
+//
 // Thread safety: Current() and Target() from any thread. Apply() stages on the caller's thread
 // (one load at a time: a second concurrent load is ABORTED) and swaps under a mutex. A snapshot's
-// model must still be used by one thread at a time (the service's runner thread).
+// model must still be used by one thread at a time (the service's runner thread, or whoever holds
+// the snapshot's use_mu).
 #ifndef PLUMB_COMMON_WEIGHTS_VERSIONED_MODEL_H_
 #define PLUMB_COMMON_WEIGHTS_VERSIONED_MODEL_H_
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,8 +35,14 @@ namespace plumb::weights {
 struct ModelSnapshot {
   model::Transformer model{nullptr};
   uint64_t version = 0;
+  // Counts the swaps of its VersionedModel (0 = as loaded): unlike `version`, which a downgrade
+  // may repeat, it names these weights uniquely (e.g. in cache keys).
+  uint64_t generation = 0;
   std::string source;
   absl::Time loaded;
+  // For holders without a runner thread (the scorer's reward models): held around every use of
+  // `model`, so concurrent requests on one snapshot queue instead of racing.
+  absl::Mutex use_mu;
 };
 
 class VersionedModel {
@@ -59,8 +68,7 @@ class VersionedModel {
     // is the model's (the receiver then writes chunks straight into the model: no reassembly
     // and no second copy); nullopt when that is not possible (a partial manifest, another
     // dtype, a non-CPU model).
-    std::optional<std::map<std::string, at::Tensor>> Destinations(
-        const v1::WeightManifest& manifest);
+    std::optional<std::map<std::string, at::Tensor>> Destinations(const WeightManifest& manifest);
 
    private:
     friend class VersionedModel;
@@ -97,14 +105,8 @@ class VersionedModel {
   // The snapshot replaced by the last swap. When no reader holds it any more, the next load
   // stages into its model instead of allocating and initialising a new one.
   std::shared_ptr<ModelSnapshot> previous_ ABSL_GUARDED_BY(mu_);
+  uint64_t swaps_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// One LoadWeights call on a receiver: reads the stream through `read` (false = the client
-// half-closed), validates it against `model`, applies it, and reports what was loaded.
-// `model_name` is the name a manifest must give ("" for a service's only model).
-absl::StatusOr<v1::LoadWeightsResponse> ReceiveWeights(
-    const std::function<bool(v1::WeightChunk*)>& read, VersionedModel& model,
-    const std::string& model_name = "");
 
 }  // namespace plumb::weights
 

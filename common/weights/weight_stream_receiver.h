@@ -2,6 +2,8 @@
 // against the receiver's model before any data arrives, reassembles and checksums every tensor
 // into staging memory, and on a complete, consistent stream hands back the new tensors for the
 // service to swap in atomically. Nothing is applied unless the whole stream validates.
+// Domain types only (no protobuf, no gRPC): weight_stream_proto.h turns v1::WeightChunk messages
+// into the WeightMessages read here.
 //
 // Status codes are the ones weights.proto documents: INVALID_ARGUMENT for framing, names, shapes
 // and counts; FAILED_PRECONDITION for another architecture or a downgrade; ALREADY_EXISTS for
@@ -20,13 +22,45 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "plumb/v1/weights.pb.h"
+#include "common/tensor/tensor_assembler.h"
 
 namespace plumb::weights {
+
+// weights.proto's messages as the receiver reads them (field meanings there).
+struct TensorSpec {
+  std::string name;
+  tensor::DType dtype = tensor::DType::kUnspecified;
+  std::vector<int64_t> shape;
+  uint64_t total_bytes = 0;
+};
+
+struct WeightManifest {
+  uint64_t version = 0;
+  std::string model;
+  std::string architecture;
+  std::vector<TensorSpec> tensors;
+  uint64_t total_bytes = 0;
+  std::string source;
+  bool partial = false;
+  bool allow_downgrade = false;
+};
+
+struct WeightCommit {
+  uint64_t tensor_count = 0;
+  uint64_t total_bytes = 0;
+};
+
+// One message of a stream: its version and one payload (monostate: a message without one). A
+// tensor chunk borrows its bytes from the message it was read from (no copy).
+struct WeightMessage {
+  uint64_t version = 0;
+  std::variant<std::monostate, WeightManifest, tensor::TensorChunkView, WeightCommit> payload;
+};
 
 // What the receiver holds: the tensors it accepts (name -> shape) and its current version.
 struct WeightTarget {
@@ -40,7 +74,7 @@ struct WeightTarget {
   // staging model). Called once, after the manifest checks; nullopt = reassemble into new
   // tensors. The map must hold a contiguous CPU tensor of the manifest's dtype and shape for
   // every tensor it names.
-  std::function<std::optional<std::map<std::string, at::Tensor>>(const v1::WeightManifest&)>
+  std::function<std::optional<std::map<std::string, at::Tensor>>(const WeightManifest&)>
       destinations;
 };
 
@@ -57,25 +91,31 @@ struct ReceivedWeights {
 
 class WeightStreamReceiver {
  public:
+  // Chooses the target once the manifest has arrived (e.g. the model it names); its error ends
+  // the stream before any data is read.
+  using TargetChooser = std::function<absl::StatusOr<WeightTarget>(const WeightManifest&)>;
+
   explicit WeightStreamReceiver(WeightTarget target);
+  explicit WeightStreamReceiver(TargetChooser choose);
   ~WeightStreamReceiver();
 
   // Takes the next message of the stream. After an error the stream is dead: the caller ends
   // the call with that status.
-  absl::Status Add(const v1::WeightChunk& chunk);
+  absl::Status Add(const WeightMessage& message);
 
   // The stream has ended (the client half-closed): INVALID_ARGUMENT unless a manifest, every
   // tensor of it and a commit with matching counts arrived.
   absl::StatusOr<ReceivedWeights> Finish();
 
   // The manifest, once it has arrived (for logs and GetInfo).
-  const v1::WeightManifest* manifest() const;
+  const WeightManifest* manifest() const;
 
  private:
-  absl::Status OnManifest(const v1::WeightManifest& manifest, uint64_t version);
-  absl::Status OnTensorChunk(const v1::TensorChunk& chunk);
+  absl::Status OnManifest(const WeightManifest& manifest, uint64_t version);
+  absl::Status OnTensorChunk(const tensor::TensorChunkView& chunk);
 
   struct State;
+  TargetChooser choose_;
   WeightTarget target_;
   std::unique_ptr<State> state_;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/weights/weight_stream_proto.h"
 #include "common/weights/weight_stream_receiver.h"
 #include "common/weights/weight_stream_sender.h"
 
@@ -50,7 +51,7 @@ absl::StatusOr<ReceivedWeights> Receive(const WeightTarget& target,
                                         const std::vector<v1::WeightChunk>& messages) {
   WeightStreamReceiver receiver(target);
   for (const v1::WeightChunk& m : messages) {
-    absl::Status status = receiver.Add(m);
+    absl::Status status = receiver.Add(FromProto(m));
     if (!status.ok()) return status;
   }
   return receiver.Finish();
@@ -85,7 +86,7 @@ TEST(WeightStreamTest, WritesIntoTheTargetsDestinationsWhenItHasThem) {
   std::map<std::string, at::Tensor> destinations = {
       {"a.weight", torch::zeros({300, 1000})}, {"b.weight", torch::zeros({7}, torch::kBFloat16)}};
   WeightTarget target = Target();
-  target.destinations = [&](const v1::WeightManifest&) { return destinations; };
+  target.destinations = [&](const WeightManifest&) { return destinations; };
   absl::StatusOr<ReceivedWeights> received = Receive(target, Stream(tensors, Options()));
   ASSERT_TRUE(received.ok()) << received.status();
   EXPECT_TRUE(received->in_place);
@@ -93,7 +94,7 @@ TEST(WeightStreamTest, WritesIntoTheTargetsDestinationsWhenItHasThem) {
   EXPECT_TRUE(at::equal(destinations.at("a.weight"), tensors.at("a.weight")));
   EXPECT_TRUE(at::equal(destinations.at("b.weight"), tensors.at("b.weight")));
   // Without destinations (nullopt), new tensors.
-  target.destinations = [](const v1::WeightManifest&) {
+  target.destinations = [](const WeightManifest&) {
     return std::optional<std::map<std::string, at::Tensor>>();
   };
   received = Receive(target, Stream(tensors, Options()));

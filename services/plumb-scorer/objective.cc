@@ -6,10 +6,10 @@
 
 namespace plumb::scorer {
 
-absl::Status Objective::ReplaceModel(model::Transformer, uint64_t, const std::string&) {
+absl::StatusOr<weights::VersionedModel*> Objective::ModelForWeights() {
   return absl::FailedPreconditionError(absl::StrCat(
       "objective '", name_, "' is not model-backed (kind ", ObjectiveKindName(Describe().kind),
-      "); only reward_model objectives take new weights"));
+      ") and takes no weights; only reward_model objectives do"));
 }
 
 absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(const ObjectiveOptions& options,

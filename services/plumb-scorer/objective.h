@@ -21,14 +21,17 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/api/scorer_types.h"
-#include "common/model/transformer.h"
 #include "services/plumb-scorer/scorer_options.h"
+
+namespace plumb::weights {
+class VersionedModel;
+}  // namespace plumb::weights
 
 namespace plumb::scorer {
 
 // What GetInfo reports about the model behind a model-backed objective.
 struct ModelDescription {
-  std::string weights_source;  // the model folder, or what ReplaceModel was told
+  std::string weights_source;  // the model folder, or the source of the last weight stream
   int64_t vocab_size = 0;
   int64_t context_length = 0;
   int64_t parameter_count = 0;
@@ -71,10 +74,9 @@ class Objective {
 
   virtual ObjectiveDescription Describe() const = 0;
 
-  // Swaps in new weights; in-flight batches keep the old model. FAILED_PRECONDITION for an
-  // objective that is not model-backed.
-  virtual absl::Status ReplaceModel(model::Transformer new_model, uint64_t version,
-                                    const std::string& weights_source);
+  // The model a weight stream naming this objective loads into (in-flight batches keep the
+  // snapshot they pinned). FAILED_PRECONDITION for an objective that is not model-backed.
+  virtual absl::StatusOr<weights::VersionedModel*> ModelForWeights();
 
  protected:
   explicit Objective(std::string name) : name_(std::move(name)) {}

@@ -7,7 +7,6 @@
 #include <numeric>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/model/hf_checkpoint.h"
@@ -15,23 +14,13 @@
 #include "common/status/status_macros.h"
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/tokenizer/prompt_text.h"
+#include "common/weights/versioned_model.h"
 
 namespace plumb::scorer {
 namespace {
 
-// One set of weights. Immutable once published, except that forward passes take forward_mu.
-struct ModelSnapshot {
-  model::Transformer model{nullptr};
-  uint64_t version = 0;
-  uint64_t generation = 0;  // unique per swap, so the cache never mixes weights
-  std::string weights_source;
-  std::string device;
-  std::string dtype;
-  absl::Mutex forward_mu;
-};
-
 struct RewardBatch final : Objective::Batch {
-  std::shared_ptr<ModelSnapshot> snapshot;
+  std::shared_ptr<weights::ModelSnapshot> snapshot;
   std::vector<std::vector<int64_t>> prompts;    // [N][P_i]
   std::vector<std::vector<int64_t>> responses;  // [N][R_i]
   uint64_t generation() const override { return snapshot->generation; }
@@ -41,18 +30,18 @@ class RewardModelObjective final : public Objective {
  public:
   RewardModelObjective(const ObjectiveOptions& options, int max_batch_size,
                        std::unique_ptr<tokenizer::Tokenizer> tokenizer,
-                       std::shared_ptr<ModelSnapshot> snapshot)
+                       std::unique_ptr<weights::VersionedModel> model)
       : Objective(options.name),
         options_(options),
         max_batch_size_(max_batch_size),
         tokenizer_(std::move(tokenizer)),
-        snapshot_(std::move(snapshot)) {}
+        model_(std::move(model)) {}
 
   absl::StatusOr<std::unique_ptr<Batch>> Prepare(
       absl::Span<const ScoreInput> items) const override {
     auto batch = std::make_unique<RewardBatch>();
-    batch->snapshot = Current();
-    const model::ModelConfig& config = batch->snapshot->model->config();
+    batch->snapshot = model_->Current();
+    const model::ModelConfig& config = model_->config();
     for (size_t i = 0; i < items.size(); ++i) {
       const ScoreInput& item = items[i];
       absl::StatusOr<std::vector<int64_t>> prompt =
@@ -85,8 +74,8 @@ class RewardModelObjective final : public Objective {
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return length(a) > length(b); });
     std::map<size_t, double> by_position;
-    ModelSnapshot& snapshot = *prepared.snapshot;
-    absl::MutexLock lock(&snapshot.forward_mu);
+    weights::ModelSnapshot& snapshot = *prepared.snapshot;
+    absl::MutexLock lock(&snapshot.use_mu);
     torch::NoGradGuard no_grad;
     try {
       for (size_t start = 0; start < order.size(); start += max_batch_size_) {
@@ -125,8 +114,8 @@ class RewardModelObjective final : public Objective {
   }
 
   ObjectiveDescription Describe() const override {
-    const std::shared_ptr<ModelSnapshot> snapshot = Current();
-    const model::ModelConfig& config = snapshot->model->config();
+    const std::shared_ptr<weights::ModelSnapshot> snapshot = model_->Current();
+    const model::ModelConfig& config = model_->config();
     return ObjectiveDescription{
         .name = name(),
         .kind = ObjectiveKind::kRewardModel,
@@ -135,14 +124,14 @@ class RewardModelObjective final : public Objective {
                                     " at the last token of prompt + response"),
         .model =
             ModelDescription{
-                .weights_source = snapshot->weights_source,
+                .weights_source = snapshot->source,
                 .vocab_size = config.vocab_size,
                 .context_length = config.max_position_embeddings,
                 .parameter_count = config.ParameterCount(),
                 .num_reward_outputs = config.num_reward_outputs,
                 .version = snapshot->version,
-                .device = snapshot->device,
-                .dtype = snapshot->dtype,
+                .device = snapshot->model->embed_tokens().device().str(),
+                .dtype = c10::toString(snapshot->model->embed_tokens().scalar_type()),
                 .tokenizer = tokenizer_ == nullptr ? "" : tokenizer_->description(),
             },
         .mean = options_.mean,
@@ -150,53 +139,9 @@ class RewardModelObjective final : public Objective {
     };
   }
 
-  absl::Status ReplaceModel(model::Transformer new_model, uint64_t version,
-                            const std::string& weights_source) override {
-    if (new_model.is_empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("objective '", name(), "': no model given"));
-    }
-    const int64_t vocab = Current()->model->config().vocab_size;
-    if (new_model->config().vocab_size != vocab) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("objective '", name(), "': the new model's vocab_size ",
-                       new_model->config().vocab_size, " differs from the current ", vocab,
-                       " (the objective's tokenizer and token-id checks depend on it)"));
-    }
-    absl::StatusOr<std::shared_ptr<ModelSnapshot>> snapshot =
-        MakeSnapshot(options_, std::move(new_model), version, weights_source);
-    if (!snapshot.ok()) return snapshot.status();
-    absl::MutexLock lock(&mu_);
-    (*snapshot)->generation = ++last_generation_;
-    snapshot_ = *std::move(snapshot);
-    return absl::OkStatus();
-  }
-
-  static absl::StatusOr<std::shared_ptr<ModelSnapshot>> MakeSnapshot(
-      const ObjectiveOptions& options, model::Transformer model, uint64_t version,
-      const std::string& weights_source) {
-    const int64_t outputs = model->config().num_reward_outputs;
-    if (options.reward_model.output >= outputs) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "objective '", options.name, "': output ", options.reward_model.output,
-          " needs a reward head with at least ", options.reward_model.output + 1, " outputs, but ",
-          weights_source, " has ", outputs, " (plumb_num_reward_outputs in config.json)"));
-    }
-    model->eval();
-    auto snapshot = std::make_shared<ModelSnapshot>();
-    snapshot->device = model->embed_tokens().device().str();
-    snapshot->dtype = c10::toString(model->embed_tokens().scalar_type());
-    snapshot->model = std::move(model);
-    snapshot->version = version;
-    snapshot->weights_source = weights_source;
-    return snapshot;
-  }
+  absl::StatusOr<weights::VersionedModel*> ModelForWeights() override { return model_.get(); }
 
  private:
-  std::shared_ptr<ModelSnapshot> Current() const {
-    absl::MutexLock lock(&mu_);
-    return snapshot_;
-  }
-
   absl::StatusOr<std::vector<int64_t>> ToIds(absl::Span<const int32_t> given,
                                              const std::string& text, absl::string_view part,
                                              size_t item, const model::ModelConfig& config) const {
@@ -241,9 +186,8 @@ class RewardModelObjective final : public Objective {
   const ObjectiveOptions options_;
   const int max_batch_size_;
   const std::unique_ptr<tokenizer::Tokenizer> tokenizer_;  // null: ids-only items
-  mutable absl::Mutex mu_;
-  std::shared_ptr<ModelSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // Swapped whole by LoadWeights streams, as every model-holding service's model is.
+  const std::unique_ptr<weights::VersionedModel> model_;
 };
 
 absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadModelTokenizer(
@@ -270,19 +214,24 @@ absl::StatusOr<std::unique_ptr<Objective>> CreateRewardModelObjective(
     return absl::InvalidArgumentError(
         absl::StrCat("objective '", options.name, "': ", placement.status().message()));
   }
-  absl::StatusOr<model::Transformer> loaded =
-      model::LoadHfModel(options.reward_model.path, *placement);
+  absl::StatusOr<std::unique_ptr<weights::VersionedModel>> loaded =
+      weights::VersionedModel::Load(options.reward_model.path, *placement, /*version=*/0);
   if (!loaded.ok()) {
     return absl::Status(loaded.status().code(), absl::StrCat("objective '", options.name,
                                                              "': ", loaded.status().message()));
   }
-  absl::StatusOr<std::shared_ptr<ModelSnapshot>> snapshot = RewardModelObjective::MakeSnapshot(
-      options, *std::move(loaded), /*version=*/0, options.reward_model.path);
-  if (!snapshot.ok()) return snapshot.status();
+  // A swap replaces weights only, never the config: the reward head checked here stays.
+  const int64_t outputs = (*loaded)->config().num_reward_outputs;
+  if (options.reward_model.output >= outputs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "objective '", options.name, "': output ", options.reward_model.output,
+        " needs a reward head with at least ", options.reward_model.output + 1, " outputs, but ",
+        options.reward_model.path, " has ", outputs, " (plumb_num_reward_outputs in config.json)"));
+  }
   absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> tokenizer = LoadModelTokenizer(options);
   if (!tokenizer.ok()) return tokenizer.status();
   return std::make_unique<RewardModelObjective>(options, max_batch_size, *std::move(tokenizer),
-                                                *std::move(snapshot));
+                                                *std::move(loaded));
 }
 
 }  // namespace plumb::scorer

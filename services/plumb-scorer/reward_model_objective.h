@@ -4,12 +4,15 @@
 // probability). Text-only prompts/responses are encoded with the objective's tokenizer (no BOS
 // added, prompt and response encoded separately, as scorer.proto says).
 //
-// Thread safety: Prepare/Run/Describe/ReplaceModel may be called from many threads. The model is
-// held as an immutable snapshot behind a shared_ptr: Prepare pins the current one, so a batch
-// in flight finishes on the weights it started with while ReplaceModel swaps in the next. Forward
-// passes on one snapshot are serialised by that snapshot's mutex (a LibTorch module is used by one
-// thread at a time), so concurrent requests queue rather than race; the service may still put a
-// single runner thread in front for batching across requests.
+// The weights live in a weights::VersionedModel, swapped by LoadWeights streams exactly as the
+// generator's and reference's models are (ModelForWeights).
+//
+// Thread safety: Prepare/Run/Describe may be called from many threads, and a weight load may run
+// meanwhile. Prepare pins the current snapshot, so a batch in flight finishes on the weights it
+// started with while a load swaps in the next. Forward passes on one snapshot are serialised by
+// that snapshot's use_mu (a LibTorch module is used by one thread at a time), so concurrent
+// requests queue rather than race; the service may still put a single runner thread in front for
+// batching across requests.
 #ifndef PLUMB_SERVICES_PLUMB_SCORER_REWARD_MODEL_OBJECTIVE_H_
 #define PLUMB_SERVICES_PLUMB_SCORER_REWARD_MODEL_OBJECTIVE_H_
 

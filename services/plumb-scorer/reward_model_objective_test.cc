@@ -1,7 +1,9 @@
 // The reward_model objective through the Scorer: scores equal the reward head read directly,
-// batching changes nothing, and weights can be swapped at run time.
+// batching changes nothing, and weights can be swapped at run time through the objective's
+// VersionedModel (the path every LoadWeights stream ends in).
 #include "services/plumb-scorer/reward_model_objective.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -150,7 +152,7 @@ TEST_F(RewardModelObjectiveTest, OutputBeyondTheRewardHeadIsRejected) {
                 dir_.string() + " has 2 (plumb_num_reward_outputs in config.json)");
 }
 
-TEST_F(RewardModelObjectiveTest, ReplaceModelChangesScoresAndReportsTheVersion) {
+TEST_F(RewardModelObjectiveTest, SwappedWeightsChangeScoresAndReportTheVersion) {
   ScorerOptions options = Options();
   options.cache_entries = 100;
   std::unique_ptr<Scorer> scorer = Make(options);
@@ -162,7 +164,7 @@ TEST_F(RewardModelObjectiveTest, ReplaceModelChangesScoresAndReportsTheVersion) 
   EXPECT_EQ(scorer->Describe()[0].model->weights_source, dir_.string());
 
   model::Transformer next = testing::MakeTinyRewardModel(99);
-  ASSERT_TRUE(scorer->ReplaceModel("rm", next, 16, "learner:s1").ok());
+  ASSERT_TRUE(testing::SwapWeights(*scorer, "rm", next, 16, "learner:s1").ok());
   const ObjectiveDescription described = scorer->Describe()[0];
   EXPECT_EQ(described.model->version, 16u);
   EXPECT_EQ(described.model->weights_source, "learner:s1");
@@ -177,22 +179,24 @@ TEST_F(RewardModelObjectiveTest, ReplaceModelChangesScoresAndReportsTheVersion) 
   EXPECT_EQ(scorer->cache_stats().hits, 0u);
 }
 
-TEST_F(RewardModelObjectiveTest, ReplaceModelRejectsModelsThatDoNotFit) {
+// A swap replaces weights, never the model's shape: a reward head with fewer outputs or another
+// vocabulary does not fit the objective's model and changes nothing.
+TEST_F(RewardModelObjectiveTest, WeightsThatDoNotFitTheModelAreRefused) {
   std::unique_ptr<Scorer> scorer = Make(Options());
   ASSERT_NE(scorer, nullptr);
-  EXPECT_EQ(
-      scorer->ReplaceModel("rm", testing::MakeTinyRewardModel(3, /*outputs=*/1), 1, "x").message(),
-      "objective 'rm': output 1 needs a reward head with at least 2 outputs, but x has 1 "
-      "(plumb_num_reward_outputs in config.json)");
+  model::Transformer one_output = testing::MakeTinyRewardModel(3, /*outputs=*/1);
+  absl::Status status = testing::SwapWeights(*scorer, "rm", one_output, 1, "x");
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("score.weight"));
   model::ModelConfig other = testing::TinyRewardConfig();
   other.vocab_size = 300;
-  EXPECT_EQ(scorer->ReplaceModel("rm", model::Transformer(other), 1, "x").message(),
-            "objective 'rm': the new model's vocab_size 300 differs from the current 259 (the "
-            "objective's tokenizer and token-id checks depend on it)");
-  EXPECT_EQ(scorer->ReplaceModel("nope", testing::MakeTinyRewardModel(3), 1).message(),
+  model::Transformer other_vocab(other);
+  status = testing::SwapWeights(*scorer, "rm", other_vocab, 1, "x");
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("model.embed_tokens.weight"));
+  model::Transformer fits = testing::MakeTinyRewardModel(3);
+  EXPECT_EQ(testing::SwapWeights(*scorer, "nope", fits, 1, "x").message(),
             "unknown objective 'nope'; configured objectives: rm");
-  EXPECT_EQ(scorer->ReplaceModel("rm", model::Transformer(nullptr), 1).message(),
-            "objective 'rm': no model given");
   EXPECT_EQ(scorer->Describe()[0].model->version, 0u);  // nothing was swapped
 }
 
@@ -204,7 +208,7 @@ TEST_F(RewardModelObjectiveTest, NonFiniteScoresAreInternalErrorsNamingTheObject
     torch::NoGradGuard no_grad;
     broken->reward_head().fill_(std::numeric_limits<double>::quiet_NaN());
   }
-  ASSERT_TRUE(scorer->ReplaceModel("rm", broken, 2).ok());
+  ASSERT_TRUE(testing::SwapWeights(*scorer, "rm", broken, 2, "test").ok());
   const absl::Status status = scorer->Score({Item("a", {1}, {2}), Item("b", {3}, {4})}).status();
   EXPECT_TRUE(absl::IsInternal(status)) << status;
   EXPECT_EQ(status.message(), "objective 'rm' produced a non-finite score (nan) for items[0]");
@@ -230,9 +234,9 @@ TEST_F(RewardModelObjectiveTest, ConcurrentScoringAndSwappingGiveScoresOfOneMode
     });
   }
   for (int k = 0; k < 5; ++k) {
-    // A fresh module per swap: a snapshot's module is used by one thread at a time.
+    // Alternate the two weight sets, each swap through the objective's VersionedModel.
     model::Transformer next = k % 2 == 0 ? testing::MakeTinyRewardModel(42) : Loaded();
-    ASSERT_TRUE(scorer->ReplaceModel("rm", next, k + 1).ok());
+    ASSERT_TRUE(testing::SwapWeights(*scorer, "rm", next, k + 1, "test").ok());
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(bad.load(), 0);

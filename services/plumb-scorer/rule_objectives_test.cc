@@ -158,11 +158,11 @@ TEST(TextObjectiveTest, NotModelBackedObjectivesRefuseNewWeights) {
   ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
   std::unique_ptr<Objective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
-  const absl::Status status = objective->ReplaceModel(model::Transformer(nullptr), 3, "x");
+  const absl::Status status = objective->ModelForWeights().status();
   EXPECT_TRUE(absl::IsFailedPrecondition(status));
   EXPECT_EQ(status.message(),
-            "objective 'brevity' is not model-backed (kind length); only reward_model objectives "
-            "take new weights");
+            "objective 'brevity' is not model-backed (kind length) and takes no weights; only "
+            "reward_model objectives do");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/echo.h"
 #include "services/plumb-scorer/composition.h"
 
 namespace plumb::scorer {
@@ -136,17 +137,13 @@ absl::StatusOr<std::vector<ScoreOutput>> Scorer::Score(
   return outputs;
 }
 
-absl::Status Scorer::ReplaceModel(const std::string& objective, model::Transformer new_model,
-                                  uint64_t version, const std::string& weights_source) {
+absl::StatusOr<weights::VersionedModel*> Scorer::ModelForWeights(const std::string& objective) {
   for (const auto& candidate : objectives_) {
-    if (candidate->name() != objective) continue;
-    return candidate->ReplaceModel(std::move(new_model), version,
-                                   weights_source.empty()
-                                       ? absl::StrCat("replaced at runtime (version ", version, ")")
-                                       : weights_source);
+    if (candidate->name() == objective) return candidate->ModelForWeights();
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown objective '", objective,
-                                                 "'; configured objectives: ", ConfiguredNames()));
+  return absl::InvalidArgumentError(absl::StrCat("unknown objective ",
+                                                 Echo(objective, kDefaultEchoBytes, '\''),
+                                                 "; configured objectives: ", ConfiguredNames()));
 }
 
 std::vector<ObjectiveDescription> Scorer::Describe() const {

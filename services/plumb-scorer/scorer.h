@@ -5,7 +5,7 @@
 //
 // Thread safety: every method may be called from many threads at once. Objectives guard their
 // own state (a reward model serialises forward passes per weight snapshot; in-flight requests
-// keep the snapshot they started with across ReplaceModel); the cache has its own mutex.
+// keep the snapshot they started with across a weight load); the cache has its own mutex.
 #ifndef PLUMB_SERVICES_PLUMB_SCORER_SCORER_H_
 #define PLUMB_SERVICES_PLUMB_SCORER_SCORER_H_
 
@@ -36,12 +36,11 @@ class Scorer {
   absl::StatusOr<std::vector<ScoreOutput>> Score(
       const std::vector<ScoreInput>& items, const std::vector<std::string>& objectives = {}) const;
 
-  // Swaps the weights of a reward_model objective; requests in flight finish on the old ones.
-  // INVALID_ARGUMENT for an unknown objective or a model that does not fit it;
-  // FAILED_PRECONDITION for an objective that is not model-backed. Version policy (refusing
-  // downgrades, ALREADY_EXISTS) is the weight receiver's job.
-  absl::Status ReplaceModel(const std::string& objective, model::Transformer new_model,
-                            uint64_t version, const std::string& weights_source = "");
+  // The model of reward_model objective `objective`, which a weight stream naming it (the
+  // manifest's `model`) loads into through the same VersionedModel path as every service's;
+  // requests in flight finish on the weights they started with. INVALID_ARGUMENT for an unknown
+  // objective; FAILED_PRECONDITION for one that is not model-backed.
+  absl::StatusOr<weights::VersionedModel*> ModelForWeights(const std::string& objective);
 
   std::vector<ObjectiveDescription> Describe() const;
   const ScorerOptions& options() const { return options_; }

@@ -1,23 +1,15 @@
 #include "services/plumb-scorer/scorer_service.h"
 
-#include <torch/torch.h>
-
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "common/checkpoint/hf_config.h"
-#include "common/checkpoint/hf_llama_parameters.h"
-#include "common/model/hf_checkpoint.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/message_checks.h"
 #include "common/service/server_info.h"
 #include "common/service/service_host.h"
 #include "common/status/echo.h"
-#include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
-#include "common/weights/weight_stream_receiver.h"
 
 namespace plumb::scorer {
 namespace {
@@ -71,7 +63,7 @@ ScorerService::ScorerService(Scorer* scorer, metrics::Registry* registry, int ma
                              absl::Duration weight_stream_idle_timeout)
     : scorer_(scorer),
       max_pairs_per_request_(max_pairs_per_request),
-      weight_stream_idle_timeout_(weight_stream_idle_timeout) {
+      load_weights_(registry, "plumb_scorer", weight_stream_idle_timeout) {
   requests_ =
       registry
           ->AddCounter("plumb_scorer_requests_total",
@@ -203,98 +195,23 @@ grpc::Status ScorerService::Compare(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-absl::StatusOr<v1::LoadWeightsResponse> ScorerService::Load(
-    const std::function<bool(v1::WeightChunk*)>& read) {
-  v1::WeightChunk first;
-  if (!read(&first)) return absl::InvalidArgumentError("an empty weight stream");
-  if (!first.has_manifest()) {
-    return absl::InvalidArgumentError("the first message of a weight stream must be a manifest");
-  }
-  const std::string objective = first.manifest().model();
-  const ObjectiveOptions* options = nullptr;
-  for (const ObjectiveOptions& o : scorer_->options().objectives) {
-    if (o.name == objective) options = &o;
-  }
-  if (options == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("manifest names objective ",
-                                                   Echo(objective, kDefaultEchoBytes, '\''),
-                                                   ", which this scorer does not have"));
-  }
-  if (options->kind != ObjectiveKind::kRewardModel) {
-    return absl::FailedPreconditionError(absl::StrCat("objective '", objective, "' is a ",
-                                                      ObjectiveKindName(options->kind),
-                                                      " objective and takes no weights"));
-  }
-  if (first.manifest().partial()) {
-    return absl::InvalidArgumentError("plumb-scorer takes full weight sets only (partial: false)");
-  }
-  ASSIGN_OR_RETURN(
-      model::ModelConfig config,
-      checkpoint::ReadHfConfig(std::filesystem::path(options->reward_model.path) / "config.json"));
-  ASSIGN_OR_RETURN(
-      model::ModelPlacement placement,
-      model::ParsePlacement(options->reward_model.dtype, options->reward_model.device));
-  weights::WeightTarget target;
-  target.model = objective;
-  target.architecture = "llama";
-  for (const auto& [name, expected] : checkpoint::HfLlamaParameters(config, placement.dtype)) {
-    target.shapes[name] = expected.shape;
-  }
-  target.shapes["value_head.weight"] = {1, config.hidden_size};
-  target.shapes["score.weight"] = {config.num_reward_outputs, config.hidden_size};
-  for (const ObjectiveDescription& d : scorer_->Describe()) {
-    if (d.name == objective && d.model.has_value()) {
-      target.has_weights = true;
-      target.version = d.model->version;
-    }
-  }
-  weights::WeightStreamReceiver receiver(target);
-  RETURN_IF_ERROR(receiver.Add(first));
-  v1::WeightChunk chunk;
-  while (read(&chunk)) RETURN_IF_ERROR(receiver.Add(chunk));
-  ASSIGN_OR_RETURN(weights::ReceivedWeights received, receiver.Finish());
-  model::Transformer next{nullptr};
-  try {
-    torch::NoGradGuard no_grad;
-    next = model::Transformer(config);
-    next->to(placement.dtype);
-    std::map<std::string, at::Tensor> tensors;
-    for (auto& [name, t] : received.tensors) tensors[name] = t.to(placement.dtype);
-    RETURN_IF_ERROR(model::ImportHfTensors(*next, std::move(tensors),
-                                           absl::StrCat("weights version ", received.version)));
-    next->to(placement.device);
-    next->eval();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("staging weights: ", e.what_without_backtrace()));
-  }
-  RETURN_IF_ERROR(scorer_->ReplaceModel(objective, next, received.version, received.source));
-  versions_->WithLabels({objective}).Set(static_cast<double>(received.version));
-  v1::LoadWeightsResponse response;
-  response.set_version(received.version);
-  response.set_previous_version(target.version);
-  response.set_bytes(received.bytes);
-  response.set_tensors(received.tensors.size());
-  response.set_seconds(received.seconds);
-  return response;
-}
-
 grpc::Status ScorerService::LoadWeights(grpc::ServerContext* context,
                                         grpc::ServerReader<v1::WeightChunk>* reader,
                                         v1::LoadWeightsResponse* response) {
-  bool expected = false;
-  absl::StatusOr<v1::LoadWeightsResponse> loaded =
-      absl::AbortedError("another weight load is in progress");
-  if (loading_.compare_exchange_strong(expected, true)) {
-    loaded = weights::LoadWithIdleTimeout(
-        context, reader, weight_stream_idle_timeout_,
-        [this](const std::function<bool(v1::WeightChunk*)>& read) { return Load(read); });
-    loading_.store(false);
-  }
-  requests_->WithLabels({"LoadWeights", absl::StatusCodeToString(loaded.status().code())})
+  // The manifest's `model` names the objective whose VersionedModel receives the stream.
+  std::string objective;
+  const grpc::Status status = load_weights_.Serve(
+      context, reader,
+      [&](const std::string& name) {
+        objective = name;
+        return scorer_->ModelForWeights(name);
+      },
+      response);
+  requests_
+      ->WithLabels({"LoadWeights", absl::StatusCodeToString(rpc::FromGrpcStatus(status).code())})
       .Increment();
-  if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
-  *response = *std::move(loaded);
-  return grpc::Status::OK;
+  if (status.ok()) versions_->WithLabels({objective}).Set(static_cast<double>(response->version()));
+  return status;
 }
 
 grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,

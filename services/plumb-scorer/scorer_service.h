@@ -1,21 +1,21 @@
 // The gRPC adapter of plumb-scorer: plumb.v1.RewardScorer to and from the core (scorer.h).
 //   Score        per-objective scores and the composed reward of each item;
 //   Compare      a Bradley-Terry judge over the composed reward: P(first) = sigmoid(r1 - r2);
-//   LoadWeights  new weights for a reward_model objective, named by the manifest's `model`
-//                (full manifests only), swapped while requests in flight keep the old ones;
+//   LoadWeights  new weights for a reward_model objective, named by the manifest's `model`,
+//                loaded into its VersionedModel by the LoadWeightsEndpoint every model service
+//                uses, and swapped while requests in flight keep the old ones;
 //   GetInfo      objectives, composition, judges and limits.
 //
 // Thread safety: gRPC's sync-server threads call the handlers concurrently; the core is
-// thread-safe. One weight load at a time (ABORTED otherwise).
+// thread-safe. One weight load at a time per objective (ABORTED otherwise).
 #ifndef PLUMB_SERVICES_PLUMB_SCORER_SCORER_SERVICE_H_
 #define PLUMB_SERVICES_PLUMB_SCORER_SCORER_SERVICE_H_
 
-#include <atomic>
-#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "common/metrics/registry.h"
+#include "common/weights/model_service_support.h"
 #include "plumb/v1/scorer.grpc.pb.h"
 #include "services/plumb-scorer/scorer.h"
 
@@ -40,12 +40,9 @@ class ScorerService final : public v1::RewardScorer::Service {
                        v1::RewardScorerGetInfoResponse* response) override;
 
  private:
-  absl::StatusOr<v1::LoadWeightsResponse> Load(const std::function<bool(v1::WeightChunk*)>& read);
-
   Scorer* scorer_;
   const int max_pairs_per_request_;
-  const absl::Duration weight_stream_idle_timeout_;
-  std::atomic<bool> loading_{false};
+  weights::LoadWeightsEndpoint load_weights_;
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
   metrics::Histogram* latency_ = nullptr;
   metrics::Histogram* batch_ = nullptr;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "common/model/hf_checkpoint.h"
+#include "common/status/status_macros.h"
+#include "common/weights/versioned_model.h"
 
 namespace plumb::scorer::testing {
 
@@ -50,6 +52,16 @@ double DirectReward(model::Transformer& model, const std::vector<int64_t>& ids, 
   const at::Tensor hidden = model->Forward(input, torch::ones_like(input));        // [1, T, H]
   const at::Tensor last = hidden.select(1, static_cast<int64_t>(ids.size()) - 1);  // [1, H]
   return model->Rewards(last).index({0, output}).item<double>();
+}
+
+absl::Status SwapWeights(Scorer& scorer, const std::string& objective, model::Transformer& model,
+                         uint64_t version, const std::string& source) {
+  ASSIGN_OR_RETURN(weights::VersionedModel * versioned, scorer.ModelForWeights(objective));
+  weights::ReceivedWeights received;
+  received.version = version;
+  received.source = source;
+  received.tensors = model::ExportHfTensors(*model);
+  return versioned->Apply(received).status();
 }
 
 }  // namespace plumb::scorer::testing

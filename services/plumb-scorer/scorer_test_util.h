@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "common/model/model_config.h"
 #include "common/model/transformer.h"
+#include "services/plumb-scorer/scorer.h"
 
 namespace plumb::scorer::testing {
 
@@ -26,6 +28,11 @@ model::Transformer MakeTinyRewardModel(uint64_t seed, int64_t outputs = 2);
 
 // Saves MakeTinyRewardModel(seed, outputs) into `dir` (config.json + model.safetensors).
 void WriteTinyRewardModel(const std::filesystem::path& dir, uint64_t seed, int64_t outputs = 2);
+
+// Loads `model`'s weights into objective `objective` as version `version`, the way a LoadWeights
+// stream ends (Scorer::ModelForWeights, then VersionedModel::Apply).
+absl::Status SwapWeights(Scorer& scorer, const std::string& objective, model::Transformer& model,
+                         uint64_t version, const std::string& source);
 
 // The reward head's `output` at the last token of `ids`, from one plain forward pass.
 double DirectReward(model::Transformer& model, const std::vector<int64_t>& ids, int output);

@@ -255,5 +255,38 @@ TEST_F(ScorerServiceTest, RewardModelWeightsAreReplacedByAWeightStream) {
   EXPECT_THAT(scrape->body, HasSubstr("plumb_scorer_batch_size_bucket"));
 }
 
+// The scorer's reward models swap through the same VersionedModel path as every model service, so
+// a partial stream (e.g. only the reward head) replaces the tensors it names and keeps the rest.
+// The old adapter rebuilt a whole model per load and refused partial streams.
+TEST_F(ScorerServiceTest, APartialWeightStreamReplacesOnlyTheTensorsItNames) {
+  v1::ScoreResponse before;
+  ASSERT_TRUE(Score(Request(), &before).ok());
+  // A reward head that neither rm1 nor rm2 (which an earlier test may have loaded) has.
+  model::Transformer other = *model::LoadHfModel(*root_ / "rm2");
+  const std::map<std::string, at::Tensor> head = {
+      {"score.weight", model::ExportHfTensors(*other).at("score.weight") * -2.0}};
+  weights::SendOptions options;
+  options.version = 100;
+  options.model = "helpfulness";
+  options.architecture = "llama";
+  options.source = "test:rm2-head";
+  options.partial = true;
+  v1::LoadWeightsResponse loaded;
+  const grpc::Status status = testing::SendWeightsTo(*stub_, head, options, &loaded);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(loaded.version(), 100u);
+  EXPECT_EQ(loaded.tensors(), 1u);
+  v1::ScoreResponse after;
+  ASSERT_TRUE(Score(Request(), &after).ok());
+  EXPECT_NE(ScoreOf(before.results(0), "helpfulness"), ScoreOf(after.results(0), "helpfulness"));
+  EXPECT_EQ(ScoreOf(before.results(0), "sentiment"), ScoreOf(after.results(0), "sentiment"));
+  httplib::Client http("127.0.0.1", metrics_port_);
+  httplib::Result scrape = http.Get("/metrics");
+  ASSERT_TRUE(scrape);
+  EXPECT_THAT(scrape->body,
+              HasSubstr("plumb_scorer_objective_version{objective=\"helpfulness\"} 100"));
+  EXPECT_THAT(scrape->body, HasSubstr("plumb_scorer_weight_loads_total{code=\"OK\"}"));
+}
+
 }  // namespace
 }  // namespace plumb

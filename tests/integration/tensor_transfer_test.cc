@@ -68,7 +68,7 @@ TEST_F(TensorTransferTest, HundredMegabyteTensorRoundTripsBitExactly) {
   std::optional<tensor::NamedTensor> back;
   v1::TensorChunk chunk;
   while (stream->Read(&chunk)) {
-    auto added = assembler.Add(chunk);
+    auto added = assembler.Add(tensor::ViewOf(chunk));
     ASSERT_TRUE(added.ok()) << added.status();
     if (added->has_value()) back = std::move(*added);
   }

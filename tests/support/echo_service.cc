@@ -65,7 +65,7 @@ grpc::Status EchoServiceImpl::UploadTensor(grpc::ServerContext* /*context*/,
   uint64_t chunks = 0;
   while (reader->Read(&chunk)) {
     ++chunks;
-    absl::StatusOr<std::optional<tensor::NamedTensor>> added = assembler.Add(chunk);
+    absl::StatusOr<std::optional<tensor::NamedTensor>> added = assembler.Add(tensor::ViewOf(chunk));
     if (!added.ok()) return rpc::ToGrpcStatus(added.status());
     if (!added->has_value()) continue;
     const at::Tensor& t = (*added)->tensor;
@@ -89,7 +89,7 @@ grpc::Status EchoServiceImpl::EchoTensor(
   tensor::TensorAssembler assembler;
   v1::TensorChunk chunk;
   while (stream->Read(&chunk)) {
-    absl::StatusOr<std::optional<tensor::NamedTensor>> added = assembler.Add(chunk);
+    absl::StatusOr<std::optional<tensor::NamedTensor>> added = assembler.Add(tensor::ViewOf(chunk));
     if (!added.ok()) return rpc::ToGrpcStatus(added.status());
     if (!added->has_value()) continue;
     absl::Status sent =
