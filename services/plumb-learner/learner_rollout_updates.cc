@@ -19,6 +19,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Batch whitening of one value per sequence (algorithms::WhitenBatch), if any.
+at::Tensor Whiten(const at::Tensor& x, Whitening w) {
+  if (w == Whitening::kNone) return x;
+  return algorithms::WhitenBatch(x, /*subtract_mean=*/w == Whitening::kMeanStd);
+}
+
 // Sequence rewards after the no-EOS penalty, clipping and batch whitening.
 at::Tensor ShapedRewards(const std::vector<Experience>& batch, const RewardShapingOptions& o) {
   std::vector<float> values;
@@ -28,18 +34,7 @@ at::Tensor ShapedRewards(const std::vector<Experience>& batch, const RewardShapi
     if (o.reward_clip.has_value()) r = std::clamp(r, -*o.reward_clip, *o.reward_clip);
     values.push_back(static_cast<float>(r));
   }
-  at::Tensor r = torch::tensor(values);
-  if (o.reward_whitening != Whitening::kNone && r.numel() > 1) {
-    const at::Tensor std = r.std() + 1e-8;
-    r = o.reward_whitening == Whitening::kMeanStd ? (r - r.mean()) / std : r / std;
-  }
-  return r;
-}
-
-at::Tensor Whiten(const at::Tensor& x, Whitening w) {
-  if (w == Whitening::kNone || x.numel() < 2) return x;
-  const at::Tensor std = x.std() + 1e-8;
-  return w == Whitening::kMeanStd ? (x - x.mean()) / std : x / std;
+  return Whiten(torch::tensor(values), o.reward_whitening);
 }
 
 }  // namespace
