@@ -114,16 +114,18 @@ absl::StatusOr<std::vector<double>> ReferenceSums(model::TransformerImpl& refere
                                                   bool autocast, bool cuda) {
   torch::NoGradGuard no_grad;
   std::vector<double> out;
-  const int64_t step = std::max<int64_t>(1, per_pass);
-  for (int64_t a = 0; a < rows.size(); a += step) {
-    const int64_t b = std::min(rows.size(), a + step);
+  UpdateContext passes;
+  passes.end = rows.size();
+  passes.micro_batch_size = per_pass;
+  RETURN_IF_ERROR(ForEachMicroBatch(passes, [&](int64_t a, int64_t b) -> absl::Status {
     TokenRows pass;
     for (int64_t i = a; i < b; ++i) pass.Add(rows.prompts[i], rows.responses[i]);
     AutocastScope scope(autocast, cuda);
     ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(reference, pass));
     const at::Tensor sums = scores.sum.to(torch::kCPU).to(torch::kDouble).contiguous();
     out.insert(out.end(), sums.data_ptr<double>(), sums.data_ptr<double>() + (b - a));
-  }
+    return absl::OkStatus();
+  }));
   return out;
 }
 

@@ -80,6 +80,12 @@ struct UpdateContext {
   std::function<absl::Status()> before_micro_batch;
 };
 
+// Calls fn(a, b) for consecutive micro-batches [a, b) of context.micro_batch_size items (all at
+// once when it is <= 0) covering [context.begin, context.end), asking before_micro_batch first:
+// the one micro-batch walk of the updates (the learner's rollout updates use it too).
+absl::Status ForEachMicroBatch(const UpdateContext& context,
+                               const std::function<absl::Status(int64_t, int64_t)>& fn);
+
 // Statistics (sum, count) each update returns; "tokens" (response tokens scored) and
 // "sequences" (rows forwarded) are counters (count 0, see StatSums::AddCounter).
 //   SftUpdate          loss: weighted response-token NLL per weighted token

@@ -1,5 +1,5 @@
-// Pieces the offline updates share: the micro-batch walk with its cancellation hook, the backward
-// hook, autocast, and the statistics of pairs. Internal to common/train.
+// Pieces the offline updates share: the backward hook and the statistics of pairs. Internal to
+// common/train.
 //
 // Thread safety: plain functions.
 #ifndef PLUMB_COMMON_TRAIN_UPDATE_SUPPORT_H_
@@ -8,7 +8,6 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,11 +15,6 @@
 #include "common/train/stat_sums.h"
 
 namespace plumb::train {
-
-// Calls fn(a, b) for consecutive micro-batches [a, b) of context.micro_batch_size items (all at
-// once when it is <= 0) covering [context.begin, context.end), asking before_micro_batch first.
-absl::Status ForEachMicroBatch(const UpdateContext& context,
-                               const std::function<absl::Status(int64_t, int64_t)>& fn);
 
 // Back-propagates loss x context.loss_scale through context.backward (nothing when !train).
 void Backpropagate(const UpdateContext& context, const at::Tensor& loss);

@@ -187,14 +187,19 @@ void LearnerCore::Session::Backward(const at::Tensor& loss, const std::string& w
   loss.backward();
 }
 
+absl::Status LearnerCore::Session::CancelCheck() const {
+  if (world->size() == 1 && CancelRequested()) return CancelledStatus();
+  return absl::OkStatus();
+}
+
 absl::Status LearnerCore::Session::ForMicroBatches(
     int64_t begin, int64_t end, const std::function<absl::Status(int64_t, int64_t)>& fn) const {
-  const int64_t micro = options.micro_batch_size > 0 ? options.micro_batch_size : end - begin;
-  for (int64_t a = begin; a < end; a += micro) {
-    if (world->size() == 1 && CancelRequested()) return CancelledStatus();
-    RETURN_IF_ERROR(fn(a, std::min(end, a + micro)));
-  }
-  return absl::OkStatus();
+  train::UpdateContext context;
+  context.begin = begin;
+  context.end = end;
+  context.micro_batch_size = options.micro_batch_size;
+  context.before_micro_batch = [this] { return CancelCheck(); };
+  return train::ForEachMicroBatch(context, fn);
 }
 
 absl::StatusOr<model::ResponseScores> LearnerCore::Session::Score(

@@ -31,12 +31,7 @@ train::UpdateContext LearnerCore::Session::OfflineContext(int64_t n, const std::
   context.cuda = options.device != "cpu";
   context.loss_scale = OfflineScale();
   context.backward = [this, what](const at::Tensor& loss) { Backward(loss, what); };
-  // On one process a cancelled call stops between micro-batches (several ranks wait for the
-  // step boundary, where they decide together).
-  context.before_micro_batch = [this]() -> absl::Status {
-    if (world->size() == 1 && CancelRequested()) return CancelledStatus();
-    return absl::OkStatus();
-  };
+  context.before_micro_batch = [this] { return CancelCheck(); };
   return context;
 }
 

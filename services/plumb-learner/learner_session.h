@@ -147,6 +147,9 @@ struct LearnerCore::Session {
   // they decide together).
   absl::Status ForMicroBatches(int64_t begin, int64_t end,
                                const std::function<absl::Status(int64_t, int64_t)>& fn) const;
+  // CANCELLED when a call on one process was cancelled (several ranks wait for the step
+  // boundary, where they decide together); asked between micro-batches.
+  absl::Status CancelCheck() const;
   // Teacher-forced response log-probs under the policy (bf16 autocast when configured).
   absl::StatusOr<model::ResponseScores> Score(const std::vector<std::vector<int64_t>>& prompts,
                                               const std::vector<std::vector<int64_t>>& responses,
