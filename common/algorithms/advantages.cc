@@ -74,6 +74,12 @@ at::Tensor ZeroFillPadding(const at::Tensor& x, const at::Tensor& mask) {
   return at::where(mask != 0, x, at::zeros_like(x));
 }
 
+at::Tensor WhitenBatch(const at::Tensor& x, bool subtract_mean, double eps) {
+  if (x.numel() < 2) return x;
+  const at::Tensor std = x.std() + eps;
+  return subtract_mean ? (x - x.mean()) / std : x / std;
+}
+
 PpoAdvantages ComputePpoAdvantages(const at::Tensor& log_probs, const at::Tensor& ref_log_probs,
                                    const at::Tensor& values, const at::Tensor& scores,
                                    const at::Tensor& action_mask,

@@ -46,6 +46,11 @@ at::Tensor WhitenAdvantages(const at::Tensor& x, const at::Tensor& mask, WhitenS
 // x with every position where mask == 0 set to 0.
 at::Tensor ZeroFillPadding(const at::Tensor& x, const at::Tensor& mask);
 
+// Whitening of one value per sequence over the batch (TRL RLOO's normalize_advantages):
+// (x - mean) / (unbiased std + eps), or x / (unbiased std + eps) without subtract_mean. A batch
+// of fewer than 2 values is returned unchanged (its std is undefined).
+at::Tensor WhitenBatch(const at::Tensor& x, bool subtract_mean = true, double eps = 1e-8);
+
 struct PpoAdvantageOptions {
   KlEstimator kl_estimator = KlEstimator::kK1;
   std::optional<double> kl_clamp = 10.0;                 // OpenRLHF clamps the per-token KL to +-10

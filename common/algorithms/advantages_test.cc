@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace plumb::algorithms {
 namespace {
 
@@ -50,6 +52,20 @@ TEST(WhitenAdvantagesTest, OpenRlhfUsesPopulationVarianceAndKeepsPadding) {
   EXPECT_NEAR(centered[0][1].item<double>(), 1.0, 1e-12);
   const at::Tensor unshifted = WhitenAdvantages(x, mask, WhitenStyle::kTrl, false);
   EXPECT_NEAR(unshifted[0][0].item<double>(), 2.0 - 1.0 / std::sqrt(2.0), 1e-7);
+}
+
+TEST(WhitenBatchTest, UsesTheUnbiasedStdAndLeavesASingleValueAlone) {
+  const at::Tensor x = torch::tensor({1.0, 2.0, 4.0}, torch::kDouble);
+  const double mean = 7.0 / 3.0;
+  const double std = std::sqrt(
+      ((1 - mean) * (1 - mean) + (2 - mean) * (2 - mean) + (4 - mean) * (4 - mean)) / 2.0);
+  const at::Tensor centred = WhitenBatch(x);
+  EXPECT_NEAR(centred[0].item<double>(), (1 - mean) / (std + 1e-8), 1e-12);
+  EXPECT_NEAR(centred.mean().item<double>(), 0.0, 1e-12);
+  const at::Tensor scaled = WhitenBatch(x, /*subtract_mean=*/false, 0.5);
+  EXPECT_NEAR(scaled[2].item<double>(), 4.0 / (std + 0.5), 1e-12);
+  const at::Tensor one = torch::tensor({3.0}, torch::kDouble);
+  EXPECT_TRUE(torch::equal(WhitenBatch(one), one));
 }
 
 TEST(PpoAdvantagesTest, PipelineChainsKlRewardGaeAndWhitening) {

@@ -94,8 +94,7 @@ absl::StatusOr<RlooAdvantages> ComputeRlooAdvantages(const at::Tensor& rewards_p
   out.baselines = LeaveOneOutBaseline(out.rewards, g);
   out.advantages = out.rewards - out.baselines;
   if (options.normalize_advantages) {
-    out.advantages =
-        (out.advantages - out.advantages.mean()) / (out.advantages.std() + options.eps);
+    out.advantages = WhitenBatch(out.advantages, /*subtract_mean=*/true, options.eps);
   }
   return out;
 }

@@ -1,52 +1,42 @@
-// KTO on unpaired desirable/undesirable examples. The KL reference point z0 is estimated, without
-// gradient, from mismatched pairs (prompt i with the completion of example i - 1 of the global
-// batch, as TRL builds its KL dataset), summed across ranks before the loss, so every rank uses
-// the same z0 a single process would.
-#include <torch/torch.h>
-
+// plumb-train's KTO: encodes this rank's unpaired examples and their mismatched pairs (prompt i
+// with the completion of example i + 1 of the batch, cyclically, the convention the learner's
+// API documents), scores both under the frozen reference and runs KtoUpdate, which sums the
+// reference point across ranks.
 #include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "common/train/objective_factories.h"
 #include "common/train/objective_support.h"
-#include "common/train/sequence_scoring.h"
 
 namespace plumb::train {
 namespace {
 
 class KtoObjective : public Objective {
  public:
-  KtoObjective(const algorithms::KtoOptions& options, ObjectiveModels models,
+  KtoObjective(const ObjectiveOptions& options, ObjectiveModels models,
                const ExampleEncoder* encoder)
-      : options_(options), models_(models), encoder_(encoder) {}
+      : options_(options), models_(models), encoder_(encoder), single_(World::Single()) {}
 
   absl::Status AccumulateGradients(const StepContext& ctx, StatSums* stats) override {
-    const std::vector<data::Example>& batch = *ctx.batch;
-    ASSIGN_OR_RETURN(std::vector<const data::UnpairedExample*> all, Unpaired(batch));
-    ASSIGN_OR_RETURN(at::Tensor kl,
-                     EstimateKl(all, ctx.begin, ctx.end, ctx.micro_batch_size, ctx.world));
-    const double global = static_cast<double>(batch.size());
-    return ForEachChunk(ctx.begin, ctx.end, ctx.micro_batch_size, [&](int64_t a, int64_t b) {
-      AutocastScope autocast(ctx.bf16_autocast, models_.cuda);
-      ASSIGN_OR_RETURN(algorithms::KtoLoss kto, Loss(all, a, b, kl, stats));
-      (kto.losses.sum() / global).backward();
-      return absl::OkStatus();
-    });
+    const UpdateContext context = ContextOf(ctx, ctx.begin, ctx.end, models_.cuda);
+    ASSIGN_OR_RETURN(std::vector<UnpairedItem> items, Items(*ctx.batch, context));
+    ASSIGN_OR_RETURN(StatSums out, KtoUpdate(*models_.policy, items, options_, context));
+    stats->Merge(out);
+    for (int64_t i = ctx.begin; i < ctx.end; ++i) {
+      tokens_seen_ += TokensOf(items[i].prompt, {items[i].completion});
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Evaluate(const std::vector<data::Example>& examples, int64_t batch_size,
                         StatSums* stats) override {
-    ASSIGN_OR_RETURN(std::vector<const data::UnpairedExample*> all, Unpaired(examples));
-    torch::NoGradGuard no_grad;
-    ASSIGN_OR_RETURN(at::Tensor kl, EstimateKl(all, 0, all.size(), batch_size, nullptr));
-    StatSums local;
-    RETURN_IF_ERROR(ForEachChunk(0, all.size(), batch_size, [&](int64_t a, int64_t b) {
-      return Loss(all, a, b, kl, &local).status();
-    }));
+    const UpdateContext context = EvalContextOf(single_.get(), examples.size(), batch_size);
+    ASSIGN_OR_RETURN(std::vector<UnpairedItem> items, Items(examples, context));
+    ASSIGN_OR_RETURN(StatSums local, KtoUpdate(*models_.policy, items, options_, context));
+    stats->Merge(local);
     // The held-out margin between desirable and undesirable completions' log-probs.
     std::map<std::string, double> means = local.Means();
-    for (const auto& [name, value] : local.values()) stats->Add(name, value.first, value.second);
     if (means.count("logps/desirable") && means.count("logps/undesirable")) {
       stats->Add("logp_margin", means["logps/desirable"] - means["logps/undesirable"]);
     }
@@ -54,106 +44,70 @@ class KtoObjective : public Objective {
   }
 
  private:
-  absl::StatusOr<std::vector<const data::UnpairedExample*>> Unpaired(
-      const std::vector<data::Example>& batch) const {
-    std::vector<const data::UnpairedExample*> out;
+  // Items of the whole batch; only those of [context.begin, context.end) are encoded and scored
+  // (KtoUpdate reads the others' count only).
+  absl::StatusOr<std::vector<UnpairedItem>> Items(const std::vector<data::Example>& batch,
+                                                  const UpdateContext& context) const {
+    std::vector<const data::UnpairedExample*> all;
     for (const data::Example& example : batch) {
       const auto* u = std::get_if<data::UnpairedExample>(&example.value);
       if (u == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(
             Where(example), ": kind 'kto' trains on unpaired prompt/completion/label examples"));
       }
-      out.push_back(u);
+      all.push_back(u);
     }
-    if (out.size() < 2) {
+    if (all.size() < 2) {
       return absl::InvalidArgumentError(
           "kto needs at least 2 examples per batch (the KL estimate pairs each prompt with "
           "another example's completion)");
     }
-    return out;
-  }
-
-  // Summed log-probs of the examples' completions under `model` for [a, b); `shifted` pairs
-  // prompt i with completion i - 1 (cyclically).
-  absl::StatusOr<SequenceScores> Score(model::TransformerImpl& model,
-                                       const std::vector<const data::UnpairedExample*>& all,
-                                       int64_t a, int64_t b, bool shifted,
-                                       std::vector<EncodedSequence>* storage) {
-    storage->clear();
     const int64_t n = static_cast<int64_t>(all.size());
-    for (int64_t i = a; i < b; ++i) {
-      const data::UnpairedExample* completion = shifted ? all[(i + n - 1) % n] : all[i];
-      ASSIGN_OR_RETURN(EncodedSequence encoded,
-                       encoder_->Encode(all[i]->prompt, completion->completion));
-      storage->push_back(std::move(encoded));
+    std::vector<UnpairedItem> items(n);
+    for (int64_t i = context.begin; i < context.end; ++i) {
+      absl::StatusOr<EncodedSequence> main = encoder_->Encode(all[i]->prompt, all[i]->completion);
+      if (!main.ok()) return Annotate(main.status(), Where(batch[i]));
+      absl::StatusOr<EncodedSequence> kl =
+          encoder_->Encode(all[i]->prompt, all[(i + 1) % n]->completion);
+      if (!kl.ok()) return Annotate(kl.status(), Where(batch[i]));
+      items[i].prompt = std::move(main->prompt);
+      items[i].completion = std::move(main->response);
+      items[i].desirable = all[i]->desirable;
+      items[i].kl_prompt = std::move(kl->prompt);
+      items[i].kl_completion = std::move(kl->response);
     }
-    std::vector<const EncodedSequence*> seqs;
-    for (const EncodedSequence& seq : *storage) seqs.push_back(&seq);
-    return ScoreResponses(model, seqs);
+    RETURN_IF_ERROR(ScoreReference(&items, context));
+    return items;
   }
 
-  absl::StatusOr<at::Tensor> EstimateKl(const std::vector<const data::UnpairedExample*>& all,
-                                        int64_t begin, int64_t end, int64_t micro, World* world) {
-    torch::NoGradGuard no_grad;
-    double sum = 0, nonzero = 0;
-    std::vector<EncodedSequence> storage;
-    RETURN_IF_ERROR(ForEachChunk(begin, end, micro, [&](int64_t a, int64_t b) {
-      ASSIGN_OR_RETURN(SequenceScores policy, Score(*models_.policy, all, a, b, true, &storage));
-      ASSIGN_OR_RETURN(SequenceScores ref, Score(*models_.reference, all, a, b, true, &storage));
-      const at::Tensor diff = (policy.sum - ref.sum).to(torch::kDouble);
-      sum += diff.sum().item<double>();
-      nonzero += (diff != 0).sum().item<double>();
-      return absl::OkStatus();
-    }));
-    if (world != nullptr) {
-      ASSIGN_OR_RETURN(std::vector<double> summed, world->AllReduceSum({sum, nonzero}));
-      sum = summed[0];
-      nonzero = summed[1];
+  // ref_logprob and ref_kl_logprob of items [begin, end) under the frozen reference.
+  absl::Status ScoreReference(std::vector<UnpairedItem>* items,
+                              const UpdateContext& context) const {
+    TokenRows rows;  // each item's own and mismatched pair side by side
+    for (int64_t i = context.begin; i < context.end; ++i) {
+      rows.Add((*items)[i].prompt, (*items)[i].completion);
+      rows.Add((*items)[i].kl_prompt, (*items)[i].kl_completion);
     }
-    const double rows = options_.kl_average == "nonzero_rows" ? std::max(1.0, nonzero)
-                                                              : static_cast<double>(all.size());
-    return torch::tensor(std::max(0.0, sum / rows), torch::kFloat);
+    ASSIGN_OR_RETURN(std::vector<double> sums,
+                     ReferenceSums(*models_.reference, rows, 2 * context.micro_batch_size,
+                                   context.bf16_autocast, models_.cuda));
+    for (int64_t i = context.begin; i < context.end; ++i) {
+      (*items)[i].ref_logprob = sums[2 * (i - context.begin)];
+      (*items)[i].ref_kl_logprob = sums[2 * (i - context.begin) + 1];
+    }
+    return absl::OkStatus();
   }
 
-  absl::StatusOr<algorithms::KtoLoss> Loss(const std::vector<const data::UnpairedExample*>& all,
-                                           int64_t a, int64_t b, const at::Tensor& kl,
-                                           StatSums* stats) {
-    std::vector<EncodedSequence> storage;
-    ASSIGN_OR_RETURN(SequenceScores policy, Score(*models_.policy, all, a, b, false, &storage));
-    at::Tensor ref_sum;
-    {
-      torch::NoGradGuard no_grad;
-      ASSIGN_OR_RETURN(SequenceScores ref, Score(*models_.reference, all, a, b, false, &storage));
-      ref_sum = ref.sum;
-    }
-    std::vector<uint8_t> labels;
-    for (int64_t i = a; i < b; ++i) labels.push_back(all[i]->desirable ? 1 : 0);
-    const at::Tensor label_tensor = torch::tensor(labels, torch::kBool).to(policy.sum.device());
-    for (const EncodedSequence& seq : storage)
-      tokens_seen_ += seq.prompt.size() + seq.response.size();
-    algorithms::KtoLoss kto = algorithms::ComputeKtoLoss(policy.sum, ref_sum, label_tensor,
-                                                         kl.to(policy.sum.device()), options_);
-    const double n = static_cast<double>(b - a);
-    stats->Add("loss", SumOf(kto.losses), n);
-    stats->Add("kl", kl.item<double>() * n, n);
-    stats->Add("rewards/chosen", SumOf(kto.chosen_rewards), kto.chosen_rewards.size(0));
-    stats->Add("rewards/rejected", SumOf(kto.rejected_rewards), kto.rejected_rewards.size(0));
-    const at::Tensor logps = policy.sum.detach();
-    stats->Add("logps/desirable", SumOf(logps.index({label_tensor})), SumOf(label_tensor));
-    stats->Add("logps/undesirable", SumOf(logps.index({~label_tensor})),
-               SumOf((~label_tensor).to(torch::kDouble)));
-    return kto;
-  }
-
-  algorithms::KtoOptions options_;
+  ObjectiveOptions options_;
   ObjectiveModels models_;
   const ExampleEncoder* encoder_;
+  std::unique_ptr<World> single_;  // evaluation runs on one rank while the others wait
 };
 
 }  // namespace
 
-std::unique_ptr<Objective> MakeKtoObjective(const algorithms::KtoOptions& options,
-                                            ObjectiveModels models, const ExampleEncoder* encoder) {
+std::unique_ptr<Objective> MakeKtoObjective(const ObjectiveOptions& options, ObjectiveModels models,
+                                            const ExampleEncoder* encoder) {
   return std::make_unique<KtoObjective>(options, models, encoder);
 }
 

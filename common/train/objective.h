@@ -13,31 +13,15 @@
 #define PLUMB_COMMON_TRAIN_OBJECTIVE_H_
 
 #include <cstdint>
-#include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/data/example.h"
 #include "common/train/distributed.h"
+#include "common/train/stat_sums.h"
 
 namespace plumb::train {
-
-// Statistics as (sum, count) pairs, so they can be added across micro-batches and ranks before
-// the mean is taken.
-class StatSums {
- public:
-  void Add(const std::string& name, double sum, double count = 1.0);
-  // name -> sum / count (names with count 0 are left out).
-  std::map<std::string, double> Means() const;
-  // Adds the sums and counts of every rank (all ranks must hold the same names).
-  absl::Status AllReduce(World& world);
-  const std::map<std::string, std::pair<double, double>>& values() const { return values_; }
-
- private:
-  std::map<std::string, std::pair<double, double>> values_;
-};
 
 struct StepContext {
   World* world = nullptr;

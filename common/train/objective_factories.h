@@ -17,9 +17,9 @@ std::unique_ptr<Objective> MakeRewardModelObjective(const RewardModelOptions& op
 // dpo, orpo and simpo: objectives on (chosen, rejected) log-probs of the policy.
 std::unique_ptr<Objective> MakePairObjective(const ObjectiveOptions& options,
                                              ObjectiveModels models, const ExampleEncoder* encoder);
-std::unique_ptr<Objective> MakeKtoObjective(const algorithms::KtoOptions& options,
-                                            ObjectiveModels models, const ExampleEncoder* encoder);
-std::unique_ptr<Objective> MakeRrhfObjective(const algorithms::RrhfOptions& options,
+std::unique_ptr<Objective> MakeKtoObjective(const ObjectiveOptions& options, ObjectiveModels models,
+                                            const ExampleEncoder* encoder);
+std::unique_ptr<Objective> MakeRrhfObjective(const ObjectiveOptions& options,
                                              ObjectiveModels models, const ExampleEncoder* encoder);
 
 }  // namespace plumb::train

@@ -28,80 +28,105 @@ absl::StatusOr<std::vector<data::PreferencePair>> PairsOf(const data::Example& e
       "' trains on preference pairs or ranked lists; this data format gives other examples"));
 }
 
-int64_t PairTokens(const std::vector<EncodedPair>& pairs, int64_t first, int64_t last) {
+absl::StatusOr<std::vector<PairItem>> EncodePairItems(const ExampleEncoder& encoder,
+                                                      const std::vector<data::Example>& batch,
+                                                      const std::string& kind,
+                                                      std::vector<int64_t>* first) {
+  std::vector<PairItem> out;
+  first->clear();
+  for (const data::Example& example : batch) {
+    first->push_back(static_cast<int64_t>(out.size()));
+    ASSIGN_OR_RETURN(std::vector<data::PreferencePair> pairs, PairsOf(example, kind));
+    for (const data::PreferencePair& pair : pairs) {
+      absl::StatusOr<std::vector<EncodedSequence>> both =
+          encoder.EncodeShared(pair.prompt, {pair.chosen, pair.rejected});
+      if (!both.ok()) return Annotate(both.status(), Where(example));
+      PairItem item;
+      item.prompt = std::move((*both)[0].prompt);
+      item.chosen = std::move((*both)[0].response);
+      item.rejected = std::move((*both)[1].response);
+      out.push_back(std::move(item));
+    }
+  }
+  first->push_back(static_cast<int64_t>(out.size()));
+  return out;
+}
+
+absl::StatusOr<RankedItem> EncodeRankedItem(const ExampleEncoder& encoder,
+                                            const data::Example& example, const std::string& kind,
+                                            bool encode) {
+  std::string prompt;
+  std::vector<absl::string_view> texts;
+  RankedItem out;
+  if (const auto* list = std::get_if<data::RankedList>(&example.value)) {
+    prompt = list->prompt;
+    for (const std::string& response : list->responses) texts.push_back(response);
+    out.ranks = list->ranks;
+  } else if (const auto* pair = std::get_if<data::PreferencePair>(&example.value)) {
+    prompt = pair->prompt;
+    texts = {pair->chosen, pair->rejected};
+    out.ranks = {0, 1};
+    out.margin = pair->margin;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(Where(example), ": kind '", kind,
+                                                   "' trains on ranked lists or preference pairs"));
+  }
+  if (!encode) return out;
+  absl::StatusOr<std::vector<EncodedSequence>> encoded = encoder.EncodeShared(prompt, texts);
+  if (!encoded.ok()) return Annotate(encoded.status(), Where(example));
+  out.prompt = (*encoded)[0].prompt;
+  for (EncodedSequence& seq : *encoded) out.responses.push_back(std::move(seq.response));
+  return out;
+}
+
+int64_t TokensOf(const std::vector<int64_t>& prompt,
+                 const std::vector<std::vector<int64_t>>& responses) {
   int64_t tokens = 0;
-  for (int64_t i = first; i < last; ++i) {
-    tokens +=
-        static_cast<int64_t>(pairs[i].chosen.prompt.size() + pairs[i].chosen.response.size() +
-                             pairs[i].rejected.prompt.size() + pairs[i].rejected.response.size());
+  for (const std::vector<int64_t>& response : responses) {
+    tokens += static_cast<int64_t>(prompt.size() + response.size());
   }
   return tokens;
 }
 
-absl::StatusOr<EncodedPair> EncodePair(const ExampleEncoder& encoder,
-                                       const data::PreferencePair& pair) {
-  ASSIGN_OR_RETURN(std::vector<EncodedSequence> both,
-                   encoder.EncodeShared(pair.prompt, {pair.chosen, pair.rejected}));
-  EncodedPair out;
-  out.chosen = std::move(both[0]);
-  out.rejected = std::move(both[1]);
-  out.margin = pair.margin.value_or(0.0);
+UpdateContext ContextOf(const StepContext& step, int64_t begin, int64_t end, bool cuda) {
+  UpdateContext context;
+  context.world = step.world;
+  context.begin = begin;
+  context.end = end;
+  context.micro_batch_size = std::max<int64_t>(1, step.micro_batch_size);
+  context.bf16_autocast = step.bf16_autocast;
+  context.cuda = cuda;
+  return context;
+}
+
+UpdateContext EvalContextOf(World* single, int64_t items, int64_t batch_size) {
+  UpdateContext context;
+  context.world = single;
+  context.begin = 0;
+  context.end = items;
+  context.micro_batch_size = std::max<int64_t>(1, batch_size);
+  context.train = false;
+  return context;
+}
+
+absl::StatusOr<std::vector<double>> ReferenceSums(model::TransformerImpl& reference,
+                                                  const TokenRows& rows, int64_t per_pass,
+                                                  bool autocast, bool cuda) {
+  torch::NoGradGuard no_grad;
+  std::vector<double> out;
+  UpdateContext passes;
+  passes.end = rows.size();
+  passes.micro_batch_size = per_pass;
+  RETURN_IF_ERROR(ForEachMicroBatch(passes, [&](int64_t a, int64_t b) -> absl::Status {
+    TokenRows pass;
+    for (int64_t i = a; i < b; ++i) pass.Add(rows.prompts[i], rows.responses[i]);
+    AutocastScope scope(autocast, cuda);
+    ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(reference, pass));
+    const at::Tensor sums = scores.sum.to(torch::kCPU).to(torch::kDouble).contiguous();
+    out.insert(out.end(), sums.data_ptr<double>(), sums.data_ptr<double>() + (b - a));
+    return absl::OkStatus();
+  }));
   return out;
-}
-
-absl::StatusOr<std::vector<EncodedPair>> EncodePairs(const ExampleEncoder& encoder,
-                                                     const std::vector<data::Example>& batch,
-                                                     int64_t begin, int64_t end,
-                                                     const std::string& kind) {
-  std::vector<EncodedPair> out;
-  for (int64_t i = begin; i < end; ++i) {
-    ASSIGN_OR_RETURN(std::vector<data::PreferencePair> pairs, PairsOf(batch[i], kind));
-    for (const data::PreferencePair& pair : pairs) {
-      absl::StatusOr<EncodedPair> encoded = EncodePair(encoder, pair);
-      if (!encoded.ok()) return Annotate(encoded.status(), Where(batch[i]));
-      out.push_back(*std::move(encoded));
-    }
-  }
-  return out;
-}
-
-absl::Status ForEachChunk(int64_t begin, int64_t end, int64_t size,
-                          const std::function<absl::Status(int64_t, int64_t)>& fn) {
-  const int64_t step = std::max<int64_t>(1, size);
-  for (int64_t first = begin; first < end; first += step) {
-    RETURN_IF_ERROR(fn(first, std::min(end, first + step)));
-  }
-  return absl::OkStatus();
-}
-
-std::vector<const EncodedSequence*> ChosenThenRejected(const std::vector<EncodedPair>& pairs,
-                                                       int64_t first, int64_t last) {
-  std::vector<const EncodedSequence*> out;
-  for (int64_t i = first; i < last; ++i) out.push_back(&pairs[i].chosen);
-  for (int64_t i = first; i < last; ++i) out.push_back(&pairs[i].rejected);
-  return out;
-}
-
-double SumOf(const at::Tensor& t) { return t.detach().to(torch::kDouble).sum().item<double>(); }
-
-void AddLogpMarginStats(const at::Tensor& chosen_sum, const at::Tensor& chosen_count,
-                        const at::Tensor& rejected_sum, const at::Tensor& rejected_count,
-                        StatSums* stats) {
-  const double n = static_cast<double>(chosen_sum.size(0));
-  stats->Add("logps/chosen", SumOf(chosen_sum), n);
-  stats->Add("logps/rejected", SumOf(rejected_sum), n);
-  stats->Add("logp_margin", SumOf(chosen_sum - rejected_sum), n);
-  const at::Tensor avg =
-      chosen_sum / chosen_count.clamp_min(1) - rejected_sum / rejected_count.clamp_min(1);
-  stats->Add("avg_logp_margin", SumOf(avg), n);
-}
-
-void AddRewardStats(const at::Tensor& chosen, const at::Tensor& rejected, StatSums* stats) {
-  const double n = static_cast<double>(chosen.size(0));
-  stats->Add("rewards/chosen", SumOf(chosen), n);
-  stats->Add("rewards/rejected", SumOf(rejected), n);
-  stats->Add("rewards/margin", SumOf(chosen - rejected), n);
-  stats->Add("rewards/accuracy", SumOf((chosen > rejected).to(torch::kDouble)), n);
 }
 
 }  // namespace plumb::train

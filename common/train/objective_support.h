@@ -1,21 +1,24 @@
-// Pieces the objectives share: reading the examples each accepts, encoding preference pairs and
-// walking a rank's slice in micro-batches. Internal to common/train.
+// What plumb-train's objectives share on their side of the training updates (offline_updates.h):
+// reading the examples each kind accepts, encoding them into token items, scoring the frozen
+// reference model, and the update context of a step. Internal to common/train.
 //
 // Thread safety: plain functions.
 #ifndef PLUMB_COMMON_TRAIN_OBJECTIVE_SUPPORT_H_
 #define PLUMB_COMMON_TRAIN_OBJECTIVE_SUPPORT_H_
 
-#include <ATen/core/Tensor.h>
-
-#include <functional>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/data/example.h"
+#include "common/model/transformer.h"
 #include "common/train/example_encoder.h"
 #include "common/train/objective.h"
+#include "common/train/offline_updates.h"
+#include "common/train/sequence_scoring.h"
 
 namespace plumb::train {
 
@@ -27,44 +30,35 @@ std::string Where(const data::Example& example);
 absl::StatusOr<std::vector<data::PreferencePair>> PairsOf(const data::Example& example,
                                                           const std::string& kind);
 
-// An encoded preference pair; chosen and rejected share the (same-truncated) prompt.
-struct EncodedPair {
-  EncodedSequence chosen;
-  EncodedSequence rejected;
-  double margin = 0.0;  // the Llama 2 margin, 0 when the data has none
-};
-// Tokens a forward pass reads for pairs [first, last): both sequences, prompt included.
-int64_t PairTokens(const std::vector<EncodedPair>& pairs, int64_t first, int64_t last);
+// The pair items of every example of `batch` (chosen and rejected share the same-truncated
+// prompt); (*first)[i] is the index of example i's first pair, (*first)[batch.size()] the count.
+absl::StatusOr<std::vector<PairItem>> EncodePairItems(const ExampleEncoder& encoder,
+                                                      const std::vector<data::Example>& batch,
+                                                      const std::string& kind,
+                                                      std::vector<int64_t>* first);
 
-absl::StatusOr<EncodedPair> EncodePair(const ExampleEncoder& encoder,
-                                       const data::PreferencePair& pair);
+// The ranked item of a ranked list (ranks as the data gives them, 1 = best) or of a preference
+// pair (ranks {0, 1} with its margin); INVALID_ARGUMENT naming `kind` otherwise. Without
+// `encode`, the ranks and margin only.
+absl::StatusOr<RankedItem> EncodeRankedItem(const ExampleEncoder& encoder,
+                                            const data::Example& example, const std::string& kind,
+                                            bool encode = true);
 
-// The encoded pairs of examples [begin, end) of `batch`.
-absl::StatusOr<std::vector<EncodedPair>> EncodePairs(const ExampleEncoder& encoder,
-                                                     const std::vector<data::Example>& batch,
-                                                     int64_t begin, int64_t end,
-                                                     const std::string& kind);
+// Prompt + response tokens of sequences, for throughput reports.
+int64_t TokensOf(const std::vector<int64_t>& prompt,
+                 const std::vector<std::vector<int64_t>>& responses);
 
-// Calls fn(first, last) for consecutive ranges of at most `size` items covering [begin, end).
-absl::Status ForEachChunk(int64_t begin, int64_t end, int64_t size,
-                          const std::function<absl::Status(int64_t, int64_t)>& fn);
+// The update context of one step: this rank's items [begin, end) with the step's micro-batch
+// size and precision.
+UpdateContext ContextOf(const StepContext& step, int64_t begin, int64_t end, bool cuda);
+// The context of a held-out evaluation: every item on a process of its own, no gradients.
+UpdateContext EvalContextOf(World* single, int64_t items, int64_t batch_size);
 
-// Pointers to chosen (then rejected) sequences of pairs [first, last).
-std::vector<const EncodedSequence*> ChosenThenRejected(const std::vector<EncodedPair>& pairs,
-                                                       int64_t first, int64_t last);
-
-// Sum of a tensor as double (for statistics).
-double SumOf(const at::Tensor& t);
-
-// Adds log-prob statistics of policy chosen/rejected sequence sums and token counts:
-// logps/chosen, logps/rejected, logp_margin (summed) and avg_logp_margin (per token).
-void AddLogpMarginStats(const at::Tensor& chosen_sum, const at::Tensor& chosen_count,
-                        const at::Tensor& rejected_sum, const at::Tensor& rejected_count,
-                        StatSums* stats);
-
-// Adds implicit- or explicit-reward statistics of pairs: rewards/chosen, rewards/rejected,
-// rewards/margin and rewards/accuracy (the share of pairs whose chosen reward is higher).
-void AddRewardStats(const at::Tensor& chosen, const at::Tensor& rejected, StatSums* stats);
+// Summed response log-probs of `rows` under the frozen `reference`, `per_pass` rows per forward
+// pass, without gradients (the reference values of DPO and KTO).
+absl::StatusOr<std::vector<double>> ReferenceSums(model::TransformerImpl& reference,
+                                                  const TokenRows& rows, int64_t per_pass,
+                                                  bool autocast, bool cuda);
 
 }  // namespace plumb::train
 

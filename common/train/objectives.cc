@@ -52,11 +52,11 @@ absl::StatusOr<std::unique_ptr<Objective>> MakeObjective(const ObjectiveOptions&
   }
   if (kind == "kto") {
     RETURN_IF_ERROR(algorithms::ValidateKtoOptions(options.kto));
-    return MakeKtoObjective(options.kto, models, encoder);
+    return MakeKtoObjective(options, models, encoder);
   }
   if (kind == "rrhf") {
     RETURN_IF_ERROR(algorithms::ValidateRrhfOptions(options.rrhf));
-    return MakeRrhfObjective(options.rrhf, models, encoder);
+    return MakeRrhfObjective(options, models, encoder);
   }
   return absl::InvalidArgumentError(absl::StrCat("kind '", kind, "' is unknown; expected one of ",
                                                  absl::StrJoin(ObjectiveKinds(), ", ")));

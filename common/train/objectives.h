@@ -19,38 +19,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/algorithms/dpo.h"
-#include "common/algorithms/kto.h"
-#include "common/algorithms/rrhf.h"
-#include "common/algorithms/simpo.h"
 #include "common/model/transformer.h"
 #include "common/train/example_encoder.h"
 #include "common/train/objective.h"
+#include "common/train/objective_options.h"
 
 namespace plumb::train {
-
-struct RewardModelOptions {
-  int64_t output_index = 0;  // which reward-head output this model trains
-  bool use_margin = true;    // subtract the pair's Llama 2 margin when the data has one
-  double center_rewards_coefficient = 0.0;
-};
-
-struct SftOptions {
-  // Pack several examples into each row of max_length tokens (attention and positions restart
-  // per example, so the loss equals the unpacked one while padding is mostly avoided).
-  bool packing = false;
-};
-
-struct ObjectiveOptions {
-  std::string kind;  // sft | reward_model | dpo | kto | orpo | simpo | rrhf
-  SftOptions sft;
-  algorithms::DpoOptions dpo;
-  algorithms::KtoOptions kto;
-  double orpo_beta = 0.1;  // the ORPO paper's lambda
-  algorithms::SimpoOptions simpo;
-  algorithms::RrhfOptions rrhf;
-  RewardModelOptions reward_model;
-};
 
 const std::vector<std::string>& ObjectiveKinds();
 

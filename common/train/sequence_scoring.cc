@@ -22,18 +22,10 @@ SequenceScores FromModelScores(model::ResponseScores scores) {
 
 }  // namespace
 
-absl::StatusOr<SequenceScores> ScoreResponses(model::TransformerImpl& model,
-                                              const std::vector<const EncodedSequence*>& batch) {
-  std::vector<std::vector<int64_t>> prompts, responses;
-  prompts.reserve(batch.size());
-  responses.reserve(batch.size());
-  for (const EncodedSequence* seq : batch) {
-    prompts.push_back(seq->prompt);
-    responses.push_back(seq->response);
-  }
+absl::StatusOr<SequenceScores> ScoreRows(model::TransformerImpl& model, const TokenRows& rows) {
   try {
     ASSIGN_OR_RETURN(model::ResponseScores scores,
-                     model::ScoreResponses(model, prompts, responses));
+                     model::ScoreResponses(model, rows.prompts, rows.responses));
     return FromModelScores(std::move(scores));
   } catch (const c10::Error& e) {
     return absl::InternalError(
@@ -41,22 +33,23 @@ absl::StatusOr<SequenceScores> ScoreResponses(model::TransformerImpl& model,
   }
 }
 
-absl::StatusOr<WholeSequenceScores> ScoreWholeSequences(
-    model::TransformerImpl& model, const std::vector<const EncodedSequence*>& batch) {
+absl::StatusOr<WholeSequenceScores> ScoreWholeRows(model::TransformerImpl& model,
+                                                   const TokenRows& rows) {
   std::vector<std::vector<int64_t>> firsts, rests;
   int64_t longest = 0;
-  for (const EncodedSequence* seq : batch) {
-    firsts.push_back({seq->prompt.front()});
-    std::vector<int64_t> rest(seq->prompt.begin() + 1, seq->prompt.end());
-    rest.insert(rest.end(), seq->response.begin(), seq->response.end());
+  for (int64_t i = 0; i < rows.size(); ++i) {
+    const std::vector<int64_t>& prompt = rows.prompts[i];
+    firsts.push_back({prompt.front()});
+    std::vector<int64_t> rest(prompt.begin() + 1, prompt.end());
+    rest.insert(rest.end(), rows.responses[i].begin(), rows.responses[i].end());
     longest = std::max<int64_t>(longest, rest.size());
     rests.push_back(std::move(rest));
   }
   // Position t predicts token t + 1 of the whole sequence; it is a response token when
   // t + 1 >= |prompt|.
-  std::vector<float> response(batch.size() * longest, 0.f);
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const int64_t prompt = batch[i]->prompt.size();
+  std::vector<float> response(rows.size() * longest, 0.f);
+  for (int64_t i = 0; i < rows.size(); ++i) {
+    const int64_t prompt = rows.prompts[i].size();
     const int64_t total = static_cast<int64_t>(rests[i].size());
     for (int64_t t = prompt - 1; t < total; ++t) response[i * longest + t] = 1.f;
   }
@@ -64,11 +57,9 @@ absl::StatusOr<WholeSequenceScores> ScoreWholeSequences(
     ASSIGN_OR_RETURN(model::ResponseScores scores, model::ScoreResponses(model, firsts, rests));
     WholeSequenceScores out;
     out.all = FromModelScores(std::move(scores));
-    out.response_mask =
-        torch::from_blob(response.data(), {static_cast<int64_t>(batch.size()), longest},
-                         torch::kFloat)
-            .clone()
-            .to(out.all.mask.device());
+    out.response_mask = torch::from_blob(response.data(), {rows.size(), longest}, torch::kFloat)
+                            .clone()
+                            .to(out.all.mask.device());
     return out;
   } catch (const c10::Error& e) {
     return absl::InternalError(

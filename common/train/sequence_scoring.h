@@ -1,5 +1,5 @@
-// Teacher-forced log-probabilities of encoded (prompt, response) sequences under a model, in the
-// shapes the objectives consume, plus the autocast switch for bf16 mixed precision.
+// Teacher-forced log-probabilities of tokenized (prompt, response) rows under a model, in the
+// shapes the training updates consume, plus the autocast switch for bf16 mixed precision.
 //
 // Thread safety: call on the thread that owns the model.
 #ifndef PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_
@@ -7,11 +7,11 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/model/transformer.h"
-#include "common/train/example_encoder.h"
 
 namespace plumb::train {
 
@@ -23,9 +23,18 @@ struct SequenceScores {
   at::Tensor last_hidden;  // [B, H] final hidden state at each row's last token
 };
 
-// Scores the response tokens of each sequence (prompt and padding masked).
-absl::StatusOr<SequenceScores> ScoreResponses(model::TransformerImpl& model,
-                                              const std::vector<const EncodedSequence*>& batch);
+// Rows to score: prompts[i] (never empty) followed by responses[i].
+struct TokenRows {
+  std::vector<std::vector<int64_t>> prompts, responses;
+  void Add(const std::vector<int64_t>& prompt, const std::vector<int64_t>& response) {
+    prompts.push_back(prompt);
+    responses.push_back(response);
+  }
+  int64_t size() const { return static_cast<int64_t>(prompts.size()); }
+};
+
+// Scores the response tokens of each row (prompt and padding masked).
+absl::StatusOr<SequenceScores> ScoreRows(model::TransformerImpl& model, const TokenRows& rows);
 
 // Scores every token after the first (prompt AND response), for objectives whose NLL covers the
 // prompt (ORPO). `response_mask` [B, R] marks the positions that predict response tokens.
@@ -33,8 +42,8 @@ struct WholeSequenceScores {
   SequenceScores all;  // mask = every predicted token
   at::Tensor response_mask;
 };
-absl::StatusOr<WholeSequenceScores> ScoreWholeSequences(
-    model::TransformerImpl& model, const std::vector<const EncodedSequence*>& batch);
+absl::StatusOr<WholeSequenceScores> ScoreWholeRows(model::TransformerImpl& model,
+                                                   const TokenRows& rows);
 
 // Log-probs [N] (float32) of every token marked in `loss_mask` of packed rows, each predicted from
 // the previous position of its own segment (rows from algorithms::PackSequences: input_ids,

@@ -1,14 +1,22 @@
-#include "common/train/objective.h"
+#include "common/train/stat_sums.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::train {
 
+StatSums::StatSums(std::initializer_list<std::string> names) {
+  for (const std::string& name : names) values_[name] = {0.0, 0.0};
+}
+
 void StatSums::Add(const std::string& name, double sum, double count) {
   auto& [s, c] = values_[name];
   s += sum;
   c += count;
+}
+
+void StatSums::Merge(const StatSums& other) {
+  for (const auto& [name, value] : other.values_) Add(name, value.first, value.second);
 }
 
 std::map<std::string, double> StatSums::Means() const {
@@ -17,6 +25,17 @@ std::map<std::string, double> StatSums::Means() const {
     if (value.second != 0) means[name] = value.first / value.second;
   }
   return means;
+}
+
+double StatSums::Sum(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? 0.0 : it->second.first;
+}
+
+double StatSums::Mean(const std::string& name, double otherwise) const {
+  auto it = values_.find(name);
+  if (it == values_.end() || it->second.second == 0) return otherwise;
+  return it->second.first / it->second.second;
 }
 
 absl::Status StatSums::AllReduce(World& world) {

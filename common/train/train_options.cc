@@ -81,6 +81,7 @@ absl::Status ParseObjectiveSection(ConfigMap& root, ObjectiveOptions* o) {
     RETURN_IF_ERROR(m.Read("label_smoothing", &o->dpo.label_smoothing, DoubleRange{0.0, 0.5}));
     RETURN_IF_ERROR(m.Read("reference_free", &o->dpo.reference_free));
     RETURN_IF_ERROR(m.ReadChoice("ipo_log_ratio", &o->dpo.ipo_log_ratio, {"sum", "mean"}));
+    RETURN_IF_ERROR(m.Read("sft_weight", &o->dpo_sft_weight, DoubleRange{0.0, 1e6}));
     if (o->dpo.label_smoothing >= 0.5) {
       return m.Error("label_smoothing", "must be below 0.5 (the probability a label is flipped)");
     }
@@ -103,6 +104,7 @@ absl::Status ParseObjectiveSection(ConfigMap& root, ObjectiveOptions* o) {
   }));
   RETURN_IF_ERROR(WithChild(root, "rrhf", [&](ConfigMap& m) -> absl::Status {
     RETURN_IF_ERROR(m.Read("rrhf_weight", &o->rrhf.rrhf_weight, DoubleRange{0.0}));
+    RETURN_IF_ERROR(m.Read("sft_weight", &o->rrhf_sft_weight, DoubleRange{0.0, 1e6}));
     RETURN_IF_ERROR(m.Read("length_penalty", &o->rrhf.length_penalty, DoubleRange{0.0}));
     RETURN_IF_ERROR(m.ReadChoice("length_mode", &o->rrhf.length_mode, {"response", "padded"}));
     return m.ReadChoice("sft_reduction", &o->rrhf.sft_reduction, {"padded_mean", "sum"});

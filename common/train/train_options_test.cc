@@ -26,6 +26,18 @@ constexpr char kMinimal[] =
     "model: {path: models/policy}\n"
     "data: {path: pairs.jsonl, format: hh_rlhf}\n";
 
+TEST(TrainOptionsTest, RpoAndRrhfSftWeightsAreRead) {
+  absl::StatusOr<TrainOptions> options = Parse(std::string(kMinimal) + "dpo: {sft_weight: 0.5}\n");
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->objective.dpo_sft_weight, 0.5);
+  options = Parse(
+      "kind: rrhf\nmodel: {path: m}\ndata: {path: r.jsonl, format: ranked}\n"
+      "rrhf: {sft_weight: 0.25}\n");
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->objective.rrhf_sft_weight, 0.25);
+  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "dpo: {sft_weight: -1}\n"), HasSubstr("sft_weight"));
+}
+
 TEST(TrainOptionsTest, MinimalJobGetsDefaultsAndPathsRelativeToTheFile) {
   absl::StatusOr<TrainOptions> options = Parse(kMinimal);
   ASSERT_TRUE(options.ok()) << options.status();

@@ -124,32 +124,6 @@ at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width) {
   return out;
 }
 
-Sums::Sums(std::vector<std::string> names)
-    : names_(std::move(names)), values_(names_.size(), 0.0) {}
-
-void Sums::Add(const std::string& name, double value) {
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) {
-      values_[i] += value;
-      return;
-    }
-  }
-  TORCH_CHECK(false, "Sums: undeclared name ", name);
-}
-
-double Sums::operator[](const std::string& name) const {
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return values_[i];
-  }
-  return 0.0;
-}
-
-absl::Status Sums::Reduce(train::World& world) {
-  if (world.size() == 1) return absl::OkStatus();
-  ASSIGN_OR_RETURN(values_, world.AllReduceSum(values_));
-  return absl::OkStatus();
-}
-
 std::pair<int64_t, int64_t> LearnerCore::Session::Shard(int64_t begin, int64_t end) const {
   const int64_t n = end - begin;
   const int64_t r = world->rank(), w = world->size();
@@ -213,14 +187,19 @@ void LearnerCore::Session::Backward(const at::Tensor& loss, const std::string& w
   loss.backward();
 }
 
+absl::Status LearnerCore::Session::CancelCheck() const {
+  if (world->size() == 1 && CancelRequested()) return CancelledStatus();
+  return absl::OkStatus();
+}
+
 absl::Status LearnerCore::Session::ForMicroBatches(
     int64_t begin, int64_t end, const std::function<absl::Status(int64_t, int64_t)>& fn) const {
-  const int64_t micro = options.micro_batch_size > 0 ? options.micro_batch_size : end - begin;
-  for (int64_t a = begin; a < end; a += micro) {
-    if (world->size() == 1 && CancelRequested()) return CancelledStatus();
-    RETURN_IF_ERROR(fn(a, std::min(end, a + micro)));
-  }
-  return absl::OkStatus();
+  train::UpdateContext context;
+  context.begin = begin;
+  context.end = end;
+  context.micro_batch_size = options.micro_batch_size;
+  context.before_micro_batch = [this] { return CancelCheck(); };
+  return train::ForEachMicroBatch(context, fn);
 }
 
 absl::StatusOr<model::ResponseScores> LearnerCore::Session::Score(

@@ -19,6 +19,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Batch whitening of one value per sequence (algorithms::WhitenBatch), if any.
+at::Tensor Whiten(const at::Tensor& x, Whitening w) {
+  if (w == Whitening::kNone) return x;
+  return algorithms::WhitenBatch(x, /*subtract_mean=*/w == Whitening::kMeanStd);
+}
+
 // Sequence rewards after the no-EOS penalty, clipping and batch whitening.
 at::Tensor ShapedRewards(const std::vector<Experience>& batch, const RewardShapingOptions& o) {
   std::vector<float> values;
@@ -28,18 +34,7 @@ at::Tensor ShapedRewards(const std::vector<Experience>& batch, const RewardShapi
     if (o.reward_clip.has_value()) r = std::clamp(r, -*o.reward_clip, *o.reward_clip);
     values.push_back(static_cast<float>(r));
   }
-  at::Tensor r = torch::tensor(values);
-  if (o.reward_whitening != Whitening::kNone && r.numel() > 1) {
-    const at::Tensor std = r.std() + 1e-8;
-    r = o.reward_whitening == Whitening::kMeanStd ? (r - r.mean()) / std : r / std;
-  }
-  return r;
-}
-
-at::Tensor Whiten(const at::Tensor& x, Whitening w) {
-  if (w == Whitening::kNone || x.numel() < 2) return x;
-  const at::Tensor std = x.std() + 1e-8;
-  return w == Whitening::kMeanStd ? (x - x.mean()) / std : x / std;
+  return Whiten(torch::tensor(values), o.reward_whitening);
 }
 
 }  // namespace
@@ -112,8 +107,8 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
   const bool has_values = t.returns.defined();
   algorithms::PolicyLossOptions loss_options = t.loss;
   loss_options.token_level = t.aggregation != LossAggregation::kSequenceMean;
-  Sums sums({"policy", "value", "entropy", "kl_loss", "clip", "approx_kl", "value_sq", "tokens",
-             "minibatches"});
+  train::StatSums sums({"policy", "value", "entropy", "kl_loss", "clip", "approx_kl", "value_sq",
+                        "tokens", "minibatches"});
   int epochs_run = 0;
   bool stopped_early = false;
   ZeroGrad();
@@ -206,30 +201,30 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
       }
     }
   }
-  RETURN_IF_ERROR(sums.Reduce(*world));
-  const double steps_taken = std::max(1.0, sums["minibatches"]);
-  const double tokens = std::max(1.0, sums["tokens"]);
-  stats->losses["policy"] = sums["policy"] / steps_taken;
+  RETURN_IF_ERROR(sums.AllReduce(*world));
+  const double steps_taken = std::max(1.0, sums.Sum("minibatches"));
+  const double tokens = std::max(1.0, sums.Sum("tokens"));
+  stats->losses["policy"] = sums.Sum("policy") / steps_taken;
   double total = stats->losses["policy"];
   if (t.loss.kl_loss_coef > 0) {
-    stats->losses["kl"] = sums["kl_loss"] / steps_taken;
+    stats->losses["kl"] = sums.Sum("kl_loss") / steps_taken;
     total += stats->losses["kl"];
   }
   if (has_values) {
-    stats->losses["value"] = sums["value"] / steps_taken;
-    stats->value_error = sums["value_sq"] / tokens;
+    stats->losses["value"] = sums.Sum("value") / steps_taken;
+    stats->value_error = sums.Sum("value_sq") / tokens;
     total += (critic ? 1.0 : t.value_loss_coef) * stats->losses["value"];
   }
   if (t.entropy_coef != 0) {
-    stats->losses["entropy"] = -sums["entropy"] / steps_taken;
+    stats->losses["entropy"] = -sums.Sum("entropy") / steps_taken;
     total += t.entropy_coef * stats->losses["entropy"];
   }
   stats->losses["total"] = total;
-  stats->clip_fraction = sums["clip"] / tokens;
-  stats->metrics["ppo/approx_kl"] = sums["approx_kl"] / tokens;
+  stats->clip_fraction = sums.Sum("clip") / tokens;
+  stats->metrics["ppo/approx_kl"] = sums.Sum("approx_kl") / tokens;
   stats->metrics["epochs"] = epochs_run;
   if (t.early_stop_kl.has_value()) stats->metrics["early_stopped"] = stopped_early ? 1 : 0;
-  stats->tokens = static_cast<uint64_t>(sums["tokens"]);
+  stats->tokens = static_cast<uint64_t>(sums.Sum("tokens"));
   stats->sequences = static_cast<uint64_t>(n) * static_cast<uint64_t>(epochs_run);
   return absl::OkStatus();
 }

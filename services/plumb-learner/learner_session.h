@@ -7,9 +7,10 @@
 // Every update follows the same data-parallel rule: the whole batch is known to every rank, each
 // rank runs the forward/backward passes of its own rows (Shard), losses are divided by global
 // normalisers computed from the whole batch, and Step() sums the gradients across ranks before
-// every rank applies the same AdamW step. Statistics are summed across ranks with Reduce() at the
-// end of the call. Rows a rank does not own are never touched by it, so a rank with no rows in a
-// minibatch still joins every collective.
+// every rank applies the same AdamW step. Statistics (train::StatSums, whose names every update
+// declares up front) are summed across ranks with AllReduce() at the end of the call. Rows a rank
+// does not own are never touched by it, so a rank with no rows in a minibatch still joins every
+// collective.
 #ifndef PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SESSION_H_
 #define PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_SESSION_H_
 
@@ -30,6 +31,8 @@
 #include "common/model/hf_checkpoint.h"
 #include "common/model/logprobs.h"
 #include "common/model/transformer.h"
+#include "common/train/offline_updates.h"
+#include "common/train/stat_sums.h"
 #include "services/plumb-learner/learner_core.h"
 
 namespace plumb::learner {
@@ -69,20 +72,6 @@ std::vector<int64_t> MinibatchOrder(uint64_t seed, uint64_t version, int epoch, 
 
 // [rows, width] float tensor from ragged rows (zero-padded).
 at::Tensor Padded(const std::vector<std::vector<float>>& rows, int64_t width);
-
-// Named sums that are added across ranks in one collective. Every rank must Add the same names
-// (a rank with no rows adds zeros), which the updates ensure by declaring their names up front.
-class Sums {
- public:
-  explicit Sums(std::vector<std::string> names);
-  void Add(const std::string& name, double value);
-  double operator[](const std::string& name) const;
-  absl::Status Reduce(train::World& world);
-
- private:
-  std::vector<std::string> names_;
-  std::vector<double> values_;
-};
 
 struct LearnerCore::Session {
   std::string id;
@@ -158,6 +147,9 @@ struct LearnerCore::Session {
   // they decide together).
   absl::Status ForMicroBatches(int64_t begin, int64_t end,
                                const std::function<absl::Status(int64_t, int64_t)>& fn) const;
+  // CANCELLED when a call on one process was cancelled (several ranks wait for the step
+  // boundary, where they decide together); asked between micro-batches.
+  absl::Status CancelCheck() const;
   // Teacher-forced response log-probs under the policy (bf16 autocast when configured).
   absl::StatusOr<model::ResponseScores> Score(const std::vector<std::vector<int64_t>>& prompts,
                                               const std::vector<std::vector<int64_t>>& responses,
@@ -185,6 +177,9 @@ struct LearnerCore::Session {
   absl::StatusOr<TrainStats> Pairs(const std::vector<PreferenceExample>& batch);
   absl::StatusOr<TrainStats> Kto(const std::vector<UnpairedExample>& batch);
   absl::StatusOr<TrainStats> Ranked(const std::vector<RankedGroup>& batch);
+  // The context of an offline update of n items: this rank's shard, micro-batches, precision,
+  // accumulation scale, Backward (naming `what`) and cancellation between micro-batches.
+  train::UpdateContext OfflineContext(int64_t n, const std::string& what);
 
  private:
   // Shared by Ppo and CriticFree (learner_rollout_updates.cc).
@@ -198,7 +193,8 @@ struct LearnerCore::Session {
                              double* entropy_sum);
   absl::Status PolicyEpochs(const std::vector<Experience>& batch, double temperature,
                             const PolicyTargets& targets, TrainStats* stats);
-  absl::StatusOr<TrainStats> RewardModelPairs(const std::vector<PreferenceExample>& batch);
+  // Reward model on groups (`pairs`: PreferenceExamples as groups of two).
+  absl::StatusOr<TrainStats> RewardModel(const std::vector<train::RankedItem>& groups, bool pairs);
 };
 
 }  // namespace plumb::learner
