@@ -7,8 +7,10 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/clients/call_options.h"
 #include "common/rpc/channel_factory.h"
 #include "common/rpc/grpc_status.h"
@@ -34,6 +36,26 @@ absl::Status Unary(const rpc::ChannelOptions& channel, const CallOptions& option
   if (options.cancelled()) return absl::CancelledError("cancelled before the call");
   GrpcCall call(channel, options);
   return rpc::FromGrpcStatus(invoke(call.context()));
+}
+
+// What every gRPC client holds: its channel options and the service's stub.
+template <typename Service>
+class GrpcStub {
+ public:
+  GrpcStub(rpc::ChannelOptions options, const std::shared_ptr<grpc::Channel>& channel)
+      : options_(std::move(options)), stub_(Service::NewStub(channel)) {}
+
+ protected:
+  const rpc::ChannelOptions options_;
+  const std::unique_ptr<typename Service::Stub> stub_;
+};
+
+// A client of type `Client` on a new channel (INVALID_ARGUMENT for options CreateChannel refuses).
+template <typename Client>
+absl::StatusOr<std::unique_ptr<Client>> WithChannel(const rpc::ChannelOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::CreateChannel(options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<Client>(options, *channel);
 }
 
 }  // namespace plumb::clients::internal

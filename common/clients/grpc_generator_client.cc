@@ -62,10 +62,10 @@ generator::RolloutResult FromProto(const v1::Rollout& r) {
   return out;
 }
 
-class GrpcGeneratorClient final : public GeneratorClient {
+class GrpcGeneratorClient final : public GeneratorClient,
+                                  private internal::GrpcStub<v1::Generator> {
  public:
-  GrpcGeneratorClient(rpc::ChannelOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)), stub_(v1::Generator::NewStub(channel)) {}
+  using GrpcStub::GrpcStub;
 
   const std::string& endpoint() const override { return options_.target; }
 
@@ -106,18 +106,13 @@ class GrpcGeneratorClient final : public GeneratorClient {
     status.max_sequences_per_request = response.max_sequences_per_request();
     return status;
   }
-
- private:
-  const rpc::ChannelOptions options_;
-  const std::unique_ptr<v1::Generator::Stub> stub_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GeneratorClient>> NewGrpcGeneratorClient(
     const rpc::ChannelOptions& options) {
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, rpc::CreateChannel(options));
-  return std::make_unique<GrpcGeneratorClient>(options, std::move(channel));
+  return internal::WithChannel<GrpcGeneratorClient>(options);
 }
 
 }  // namespace plumb::clients

@@ -116,10 +116,9 @@ absl::StatusOr<v1::DType> DTypeOf(const std::string& dtype) {
       absl::StrCat("call.dtype: ", dtype, " is not float32, bfloat16 or float16"));
 }
 
-class GrpcLearnerClient final : public LearnerClient {
+class GrpcLearnerClient final : public LearnerClient, private internal::GrpcStub<v1::Learner> {
  public:
-  GrpcLearnerClient(rpc::ChannelOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)), stub_(v1::Learner::NewStub(channel)) {}
+  using GrpcStub::GrpcStub;
 
   const std::string& endpoint() const override { return options_.target; }
 
@@ -270,18 +269,13 @@ class GrpcLearnerClient final : public LearnerClient {
     }
     return status;
   }
-
- private:
-  const rpc::ChannelOptions options_;
-  const std::unique_ptr<v1::Learner::Stub> stub_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LearnerClient>> NewGrpcLearnerClient(
     const rpc::ChannelOptions& options) {
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, rpc::CreateChannel(options));
-  return std::make_unique<GrpcLearnerClient>(options, std::move(channel));
+  return internal::WithChannel<GrpcLearnerClient>(options);
 }
 
 }  // namespace plumb::clients

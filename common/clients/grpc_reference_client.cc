@@ -12,10 +12,10 @@
 namespace plumb::clients {
 namespace {
 
-class GrpcReferenceClient final : public ReferenceClient {
+class GrpcReferenceClient final : public ReferenceClient,
+                                  private internal::GrpcStub<v1::Reference> {
  public:
-  GrpcReferenceClient(rpc::ChannelOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)), stub_(v1::Reference::NewStub(channel)) {}
+  using GrpcStub::GrpcStub;
 
   const std::string& endpoint() const override { return options_.target; }
 
@@ -64,18 +64,13 @@ class GrpcReferenceClient final : public ReferenceClient {
     }
     return out;
   }
-
- private:
-  const rpc::ChannelOptions options_;
-  const std::unique_ptr<v1::Reference::Stub> stub_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReferenceClient>> NewGrpcReferenceClient(
     const rpc::ChannelOptions& options) {
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, rpc::CreateChannel(options));
-  return std::make_unique<GrpcReferenceClient>(options, std::move(channel));
+  return internal::WithChannel<GrpcReferenceClient>(options);
 }
 
 }  // namespace plumb::clients

@@ -12,10 +12,9 @@
 namespace plumb::clients {
 namespace {
 
-class GrpcScorerClient final : public ScorerClient {
+class GrpcScorerClient final : public ScorerClient, private internal::GrpcStub<v1::RewardScorer> {
  public:
-  GrpcScorerClient(rpc::ChannelOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)), stub_(v1::RewardScorer::NewStub(channel)) {}
+  using GrpcStub::GrpcStub;
 
   const std::string& endpoint() const override { return options_.target; }
 
@@ -62,18 +61,13 @@ class GrpcScorerClient final : public ScorerClient {
     }
     return out;
   }
-
- private:
-  const rpc::ChannelOptions options_;
-  const std::unique_ptr<v1::RewardScorer::Stub> stub_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ScorerClient>> NewGrpcScorerClient(
     const rpc::ChannelOptions& options) {
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, rpc::CreateChannel(options));
-  return std::make_unique<GrpcScorerClient>(options, std::move(channel));
+  return internal::WithChannel<GrpcScorerClient>(options);
 }
 
 }  // namespace plumb::clients

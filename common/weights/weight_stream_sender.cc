@@ -4,6 +4,7 @@
 
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status/status_macros.h"
 #include "common/tensor/tensor_codec.h"
 #include "common/tensor/tensor_wire.h"
@@ -19,6 +20,9 @@ absl::StatusOr<v1::WeightManifest> MakeManifest(const std::map<std::string, at::
   manifest.set_source(options.source);
   manifest.set_partial(options.partial);
   manifest.set_allow_downgrade(options.allow_downgrade);
+  const int64_t now = absl::ToUnixNanos(options.create_time.value_or(absl::Now()));
+  manifest.mutable_create_time()->set_seconds(now / 1000000000);
+  manifest.mutable_create_time()->set_nanos(static_cast<int32_t>(now % 1000000000));
   uint64_t total = 0;
   for (const auto& [name, t] : tensors) {
     ASSIGN_OR_RETURN(v1::DType dtype, tensor::ToWireDType(t.scalar_type()));

@@ -11,10 +11,12 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "plumb/v1/weights.pb.h"
 
 namespace plumb::weights {
@@ -27,6 +29,8 @@ struct SendOptions {
   bool partial = false;
   bool allow_downgrade = false;
   size_t chunk_bytes = size_t{1} << 20;
+  // WeightManifest.create_time: when the sender took the weights; unset = when the stream starts.
+  std::optional<absl::Time> create_time;
 };
 
 // The manifest that SendWeightStream sends first.

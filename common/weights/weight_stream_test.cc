@@ -43,6 +43,7 @@ SendOptions Options(uint64_t version = 4) {
   options.version = version;
   options.architecture = "llama";
   options.source = "test";
+  options.create_time = absl::FromUnixSeconds(1700000000);
   return options;
 }
 
@@ -73,6 +74,8 @@ TEST(WeightStreamTest, TheZeroCopyWireStreamIsTheSameMessages) {
   ASSERT_TRUE(sent.ok()) << sent.status();
   EXPECT_EQ(*sent, 300u * 1000 * 4 + 7 * 2);
   ASSERT_EQ(parsed.size(), expected.size());
+  ASSERT_TRUE(parsed.front().has_manifest());
+  EXPECT_EQ(parsed.front().manifest().create_time().seconds(), 1700000000);
   for (size_t i = 0; i < parsed.size(); ++i) {
     EXPECT_EQ(parsed[i].SerializeAsString(), expected[i].SerializeAsString()) << "message " << i;
   }

@@ -39,6 +39,14 @@ std::vector<SftExample> ToSftExamples(const v1::SftBatch& batch);
 std::vector<UnpairedExample> ToUnpaired(const v1::UnpairedBatch& batch);
 std::vector<RankedGroup> ToRankedGroups(const v1::RankedBatch& batch);
 
+// PublishWeights' targets: 1..kMaxPublishTargets, each non-empty, listed once and in `allowed`
+// (PERMISSION_DENIED otherwise: weights go only where the operator allowed), and the timeout.
+absl::Status CheckPublishTargets(const v1::PublishWeightsRequest& request,
+                                 const std::vector<std::string>& allowed);
+
+// The core's statistics as the Train answer carries them.
+void StatsToProto(const TrainStats& stats, uint64_t sequence, v1::TrainStats* out);
+
 }  // namespace plumb::learner
 
 #endif  // PLUMB_SERVICES_PLUMB_LEARNER_LEARNER_PROTO_CONVERSION_H_

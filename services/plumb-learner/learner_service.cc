@@ -32,6 +32,7 @@ LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
     : core_(core),
       replicator_(replicator),
       publish_(std::move(publish)),
+      ledger_(core->world_size()),
       publisher_(publish_.client) {
   requests_ = registry
                   ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
@@ -69,20 +70,6 @@ absl::Status LearnerService::Replicated(Command command, const std::string& id,
     return absl::OkStatus();
   }
   return replicator_->Run(command, id, &request, local);
-}
-
-void LearnerService::NoteLostRank(const absl::Status& status) {
-  if (core_->world_size() == 1 || status.code() != absl::StatusCode::kUnavailable) return;
-  absl::MutexLock lock(&mu_);
-  if (failed_.empty()) failed_ = std::string(status.message());
-}
-
-absl::Status LearnerService::CheckNotFailed() {
-  absl::MutexLock lock(&mu_);
-  if (failed_.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("the session FAILED: ", failed_,
-                   " (restart every rank, then StartSession or LoadCheckpoint)"));
 }
 
 void LearnerService::FillModel(v1::ModelInfo* info, v1::ModelInfo* critic) {
@@ -148,14 +135,11 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
   const absl::Status sent = Replicated(Command::kStartSession, id, replicated, [&] {
     status = RunStartSession(*core_, replicated, id, &created);
   });
-  NoteLostRank(sent);
+  ledger_.NoteResult(sent);
   if (!sent.ok()) return answer(sent);
-  NoteLostRank(status.status());
+  ledger_.NoteResult(status.status());
   if (!status.ok()) return answer(status.status());
-  {
-    absl::MutexLock lock(&mu_);
-    failed_.clear();
-  }
+  ledger_.Recovered();
   if (created) {
     // The policy folder's tokenizer, if it has one, for ModelInfo (the learner itself trains on
     // token ids and needs none).
@@ -171,8 +155,7 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
     labels_.insert(request->labels().begin(), request->labels().end());
     session_started_ = absl::Now();
     tokenizer_ = std::move(tokenizer);
-    last_sequence_ = 0;
-    last_response_.Clear();
+    ledger_.Reset();
   }
   response->set_session_id(status->id);
   response->set_created(created);
@@ -189,21 +172,11 @@ grpc::Status LearnerService::Train(grpc::ServerContext* context, const v1::Train
     return rpc::ToGrpcStatus(status);
   };
   if (absl::Status checked = CheckTrainRequest(*request); !checked.ok()) return answer(checked);
-  if (request->sequence() != 0) {
-    absl::MutexLock lock(&mu_);
-    if (request->sequence() == last_sequence_) {
-      *response = last_response_;  // a retry of the last call: not trained again
-      return answer(absl::OkStatus());
-    }
-    if (request->sequence() != last_sequence_ + 1) {
-      return answer(absl::FailedPreconditionError(
-          absl::StrCat("sequence ", request->sequence(), " does not follow ", last_sequence_)));
-    }
-  }
-  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
-  bool expected = false;
-  if (!training_.compare_exchange_strong(expected, true)) {
-    return answer(absl::AbortedError("another Train call is running"));
+  absl::StatusOr<std::optional<TrainStats>> remembered = ledger_.BeginTrain(request->sequence());
+  if (!remembered.ok()) return answer(remembered.status());
+  if (remembered->has_value()) {  // a retry of the last call: not trained again
+    StatsToProto(**remembered, request->sequence(), response->mutable_stats());
+    return answer(absl::OkStatus());
   }
   // The caller's cancellation or deadline abandons the update at its next boundary.
   const CancelPredicate cancelled = [context] {
@@ -212,39 +185,15 @@ grpc::Status LearnerService::Train(grpc::ServerContext* context, const v1::Train
   absl::StatusOr<TrainStats> stats = absl::InternalError("not run");
   const absl::Status replicated = Replicated(
       Command::kTrain, "", *request, [&] { stats = RunTrain(*core_, *request, cancelled); });
-  training_.store(false);
-  NoteLostRank(replicated);
-  if (!replicated.ok()) return answer(replicated);
-  NoteLostRank(stats.status());
+  if (!replicated.ok()) stats = replicated;
   if (stats.status().code() == absl::StatusCode::kCancelled &&
       context->deadline() <= std::chrono::system_clock::now()) {
-    return answer(absl::DeadlineExceededError(stats.status().message()));
+    stats = absl::DeadlineExceededError(stats.status().message());
   }
+  ledger_.EndTrain(request->sequence(), stats);
   if (!stats.ok()) return answer(stats.status());
-  v1::TrainStats* out = response->mutable_stats();
-  for (const auto& [term, value] : stats->losses) (*out->mutable_losses())[term] = value;
-  if (stats->kl) out->set_kl(*stats->kl);
-  if (stats->clip_fraction) out->set_clip_fraction(*stats->clip_fraction);
-  if (stats->entropy) out->set_entropy(*stats->entropy);
-  if (stats->value_error) out->set_value_error(*stats->value_error);
-  if (stats->reward_mean) out->set_reward_mean(*stats->reward_mean);
-  if (stats->reward_std) out->set_reward_std(*stats->reward_std);
-  if (stats->kl_coef) out->set_kl_coef(*stats->kl_coef);
-  out->set_grad_norm(stats->grad_norm);
-  out->set_learning_rate(stats->learning_rate);
-  out->set_tokens(stats->tokens);
-  out->set_sequences(stats->sequences);
-  out->set_seconds(stats->seconds);
-  out->set_policy_version(stats->policy_version);
-  out->set_optimizer_steps(stats->optimizer_steps);
-  for (const auto& [name, value] : stats->metrics) (*out->mutable_metrics())[name] = value;
-  out->set_sequence(request->sequence());
+  StatsToProto(*stats, request->sequence(), response->mutable_stats());
   RecordStats(*stats);
-  if (request->sequence() != 0) {
-    absl::MutexLock lock(&mu_);
-    last_sequence_ = request->sequence();
-    last_response_ = *response;
-  }
   return answer(absl::OkStatus());
 }
 
@@ -258,38 +207,11 @@ grpc::Status LearnerService::PublishWeights(grpc::ServerContext* context,
   if (absl::Status checked = CheckSessionRequest(*request, request->session_id()); !checked.ok()) {
     return answer(checked);
   }
-  if (request->targets().empty() || request->targets_size() > kMaxPublishTargets) {
-    return answer(absl::InvalidArgumentError(
-        absl::StrCat("request.targets: PublishWeights needs 1..", kMaxPublishTargets, " targets")));
-  }
-  std::set<std::pair<std::string, std::string>> seen;
-  for (int i = 0; i < request->targets_size(); ++i) {
-    const v1::PublishTarget& t = request->targets(i);
-    const std::string at = absl::StrCat("request.targets[", i, "]");
-    if (t.endpoint().empty()) return answer(absl::InvalidArgumentError(at + ".endpoint: empty"));
-    if (t.model().size() > kMaxIdBytes) {
-      return answer(absl::InvalidArgumentError(
-          absl::StrCat(at, ".model: ", t.model().size(), " bytes; at most ", kMaxIdBytes)));
-    }
-    // Weights go only where the operator allowed (else any endpoint, unix sockets included,
-    // received the policy, and the timing of the refusals scanned ports).
-    if (std::find(publish_.targets.begin(), publish_.targets.end(), t.endpoint()) ==
-        publish_.targets.end()) {
-      return answer(absl::PermissionDeniedError(absl::StrCat(
-          at, ".endpoint: ", Echo(t.endpoint()),
-          " is not an allowed publish target; add it to learner.publish_targets in the "
-          "learner's YAML")));
-    }
-    if (!seen.insert({t.endpoint(), t.model()}).second) {
-      return answer(absl::InvalidArgumentError(
-          absl::StrCat(at, ": ", Echo(t.endpoint()), " ", Echo(t.model()), " is listed twice")));
-    }
+  if (absl::Status checked = CheckPublishTargets(*request, publish_.targets); !checked.ok()) {
+    return answer(checked);
   }
   const google::protobuf::Duration& limit = request->target_timeout();
-  if (limit.seconds() < 0 || limit.nanos() < 0 || limit.seconds() > 86400) {
-    return answer(absl::InvalidArgumentError("request.target_timeout: must be in [0, 86400] s"));
-  }
-  if (absl::Status failed = CheckNotFailed(); !failed.ok()) return answer(failed);
+  if (absl::Status failed = ledger_.CheckNotFailed(); !failed.ok()) return answer(failed);
   bool idle = false;
   if (!publishing_.compare_exchange_strong(idle, true)) {
     return answer(absl::AbortedError(
@@ -392,14 +314,11 @@ grpc::Status LearnerService::LoadCheckpoint(grpc::ServerContext* /*context*/,
     });
     if (!replicated.ok()) loaded = replicated;
   }
-  NoteLostRank(loaded.status());
+  ledger_.NoteResult(loaded.status());
   requests_->WithLabels({"LoadCheckpoint", absl::StatusCodeToString(loaded.status().code())})
       .Increment();
   if (!loaded.ok()) return rpc::ToGrpcStatus(loaded.status());
-  {
-    absl::MutexLock lock(&mu_);
-    failed_.clear();
-  }
+  ledger_.Recovered();
   response->set_path(loaded->path);
   response->set_policy_version(loaded->version);
   response->set_seconds(std::chrono::duration<double>(Clock::now() - start).count());
@@ -433,7 +352,7 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
   if (std::optional<SessionStatus> status = core_->Status()) {
     v1::SessionInfo* session = response->mutable_session();
     session->set_session_id(status->id);
-    session->set_state(training_.load() ? v1::SESSION_STATE_TRAINING : v1::SESSION_STATE_READY);
+    session->set_state(ledger_.training() ? v1::SESSION_STATE_TRAINING : v1::SESSION_STATE_READY);
     session->set_policy_version(status->policy_version);
     session->set_optimizer_steps(status->optimizer_steps);
     session->set_train_calls(status->train_calls);
@@ -441,10 +360,10 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
     *session->mutable_config() = config_;
     session->mutable_labels()->insert(labels_.begin(), labels_.end());
     *session->mutable_start_time() = weights::ToProtoTime(session_started_);
-    session->set_last_sequence(last_sequence_);
-    if (!failed_.empty()) {
+    session->set_last_sequence(ledger_.last_sequence());
+    if (const std::string failure = ledger_.failure(); !failure.empty()) {
       session->set_state(v1::SESSION_STATE_FAILED);
-      session->set_error(failed_);
+      session->set_error(failure);
     }
   }
   FillModel(response->mutable_model(), response->mutable_critic());

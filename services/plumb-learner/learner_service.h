@@ -26,6 +26,7 @@
 #include "plumb/v1/learner.grpc.pb.h"
 #include "services/plumb-learner/learner_core.h"
 #include "services/plumb-learner/learner_replication.h"
+#include "services/plumb-learner/train_call_ledger.h"
 
 namespace plumb::learner {
 
@@ -69,25 +70,17 @@ class LearnerService final : public v1::Learner::Service {
                           const google::protobuf::Message& request,
                           const std::function<void()>& local);
 
-  // With several ranks, an UNAVAILABLE answer means a rank was lost: the session becomes FAILED
-  // (GetInfo says so; Train, PublishWeights and SaveCheckpoint answer FAILED_PRECONDITION) until
-  // a StartSession or LoadCheckpoint succeeds.
-  void NoteLostRank(const absl::Status& status);
-  absl::Status CheckNotFailed();
-
   LearnerCore* core_;
   Replicator* replicator_;
   const PublishOptions publish_;
-  std::atomic<bool> training_{false};
+  // Which Train runs, the last sequenced answer, and a FAILED session (a lost rank).
+  TrainCallLedger ledger_;
   std::atomic<bool> publishing_{false};
   absl::Mutex mu_;
   v1::TrainingConfig config_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> labels_ ABSL_GUARDED_BY(mu_);
   absl::Time session_started_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  v1::TrainResponse last_response_ ABSL_GUARDED_BY(mu_);
-  std::string failed_ ABSL_GUARDED_BY(mu_);     // why the session is FAILED; empty = it is not
   clients::WeightPublisher publisher_;          // keeps one channel per target between publishes
   metrics::CounterFamily* requests_ = nullptr;  // {rpc, code}
   metrics::Histogram* step_seconds_ = nullptr;

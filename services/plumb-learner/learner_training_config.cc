@@ -1,0 +1,413 @@
+// plumb.v1.TrainingConfig -> learner::SessionOptions: the defaults of SessionOptions::Defaults,
+// then what the config sets, enum by enum; options the learner does not implement are
+// UNIMPLEMENTED naming the field. Value ranges are SessionOptions::Validate's.
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+#include "services/plumb-learner/learner_proto_conversion.h"
+
+namespace plumb::learner {
+namespace {
+
+absl::Status Field(const std::string& name, const std::string& problem) {
+  return absl::InvalidArgumentError(absl::StrCat("config.", name, ": ", problem));
+}
+
+// The learner's SFT (and rejection sampling's) loss is the token mean over completion tokens,
+// without label smoothing; a config asking for anything else is refused, not ignored.
+absl::Status CheckSft(const v1::SftConfig& p, const std::string& path) {
+  auto unsupported = [&](const char* field, const char* what) {
+    return absl::UnimplementedError(absl::StrCat("config.", path, ".", field, ": ", what,
+                                                 " is not supported by plumb-learner; leave it "
+                                                 "unset"));
+  };
+  if (p.train_on_prompt()) return unsupported("train_on_prompt", "a loss on prompt tokens");
+  if (p.label_smoothing() != 0) return unsupported("label_smoothing", "label smoothing");
+  if (p.loss_aggregation() != v1::LOSS_AGGREGATION_UNSPECIFIED &&
+      p.loss_aggregation() != v1::LOSS_AGGREGATION_TOKEN_MEAN) {
+    return unsupported("loss_aggregation", "an aggregation other than TOKEN_MEAN");
+  }
+  return absl::OkStatus();
+}
+
+void ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
+  o->optimizer.lr = p.learning_rate() == 0 ? 1e-5 : p.learning_rate();
+  if (p.has_beta1()) o->optimizer.beta1 = p.beta1();
+  if (p.has_beta2()) o->optimizer.beta2 = p.beta2();
+  if (p.epsilon() != 0) o->optimizer.eps = p.epsilon();
+  o->optimizer.weight_decay = p.weight_decay();
+  switch (p.schedule()) {
+    case v1::LR_SCHEDULE_LINEAR:
+      o->schedule.kind = "linear";
+      break;
+    case v1::LR_SCHEDULE_COSINE:
+      o->schedule.kind = "cosine";
+      break;
+    default:
+      o->schedule.kind = "constant";
+  }
+  o->schedule.warmup_steps = p.warmup_steps();
+  o->schedule.min_lr_ratio = p.min_lr_ratio();
+  o->total_steps = p.total_steps();
+  o->max_grad_norm = p.has_max_grad_norm() ? p.max_grad_norm() : 1.0;
+  // 0 = none; a negative count is kept so that Validate names it.
+  o->gradient_accumulation_steps =
+      p.gradient_accumulation_steps() == 0 ? 1 : p.gradient_accumulation_steps();
+}
+
+LossAggregation ReadAggregation(v1::LossAggregation a, LossAggregation unset) {
+  switch (a) {
+    case v1::LOSS_AGGREGATION_TOKEN_MEAN:
+      return LossAggregation::kTokenMean;
+    case v1::LOSS_AGGREGATION_SEQUENCE_MEAN:
+      return LossAggregation::kSequenceMean;
+    case v1::LOSS_AGGREGATION_TOKEN_SUM_NORM:
+      return LossAggregation::kTokenSumNorm;
+    default:
+      return unset;
+  }
+}
+
+Whitening ReadWhitening(v1::Whitening w, Whitening unset) {
+  switch (w) {
+    case v1::WHITENING_NONE:
+      return Whitening::kNone;
+    case v1::WHITENING_MEAN_STD:
+      return Whitening::kMeanStd;
+    case v1::WHITENING_STD_ONLY:
+      return Whitening::kStdOnly;
+    default:
+      return unset;
+  }
+}
+
+void ReadShaping(const v1::RewardShaping& p, RewardShapingOptions* o) {
+  if (p.has_reward_clip()) o->reward_clip = p.reward_clip();
+  if (p.has_no_eos_penalty()) o->no_eos_penalty = p.no_eos_penalty();
+  o->reward_whitening = ReadWhitening(p.reward_whitening(), Whitening::kNone);
+}
+
+void ReadKl(const v1::KlConfig& kl, KlOptions* o) {
+  switch (kl.estimator()) {
+    case v1::KL_ESTIMATOR_K1:
+      o->estimator = algorithms::KlEstimator::kK1;
+      break;
+    case v1::KL_ESTIMATOR_K2:
+      o->estimator = algorithms::KlEstimator::kK2;
+      break;
+    case v1::KL_ESTIMATOR_K3:
+      o->estimator = algorithms::KlEstimator::kK3;
+      break;
+    default:
+      break;  // the algorithm's default, already in *o
+  }
+  if (kl.placement() == v1::KL_PLACEMENT_LOSS) o->in_loss = true;
+  if (kl.placement() == v1::KL_PLACEMENT_REWARD) o->in_loss = false;
+  if (kl.has_coef()) o->coef = kl.coef();
+}
+
+absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
+  const double clip = p.clip_range() == 0 ? 0.2 : p.clip_range();
+  o->clip_low = p.has_clip_range_low() ? p.clip_range_low() : clip;
+  o->clip_high = p.has_clip_range_high() ? p.clip_range_high() : clip;
+  if (p.has_dual_clip()) o->dual_clip = p.dual_clip();
+  if (p.has_value_clip_range()) {
+    o->value_clip =
+        p.value_clip_range() == 0 ? std::nullopt : std::optional<double>(p.value_clip_range());
+  }
+  if (p.has_gamma()) o->gamma = p.gamma();
+  if (p.has_gae_lambda()) o->lambda = p.gae_lambda();
+  KlOptions kl;
+  kl.coef = o->kl_coef;
+  ReadKl(p.kl(), &kl);
+  o->kl_estimator = kl.estimator;
+  o->kl_in_loss = kl.in_loss;
+  o->kl_coef = kl.coef;
+  if (p.kl().has_adaptive()) {
+    o->kl_target = p.kl().adaptive().target();
+    o->kl_horizon = p.kl().adaptive().horizon();
+  }
+  o->epochs = p.epochs() == 0 ? 4 : p.epochs();
+  o->minibatch_size = p.minibatch_size();
+  if (p.has_value_loss_coef()) o->value_loss_coef = p.value_loss_coef();
+  o->entropy_coef = p.entropy_coef();
+  if (p.advantage_whitening() == v1::WHITENING_STD_ONLY) {
+    return Field("ppo.advantage_whitening", "PPO whitens with MEAN_STD or NONE");
+  }
+  o->whiten_advantages = p.advantage_whitening() != v1::WHITENING_NONE;
+  ReadShaping(p.reward_shaping(), &o->shaping);
+  o->aggregation = ReadAggregation(p.loss_aggregation(), LossAggregation::kTokenMean);
+  o->separate_critic = p.critic() == v1::CRITIC_KIND_SEPARATE;
+  if (p.has_critic_learning_rate()) o->critic_learning_rate = p.critic_learning_rate();
+  if (p.has_early_stop_kl()) o->early_stop_kl = p.early_stop_kl();
+  o->recompute_behavior_logprobs = p.recompute_behavior_logprobs();
+  return absl::OkStatus();
+}
+
+void ReadEpochs(int epochs, int minibatch, CriticFreeOptions* o) {
+  o->epochs = epochs == 0 ? 1 : epochs;
+  o->minibatch_size = minibatch;
+}
+
+void ReadGrpo(const v1::GrpoConfig& p, CriticFreeOptions* o) {
+  const double clip = p.clip_range() == 0 ? 0.2 : p.clip_range();
+  o->clip_low = p.has_clip_range_low() ? p.clip_range_low() : clip;
+  o->clip_high = p.has_clip_range_high() ? p.clip_range_high() : clip;
+  ReadKl(p.kl(), &o->kl);  // over GRPO's defaults (SessionOptions::Defaults)
+  ReadEpochs(p.epochs(), p.minibatch_size(), o);
+  o->scale_by_group_std = !p.has_scale_by_group_std() || p.scale_by_group_std();
+  o->aggregation = ReadAggregation(p.loss_aggregation(), o->aggregation);
+  ReadShaping(p.reward_shaping(), &o->shaping);
+}
+
+void ReadRloo(const v1::RlooConfig& p, CriticFreeOptions* o) {
+  if (p.has_clip_range()) o->clip_low = o->clip_high = p.clip_range();
+  ReadKl(p.kl(), &o->kl);
+  ReadEpochs(p.epochs(), p.minibatch_size(), o);
+  o->advantage_whitening = ReadWhitening(p.advantage_whitening(), Whitening::kNone);
+  o->aggregation = ReadAggregation(p.loss_aggregation(), LossAggregation::kTokenMean);
+  ReadShaping(p.reward_shaping(), &o->shaping);
+}
+
+void ReadReinforce(const v1::ReinforceConfig& p, CriticFreeOptions* o) {
+  ReadKl(p.kl(), &o->kl);
+  switch (p.baseline()) {
+    case v1::BASELINE_KIND_BATCH_MEAN:
+      o->baseline = BaselineKind::kBatchMean;
+      break;
+    case v1::BASELINE_KIND_NONE:
+      o->baseline = BaselineKind::kNone;
+      break;
+    default:
+      o->baseline = BaselineKind::kMovingAverage;
+  }
+  if (p.has_baseline_decay()) o->baseline_decay = p.baseline_decay();
+  o->advantage_whitening = ReadWhitening(p.advantage_whitening(), Whitening::kNone);
+  o->aggregation = ReadAggregation(p.loss_aggregation(), LossAggregation::kTokenMean);
+  ReadShaping(p.reward_shaping(), &o->shaping);
+}
+
+absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, SessionOptions* o) {
+  algorithms::DpoOptions& d = o->dpo;
+  d.beta = p.has_beta() ? p.beta() : 0.1;
+  switch (p.loss_type()) {
+    case v1::DPO_LOSS_TYPE_IPO:
+      d.loss_type = "ipo";
+      break;
+    case v1::DPO_LOSS_TYPE_HINGE:
+      d.loss_type = "hinge";
+      break;
+    case v1::DPO_LOSS_TYPE_SIGMOID:
+      d.loss_type = "sigmoid";
+      break;
+    default:
+      d.loss_type = algorithm == v1::ALGORITHM_IPO ? "ipo" : "sigmoid";
+  }
+  if (algorithm == v1::ALGORITHM_IPO && d.loss_type != "ipo") {
+    return Field("dpo.loss_type", "ALGORITHM_IPO takes the IPO loss");
+  }
+  if (algorithm == v1::ALGORITHM_CDPO && d.loss_type != "sigmoid") {
+    return Field("dpo.loss_type", "ALGORITHM_CDPO takes the sigmoid loss");
+  }
+  d.label_smoothing = p.label_smoothing();
+  if (algorithm == v1::ALGORITHM_CDPO && d.label_smoothing == 0) d.label_smoothing = 0.1;
+  d.reference_free = p.reference_free();
+  if (p.has_ipo_length_normalize()) d.ipo_log_ratio = p.ipo_length_normalize() ? "mean" : "sum";
+  o->dpo_sft_weight = p.sft_weight();
+  return absl::OkStatus();
+}
+
+absl::Status ReadLora(const v1::LoraConfig& p, SessionOptions* o) {
+  if (p.dropout() != 0) {
+    return absl::UnimplementedError(
+        "config.lora.dropout: adapter dropout is not supported; leave it 0");
+  }
+  if (p.publish_adapters_only()) {
+    return absl::UnimplementedError(
+        "config.lora.publish_adapters_only: the model services load merged weights only; "
+        "leave it false (the learner merges the adapters when it publishes)");
+  }
+  model::LoraOptions lora;
+  lora.rank = p.rank();
+  lora.alpha = p.has_alpha() ? p.alpha() : p.rank();
+  if (p.target_modules_size() > 0) {
+    lora.target_modules.assign(p.target_modules().begin(), p.target_modules().end());
+  } else {
+    lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj"};
+  }
+  o->lora = lora;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+// The core's algorithm of a TrainingConfig's (DPO, IPO and cDPO are one, with other losses).
+std::optional<Algorithm> AlgorithmOf(v1::Algorithm a) {
+  switch (a) {
+    case v1::ALGORITHM_SFT:
+      return Algorithm::kSft;
+    case v1::ALGORITHM_REWARD_MODEL:
+      return Algorithm::kRewardModel;
+    case v1::ALGORITHM_PPO:
+      return Algorithm::kPpo;
+    case v1::ALGORITHM_GRPO:
+      return Algorithm::kGrpo;
+    case v1::ALGORITHM_RLOO:
+      return Algorithm::kRloo;
+    case v1::ALGORITHM_REINFORCE_BASELINE:
+      return Algorithm::kReinforce;
+    case v1::ALGORITHM_REJECTION_SAMPLING_SFT:
+      return Algorithm::kRejectionSamplingSft;
+    case v1::ALGORITHM_DPO:
+    case v1::ALGORITHM_IPO:
+    case v1::ALGORITHM_CDPO:
+      return Algorithm::kDpo;
+    case v1::ALGORITHM_KTO:
+      return Algorithm::kKto;
+    case v1::ALGORITHM_ORPO:
+      return Algorithm::kOrpo;
+    case v1::ALGORITHM_SIMPO:
+      return Algorithm::kSimpo;
+    case v1::ALGORITHM_RRHF:
+      return Algorithm::kRrhf;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& c) {
+  const std::optional<Algorithm> algorithm = AlgorithmOf(c.algorithm());
+  SessionOptions o = SessionOptions::Defaults(algorithm.value_or(Algorithm::kSft));
+  using Config = v1::TrainingConfig;
+  Config::AlgorithmConfigCase expected = Config::ALGORITHM_CONFIG_NOT_SET;
+  switch (c.algorithm()) {
+    case v1::ALGORITHM_UNSPECIFIED:
+      return Field("algorithm", "is required");
+    case v1::ALGORITHM_SFT:
+      o.algorithm = Algorithm::kSft;
+      expected = Config::kSft;
+      RETURN_IF_ERROR(CheckSft(c.sft(), "sft"));
+      break;
+    case v1::ALGORITHM_REWARD_MODEL: {
+      o.algorithm = Algorithm::kRewardModel;
+      expected = Config::kRewardModel;
+      const v1::RewardModelConfig& r = c.reward_model();
+      o.reward_model.use_margin = r.use_margin();
+      if (r.has_margin_scale()) o.reward_model.margin_scale = r.margin_scale();
+      o.reward_model.center_rewards_coef = r.center_rewards_coef();
+      break;
+    }
+    case v1::ALGORITHM_PPO:
+      o.algorithm = Algorithm::kPpo;
+      expected = Config::kPpo;
+      RETURN_IF_ERROR(ReadPpo(c.ppo(), &o.ppo));
+      break;
+    case v1::ALGORITHM_GRPO:
+      o.algorithm = Algorithm::kGrpo;
+      expected = Config::kGrpo;
+      ReadGrpo(c.grpo(), &o.critic_free);
+      break;
+    case v1::ALGORITHM_RLOO:
+      o.algorithm = Algorithm::kRloo;
+      expected = Config::kRloo;
+      ReadRloo(c.rloo(), &o.critic_free);
+      break;
+    case v1::ALGORITHM_REINFORCE_BASELINE:
+      o.algorithm = Algorithm::kReinforce;
+      expected = Config::kReinforce;
+      ReadReinforce(c.reinforce(), &o.critic_free);
+      break;
+    case v1::ALGORITHM_REJECTION_SAMPLING_SFT: {
+      o.algorithm = Algorithm::kRejectionSamplingSft;
+      expected = Config::kRejectionSampling;
+      const v1::RejectionSamplingConfig& r = c.rejection_sampling();
+      RETURN_IF_ERROR(CheckSft(r.sft(), "rejection_sampling.sft"));
+      o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
+      if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
+      o.rejection_sampling.drop_truncated = r.drop_truncated();
+      break;
+    }
+    case v1::ALGORITHM_DPO:
+    case v1::ALGORITHM_IPO:
+    case v1::ALGORITHM_CDPO:
+      o.algorithm = Algorithm::kDpo;
+      expected = Config::kDpo;
+      RETURN_IF_ERROR(ReadDpo(c.algorithm(), c.dpo(), &o));
+      break;
+    case v1::ALGORITHM_KTO: {
+      o.algorithm = Algorithm::kKto;
+      expected = Config::kKto;
+      const v1::KtoConfig& k = c.kto();
+      if (k.has_beta()) o.kto.beta = k.beta();
+      if (k.has_desirable_weight()) o.kto.desirable_weight = k.desirable_weight();
+      if (k.has_undesirable_weight()) o.kto.undesirable_weight = k.undesirable_weight();
+      o.kto_reference_point = k.reference_point() == v1::KTO_REFERENCE_POINT_ZERO
+                                  ? KtoReferencePoint::kZero
+                                  : KtoReferencePoint::kBatchMismatched;
+      break;
+    }
+    case v1::ALGORITHM_ORPO:
+      o.algorithm = Algorithm::kOrpo;
+      expected = Config::kOrpo;
+      if (c.orpo().has_odds_ratio_weight()) o.orpo_weight = c.orpo().odds_ratio_weight();
+      break;
+    case v1::ALGORITHM_SIMPO: {
+      o.algorithm = Algorithm::kSimpo;
+      expected = Config::kSimpo;
+      const v1::SimpoConfig& p = c.simpo();
+      o.simpo.beta = p.has_beta() ? p.beta() : 2.0;
+      if (p.has_gamma()) o.simpo.gamma = p.gamma();
+      o.simpo.label_smoothing = p.label_smoothing();
+      o.simpo.cpo_alpha = p.sft_weight();
+      break;
+    }
+    case v1::ALGORITHM_RRHF: {
+      o.algorithm = Algorithm::kRrhf;
+      expected = Config::kRrhf;
+      const v1::RrhfConfig& p = c.rrhf();
+      if (p.has_sft_weight()) o.rrhf_sft_weight = p.sft_weight();
+      o.rrhf.length_penalty = (!p.has_length_normalize() || p.length_normalize()) ? 1.0 : 0.0;
+      break;
+    }
+    default:
+      return Field("algorithm", absl::StrCat("unknown value ", c.algorithm()));
+  }
+  if (c.algorithm_config_case() != Config::ALGORITHM_CONFIG_NOT_SET &&
+      c.algorithm_config_case() != expected) {
+    return Field("algorithm_config", "holds another algorithm's config");
+  }
+  ReadOptimizer(c.optimizer(), &o);
+  if (c.has_lora()) RETURN_IF_ERROR(ReadLora(c.lora(), &o));
+  switch (c.precision()) {
+    case v1::PRECISION_UNSPECIFIED:
+    case v1::PRECISION_FP32:
+      break;
+    case v1::PRECISION_BF16_MIXED:
+      o.bf16_mixed = true;
+      break;
+    case v1::PRECISION_BF16:
+      o.dtype = "bfloat16";
+      break;
+    case v1::PRECISION_FP16_MIXED:
+      return Field("precision",
+                   "PRECISION_FP16_MIXED needs a CUDA device; this learner runs "
+                   "on the CPU (use PRECISION_BF16_MIXED)");
+    default:
+      return Field("precision", absl::StrCat("unknown value ", c.precision()));
+  }
+  o.gradient_checkpointing = c.gradient_checkpointing();
+  o.micro_batch_size = c.micro_batch_size();
+  o.max_sequence_length = c.max_sequence_length();
+  if (c.has_max_policy_lag()) o.max_policy_lag = c.max_policy_lag();
+  o.seed = c.seed();
+  RETURN_IF_ERROR(o.Validate());
+  return o;
+}
+
+}  // namespace plumb::learner
