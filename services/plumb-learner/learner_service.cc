@@ -27,41 +27,6 @@ namespace plumb::learner {
 
 using Clock = std::chrono::steady_clock;
 
-LearnerService::LearnerService(LearnerCore* core, metrics::Registry* registry,
-                               PublishOptions publish, Replicator* replicator)
-    : core_(core),
-      replicator_(replicator),
-      publish_(std::move(publish)),
-      ledger_(core->world_size()),
-      publisher_(publish_.client) {
-  requests_ = registry
-                  ->AddCounter("plumb_learner_requests_total", "Learner RPCs by result code.",
-                               {"rpc", "code"})
-                  .value();
-  step_seconds_ = &registry->AddHistogram("plumb_learner_train_seconds", "Train call duration.")
-                       .value()
-                       ->WithLabels({});
-  losses_ = registry->AddGauge("plumb_learner_loss", "Loss terms of the last Train call.", {"term"})
-                .value();
-  auto gauge = [&](const char* name, const char* help) {
-    return &registry->AddGauge(name, help).value()->WithLabels({});
-  };
-  kl_ = gauge("plumb_learner_kl", "Mean sequence KL to the reference in the last PPO batch.");
-  reward_ = gauge("plumb_learner_reward_mean", "Mean reward of the last experience batch.");
-  grad_norm_ = gauge("plumb_learner_grad_norm", "Gradient norm before clipping, last step.");
-  version_ = gauge("plumb_learner_policy_version", "Policy version of the active session.");
-  sync_seconds_ = &registry
-                       ->AddHistogram("plumb_learner_weight_sync_seconds",
-                                      "Seconds to publish weights to one target.")
-                       .value()
-                       ->WithLabels({});
-  sync_bytes_ = &registry
-                     ->AddCounter("plumb_learner_weight_sync_bytes_total",
-                                  "Weight bytes published to targets.")
-                     .value()
-                     ->WithLabels({});
-}
-
 absl::Status LearnerService::Replicated(Command command, const std::string& id,
                                         const google::protobuf::Message& request,
                                         const std::function<void()>& local) {
@@ -70,44 +35,6 @@ absl::Status LearnerService::Replicated(Command command, const std::string& id,
     return absl::OkStatus();
   }
   return replicator_->Run(command, id, &request, local);
-}
-
-void LearnerService::FillModel(v1::ModelInfo* info, v1::ModelInfo* critic) {
-  const std::optional<ModelDescription> model = core_->Model();
-  const std::optional<SessionStatus> status = core_->Status();
-  if (!model.has_value() || !status.has_value()) return;
-  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
-  {
-    absl::MutexLock lock(&mu_);
-    tokenizer = tokenizer_;
-  }
-  weights::FillModelInfo({.config = &model->config,
-                          .dtype = model->dtype,
-                          .device = model->device,
-                          .version = status->policy_version,
-                          .weights_source = model->source,
-                          .loaded = model->loaded,
-                          .tokenizer = tokenizer.get()},
-                         info);
-  if (critic != nullptr && model->critic.has_value()) {
-    weights::FillModelInfo({.config = &*model->critic,
-                            .dtype = model->dtype,
-                            .device = model->device,
-                            .version = status->policy_version,
-                            .weights_source = model->critic_source,
-                            .loaded = model->loaded,
-                            .tokenizer = tokenizer.get()},
-                           critic);
-  }
-}
-
-void LearnerService::RecordStats(const TrainStats& stats) {
-  for (const auto& [term, value] : stats.losses) losses_->WithLabels({term}).Set(value);
-  if (stats.kl.has_value()) kl_->Set(*stats.kl);
-  if (stats.reward_mean.has_value()) reward_->Set(*stats.reward_mean);
-  grad_norm_->Set(stats.grad_norm);
-  version_->Set(static_cast<double>(stats.policy_version));
-  step_seconds_->Observe(stats.seconds);
 }
 
 grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
@@ -342,37 +269,6 @@ grpc::Status LearnerService::EndSession(grpc::ServerContext* /*context*/,
       .Increment();
   if (!version.ok()) return rpc::ToGrpcStatus(version.status());
   response->set_policy_version(*version);
-  return grpc::Status::OK;
-}
-
-grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
-                                     const v1::LearnerGetInfoRequest* /*request*/,
-                                     v1::LearnerGetInfoResponse* response) {
-  service::FillServerInfo(response->mutable_server());
-  if (std::optional<SessionStatus> status = core_->Status()) {
-    v1::SessionInfo* session = response->mutable_session();
-    session->set_session_id(status->id);
-    session->set_state(ledger_.training() ? v1::SESSION_STATE_TRAINING : v1::SESSION_STATE_READY);
-    session->set_policy_version(status->policy_version);
-    session->set_optimizer_steps(status->optimizer_steps);
-    session->set_train_calls(status->train_calls);
-    absl::MutexLock lock(&mu_);
-    *session->mutable_config() = config_;
-    session->mutable_labels()->insert(labels_.begin(), labels_.end());
-    *session->mutable_start_time() = weights::ToProtoTime(session_started_);
-    session->set_last_sequence(ledger_.last_sequence());
-    if (const std::string failure = ledger_.failure(); !failure.empty()) {
-      session->set_state(v1::SESSION_STATE_FAILED);
-      session->set_error(failure);
-    }
-  }
-  FillModel(response->mutable_model(), response->mutable_critic());
-  if (response->critic().architecture().empty()) response->clear_critic();
-  response->set_world_size(core_->world_size());
-  response->set_distributed_backend("gloo");
-  for (int a = v1::ALGORITHM_SFT; a <= v1::ALGORITHM_RRHF; ++a) {
-    response->add_supported_algorithms(static_cast<v1::Algorithm>(a));
-  }
   return grpc::Status::OK;
 }
 

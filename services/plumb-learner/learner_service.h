@@ -38,9 +38,12 @@ struct PublishOptions {
 class LearnerService final : public v1::Learner::Service {
  public:
   // `replicator` (not owned; null = one process) replays state-changing calls on the other
-  // data-parallel ranks.
-  LearnerService(LearnerCore* core, metrics::Registry* registry, PublishOptions publish,
-                 Replicator* replicator = nullptr);
+  // data-parallel ranks. A metric `registry` refuses (a name taken with other labels) is the
+  // error, at start-up.
+  static absl::StatusOr<std::unique_ptr<LearnerService>> Create(LearnerCore* core,
+                                                                metrics::Registry* registry,
+                                                                PublishOptions publish,
+                                                                Replicator* replicator = nullptr);
 
   grpc::Status StartSession(grpc::ServerContext* context, const v1::StartSessionRequest* request,
                             v1::StartSessionResponse* response) override;
@@ -61,6 +64,8 @@ class LearnerService final : public v1::Learner::Service {
                        v1::LearnerGetInfoResponse* response) override;
 
  private:
+  LearnerService(LearnerCore* core, PublishOptions publish, Replicator* replicator);
+  absl::Status RegisterMetrics(metrics::Registry* registry);
   void RecordStats(const TrainStats& stats);
   // The active session's ModelInfo (weights::FillModelInfo, as every model service fills it),
   // and its separate critic's when it has one and `critic` is not null.

@@ -21,7 +21,9 @@ class LearnerAdapterTest : public LearnerCoreTest {
  protected:
   LearnerAdapterTest()
       : core_(TestStorage()),
-        service_(&core_, &registry_, PublishOptions{.targets = {"127.0.0.1:1"}}) {}
+        created_(
+            LearnerService::Create(&core_, &registry_, PublishOptions{.targets = {"127.0.0.1:1"}})),
+        service_(*created_.value()) {}
 
   std::string StartSft() {
     v1::StartSessionRequest request;
@@ -48,7 +50,8 @@ class LearnerAdapterTest : public LearnerCoreTest {
 
   metrics::Registry registry_;
   LearnerCore core_;
-  LearnerService service_;
+  absl::StatusOr<std::unique_ptr<LearnerService>> created_;
+  LearnerService& service_;
 };
 
 TEST_F(LearnerAdapterTest, ABadConfigIsRefusedNamingTheFieldAndNoSessionStarts) {
@@ -105,6 +108,16 @@ TEST_F(LearnerAdapterTest, WeightsGoOnlyToAllowedTargetsListedOnce) {
   EXPECT_EQ(twice.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(twice.error_message(), HasSubstr("listed twice"));
   EXPECT_EQ(publish({}).error_code(), grpc::INVALID_ARGUMENT);
+}
+
+TEST_F(LearnerAdapterTest, AMetricTheRegistryRefusesIsAnErrorAtStartUpNotACrash) {
+  metrics::Registry taken;
+  // The name the service wants, already registered with other labels.
+  ASSERT_TRUE(taken.AddCounter("plumb_learner_requests_total", "x", {"other"}).ok());
+  absl::StatusOr<std::unique_ptr<LearnerService>> service =
+      LearnerService::Create(&core_, &taken, PublishOptions{});
+  EXPECT_FALSE(service.ok());
+  EXPECT_THAT(service.status().message(), HasSubstr("plumb_learner_requests_total"));
 }
 
 TEST(TrainCallLedgerTest, OneTrainAtATimeAndALostRankFailsTheSessionUntilRecovered) {

@@ -72,11 +72,15 @@ int Main(int argc, char** argv) {
   }
   plumb::learner::Replicator replicator(world->get(), absl::Seconds(timeout_seconds) / 4);
   plumb::metrics::Registry registry;
-  plumb::learner::LearnerService service(
-      &core, &registry,
-      plumb::learner::PublishOptions{learner.publish_targets, learner.publish_client}, &replicator);
+  absl::StatusOr<std::unique_ptr<plumb::learner::LearnerService>> service =
+      plumb::learner::LearnerService::Create(
+          &core, &registry,
+          plumb::learner::PublishOptions{learner.publish_targets, learner.publish_client},
+          &replicator);
+  if (!service.ok()) return Fail(1, service.status());
   const int code = plumb::service::ServeUntilSignal(
-      *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(&service)}, &registry);
+      *config, "plumb-learner", {plumb::rpc::Hosted<plumb::v1::Learner>(service->get())},
+      &registry);
   replicator.Shutdown();
   return code;
 }
