@@ -100,7 +100,7 @@ struct CriticFreeOptions {
   LossAggregation aggregation = LossAggregation::kTokenMean;
 };
 
-struct RewardModelOptions {
+struct RewardModelTrainingOptions {
   bool use_margin = false;
   double margin_scale = 1.0;
   double center_rewards_coef = 0.0;
@@ -126,7 +126,7 @@ struct SessionOptions {
   algorithms::SimpoOptions simpo;
   algorithms::RrhfOptions rrhf;
   double rrhf_sft_weight = 1.0;
-  RewardModelOptions reward_model;
+  RewardModelTrainingOptions reward_model;
   RejectionSamplingOptions rejection_sampling;
   int gradient_accumulation_steps = 1;     // offline algorithms: Train calls per step
   std::optional<uint64_t> max_policy_lag;  // on-policy algorithms

@@ -12,7 +12,7 @@
 namespace plumb::train {
 namespace {
 
-class KtoObjective : public Objective {
+class KtoObjective : public TrainingObjective {
  public:
   KtoObjective(const ObjectiveOptions& options, ObjectiveModels models,
                const ExampleEncoder* encoder)
@@ -106,8 +106,9 @@ class KtoObjective : public Objective {
 
 }  // namespace
 
-std::unique_ptr<Objective> MakeKtoObjective(const ObjectiveOptions& options, ObjectiveModels models,
-                                            const ExampleEncoder* encoder) {
+std::unique_ptr<TrainingObjective> MakeKtoObjective(const ObjectiveOptions& options,
+                                                    ObjectiveModels models,
+                                                    const ExampleEncoder* encoder) {
   return std::make_unique<KtoObjective>(options, models, encoder);
 }
 

@@ -32,9 +32,9 @@ struct StepContext {
   bool bf16_autocast = false;
 };
 
-class Objective {
+class TrainingObjective {
  public:
-  virtual ~Objective() = default;
+  virtual ~TrainingObjective() = default;
 
   // Forward and backward over this rank's slice in micro-batches; gradients accumulate in the
   // policy's parameters. Statistics go to *stats (per-rank sums; the loop reduces them).

@@ -9,18 +9,22 @@
 
 namespace plumb::train {
 
-std::unique_ptr<Objective> MakeSftObjective(const SftOptions& options, ObjectiveModels models,
-                                            const ExampleEncoder* encoder);
-std::unique_ptr<Objective> MakeRewardModelObjective(const RewardModelOptions& options,
+std::unique_ptr<TrainingObjective> MakeSftObjective(const SftOptions& options,
                                                     ObjectiveModels models,
                                                     const ExampleEncoder* encoder);
+std::unique_ptr<TrainingObjective> MakeRewardModelObjective(
+    const RewardModelObjectiveOptions& options, ObjectiveModels models,
+    const ExampleEncoder* encoder);
 // dpo, orpo and simpo: objectives on (chosen, rejected) log-probs of the policy.
-std::unique_ptr<Objective> MakePairObjective(const ObjectiveOptions& options,
-                                             ObjectiveModels models, const ExampleEncoder* encoder);
-std::unique_ptr<Objective> MakeKtoObjective(const ObjectiveOptions& options, ObjectiveModels models,
-                                            const ExampleEncoder* encoder);
-std::unique_ptr<Objective> MakeRrhfObjective(const ObjectiveOptions& options,
-                                             ObjectiveModels models, const ExampleEncoder* encoder);
+std::unique_ptr<TrainingObjective> MakePairObjective(const ObjectiveOptions& options,
+                                                     ObjectiveModels models,
+                                                     const ExampleEncoder* encoder);
+std::unique_ptr<TrainingObjective> MakeKtoObjective(const ObjectiveOptions& options,
+                                                    ObjectiveModels models,
+                                                    const ExampleEncoder* encoder);
+std::unique_ptr<TrainingObjective> MakeRrhfObjective(const ObjectiveOptions& options,
+                                                     ObjectiveModels models,
+                                                     const ExampleEncoder* encoder);
 
 }  // namespace plumb::train
 

@@ -13,7 +13,7 @@
 
 namespace plumb::train {
 
-struct RewardModelOptions {
+struct RewardModelObjectiveOptions {
   int64_t output_index = 0;   // which reward-head output this model trains
   bool use_margin = true;     // subtract the pair's Llama 2 margin when the data has one
   double margin_scale = 1.0;  // the margin subtracted is margin_scale x the pair's margin
@@ -43,7 +43,7 @@ struct ObjectiveOptions {
   algorithms::SimpoOptions simpo;
   algorithms::RrhfOptions rrhf;
   double rrhf_sft_weight = 1.0;  // RRHF: rrhf_weight x rank loss + rrhf_sft_weight x SFT loss
-  RewardModelOptions reward_model;
+  RewardModelObjectiveOptions reward_model;
 };
 
 }  // namespace plumb::train

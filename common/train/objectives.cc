@@ -17,9 +17,9 @@ bool NeedsReference(const ObjectiveOptions& options) {
   return (options.kind == "dpo" && !options.dpo.reference_free) || options.kind == "kto";
 }
 
-absl::StatusOr<std::unique_ptr<Objective>> MakeObjective(const ObjectiveOptions& options,
-                                                         ObjectiveModels models,
-                                                         const ExampleEncoder* encoder) {
+absl::StatusOr<std::unique_ptr<TrainingObjective>> MakeObjective(const ObjectiveOptions& options,
+                                                                 ObjectiveModels models,
+                                                                 const ExampleEncoder* encoder) {
   if (models.policy == nullptr || encoder == nullptr) {
     return absl::InvalidArgumentError("an objective needs a policy model and an encoder");
   }

@@ -38,9 +38,9 @@ struct ObjectiveModels {
 };
 
 // INVALID_ARGUMENT for an unknown kind, invalid algorithm options or a missing model.
-absl::StatusOr<std::unique_ptr<Objective>> MakeObjective(const ObjectiveOptions& options,
-                                                         ObjectiveModels models,
-                                                         const ExampleEncoder* encoder);
+absl::StatusOr<std::unique_ptr<TrainingObjective>> MakeObjective(const ObjectiveOptions& options,
+                                                                 ObjectiveModels models,
+                                                                 const ExampleEncoder* encoder);
 
 }  // namespace plumb::train
 

@@ -49,7 +49,8 @@ class ObjectivesTest : public ::testing::Test {
               Pair("Q3:", " warm calm", " cold", 0.5), Pair("Q4 long prompt:", " joy", " dark")};
   }
 
-  std::vector<at::Tensor> Gradients(Objective& objective, const std::vector<data::Example>& batch,
+  std::vector<at::Tensor> Gradients(TrainingObjective& objective,
+                                    const std::vector<data::Example>& batch,
                                     std::vector<std::pair<int64_t, int64_t>> slices,
                                     int64_t micro) {
     policy_->zero_grad();
@@ -92,7 +93,7 @@ TEST_F(ObjectivesTest, RankSlicesAndMicroBatchesGiveTheWholeBatchGradient) {
     ObjectiveOptions options;
     options.kind = kind;
     options.simpo.cpo_alpha = 0.5;  // exercise SimPO's token-normalised NLL term too
-    absl::StatusOr<std::unique_ptr<Objective>> objective =
+    absl::StatusOr<std::unique_ptr<TrainingObjective>> objective =
         MakeObjective(options, Models(), encoder_.get());
     ASSERT_TRUE(objective.ok()) << objective.status();
     const auto whole = Gradients(**objective, pairs_, {{0, 4}}, 4);
@@ -104,9 +105,9 @@ TEST_F(ObjectivesTest, RankSlicesAndMicroBatchesGiveTheWholeBatchGradient) {
 TEST_F(ObjectivesTest, PackedSftHasTheLossAndGradientOfUnpackedSft) {
   ObjectiveOptions options;
   options.kind = "sft";
-  std::unique_ptr<Objective> plain = *MakeObjective(options, Models(), encoder_.get());
+  std::unique_ptr<TrainingObjective> plain = *MakeObjective(options, Models(), encoder_.get());
   options.sft.packing = true;
-  std::unique_ptr<Objective> packed = *MakeObjective(options, Models(), encoder_.get());
+  std::unique_ptr<TrainingObjective> packed = *MakeObjective(options, Models(), encoder_.get());
   ExpectSameGradients(Gradients(*plain, pairs_, {{0, 4}}, 4),
                       Gradients(*packed, pairs_, {{0, 4}}, 4), "packed sft");
   StatSums a, b;
@@ -125,7 +126,7 @@ TEST_F(ObjectivesTest, KtoMicroBatchesGiveTheWholeBatchGradient) {
   }
   ObjectiveOptions options;
   options.kind = "kto";
-  absl::StatusOr<std::unique_ptr<Objective>> objective =
+  absl::StatusOr<std::unique_ptr<TrainingObjective>> objective =
       MakeObjective(options, Models(), encoder_.get());
   ASSERT_TRUE(objective.ok());
   ExpectSameGradients(Gradients(**objective, batch, {{0, 6}}, 6),
@@ -135,7 +136,7 @@ TEST_F(ObjectivesTest, KtoMicroBatchesGiveTheWholeBatchGradient) {
 TEST_F(ObjectivesTest, DpoGradientRaisesChosenAndLowersRejected) {
   ObjectiveOptions options;
   options.kind = "dpo";
-  std::unique_ptr<Objective> objective = *MakeObjective(options, Models(), encoder_.get());
+  std::unique_ptr<TrainingObjective> objective = *MakeObjective(options, Models(), encoder_.get());
   StatSums before;
   ASSERT_TRUE(objective->Evaluate(pairs_, 4, &before).ok());
   torch::optim::SGD sgd(policy_->parameters(), torch::optim::SGDOptions(0.05));
@@ -153,7 +154,7 @@ TEST_F(ObjectivesTest, DpoGradientRaisesChosenAndLowersRejected) {
 TEST_F(ObjectivesTest, WrongExampleTypesAndMissingModelsAreRefused) {
   ObjectiveOptions options;
   options.kind = "kto";
-  std::unique_ptr<Objective> kto = *MakeObjective(options, Models(), encoder_.get());
+  std::unique_ptr<TrainingObjective> kto = *MakeObjective(options, Models(), encoder_.get());
   std::unique_ptr<World> world = World::Single();
   StepContext ctx{world.get(), &pairs_, 0, 4, 4, false};
   StatSums stats;

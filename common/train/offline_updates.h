@@ -130,7 +130,7 @@ absl::StatusOr<StatSums> RrhfUpdate(model::TransformerImpl& policy,
 // response's last token, divided by the comparisons of the batch.
 absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
                                            const std::vector<RankedItem>& batch,
-                                           const RewardModelOptions& options,
+                                           const RewardModelObjectiveOptions& options,
                                            const UpdateContext& context);
 
 }  // namespace plumb::train

@@ -9,7 +9,7 @@
 namespace plumb::train {
 namespace {
 
-class PairObjective : public Objective {
+class PairObjective : public TrainingObjective {
  public:
   PairObjective(const ObjectiveOptions& options, ObjectiveModels models,
                 const ExampleEncoder* encoder)
@@ -69,9 +69,9 @@ class PairObjective : public Objective {
 
 }  // namespace
 
-std::unique_ptr<Objective> MakePairObjective(const ObjectiveOptions& options,
-                                             ObjectiveModels models,
-                                             const ExampleEncoder* encoder) {
+std::unique_ptr<TrainingObjective> MakePairObjective(const ObjectiveOptions& options,
+                                                     ObjectiveModels models,
+                                                     const ExampleEncoder* encoder) {
   return std::make_unique<PairObjective>(options, models, encoder);
 }
 

@@ -22,7 +22,7 @@ absl::StatusOr<std::vector<RankedItem>> EncodeRanked(const ExampleEncoder& encod
 
 // RRHF and the reward model: ranked groups through `update`.
 template <typename Options, typename Update>
-class RankedObjective : public Objective {
+class RankedObjective : public TrainingObjective {
  public:
   RankedObjective(std::string kind, const Options& options, ObjectiveModels models,
                   const ExampleEncoder* encoder, Update update)
@@ -65,24 +65,24 @@ class RankedObjective : public Objective {
 };
 
 template <typename Options, typename Update>
-std::unique_ptr<Objective> MakeRanked(std::string kind, const Options& options,
-                                      ObjectiveModels models, const ExampleEncoder* encoder,
-                                      Update update) {
+std::unique_ptr<TrainingObjective> MakeRanked(std::string kind, const Options& options,
+                                              ObjectiveModels models, const ExampleEncoder* encoder,
+                                              Update update) {
   return std::make_unique<RankedObjective<Options, Update>>(std::move(kind), options, models,
                                                             encoder, update);
 }
 
 }  // namespace
 
-std::unique_ptr<Objective> MakeRrhfObjective(const ObjectiveOptions& options,
-                                             ObjectiveModels models,
-                                             const ExampleEncoder* encoder) {
+std::unique_ptr<TrainingObjective> MakeRrhfObjective(const ObjectiveOptions& options,
+                                                     ObjectiveModels models,
+                                                     const ExampleEncoder* encoder) {
   return MakeRanked("rrhf", options, models, encoder, &RrhfUpdate);
 }
 
-std::unique_ptr<Objective> MakeRewardModelObjective(const RewardModelOptions& options,
-                                                    ObjectiveModels models,
-                                                    const ExampleEncoder* encoder) {
+std::unique_ptr<TrainingObjective> MakeRewardModelObjective(
+    const RewardModelObjectiveOptions& options, ObjectiveModels models,
+    const ExampleEncoder* encoder) {
   return MakeRanked("reward_model", options, models, encoder, &RewardModelUpdate);
 }
 

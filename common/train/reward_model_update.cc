@@ -14,7 +14,7 @@ namespace plumb::train {
 
 absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
                                            const std::vector<RankedItem>& batch,
-                                           const RewardModelOptions& options,
+                                           const RewardModelObjectiveOptions& options,
                                            const UpdateContext& context) {
   double comparisons = 0;
   for (const RankedItem& group : batch) {

@@ -11,7 +11,7 @@
 namespace plumb::train {
 namespace {
 
-class SftObjective : public Objective {
+class SftObjective : public TrainingObjective {
  public:
   SftObjective(const SftOptions& options, ObjectiveModels models, const ExampleEncoder* encoder)
       : options_(options), models_(models), encoder_(encoder), single_(World::Single()) {
@@ -68,8 +68,9 @@ class SftObjective : public Objective {
 
 }  // namespace
 
-std::unique_ptr<Objective> MakeSftObjective(const SftOptions& options, ObjectiveModels models,
-                                            const ExampleEncoder* encoder) {
+std::unique_ptr<TrainingObjective> MakeSftObjective(const SftOptions& options,
+                                                    ObjectiveModels models,
+                                                    const ExampleEncoder* encoder) {
   return std::make_unique<SftObjective>(options, models, encoder);
 }
 

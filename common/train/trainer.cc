@@ -92,7 +92,7 @@ struct Trainer::State {
   std::unique_ptr<ExampleEncoder> encoder;
   std::unique_ptr<data::JsonlDataset> dataset;
   std::vector<data::Example> eval_examples;
-  std::unique_ptr<Objective> objective;
+  std::unique_ptr<TrainingObjective> objective;
   std::vector<at::Tensor> trainable;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   RunState run;

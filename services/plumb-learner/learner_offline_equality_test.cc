@@ -196,7 +196,7 @@ class LearnerOfflineEqualityTest : public ::testing::Test {
     train::ObjectiveOptions options;
     c.trainer(options);
     model::Transformer policy = Load("policy");
-    absl::StatusOr<std::unique_ptr<train::Objective>> objective =
+    absl::StatusOr<std::unique_ptr<train::TrainingObjective>> objective =
         train::MakeObjective(options, {policy.get(), reference_.get(), false}, encoder_.get());
     EXPECT_TRUE(objective.ok()) << objective.status();
     std::unique_ptr<train::World> world = train::World::Single();

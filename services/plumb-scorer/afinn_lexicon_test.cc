@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "services/plumb-scorer/scorer_options.h"
+#include "services/plumb-scorer/afinn_objective.h"
 
 namespace plumb::scorer {
 namespace {

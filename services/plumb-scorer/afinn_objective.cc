@@ -1,12 +1,11 @@
-// The `afinn` objective: AFINN-165 valence (afinn_lexicon.h) of the response text (context:
-// response) or of what the response adds to the prompt (context: prompt_and_response_delta), the
-// mean rating over matched words and phrases (reduce: mean, the default, so a longer response is
-// not rewarded for length) or their sum (reduce: sum). No match scores 0.
+#include "services/plumb-scorer/afinn_objective.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
 #include "services/plumb-scorer/afinn_lexicon.h"
 #include "services/plumb-scorer/text_objective.h"
 
@@ -15,13 +14,13 @@ namespace {
 
 class AfinnObjective final : public TextObjective {
  public:
-  AfinnObjective(const ObjectiveOptions& options, std::unique_ptr<tokenizer::Tokenizer> tokenizer,
-                 AfinnLexicon lexicon)
-      : TextObjective(options, std::move(tokenizer)),
+  AfinnObjective(const ObjectiveOptions& objective, const AfinnOptions& options,
+                 std::unique_ptr<tokenizer::Tokenizer> tokenizer, AfinnLexicon lexicon)
+      : TextObjective(objective, std::move(tokenizer)),
         lexicon_(std::move(lexicon)),
-        reduce_(options.afinn.reduce),
-        context_(options.afinn.context),
-        source_(options.afinn.lexicon) {}
+        reduce_(options.reduce),
+        context_(options.context),
+        source_(options.lexicon) {}
 
  protected:
   double ScoreText(absl::string_view text) const override {
@@ -59,17 +58,45 @@ class AfinnObjective final : public TextObjective {
   const std::string source_;
 };
 
-}  // namespace
+absl::Status ParseAfinn(config::ConfigMap& m, absl::string_view base_dir, AfinnOptions* o) {
+  RETURN_IF_ERROR(m.Read("lexicon", &o->lexicon));
+  if (o->lexicon.empty()) return m.Error("lexicon", "must name the lexicon file");
+  o->lexicon = ResolveConfigPath(base_dir, o->lexicon);
+  std::string reduce = "mean";
+  RETURN_IF_ERROR(m.ReadChoice("reduce", &reduce, {"mean", "sum"}));
+  o->reduce = reduce == "sum" ? AfinnReduce::kSum : AfinnReduce::kMean;
+  std::string context = "response";
+  RETURN_IF_ERROR(m.ReadChoice("context", &context, {"response", "prompt_and_response_delta"}));
+  o->context =
+      context == "response" ? AfinnContext::kResponse : AfinnContext::kPromptAndResponseDelta;
+  return absl::OkStatus();
+}
 
-absl::StatusOr<std::unique_ptr<Objective>> CreateAfinnObjective(const ObjectiveOptions& options) {
-  absl::StatusOr<AfinnLexicon> lexicon = AfinnLexicon::Load(options.afinn.lexicon);
+absl::StatusOr<std::unique_ptr<ScoringObjective>> CreateAfinn(const ObjectiveOptions& objective,
+                                                              const AfinnOptions& options,
+                                                              int /*max_batch_size*/) {
+  absl::StatusOr<AfinnLexicon> lexicon = AfinnLexicon::Load(options.lexicon);
   if (!lexicon.ok()) {
-    return absl::Status(lexicon.status().code(), absl::StrCat("objective '", options.name,
+    return absl::Status(lexicon.status().code(), absl::StrCat("objective '", objective.name,
                                                               "': ", lexicon.status().message()));
   }
-  absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> tokenizer = LoadObjectiveTokenizer(options);
-  if (!tokenizer.ok()) return tokenizer.status();
-  return std::make_unique<AfinnObjective>(options, *std::move(tokenizer), *std::move(lexicon));
+  ASSIGN_OR_RETURN(std::unique_ptr<tokenizer::Tokenizer> tokenizer,
+                   LoadObjectiveTokenizer(objective));
+  return std::make_unique<AfinnObjective>(objective, options, std::move(tokenizer),
+                                          *std::move(lexicon));
+}
+
+}  // namespace
+
+std::shared_ptr<const ScoringObjectiveKind> AfinnObjectiveKind() {
+  static const auto* const kind =
+      new std::shared_ptr<const ScoringObjectiveKind>(MakeObjectiveKind<AfinnOptions>({
+          .name = "afinn",
+          .category = ObjectiveCategory::kLexicon,
+          .parse = ParseAfinn,
+          .create = CreateAfinn,
+      }));
+  return *kind;
 }
 
 }  // namespace plumb::scorer

@@ -1,30 +1,34 @@
 #include "services/plumb-scorer/objective.h"
 
 #include "absl/strings/str_cat.h"
-#include "services/plumb-scorer/reward_model_objective.h"
-#include "services/plumb-scorer/text_objective.h"
 
 namespace plumb::scorer {
 
-absl::StatusOr<weights::VersionedModel*> Objective::ModelForWeights() {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "objective '", name_, "' is not model-backed (kind ", ObjectiveKindName(Describe().kind),
-      ") and takes no weights; only reward_model objectives do"));
+ScoringObjective::ScoringObjective(const ObjectiveOptions& options)
+    : name_(options.name),
+      kind_(options.kind != nullptr ? options.kind->name : ""),
+      category_(options.kind != nullptr ? options.kind->category : ObjectiveCategory::kRule),
+      mean_(options.mean),
+      stddev_(options.stddev) {}
+
+ObjectiveDescription ScoringObjective::CommonDescription() const {
+  return ObjectiveDescription{
+      .name = name_, .kind = kind_, .category = category_, .mean = mean_, .stddev = stddev_};
 }
 
-absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(const ObjectiveOptions& options,
-                                                           int max_batch_size) {
-  switch (options.kind) {
-    case ObjectiveKind::kRewardModel:
-      return CreateRewardModelObjective(options, max_batch_size);
-    case ObjectiveKind::kAfinn:
-      return CreateAfinnObjective(options);
-    case ObjectiveKind::kLength:
-      return CreateLengthObjective(options);
-    case ObjectiveKind::kFormat:
-      return CreateFormatObjective(options);
+absl::StatusOr<weights::VersionedModel*> ScoringObjective::ModelForWeights() {
+  return absl::FailedPreconditionError(absl::StrCat("objective '", name_,
+                                                    "' is not model-backed (kind ", kind_,
+                                                    ") and takes no weights; only reward_model "
+                                                    "objectives do"));
+}
+
+absl::StatusOr<std::unique_ptr<ScoringObjective>> CreateObjective(const ObjectiveOptions& options,
+                                                                  int max_batch_size) {
+  if (options.kind == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("objective '", options.name, "': no kind set"));
   }
-  return absl::InvalidArgumentError(absl::StrCat("objective '", options.name, "': unknown kind"));
+  return options.kind->create(options, max_batch_size);
 }
 
 }  // namespace plumb::scorer

@@ -1,4 +1,4 @@
-// One named way of scoring a (prompt, response): the interface every objective kind implements,
+// One named way of scoring a (prompt, response): the interface every scoring objective implements,
 // and the plain types the scorer exchanges with its callers.
 //
 // Scoring is two-phase so that a request is rejected before any model work: Prepare checks and
@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/api/scorer_types.h"
+#include "services/plumb-scorer/objective_kind.h"
 #include "services/plumb-scorer/scorer_options.h"
 
 namespace plumb::weights {
@@ -44,14 +45,15 @@ struct ModelDescription {
 
 struct ObjectiveDescription {
   std::string name;
-  ObjectiveKind kind = ObjectiveKind::kAfinn;
+  std::string kind;  // the registered kind's name, e.g. "afinn"
+  ObjectiveCategory category = ObjectiveCategory::kRule;
   std::string description;  // one line, e.g. "AFINN-165 valence, mean over matched words"
   std::optional<ModelDescription> model;
   double mean = 0.0;
   double stddev = 0.0;
 };
 
-class Objective {
+class ScoringObjective {
  public:
   // Items checked and converted by Prepare, bound to the state they will be scored with.
   class Batch {
@@ -61,7 +63,7 @@ class Objective {
     virtual uint64_t generation() const { return 0; }
   };
 
-  virtual ~Objective() = default;
+  virtual ~ScoringObjective() = default;
 
   const std::string& name() const { return name_; }
 
@@ -79,16 +81,25 @@ class Objective {
   virtual absl::StatusOr<weights::VersionedModel*> ModelForWeights();
 
  protected:
-  explicit Objective(std::string name) : name_(std::move(name)) {}
+  // Keeps what every description repeats: the name, the kind, the normalisation.
+  explicit ScoringObjective(const ObjectiveOptions& options);
+
+  // Describe()'s fields every objective fills alike: name, kind, category, mean and stddev.
+  ObjectiveDescription CommonDescription() const;
 
  private:
-  std::string name_;
+  const std::string name_;
+  const std::string kind_;
+  const ObjectiveCategory category_;
+  const double mean_;
+  const double stddev_;
 };
 
-// Builds the objective `options` describes: loads its model, tokenizer or lexicon, compiles
-// its pattern. `max_batch_size` bounds the sequences of one forward pass.
-absl::StatusOr<std::unique_ptr<Objective>> CreateObjective(const ObjectiveOptions& options,
-                                                           int max_batch_size);
+// Builds the objective `options` describes through its kind (objective_kind.h): loads its model,
+// tokenizer or lexicon, compiles its pattern. `max_batch_size` bounds the sequences of one
+// forward pass. INVALID_ARGUMENT when no kind is set.
+absl::StatusOr<std::unique_ptr<ScoringObjective>> CreateObjective(const ObjectiveOptions& options,
+                                                                  int max_batch_size);
 
 }  // namespace plumb::scorer
 

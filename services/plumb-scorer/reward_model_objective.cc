@@ -15,23 +15,24 @@
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/tokenizer/prompt_text.h"
 #include "common/weights/versioned_model.h"
+#include "services/plumb-scorer/objective.h"
 
 namespace plumb::scorer {
 namespace {
 
-struct RewardBatch final : Objective::Batch {
+struct RewardBatch final : ScoringObjective::Batch {
   std::shared_ptr<weights::ModelSnapshot> snapshot;
   std::vector<std::vector<int64_t>> prompts;    // [N][P_i]
   std::vector<std::vector<int64_t>> responses;  // [N][R_i]
   uint64_t generation() const override { return snapshot->generation; }
 };
 
-class RewardModelObjective final : public Objective {
+class RewardModelObjective final : public ScoringObjective {
  public:
-  RewardModelObjective(const ObjectiveOptions& options, int max_batch_size,
-                       std::unique_ptr<tokenizer::Tokenizer> tokenizer,
+  RewardModelObjective(const ObjectiveOptions& objective, const RewardModelScorerOptions& options,
+                       int max_batch_size, std::unique_ptr<tokenizer::Tokenizer> tokenizer,
                        std::unique_ptr<weights::VersionedModel> model)
-      : Objective(options.name),
+      : ScoringObjective(objective),
         options_(options),
         max_batch_size_(max_batch_size),
         tokenizer_(std::move(tokenizer)),
@@ -92,15 +93,14 @@ class RewardModelObjective final : public Objective {
               absl::StrCat("objective '", name(), "': ", scored.status().message()));
         }
         const at::Tensor rewards = snapshot.model->Rewards(scored->last_hidden)
-                                       .select(1, options_.reward_model.output)
+                                       .select(1, options_.output)
                                        .to(torch::kDouble)
                                        .cpu()
                                        .contiguous();  // [B]
         const double* values = rewards.data_ptr<double>();
         for (size_t k = start; k < end; ++k) {
           const double raw = values[k - start];
-          by_position[order[k]] =
-              options_.reward_model.sigmoid ? 1.0 / (1.0 + std::exp(-raw)) : raw;
+          by_position[order[k]] = options_.sigmoid ? 1.0 / (1.0 + std::exp(-raw)) : raw;
         }
       }
     } catch (const c10::Error& e) {
@@ -116,27 +116,22 @@ class RewardModelObjective final : public Objective {
   ObjectiveDescription Describe() const override {
     const std::shared_ptr<weights::ModelSnapshot> snapshot = model_->Current();
     const model::ModelConfig& config = model_->config();
-    return ObjectiveDescription{
-        .name = name(),
-        .kind = ObjectiveKind::kRewardModel,
-        .description = absl::StrCat("reward head output ", options_.reward_model.output,
-                                    options_.reward_model.sigmoid ? " through a sigmoid" : "",
-                                    " at the last token of prompt + response"),
-        .model =
-            ModelDescription{
-                .weights_source = snapshot->source,
-                .vocab_size = config.vocab_size,
-                .context_length = config.max_position_embeddings,
-                .parameter_count = config.ParameterCount(),
-                .num_reward_outputs = config.num_reward_outputs,
-                .version = snapshot->version,
-                .device = snapshot->model->embed_tokens().device().str(),
-                .dtype = c10::toString(snapshot->model->embed_tokens().scalar_type()),
-                .tokenizer = tokenizer_ == nullptr ? "" : tokenizer_->description(),
-            },
-        .mean = options_.mean,
-        .stddev = options_.stddev,
+    ObjectiveDescription description = CommonDescription();
+    description.description = absl::StrCat("reward head output ", options_.output,
+                                           options_.sigmoid ? " through a sigmoid" : "",
+                                           " at the last token of prompt + response");
+    description.model = ModelDescription{
+        .weights_source = snapshot->source,
+        .vocab_size = config.vocab_size,
+        .context_length = config.max_position_embeddings,
+        .parameter_count = config.ParameterCount(),
+        .num_reward_outputs = config.num_reward_outputs,
+        .version = snapshot->version,
+        .device = snapshot->model->embed_tokens().device().str(),
+        .dtype = c10::toString(snapshot->model->embed_tokens().scalar_type()),
+        .tokenizer = tokenizer_ == nullptr ? "" : tokenizer_->description(),
     };
+    return description;
   }
 
   absl::StatusOr<weights::VersionedModel*> ModelForWeights() override { return model_.get(); }
@@ -183,7 +178,7 @@ class RewardModelObjective final : public Objective {
     return ids;
   }
 
-  const ObjectiveOptions options_;
+  const RewardModelScorerOptions options_;
   const int max_batch_size_;
   const std::unique_ptr<tokenizer::Tokenizer> tokenizer_;  // null: ids-only items
   // Swapped whole by LoadWeights streams, as every model-holding service's model is.
@@ -191,47 +186,84 @@ class RewardModelObjective final : public Objective {
 };
 
 absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadModelTokenizer(
-    const ObjectiveOptions& options) {
-  const bool explicit_tokenizer = !options.tokenizer.empty();
-  const std::string& where = explicit_tokenizer ? options.tokenizer : options.reward_model.path;
+    const ObjectiveOptions& objective, const RewardModelScorerOptions& options) {
+  const bool explicit_tokenizer = !objective.tokenizer.empty();
+  const std::string& where = explicit_tokenizer ? objective.tokenizer : options.path;
   absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> loaded = tokenizer::LoadTokenizer(where);
   if (loaded.ok()) return loaded;
   if (!explicit_tokenizer && absl::IsNotFound(loaded.status())) {
     return std::unique_ptr<tokenizer::Tokenizer>();  // a folder without tokenizer files
   }
   return absl::Status(loaded.status().code(),
-                      absl::StrCat("objective '", options.name, "': tokenizer '", where,
+                      absl::StrCat("objective '", objective.name, "': tokenizer '", where,
                                    "': ", loaded.status().message()));
 }
 
-}  // namespace
+absl::Status ParseRewardModel(config::ConfigMap& m, absl::string_view base_dir,
+                              RewardModelScorerOptions* o) {
+  RETURN_IF_ERROR(RequireKey(m, "path", "path: models/rm_help"));
+  RETURN_IF_ERROR(m.Read("path", &o->path));
+  if (o->path.empty()) return m.Error("path", "must name a model folder");
+  o->path = ResolveConfigPath(base_dir, o->path);
+  RETURN_IF_ERROR(m.Read("output", &o->output, config::IntRange{0, 1 << 20}));
+  RETURN_IF_ERROR(m.Read("sigmoid", &o->sigmoid));
+  RETURN_IF_ERROR(m.Read("dtype", &o->dtype));
+  RETURN_IF_ERROR(m.Read("device", &o->device));
+  if (absl::Status placement = model::ParsePlacement(o->dtype, o->device).status();
+      !placement.ok()) {
+    return m.Error(m.Has("device") ? "device" : "dtype", placement.message());
+  }
+  return absl::OkStatus();
+}
 
-absl::StatusOr<std::unique_ptr<Objective>> CreateRewardModelObjective(
-    const ObjectiveOptions& options, int max_batch_size) {
+absl::Status ValidateRewardModel(const RewardModelScorerOptions& o) {
+  if (o.path.empty()) return absl::InvalidArgumentError("path is empty");
+  if (o.output < 0) return absl::InvalidArgumentError("output must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ScoringObjective>> CreateRewardModel(
+    const ObjectiveOptions& objective, const RewardModelScorerOptions& options,
+    int max_batch_size) {
   absl::StatusOr<model::ModelPlacement> placement =
-      model::ParsePlacement(options.reward_model.dtype, options.reward_model.device);
+      model::ParsePlacement(options.dtype, options.device);
   if (!placement.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("objective '", options.name, "': ", placement.status().message()));
+        absl::StrCat("objective '", objective.name, "': ", placement.status().message()));
   }
   absl::StatusOr<std::unique_ptr<weights::VersionedModel>> loaded =
-      weights::VersionedModel::Load(options.reward_model.path, *placement, /*version=*/0);
+      weights::VersionedModel::Load(options.path, *placement, /*version=*/0);
   if (!loaded.ok()) {
-    return absl::Status(loaded.status().code(), absl::StrCat("objective '", options.name,
+    return absl::Status(loaded.status().code(), absl::StrCat("objective '", objective.name,
                                                              "': ", loaded.status().message()));
   }
   // A swap replaces weights only, never the config: the reward head checked here stays.
   const int64_t outputs = (*loaded)->config().num_reward_outputs;
-  if (options.reward_model.output >= outputs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "objective '", options.name, "': output ", options.reward_model.output,
-        " needs a reward head with at least ", options.reward_model.output + 1, " outputs, but ",
-        options.reward_model.path, " has ", outputs, " (plumb_num_reward_outputs in config.json)"));
+  if (options.output >= outputs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("objective '", objective.name, "': output ", options.output,
+                     " needs a reward head with at least ", options.output + 1, " outputs, but ",
+                     options.path, " has ", outputs, " (plumb_num_reward_outputs in config.json)"));
   }
-  absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> tokenizer = LoadModelTokenizer(options);
+  absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> tokenizer =
+      LoadModelTokenizer(objective, options);
   if (!tokenizer.ok()) return tokenizer.status();
-  return std::make_unique<RewardModelObjective>(options, max_batch_size, *std::move(tokenizer),
-                                                *std::move(loaded));
+  return std::make_unique<RewardModelObjective>(objective, options, max_batch_size,
+                                                *std::move(tokenizer), *std::move(loaded));
+}
+
+}  // namespace
+
+std::shared_ptr<const ScoringObjectiveKind> RewardModelObjectiveKind() {
+  static const auto* const kind =
+      new std::shared_ptr<const ScoringObjectiveKind>(MakeObjectiveKind<RewardModelScorerOptions>({
+          .name = "reward_model",
+          .category = ObjectiveCategory::kRewardModel,
+          .parse = ParseRewardModel,
+          .validate = ValidateRewardModel,
+          .create = CreateRewardModel,
+      }));
+  return *kind;
 }
 
 }  // namespace plumb::scorer

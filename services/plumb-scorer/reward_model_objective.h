@@ -1,5 +1,5 @@
-// The `reward_model` objective: the reward head of a Hugging Face model folder (config.json with
-// plumb_num_reward_outputs >= 1), read at the last token of prompt + response. score =
+// The `reward_model` objective kind: the reward head of a Hugging Face model folder (config.json
+// with plumb_num_reward_outputs >= 1), read at the last token of prompt + response. score =
 // Rewards(last_hidden)[output], or its sigmoid when `sigmoid` is set (Llama 2 gates on a
 // probability). Text-only prompts/responses are encoded with the objective's tokenizer (no BOS
 // added, prompt and response encoded separately, as scorer.proto says).
@@ -17,17 +17,27 @@
 #define PLUMB_SERVICES_PLUMB_SCORER_REWARD_MODEL_OBJECTIVE_H_
 
 #include <memory>
+#include <string>
 
-#include "absl/status/statusor.h"
-#include "services/plumb-scorer/objective.h"
+#include "services/plumb-scorer/objective_kind.h"
 
 namespace plumb::scorer {
 
-// Loads the model (LoadHfModel, placed per dtype/device) and its tokenizer: `tokenizer` when
-// set, else the model folder's tokenizer files when present, else none (ids-only items).
+// A scoring objective backed by a reward model. Keys: path (required), output, sigmoid, dtype,
+// device.
+struct RewardModelScorerOptions {
+  std::string path;      // model folder (config.json with plumb_num_reward_outputs >= 1 + weights)
+  int output = 0;        // column of the reward head [K] that is this objective's score
+  bool sigmoid = false;  // report sigmoid(raw) instead of the raw head output
+  std::string dtype = "float32";  // model::ParsePlacement spellings
+  std::string device = "cpu";
+};
+
+// The kind, category reward model, options RewardModelScorerOptions. Creating one loads the
+// model (LoadHfModel, placed per dtype/device) and its tokenizer: the objective's `tokenizer`
+// when set, else the model folder's tokenizer files when present, else none (ids-only items).
 // INVALID_ARGUMENT when the model has no reward output `output`.
-absl::StatusOr<std::unique_ptr<Objective>> CreateRewardModelObjective(
-    const ObjectiveOptions& options, int max_batch_size);
+std::shared_ptr<const ScoringObjectiveKind> RewardModelObjectiveKind();
 
 }  // namespace plumb::scorer
 

@@ -27,10 +27,12 @@ class RewardModelObjectiveTest : public ::testing::Test {
   }
 
   ScorerOptions Options(int max_batch_size = 32, int output = 1, bool sigmoid = false) const {
-    ObjectiveOptions rm{.name = "rm", .kind = ObjectiveKind::kRewardModel, .tokenizer = "byte"};
-    rm.reward_model.path = dir_.string();
-    rm.reward_model.output = output;
-    rm.reward_model.sigmoid = sigmoid;
+    ObjectiveOptions rm{
+        .name = "rm",
+        .kind = RewardModelObjectiveKind(),
+        .kind_options =
+            RewardModelScorerOptions{.path = dir_.string(), .output = output, .sigmoid = sigmoid},
+        .tokenizer = "byte"};
     ScorerOptions options;
     options.max_batch_size = max_batch_size;
     options.objectives = {rm};

@@ -5,8 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "services/plumb-scorer/afinn_objective.h"
 #include "services/plumb-scorer/objective.h"
-#include "services/plumb-scorer/text_objective.h"
+#include "services/plumb-scorer/rule_objectives.h"
 
 namespace plumb::scorer {
 namespace {
@@ -20,8 +21,9 @@ ScoreInput Response(std::string text) {
 }
 
 // Scores every item under `objective`; fails the test on an error.
-std::vector<double> ScoreAll(const Objective& objective, const std::vector<ScoreInput>& items) {
-  absl::StatusOr<std::unique_ptr<Objective::Batch>> batch = objective.Prepare(items);
+std::vector<double> ScoreAll(const ScoringObjective& objective,
+                             const std::vector<ScoreInput>& items) {
+  absl::StatusOr<std::unique_ptr<ScoringObjective::Batch>> batch = objective.Prepare(items);
   EXPECT_TRUE(batch.ok()) << batch.status();
   if (!batch.ok()) return {};
   std::vector<size_t> positions;
@@ -31,16 +33,16 @@ std::vector<double> ScoreAll(const Objective& objective, const std::vector<Score
   return scores.ok() ? *scores : std::vector<double>{};
 }
 
-std::unique_ptr<Objective> Make(const ObjectiveOptions& options) {
-  absl::StatusOr<std::unique_ptr<Objective>> objective = CreateObjective(options, 8);
+std::unique_ptr<ScoringObjective> Make(const ObjectiveOptions& options) {
+  absl::StatusOr<std::unique_ptr<ScoringObjective>> objective = CreateObjective(options, 8);
   EXPECT_TRUE(objective.ok()) << objective.status();
   return objective.ok() ? *std::move(objective) : nullptr;
 }
 
 TEST(LengthObjectiveTest, ScoreIsMinusTheDistanceInCodePointsOverScale) {
-  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
-  options.length = {.target_chars = 4, .scale = 2.0};
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind()};
+  options.kind_options = LengthOptions{.target_chars = 4, .scale = 2.0};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   EXPECT_EQ(ScoreAll(*objective, {Response("abcd"), Response("ab"), Response("abcdefgh"),
                                   Response("naïve"), Response("")}),
@@ -49,9 +51,10 @@ TEST(LengthObjectiveTest, ScoreIsMinusTheDistanceInCodePointsOverScale) {
 }
 
 TEST(FormatObjectiveTest, WholeResponseMustMatchThePattern) {
-  ObjectiveOptions options{.name = "fmt", .kind = ObjectiveKind::kFormat};
-  options.format = {.pattern = "(?s)Answer: \\d+\\.?", .score_match = 2.0, .score_miss = -1.0};
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "fmt", .kind = FormatObjectiveKind()};
+  options.kind_options =
+      FormatOptions{.pattern = "(?s)Answer: \\d+\\.?", .score_match = 2.0, .score_miss = -1.0};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   EXPECT_EQ(ScoreAll(*objective, {Response("Answer: 42."), Response("Answer: 42 and more"),
                                   Response("The Answer: 42"), Response("")}),
@@ -59,9 +62,9 @@ TEST(FormatObjectiveTest, WholeResponseMustMatchThePattern) {
 }
 
 TEST(FormatObjectiveTest, CatastrophicBacktrackingIsAMissWithinTheRegexBudget) {
-  ObjectiveOptions options{.name = "fmt", .kind = ObjectiveKind::kFormat};
-  options.format = {.pattern = "(a+)+$", .score_match = 1.0, .score_miss = -1.0};
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "fmt", .kind = FormatObjectiveKind()};
+  options.kind_options = FormatOptions{.pattern = "(a+)+$", .score_match = 1.0, .score_miss = -1.0};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(ScoreAll(*objective, {Response(std::string(40, 'a') + "!"), Response("aaa")}),
@@ -70,18 +73,18 @@ TEST(FormatObjectiveTest, CatastrophicBacktrackingIsAMissWithinTheRegexBudget) {
 }
 
 TEST(FormatObjectiveTest, InvalidPatternIsRejectedNamingTheObjective) {
-  ObjectiveOptions options{.name = "fmt", .kind = ObjectiveKind::kFormat};
-  options.format.pattern = "(unclosed";
+  ObjectiveOptions options{.name = "fmt", .kind = FormatObjectiveKind()};
+  options.kind_options = FormatOptions{.pattern = "(unclosed"};
   EXPECT_EQ(CreateObjective(options, 8).status().message(),
             "objective 'fmt': pattern '(unclosed' is not a valid ICU regular expression "
             "(U_REGEX_MISMATCHED_PAREN at offset 9)");
 }
 
 TEST(AfinnObjectiveTest, MeanIsPerMatchedWordAndSumAddsThemUp) {
-  ObjectiveOptions options{.name = "sentiment", .kind = ObjectiveKind::kAfinn};
-  std::unique_ptr<Objective> mean = Make(options);
-  options.afinn.reduce = AfinnReduce::kSum;
-  std::unique_ptr<Objective> sum = Make(options);
+  ObjectiveOptions options{.name = "sentiment", .kind = AfinnObjectiveKind()};
+  std::unique_ptr<ScoringObjective> mean = Make(options);
+  options.kind_options = AfinnOptions{.reduce = AfinnReduce::kSum};
+  std::unique_ptr<ScoringObjective> sum = Make(options);
   ASSERT_NE(mean, nullptr);
   ASSERT_NE(sum, nullptr);
   const std::vector<ScoreInput> items = {Response("good and happy, not bad"),
@@ -89,7 +92,7 @@ TEST(AfinnObjectiveTest, MeanIsPerMatchedWordAndSumAddsThemUp) {
   // good 3, happy 3, bad -3 ("not bad" is no entry; "not" is no entry either).
   EXPECT_EQ(ScoreAll(*mean, items), (std::vector<double>{1.0, 0.0}));
   EXPECT_EQ(ScoreAll(*sum, items), (std::vector<double>{3.0, 0.0}));
-  EXPECT_EQ(mean->Describe().kind, ObjectiveKind::kAfinn);
+  EXPECT_EQ(mean->Describe().kind, "afinn");
 }
 
 // The response alone cannot express the valence a continuation adds: "I feel so hap" + "py"
@@ -105,12 +108,12 @@ TEST(AfinnObjectiveTest, PromptAndResponseDeltaScoresWhatTheResponseAdds) {
   const std::vector<ScoreInput> items = {item("I feel so hap", "py today"),
                                          item("It was good", "bye"), item("What a good", "ness"),
                                          item("so", " hapless and bad")};
-  ObjectiveOptions options{.name = "sentiment", .kind = ObjectiveKind::kAfinn};
-  std::unique_ptr<Objective> response_only = Make(options);
-  options.afinn.context = AfinnContext::kPromptAndResponseDelta;
-  std::unique_ptr<Objective> mean = Make(options);
-  options.afinn.reduce = AfinnReduce::kSum;
-  std::unique_ptr<Objective> sum = Make(options);
+  ObjectiveOptions options{.name = "sentiment", .kind = AfinnObjectiveKind()};
+  std::unique_ptr<ScoringObjective> response_only = Make(options);
+  options.kind_options = AfinnOptions{.context = AfinnContext::kPromptAndResponseDelta};
+  std::unique_ptr<ScoringObjective> mean = Make(options);
+  KindOptionsAs<AfinnOptions>(options)->reduce = AfinnReduce::kSum;
+  std::unique_ptr<ScoringObjective> sum = Make(options);
   ASSERT_NE(response_only, nullptr);
   ASSERT_NE(mean, nullptr);
   ASSERT_NE(sum, nullptr);
@@ -121,9 +124,9 @@ TEST(AfinnObjectiveTest, PromptAndResponseDeltaScoresWhatTheResponseAdds) {
 }
 
 TEST(TextObjectiveTest, IdsOnlyResponsesAreDecodedWithTheTokenizer) {
-  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength, .tokenizer = "byte"};
-  options.length.target_chars = 0;
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind(), .tokenizer = "byte"};
+  options.kind_options = LengthOptions{.target_chars = 0};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   ScoreInput item = Response("");
   item.response_ids = {'h', 'i', 257};  // <eos> is special and skipped
@@ -131,8 +134,8 @@ TEST(TextObjectiveTest, IdsOnlyResponsesAreDecodedWithTheTokenizer) {
 }
 
 TEST(TextObjectiveTest, IdsOnlyResponseWithoutTokenizerIsInvalid) {
-  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind()};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   ScoreInput item = Response("");
   item.response_ids = {1, 2};
@@ -143,8 +146,8 @@ TEST(TextObjectiveTest, IdsOnlyResponseWithoutTokenizerIsInvalid) {
 }
 
 TEST(TextObjectiveTest, UndecodableIdsAreInvalidNamingTheItem) {
-  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength, .tokenizer = "byte"};
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind(), .tokenizer = "byte"};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   ScoreInput item = Response("");
   item.response_ids = {1, 999};
@@ -155,8 +158,8 @@ TEST(TextObjectiveTest, UndecodableIdsAreInvalidNamingTheItem) {
 }
 
 TEST(TextObjectiveTest, NotModelBackedObjectivesRefuseNewWeights) {
-  ObjectiveOptions options{.name = "brevity", .kind = ObjectiveKind::kLength};
-  std::unique_ptr<Objective> objective = Make(options);
+  ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind()};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
   ASSERT_NE(objective, nullptr);
   const absl::Status status = objective->ModelForWeights().status();
   EXPECT_TRUE(absl::IsFailedPrecondition(status));

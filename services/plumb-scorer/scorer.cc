@@ -14,9 +14,9 @@ namespace plumb::scorer {
 
 absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const ScorerOptions& options) {
   if (absl::Status status = ValidateScorerOptions(options); !status.ok()) return status;
-  std::vector<std::unique_ptr<Objective>> objectives;
+  std::vector<std::unique_ptr<ScoringObjective>> objectives;
   for (const ObjectiveOptions& objective : options.objectives) {
-    absl::StatusOr<std::unique_ptr<Objective>> created =
+    absl::StatusOr<std::unique_ptr<ScoringObjective>> created =
         CreateObjective(objective, options.max_batch_size);
     if (!created.ok()) return created.status();
     objectives.push_back(*std::move(created));
@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const ScorerOptions& opti
   return std::unique_ptr<Scorer>(new Scorer(options, std::move(objectives)));
 }
 
-Scorer::Scorer(ScorerOptions options, std::vector<std::unique_ptr<Objective>> objectives)
+Scorer::Scorer(ScorerOptions options, std::vector<std::unique_ptr<ScoringObjective>> objectives)
     : options_(std::move(options)),
       objectives_(std::move(objectives)),
       cache_(std::make_unique<ScoreCache>(options_.cache_entries)) {}
@@ -80,16 +80,16 @@ absl::StatusOr<std::vector<ScoreOutput>> Scorer::Score(
   }
 
   // Check and convert everything before any model work.
-  std::vector<std::unique_ptr<Objective::Batch>> batches;
+  std::vector<std::unique_ptr<ScoringObjective::Batch>> batches;
   for (size_t k : *selected) {
-    absl::StatusOr<std::unique_ptr<Objective::Batch>> batch = objectives_[k]->Prepare(items);
+    absl::StatusOr<std::unique_ptr<ScoringObjective::Batch>> batch = objectives_[k]->Prepare(items);
     if (!batch.ok()) return batch.status();
     batches.push_back(*std::move(batch));
   }
 
   std::vector<std::vector<double>> scores(selected->size(), std::vector<double>(items.size()));
   for (size_t s = 0; s < selected->size(); ++s) {
-    const Objective& objective = *objectives_[(*selected)[s]];
+    const ScoringObjective& objective = *objectives_[(*selected)[s]];
     std::vector<uint64_t> keys(items.size());
     std::vector<size_t> missing;
     for (size_t i = 0; i < items.size(); ++i) {

@@ -48,14 +48,14 @@ class Scorer {
   CacheStats cache_stats() const { return cache_->stats(); }
 
  private:
-  Scorer(ScorerOptions options, std::vector<std::unique_ptr<Objective>> objectives);
+  Scorer(ScorerOptions options, std::vector<std::unique_ptr<ScoringObjective>> objectives);
 
   // Indexes into objectives_ of the requested names, or an INVALID_ARGUMENT.
   absl::StatusOr<std::vector<size_t>> Select(const std::vector<std::string>& names) const;
   std::string ConfiguredNames() const;
 
   const ScorerOptions options_;
-  const std::vector<std::unique_ptr<Objective>> objectives_;  // in options_.objectives order
+  const std::vector<std::unique_ptr<ScoringObjective>> objectives_;  // in options_.objectives order
   const std::unique_ptr<ScoreCache> cache_;
 };
 

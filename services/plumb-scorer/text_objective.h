@@ -1,7 +1,8 @@
-// Objectives that read text: the AFINN lexicon judge and the length and format rules. They read
-// the response; an objective that also reads the prompt (AFINN with context
-// prompt_and_response_delta) says so with ReadsPrompt(). Text given as token ids only is decoded
-// with the objective's tokenizer (special tokens skipped); without one it is INVALID_ARGUMENT.
+// The base of objectives that read text: the AFINN lexicon judge (afinn_objective.h) and the
+// length and format rules (rule_objectives.h). They read the response; an objective that also
+// reads the prompt (AFINN with context prompt_and_response_delta) says so with ReadsPrompt().
+// Text given as token ids only is decoded with the objective's tokenizer (special tokens
+// skipped); without one it is INVALID_ARGUMENT.
 //
 // Thread safety: immutable after creation; Prepare and Run may run on many threads at once.
 #ifndef PLUMB_SERVICES_PLUMB_SCORER_TEXT_OBJECTIVE_H_
@@ -17,7 +18,7 @@
 
 namespace plumb::scorer {
 
-class TextObjective : public Objective {
+class TextObjective : public ScoringObjective {
  public:
   absl::StatusOr<std::unique_ptr<Batch>> Prepare(absl::Span<const ScoreInput> items) const override;
   absl::StatusOr<std::vector<double>> Run(const Batch& batch,
@@ -42,19 +43,12 @@ class TextObjective : public Objective {
   absl::StatusOr<std::string> TextOf(const std::string& text, const std::vector<int32_t>& ids,
                                      size_t item, absl::string_view part) const;
 
-  const ObjectiveKind kind_;
-  const double mean_;
-  const double stddev_;
   const std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
 };
 
 // "" = no tokenizer; else LoadTokenizer(path_or_name), errors naming the objective.
 absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadObjectiveTokenizer(
     const ObjectiveOptions& options);
-
-absl::StatusOr<std::unique_ptr<Objective>> CreateAfinnObjective(const ObjectiveOptions& options);
-absl::StatusOr<std::unique_ptr<Objective>> CreateLengthObjective(const ObjectiveOptions& options);
-absl::StatusOr<std::unique_ptr<Objective>> CreateFormatObjective(const ObjectiveOptions& options);
 
 }  // namespace plumb::scorer
 
