@@ -222,8 +222,9 @@ void ContinuousBatch::SampleTokens(const std::vector<int64_t>& order, const at::
   std::vector<float> group_logprobs;
   for (const auto& [key, members] : groups) {
     const int64_t m = static_cast<int64_t>(members.size());
-    const at::Tensor index = torch::tensor(members, torch::kLong).to(logits.device());
-    at::Tensor scaled = m == n ? logits : logits.index_select(0, index);
+    at::Tensor scaled =
+        m == n ? logits
+               : logits.index_select(0, torch::tensor(members, torch::kLong).to(logits.device()));
     std::vector<double> temperatures;
     std::vector<int64_t> suppressed;  // positions in the group
     uniforms.clear();
@@ -289,8 +290,8 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
   at::Tensor logits = model_->Logits(states).to(torch::kFloat);
   // A row whose logits are not finite (corrupt weights met by its tokens) fails alone: the other
   // rows of the batch never depend on it.
-  const at::Tensor finite = torch::isfinite(logits).all(1).to(torch::kCPU);
-  if (!finite.all().item<bool>()) {
+  if (!torch::isfinite(logits).all().item<bool>()) {
+    const at::Tensor finite = torch::isfinite(logits).all(1).to(torch::kCPU);
     std::vector<int64_t> kept;
     std::vector<int64_t> kept_slots;
     for (int64_t i = 0; i < n; ++i) {
@@ -397,7 +398,11 @@ absl::Status ContinuousBatch::Advance(const std::vector<int64_t>& next,
                  .select(1, 0);
   }
   cache_.length = view.length;
-  hidden_.narrow(0, 0, used_rows).copy_(hidden);
+  if (used_rows == slots_) {
+    hidden_ = hidden;  // every row was fed: keep the step's output rather than copy it
+  } else {
+    hidden_.narrow(0, 0, used_rows).copy_(hidden);
+  }
   return absl::OkStatus();
 }
 
