@@ -7,9 +7,11 @@
 #include <limits>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/model/cpu_decode.h"
+#include "common/status/status_macros.h"
 
 namespace plumb::model {
 
@@ -17,12 +19,35 @@ struct ContinuousBatch::Row {
   bool used = false;
   BatchSequence sequence;
   uint64_t prompt_key = 0;
-  at::Tensor hidden;  // [H]: the state that predicts the next token
   SampledSequence result;
 };
 
-ContinuousBatch::ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity)
-    : model_(&model), slots_(slots), capacity_(capacity), rows_(static_cast<size_t>(slots)) {}
+namespace {
+
+// Token sequences left-padded to the longest: ids and attention mask [n, longest] on `device`.
+std::pair<at::Tensor, at::Tensor> LeftPadded(const std::vector<std::vector<int64_t>>& sequences,
+                                             int64_t longest, const c10::Device& device) {
+  const int64_t n = static_cast<int64_t>(sequences.size());
+  at::Tensor ids = torch::zeros({n, longest}, torch::kLong);
+  at::Tensor mask = torch::zeros({n, longest}, torch::kLong);
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<int64_t>& tokens = sequences[i];
+    const int64_t pad = longest - static_cast<int64_t>(tokens.size());
+    ids[i].narrow(0, pad, tokens.size()).copy_(torch::tensor(tokens, torch::kLong));
+    mask[i].narrow(0, pad, tokens.size()).fill_(1);
+  }
+  return {ids.to(device), mask.to(device)};
+}
+
+}  // namespace
+
+ContinuousBatch::ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity,
+                                 bool use_kv_cache)
+    : model_(&model),
+      slots_(slots),
+      capacity_(capacity),
+      use_kv_cache_(use_kv_cache),
+      rows_(static_cast<size_t>(slots)) {}
 
 void ContinuousBatch::Grow(int64_t rows, int64_t positions) {
   const int64_t have_rows = cache_.key_valid.defined() ? cache_.key_valid.size(0) : 0;
@@ -113,15 +138,24 @@ absl::Status ContinuousBatch::Add(const std::vector<BatchSequence>& sequences) {
   torch::NoGradGuard no_grad;
   const auto device = model_->embed_tokens().device();
   const int64_t n = static_cast<int64_t>(sequences.size());
-  {
+  if (!hidden_.defined()) {
+    hidden_ = torch::zeros({slots_, model_->config().hidden_size},
+                           model_->embed_tokens().options().requires_grad(false));
+  }
+  // The newcomers take the lowest free slots.
+  std::vector<int64_t> slots;
+  for (int64_t slot = 0; slot < slots_ && static_cast<int64_t>(slots.size()) < n; ++slot) {
+    if (!rows_[slot].used) slots.push_back(slot);
+  }
+  std::vector<std::vector<int64_t>> prompts;
+  for (const BatchSequence& s : sequences) prompts.push_back(s.prompt);
+  const auto [ids, mask] = LeftPadded(prompts, longest, device);
+  // Prefill the newcomers together (left-padded). Without a cache the hidden states are all.
+  at::Tensor hidden;
+  if (!use_kv_cache_) {
+    hidden = model_->Forward(ids, mask);
+  } else {
     // Rows up to the highest slot the newcomers take, positions for every sequence's future.
-    int64_t highest = -1, free_seen = 0;
-    for (int64_t slot = 0; slot < slots_ && free_seen < n; ++slot) {
-      if (!rows_[slot].used) {
-        ++free_seen;
-        highest = slot;
-      }
-    }
     int64_t need = most_new;
     for (const Row& row : rows_) {
       if (row.used) {
@@ -129,42 +163,114 @@ absl::Status ContinuousBatch::Add(const std::vector<BatchSequence>& sequences) {
                                            static_cast<int64_t>(row.result.tokens.size()));
       }
     }
-    Grow(highest + 1, std::max(cache_.length, longest) + need);
+    Grow(slots.back() + 1, std::max(cache_.length, longest) + need);
+    if (active_ == 0) {
+      // An empty batch (starting at position 0) prefills straight into its first rows.
+      KvCache view = View(n);
+      hidden = model_->Forward(ids, mask, {}, &view);
+      cache_.length = view.length;
+    } else {
+      // Else in a cache of their own, right-aligned at the shared cache's length (advancing it
+      // when a prompt is longer: the new positions were never written, so they are invalid for
+      // every row already there).
+      KvCache fresh = model_->NewCache(n, longest);
+      hidden = model_->Forward(ids, mask, {}, &fresh);
+      const int64_t end = std::max(cache_.length, longest);
+      cache_.length = end;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t slot = slots[i];
+        cache_.key_valid[slot].fill_(false);
+        cache_.key_valid[slot].narrow(0, end - longest, longest).copy_(fresh.key_valid[i]);
+        for (size_t l = 0; l < cache_.keys.size(); ++l) {
+          cache_.keys[l][slot].narrow(1, end - longest, longest).copy_(fresh.keys[l][i]);
+          cache_.values[l][slot].narrow(1, end - longest, longest).copy_(fresh.values[l][i]);
+        }
+      }
+    }
   }
-  // Prefill the newcomers together (left-padded), in a cache of their own.
-  at::Tensor ids = torch::zeros({n, longest}, torch::kLong);
-  at::Tensor mask = torch::zeros({n, longest}, torch::kLong);
+  hidden_.index_copy_(0, torch::tensor(slots, torch::kLong).to(device),
+                      hidden.select(1, longest - 1));
   for (int64_t i = 0; i < n; ++i) {
-    const std::vector<int64_t>& prompt = sequences[i].prompt;
-    const int64_t pad = longest - static_cast<int64_t>(prompt.size());
-    ids[i].narrow(0, pad, prompt.size()).copy_(torch::tensor(prompt, torch::kLong));
-    mask[i].narrow(0, pad, prompt.size()).fill_(1);
-  }
-  KvCache fresh = model_->NewCache(n, longest);
-  const at::Tensor hidden = model_->Forward(ids.to(device), mask.to(device), {}, &fresh);
-  // Right-align them at the shared cache's length (advancing it when a prompt is longer: the
-  // new positions were never written, so they are invalid for every row already there).
-  const int64_t end = std::max(cache_.length, longest);
-  cache_.length = end;
-  int64_t slot = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    while (rows_[slot].used) ++slot;
-    Row& row = rows_[slot];
+    Row& row = rows_[slots[i]];
     row = Row();
     row.used = true;
     row.sequence = sequences[i];
     row.prompt_key = PromptKey(sequences[i].prompt);
     row.result.sample_index = sequences[i].sample_index;
-    row.hidden = hidden[i][longest - 1].clone();
-    cache_.key_valid[slot].fill_(false);
-    cache_.key_valid[slot].narrow(0, end - longest, longest).copy_(fresh.key_valid[i]);
-    for (size_t l = 0; l < cache_.keys.size(); ++l) {
-      cache_.keys[l][slot].narrow(1, end - longest, longest).copy_(fresh.keys[l][i]);
-      cache_.values[l][slot].narrow(1, end - longest, longest).copy_(fresh.values[l][i]);
-    }
     ++active_;
   }
   return absl::OkStatus();
+}
+
+// The sampling rule, shared by every row: logits / temperature (1 when greedy), stop tokens
+// masked out before min_new_tokens, then SampleRowsCpu / SampleRowsTensor per group of rows
+// that filter alike; log-probs are under the unmasked distribution.
+void ContinuousBatch::SampleTokens(const std::vector<int64_t>& order, const at::Tensor& logits,
+                                   std::vector<int64_t>* tokens,
+                                   std::vector<float>* logprobs) const {
+  const int64_t n = static_cast<int64_t>(order.size());
+  tokens->assign(n, -1);
+  logprobs->assign(n, 0.f);
+  std::map<std::tuple<bool, int64_t, double>, std::vector<int64_t>> groups;
+  for (int64_t i = 0; i < n; ++i) {
+    const SamplingOptions& o = rows_[order[i]].sequence.options;
+    groups[{o.temperature == 0, o.top_k, o.top_p}].push_back(i);
+  }
+  const bool on_cpu = CanDecodeOnCpu(*model_);
+  std::vector<double> uniforms;
+  std::vector<int64_t> group_tokens;
+  std::vector<float> group_logprobs;
+  for (const auto& [key, members] : groups) {
+    const int64_t m = static_cast<int64_t>(members.size());
+    at::Tensor scaled =
+        m == n ? logits
+               : logits.index_select(0, torch::tensor(members, torch::kLong).to(logits.device()));
+    std::vector<double> temperatures;
+    std::vector<int64_t> suppressed;  // positions in the group
+    uniforms.clear();
+    for (int64_t j = 0; j < m; ++j) {
+      const Row& row = rows_[order[members[j]]];
+      const SamplingOptions& o = row.sequence.options;
+      const int64_t step = static_cast<int64_t>(row.result.tokens.size());
+      temperatures.push_back(o.temperature > 0 ? o.temperature : 1.0);
+      if (step < o.min_new_tokens && !o.stop_token_ids.empty()) suppressed.push_back(j);
+      uniforms.push_back(SamplingUniform(o.seed, row.prompt_key, row.sequence.sample_index, step));
+    }
+    if (std::all_of(temperatures.begin(), temperatures.end(),
+                    [&](double t) { return t == temperatures.front(); })) {
+      if (temperatures.front() != 1.0) scaled = scaled / temperatures.front();
+    } else {
+      scaled =
+          scaled / torch::tensor(temperatures, torch::kDouble).to(scaled.options()).unsqueeze(1);
+    }
+    // Before min_new_tokens, a row samples from logits where its stop tokens cannot win.
+    at::Tensor sampled_from = scaled;
+    if (!suppressed.empty()) {
+      sampled_from = scaled.clone();
+      for (int64_t j : suppressed) {
+        const std::vector<int64_t>& stops =
+            rows_[order[members[j]]].sequence.options.stop_token_ids;
+        sampled_from[j].index_fill_(0, torch::tensor(stops, torch::kLong).to(scaled.device()),
+                                    -std::numeric_limits<float>::infinity());
+      }
+    }
+    const SamplingOptions& first = rows_[order[members.front()]].sequence.options;
+    if (on_cpu) {
+      SampleRowsCpu(sampled_from, std::get<0>(key), first.top_k, first.top_p, uniforms,
+                    &group_tokens, &group_logprobs);
+    } else {
+      SampleRowsTensor(sampled_from, first, uniforms, &group_tokens, &group_logprobs);
+    }
+    for (int64_t j = 0; j < m; ++j) {
+      (*tokens)[members[j]] = group_tokens[j];
+      (*logprobs)[members[j]] = group_logprobs[j];
+    }
+    for (int64_t j : suppressed) {
+      // The token's log-prob under the full distribution (what the learner recomputes).
+      if (group_tokens[j] < 0) continue;
+      (*logprobs)[members[j]] = at::log_softmax(scaled[j], -1)[group_tokens[j]].item<float>();
+    }
+  }
 }
 
 absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
@@ -172,24 +278,26 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
   if (active_ == 0) return finished;
   torch::NoGradGuard no_grad;
   const auto device = model_->embed_tokens().device();
-  std::vector<int64_t> order;  // slots of the active rows
-  std::vector<at::Tensor> states;
+  std::vector<int64_t> order;  // slots of the active rows, ascending
   for (int64_t s = 0; s < slots_; ++s) {
-    if (!rows_[s].used) continue;
-    order.push_back(s);
-    states.push_back(rows_[s].hidden);
+    if (rows_[s].used) order.push_back(s);
   }
-  at::Tensor logits = model_->Logits(torch::stack(states)).to(torch::kFloat);
+  const int64_t n = static_cast<int64_t>(order.size());
+  const at::Tensor states =
+      order.back() == n - 1
+          ? hidden_.narrow(0, 0, n)
+          : hidden_.index_select(0, torch::tensor(order, torch::kLong).to(device));
+  at::Tensor logits = model_->Logits(states).to(torch::kFloat);
   // A row whose logits are not finite (corrupt weights met by its tokens) fails alone: the other
   // rows of the batch never depend on it.
-  const at::Tensor finite = torch::isfinite(logits).all(1).to(torch::kCPU);
-  if (!finite.all().item<bool>()) {
+  if (!torch::isfinite(logits).all().item<bool>()) {
+    const at::Tensor finite = torch::isfinite(logits).all(1).to(torch::kCPU);
     std::vector<int64_t> kept;
     std::vector<int64_t> kept_slots;
-    for (size_t i = 0; i < order.size(); ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       Row& row = rows_[order[i]];
-      if (finite[static_cast<int64_t>(i)].item<bool>()) {
-        kept.push_back(static_cast<int64_t>(i));
+      if (finite[i].item<bool>()) {
+        kept.push_back(i);
         kept_slots.push_back(order[i]);
         continue;
       }
@@ -208,58 +316,12 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
     order = std::move(kept_slots);
     logits = logits.index_select(0, torch::tensor(kept, torch::kLong).to(logits.device()));
   }
-  // Rows that sample alike (greedy, top_k, top_p) are drawn together.
-  std::map<std::tuple<bool, int64_t, double>, std::vector<size_t>> groups;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const SamplingOptions& o = rows_[order[i]].sequence.options;
-    groups[{o.temperature == 0, o.top_k, o.top_p}].push_back(i);
-  }
-  std::vector<int64_t> tokens(order.size());
-  std::vector<float> logprobs(order.size());
-  const bool on_cpu = CanDecodeOnCpu(*model_);
-  for (const auto& [key, members] : groups) {
-    std::vector<at::Tensor> scaled_rows, full_rows;
-    std::vector<double> uniforms;
-    std::vector<bool> suppressed;
-    for (size_t i : members) {
-      const Row& row = rows_[order[i]];
-      const SamplingOptions& o = row.sequence.options;
-      const int64_t step = static_cast<int64_t>(row.result.tokens.size());
-      at::Tensor scaled = logits[static_cast<int64_t>(i)];
-      if (o.temperature > 0 && o.temperature != 1.0) scaled = scaled / o.temperature;
-      full_rows.push_back(scaled);
-      const bool suppress = step < o.min_new_tokens && !o.stop_token_ids.empty();
-      if (suppress) {
-        scaled = scaled.clone();
-        scaled.index_fill_(0, torch::tensor(o.stop_token_ids, torch::kLong).to(scaled.device()),
-                           -std::numeric_limits<float>::infinity());
-      }
-      suppressed.push_back(suppress);
-      scaled_rows.push_back(scaled);
-      uniforms.push_back(SamplingUniform(o.seed, row.prompt_key, row.sequence.sample_index, step));
-    }
-    const at::Tensor scaled = torch::stack(scaled_rows);
-    std::vector<int64_t> group_tokens;
-    std::vector<float> group_logprobs;
-    const SamplingOptions& first = rows_[order[members.front()]].sequence.options;
-    if (on_cpu) {
-      SampleRowsCpu(scaled, std::get<0>(key), first.top_k, first.top_p, uniforms, &group_tokens,
-                    &group_logprobs);
-    } else {
-      SampleRowsTensor(scaled, first, uniforms, &group_tokens, &group_logprobs);
-    }
-    for (size_t j = 0; j < members.size(); ++j) {
-      tokens[members[j]] = group_tokens[j];
-      logprobs[members[j]] = group_logprobs[j];
-      if (suppressed[j]) {
-        // The log-prob under the full distribution, as Sample reports it.
-        logprobs[members[j]] = at::log_softmax(full_rows[j], -1)[group_tokens[j]].item<float>();
-      }
-    }
-  }
+  std::vector<int64_t> tokens;
+  std::vector<float> logprobs;
+  SampleTokens(order, logits, &tokens, &logprobs);
   // Record the tokens; finished rows leave, the others are fed through one decoding step.
   std::vector<int64_t> next(static_cast<size_t>(slots_), 0);
-  int64_t used_rows = 0;
+  std::vector<int64_t> going;  // slots that decode on
   for (size_t i = 0; i < order.size(); ++i) {
     Row& row = rows_[order[i]];
     const SamplingOptions& o = row.sequence.options;
@@ -286,21 +348,47 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
       continue;
     }
     next[order[i]] = tokens[i];
-    used_rows = order[i] + 1;
+    going.push_back(order[i]);
   }
   if (active_ == 0) {
     Reset();
     return finished;
   }
+  RETURN_IF_ERROR(Advance(next, going));
+  return finished;
+}
+
+absl::Status ContinuousBatch::Advance(const std::vector<int64_t>& next,
+                                      const std::vector<int64_t>& going) {
+  const auto device = model_->embed_tokens().device();
+  if (!use_kv_cache_) {
+    // Recompute each sequence from its prompt and tokens (the reference the cache is tested
+    // against).
+    std::vector<std::vector<int64_t>> sequences;
+    int64_t longest = 0;
+    for (int64_t slot : going) {
+      const Row& row = rows_[slot];
+      std::vector<int64_t> all = row.sequence.prompt;
+      all.insert(all.end(), row.result.tokens.begin(), row.result.tokens.end());
+      longest = std::max<int64_t>(longest, all.size());
+      sequences.push_back(std::move(all));
+    }
+    const auto [ids, mask] = LeftPadded(sequences, longest, device);
+    hidden_.index_copy_(0, torch::tensor(going, torch::kLong).to(device),
+                        model_->Forward(ids, mask).select(1, longest - 1));
+    return absl::OkStatus();
+  }
   if (cache_.length + 1 > cache_.capacity()) {
     return absl::InternalError("the continuous batch ran out of cache positions");
   }
+  // Every row up to the last that goes on is fed (a free row in between takes token 0).
+  const int64_t used_rows = going.back() + 1;
   KvCache view = View(used_rows);
   const at::Tensor fed =
       torch::tensor(std::vector<int64_t>(next.begin(), next.begin() + used_rows), torch::kLong)
           .to(device);
   at::Tensor hidden;
-  if (on_cpu) {
+  if (CanDecodeOnCpu(*model_)) {
     hidden = DecodeStepCpu(*model_, fed, &view);
   } else {
     hidden = model_
@@ -310,10 +398,12 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
                  .select(1, 0);
   }
   cache_.length = view.length;
-  for (int64_t s = 0; s < used_rows; ++s) {
-    if (rows_[s].used) rows_[s].hidden = hidden[s].clone();
+  if (used_rows == slots_) {
+    hidden_ = hidden;  // every row was fed: keep the step's output rather than copy it
+  } else {
+    hidden_.narrow(0, 0, used_rows).copy_(hidden);
   }
-  return finished;
+  return absl::OkStatus();
 }
 
 void ContinuousBatch::Drop(const std::function<bool(uint64_t tag)>& matches) {

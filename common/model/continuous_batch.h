@@ -10,6 +10,9 @@
 // prompt, sample index and step), so its tokens do not depend on what else is in the batch. When
 // the batch empties, the cache starts over at position 0.
 //
+// This is the one decode loop: Sample (sampler.h) admits all its rows at once and steps until
+// the batch is empty, so the sampling rule, stop handling and decode step live only here.
+//
 // Thread safety: one thread (a server's runner) owns a ContinuousBatch and its model.
 #ifndef PLUMB_COMMON_MODEL_CONTINUOUS_BATCH_H_
 #define PLUMB_COMMON_MODEL_CONTINUOUS_BATCH_H_
@@ -27,7 +30,8 @@ namespace plumb::model {
 struct BatchSequence {
   std::vector<int64_t> prompt;
   // temperature, top_k, top_p, max_new_tokens, min_new_tokens, stop_token_ids and seed apply
-  // (num_samples and prompt_seeds do not: one BatchSequence is one sample).
+  // (num_samples and prompt_seeds do not: one BatchSequence is one sample; nor does
+  // use_kv_cache: the batch's constructor chooses).
   SamplingOptions options;
   int64_t sample_index = 0;  // the sample's index among its prompt's samples (random stream)
   uint64_t tag = 0;          // the caller's, returned with the result
@@ -47,7 +51,10 @@ class ContinuousBatch {
   // prompt plus max_new_tokens of any sequence that will join). The cache starts empty and grows
   // (doubling, up to those limits) as sequences need it, so a server configured for many long
   // sequences does not hold memory for them while it serves a few short ones.
-  ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity);
+  // `use_kv_cache` false: no cache; every step recomputes each sequence from its prompt and
+  // tokens (slow; the reference the cache is tested against).
+  ContinuousBatch(TransformerImpl& model, int64_t slots, int64_t capacity,
+                  bool use_kv_cache = true);
   ~ContinuousBatch();
   ContinuousBatch(const ContinuousBatch&) = delete;
   ContinuousBatch& operator=(const ContinuousBatch&) = delete;
@@ -82,11 +89,18 @@ class ContinuousBatch {
   // Makes the cache at least `rows` x `positions` (keeping what it holds).
   void Grow(int64_t rows, int64_t positions);
   void Reset();
+  // Picks the next token of each row in `order` (slots) from its float32 `logits` row.
+  void SampleTokens(const std::vector<int64_t>& order, const at::Tensor& logits,
+                    std::vector<int64_t>* tokens, std::vector<float>* logprobs) const;
+  // Feeds next[slot] of the slots `going` (ascending, not empty) through one decoding step.
+  absl::Status Advance(const std::vector<int64_t>& next, const std::vector<int64_t>& going);
 
   TransformerImpl* model_;
   const int64_t slots_;
   const int64_t capacity_;
+  const bool use_kv_cache_;
   KvCache cache_;
+  at::Tensor hidden_;      // [slots, H]: each row's state that predicts its next token
   std::vector<Row> rows_;  // one per slot
   int64_t active_ = 0;
 };

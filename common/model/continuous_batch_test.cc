@@ -165,6 +165,22 @@ TEST(ContinuousBatchTest, ASequenceWithNonFiniteLogitsFailsAloneAndTheOthersGoOn
   ExpectSame(results[1].result, Alone(*model, healthy), 1);
 }
 
+// Sample runs on the batch: a prompt whose logits go non-finite fails the call, naming it.
+TEST(SamplerTest, NonFiniteLogitsFailTheCallNamingThePromptAndSample) {
+  Transformer model = MakeModel();
+  {
+    torch::NoGradGuard no_grad;
+    model->embed_tokens()[7].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  SamplingOptions options;
+  options.max_new_tokens = 4;
+  options.num_samples = 2;
+  absl::StatusOr<std::vector<SampledSequence>> sampled = Sample(*model, {{1, 2}, {4, 7}}, options);
+  EXPECT_EQ(sampled.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(sampled.status().message()), HasSubstr("prompt 1, sample 0"));
+  EXPECT_THAT(std::string(sampled.status().message()), HasSubstr("not finite"));
+}
+
 TEST(SamplerTest, TemperaturesBelowTheFloorAreRefusedNotOverflowed) {
   Transformer model = MakeModel();
   SamplingOptions options;

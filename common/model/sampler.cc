@@ -2,12 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/model/cpu_decode.h"
+#include "common/model/continuous_batch.h"
+#include "common/status/status_macros.h"
 
 namespace plumb::model {
 namespace {
@@ -136,107 +138,37 @@ absl::Status ValidateSampling(const ModelConfig& config,
 absl::StatusOr<std::vector<SampledSequence>> Sample(
     TransformerImpl& model, const std::vector<std::vector<int64_t>>& prompts,
     const SamplingOptions& options) {
-  if (absl::Status status = ValidateSampling(model.config(), prompts, options); !status.ok()) {
-    return status;
-  }
-  torch::NoGradGuard no_grad;
-  const auto device = model.embed_tokens().device();
-  const int64_t num_prompts = static_cast<int64_t>(prompts.size());
+  RETURN_IF_ERROR(ValidateSampling(model.config(), prompts, options));
+  // Row r = prompt r / K, sample r % K; every row joins one batch at once and it steps until
+  // all have finished.
   const int64_t k = options.num_samples;
-  const int64_t rows = num_prompts * k;
+  const int64_t rows = static_cast<int64_t>(prompts.size()) * k;
   int64_t longest = 0;
-  for (const auto& p : prompts) longest = std::max<int64_t>(longest, p.size());
-
-  // Left-padded prompts, each repeated K times: row r = prompt r / K, sample r % K.
-  at::Tensor ids = torch::zeros({rows, longest}, torch::kLong);
-  at::Tensor mask = torch::zeros({rows, longest}, torch::kLong);
+  std::vector<BatchSequence> sequences(rows);
   for (int64_t r = 0; r < rows; ++r) {
-    const auto& prompt = prompts[r / k];
-    const int64_t pad = longest - static_cast<int64_t>(prompt.size());
-    ids[r]
-        .narrow(0, pad, prompt.size())
-        .copy_(torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kLong));
-    mask[r].narrow(0, pad, prompt.size()).fill_(1);
+    const int64_t p = r / k;
+    longest = std::max<int64_t>(longest, prompts[p].size());
+    BatchSequence& s = sequences[r];
+    s.prompt = prompts[p];
+    s.options = options;
+    s.options.num_samples = 1;
+    s.options.prompt_seeds.clear();
+    if (!options.prompt_seeds.empty()) s.options.seed = options.prompt_seeds[p];
+    s.sample_index = r % k;
+    s.tag = static_cast<uint64_t>(r);
   }
-  ids = ids.to(device);
-  mask = mask.to(device);
-  KvCache cache;
-  if (options.use_kv_cache) cache = model.NewCache(rows, longest + options.max_new_tokens);
-  at::Tensor hidden = model.Forward(ids, mask, {}, options.use_kv_cache ? &cache : nullptr);
-  at::Tensor last_hidden = hidden.select(1, longest - 1);
-
+  ContinuousBatch batch(model, rows, longest + options.max_new_tokens, options.use_kv_cache);
+  RETURN_IF_ERROR(batch.Add(sequences));
   std::vector<SampledSequence> results(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    results[r].prompt_index = r / k;
-    results[r].sample_index = r % k;
-  }
-  std::vector<bool> done(rows, false);
-  int64_t remaining = rows;
-  const std::set<int64_t> stop_ids(options.stop_token_ids.begin(), options.stop_token_ids.end());
-  const double temperature = options.temperature > 0 ? options.temperature : 1.0;
-  const bool on_cpu = CanDecodeOnCpu(model);
-  at::Tensor ones = torch::ones({rows, 1}, torch::dtype(torch::kLong).device(device));
-  std::vector<double> uniforms(rows);
-  std::vector<uint64_t> prompt_keys;
-  for (const auto& prompt : prompts) prompt_keys.push_back(PromptKey(prompt));
-  std::vector<int64_t> tokens;
-  std::vector<float> logprobs;
-  for (int64_t step = 0; step < options.max_new_tokens && remaining > 0; ++step) {
-    at::Tensor scaled = model.Logits(last_hidden).to(torch::kFloat);
-    if (temperature != 1.0) scaled = scaled / temperature;
-    if (!torch::isfinite(scaled).all().item<bool>()) {
-      return absl::InternalError(absl::StrCat("the model's logits are not finite at step ", step,
-                                              " (NaN or Inf: are its weights corrupt?)"));
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint64_t seed =
-          options.prompt_seeds.empty() ? options.seed : options.prompt_seeds[r / k];
-      uniforms[r] = SamplingUniform(seed, prompt_keys[r / k], r % k, step);
-    }
-    // Before min_new_tokens, sample from logits where the stop tokens cannot win.
-    const bool suppress = step < options.min_new_tokens && !stop_ids.empty();
-    at::Tensor sampled_from = scaled;
-    if (suppress) {
-      sampled_from = scaled.clone();
-      sampled_from.index_fill_(
-          1, torch::tensor(options.stop_token_ids, torch::kLong).to(scaled.device()),
-          -std::numeric_limits<float>::infinity());
-    }
-    if (on_cpu) {
-      SampleRowsCpu(sampled_from, options.temperature == 0, options.top_k, options.top_p, uniforms,
-                    &tokens, &logprobs);
-    } else {
-      SampleRowsTensor(sampled_from, options, uniforms, &tokens, &logprobs);
-    }
-    if (suppress) {
-      // Report each token's log-prob under the full distribution.
-      const at::Tensor full =
-          at::log_softmax(scaled, -1)
-              .gather(1, torch::tensor(tokens, torch::kLong).to(scaled.device()).unsqueeze(1))
-              .squeeze(1)
-              .to(torch::kCPU);
-      for (int64_t r = 0; r < rows; ++r) logprobs[r] = full[r].item<float>();
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      if (done[r]) continue;
-      results[r].tokens.push_back(tokens[r]);
-      results[r].logprobs.push_back(logprobs[r]);
-      if (stop_ids.count(tokens[r]) > 0) {
-        results[r].finish_reason = FinishReason::kStop;
-        done[r] = true;
-        --remaining;
+  while (!batch.empty()) {
+    ASSIGN_OR_RETURN(std::vector<FinishedSequence> finished, batch.Step());
+    for (FinishedSequence& f : finished) {
+      const int64_t r = static_cast<int64_t>(f.tag);
+      if (!f.error.ok()) {
+        return Annotate(f.error, absl::StrCat("prompt ", r / k, ", sample ", r % k));
       }
-    }
-    if (remaining == 0 || step + 1 == options.max_new_tokens) break;
-    const at::Tensor next = torch::tensor(tokens, torch::kLong).to(device);
-    if (options.use_kv_cache && on_cpu) {
-      last_hidden = DecodeStepCpu(model, next, &cache);
-    } else if (options.use_kv_cache) {
-      last_hidden = model.Forward(next.unsqueeze(-1), ones, {}, &cache).select(1, 0);
-    } else {
-      ids = at::cat({ids, next.unsqueeze(-1)}, 1);
-      mask = at::cat({mask, ones}, 1);
-      last_hidden = model.Forward(ids, mask).select(1, ids.size(1) - 1);
+      results[r] = std::move(f.result);
+      results[r].prompt_index = r / k;
     }
   }
   return results;

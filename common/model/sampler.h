@@ -69,12 +69,14 @@ absl::Status ValidateSampling(const ModelConfig& config,
                               const SamplingOptions& options);
 
 // Samples options.num_samples continuations of every prompt; results are ordered by prompt,
-// then sample.
+// then sample. A thin loop over ContinuousBatch (every row joins at once), so it gives each
+// sequence what the generator's batch gives it. A row that fails (non-finite logits) fails the
+// call, naming its prompt and sample.
 absl::StatusOr<std::vector<SampledSequence>> Sample(
     TransformerImpl& model, const std::vector<std::vector<int64_t>>& prompts,
     const SamplingOptions& options);
 
-// One sampling step with tensor operations, for models off the CPU (on CPU, Sample uses
+// One sampling step with tensor operations, for models off the CPU (on CPU, ContinuousBatch uses
 // SampleRowsCpu from cpu_decode.h; both follow the same rules and tests compare them).
 // `scaled` [B, V] float32 logits already divided by the temperature.
 void SampleRowsTensor(const at::Tensor& scaled, const SamplingOptions& options,
