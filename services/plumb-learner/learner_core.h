@@ -42,6 +42,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -135,6 +136,12 @@ class LearnerCore {
     std::optional<ModelDescription> model ABSL_GUARDED_BY(mu);
   };
   absl::StatusOr<Session*> Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The session `id` if its algorithm trains on `batch_kind` batches and the batch's size is
+  // within bounds; INVALID_ARGUMENT / NOT_FOUND naming what is wrong otherwise.
+  absl::StatusOr<Session*> OpenTrainCall(const std::string& id, const char* batch_kind,
+                                         size_t batch_size,
+                                         std::initializer_list<Algorithm> accepted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one update of a Train call with `cancelled` installed; on failure, clears what the
   // update left half done (see "Cancellation" above).
   absl::StatusOr<TrainStats> RunUpdate(Session* s, const CancelPredicate& cancelled,

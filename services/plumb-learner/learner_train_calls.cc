@@ -47,17 +47,20 @@ absl::Status Accepts(Algorithm algorithm, const char* batch_kind,
 
 }  // namespace
 
-#define PLUMB_TRAIN_CALL(batch_kind, ...)                                                      \
-  TrainingClaim claim(&training_);                                                             \
-  if (!claim.owned()) return absl::AbortedError("another Train call is running");              \
-  absl::MutexLock lock(&mu_);                                                                  \
-  ASSIGN_OR_RETURN(Session* s, Find(id));                                                      \
-  RETURN_IF_ERROR(Accepts(s->options.algorithm, batch_kind, {__VA_ARGS__}));                   \
-  if (batch.empty())                                                                           \
-    return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch"));        \
-  if (batch.size() > static_cast<size_t>(kMaxBatchItems))                                      \
-  return absl::InvalidArgumentError(absl::StrCat("a ", batch_kind, " batch of ", batch.size(), \
-                                                 " items; at most ", kMaxBatchItems))
+absl::StatusOr<LearnerCore::Session*> LearnerCore::OpenTrainCall(
+    const std::string& id, const char* batch_kind, size_t batch_size,
+    std::initializer_list<Algorithm> accepted) {
+  ASSIGN_OR_RETURN(Session * s, Find(id));
+  RETURN_IF_ERROR(Accepts(s->options.algorithm, batch_kind, accepted));
+  if (batch_size == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch"));
+  }
+  if (batch_size > static_cast<size_t>(kMaxBatchItems)) {
+    return absl::InvalidArgumentError(absl::StrCat("a ", batch_kind, " batch of ", batch_size,
+                                                   " items; at most ", kMaxBatchItems));
+  }
+  return s;
+}
 
 absl::StatusOr<TrainStats> LearnerCore::RunUpdate(
     Session* s, const CancelPredicate& cancelled,
@@ -88,8 +91,13 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
                                                         const std::vector<Experience>& batch,
                                                         double temperature,
                                                         const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("experience", Algorithm::kPpo, Algorithm::kGrpo, Algorithm::kRloo,
-                   Algorithm::kReinforce, Algorithm::kRejectionSamplingSft);
+  TrainingClaim claim(&training_);
+  if (!claim.owned()) return absl::AbortedError("another Train call is running");
+  absl::MutexLock lock(&mu_);
+  const std::initializer_list<Algorithm> accepted = {Algorithm::kPpo, Algorithm::kGrpo,
+                                                     Algorithm::kRloo, Algorithm::kReinforce,
+                                                     Algorithm::kRejectionSamplingSft};
+  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "experience", batch.size(), accepted));
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   double kl_coef = 0;
@@ -155,8 +163,12 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
 absl::StatusOr<TrainStats> LearnerCore::TrainPreference(const std::string& id,
                                                         const std::vector<PreferenceExample>& batch,
                                                         const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("preference", Algorithm::kDpo, Algorithm::kOrpo, Algorithm::kSimpo,
-                   Algorithm::kRewardModel);
+  TrainingClaim claim(&training_);
+  if (!claim.owned()) return absl::AbortedError("another Train call is running");
+  absl::MutexLock lock(&mu_);
+  const std::initializer_list<Algorithm> accepted = {Algorithm::kDpo, Algorithm::kOrpo,
+                                                     Algorithm::kSimpo, Algorithm::kRewardModel};
+  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "preference", batch.size(), accepted));
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   const bool needs_reference = o.algorithm == Algorithm::kDpo && !o.dpo.reference_free;
@@ -182,14 +194,23 @@ absl::StatusOr<TrainStats> LearnerCore::TrainPreference(const std::string& id,
 absl::StatusOr<TrainStats> LearnerCore::TrainSft(const std::string& id,
                                                  const std::vector<SftExample>& batch,
                                                  const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("SFT", Algorithm::kSft, Algorithm::kRejectionSamplingSft);
+  TrainingClaim claim(&training_);
+  if (!claim.owned()) return absl::AbortedError("another Train call is running");
+  absl::MutexLock lock(&mu_);
+  const std::initializer_list<Algorithm> accepted = {Algorithm::kSft,
+                                                     Algorithm::kRejectionSamplingSft};
+  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "SFT", batch.size(), accepted));
   return RunUpdate(s, cancelled, [&] { return s->Sft(batch); });
 }
 
 absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
                                                       const std::vector<UnpairedExample>& batch,
                                                       const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("unpaired", Algorithm::kKto);
+  TrainingClaim claim(&training_);
+  if (!claim.owned()) return absl::AbortedError("another Train call is running");
+  absl::MutexLock lock(&mu_);
+  const std::initializer_list<Algorithm> accepted = {Algorithm::kKto};
+  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "unpaired", batch.size(), accepted));
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   const bool mismatched = o.kto_reference_point == KtoReferencePoint::kBatchMismatched;
@@ -222,7 +243,11 @@ absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
 absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
                                                     const std::vector<RankedGroup>& batch,
                                                     const CancelPredicate& cancelled) {
-  PLUMB_TRAIN_CALL("ranked", Algorithm::kRrhf, Algorithm::kRewardModel);
+  TrainingClaim claim(&training_);
+  if (!claim.owned()) return absl::AbortedError("another Train call is running");
+  absl::MutexLock lock(&mu_);
+  const std::initializer_list<Algorithm> accepted = {Algorithm::kRrhf, Algorithm::kRewardModel};
+  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "ranked", batch.size(), accepted));
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   for (const RankedGroup& g : batch) {
@@ -248,7 +273,5 @@ absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
   }
   return RunUpdate(s, cancelled, [&] { return s->Ranked(batch); });
 }
-
-#undef PLUMB_TRAIN_CALL
 
 }  // namespace plumb::learner
