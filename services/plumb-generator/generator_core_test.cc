@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -23,7 +25,8 @@ using ::testing::HasSubstr;
 class GeneratorCoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "generator_core_test";
+    // Per process: two runs of this binary at once must not share (and delete) one folder.
+    dir_ = fs::path(::testing::TempDir()) / ("generator_core_test_" + std::to_string(getpid()));
     fs::remove_all(dir_);
     SaveModel(dir_, /*context=*/64, /*seed=*/1);
     model_ = *weights::VersionedModel::Load(dir_.string(), {});
@@ -137,12 +140,15 @@ TEST_F(GeneratorCoreTest, AShortRequestJoinsARunningBatchAndFinishesFirst) {
   std::atomic<int> order{0};
   int long_finished_as = 0, short_finished_as = 0;
   std::vector<RolloutResult> long_out, short_out;
+  std::atomic<bool> long_done{false};
   std::thread long_thread([&] {
     EXPECT_TRUE(run(long_job, &long_out).ok());
     long_finished_as = ++order;
+    long_done = true;
   });
-  // Once the long request's rows are decoding, the short one arrives.
-  while (core->load().running_sequences < 3) {
+  // Once the long request's rows are decoding, the short one arrives. (Should the long request
+  // end before this thread looks, the order assertions fail rather than this loop spinning.)
+  while (core->load().running_sequences < 3 && !long_done) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   ASSERT_TRUE(run(short_job, &short_out).ok());
@@ -221,8 +227,15 @@ TEST_F(GeneratorCoreTest, ASequenceThatFailsDoesNotFailOtherRequestsInItsBatch) 
   GenerateJob poisoned = Job(4, /*prompts=*/1, /*samples=*/1);
   poisoned.prompts[0].token_ids = {256, 200, 66};
   absl::Status healthy_status;
-  std::thread healthy_thread([&] { healthy_status = Run(healthy, &together); });
-  while (core_->load().running_sequences < 1) {
+  std::atomic<bool> healthy_done{false};
+  std::thread healthy_thread([&] {
+    healthy_status = Run(healthy, &together);
+    healthy_done = true;
+  });
+  // Until the healthy sequence decodes (or, on a busy machine, has already finished: this
+  // waiting thread may not run for its whole life; then the two do not share a batch, and the
+  // assertions still hold). Waiting for running_sequences alone could spin forever.
+  while (core_->load().running_sequences < 1 && !healthy_done) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   const absl::Status poisoned_status = Run(poisoned, &poisoned_out);
@@ -283,13 +296,14 @@ TEST_F(GeneratorCoreTest, QueuedRequestsAreAdmittedByPriorityThenArrivalWithAgin
     GenerateJob blocker = Job(4, /*prompts=*/1, /*samples=*/1);
     blocker.sampling.max_new_tokens = 500;
     blocker.sampling.ignore_eos = true;
-    std::atomic<bool> release{false};
+    std::atomic<bool> release{false}, blocker_done{false};
     std::thread blocking([&] {
       absl::Status status = core->Generate(
           blocker, [](const RolloutResult&) { return true; }, [&] { return release.load(); });
       EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << "the blocker ended too early";
+      blocker_done = true;
     });
-    while (core->load().running_sequences < 1) {
+    while (core->load().running_sequences < 1 && !blocker_done) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     absl::Mutex mu;
