@@ -1,5 +1,7 @@
 #include "common/weights/model_service_support.h"
 
+#include "common/status/status_macros.h"
+
 #include "absl/strings/str_cat.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/stall_watchdog.h"
@@ -33,23 +35,19 @@ absl::StatusOr<v1::LoadWeightsResponse> LoadWithIdleTimeout(
                    " (server.stream_idle_timeout); the load was abandoned and nothing changed"));
 }
 
-LoadWeightsEndpoint::LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix,
-                                         absl::Duration idle_timeout)
-    : idle_timeout_(idle_timeout) {
-  loads_ = registry
-               ->AddCounter(absl::StrCat(prefix, "_weight_loads_total"),
-                            "LoadWeights calls by result code.", {"code"})
-               .value();
-  bytes_ = &registry
-                ->AddCounter(absl::StrCat(prefix, "_weight_load_bytes_total"),
-                             "Weight bytes received by successful LoadWeights calls.")
-                .value()
-                ->WithLabels({});
-  seconds_ = &registry
-                  ->AddHistogram(absl::StrCat(prefix, "_weight_load_seconds"),
-                                 "Seconds from a weight manifest to the swap.")
-                  .value()
-                  ->WithLabels({});
+absl::Status LoadWeightsEndpoint::RegisterMetrics(metrics::Registry* registry,
+                                                  const std::string& prefix) {
+  ASSIGN_OR_RETURN(loads_, registry->AddCounter(absl::StrCat(prefix, "_weight_loads_total"),
+                                                "LoadWeights calls by result code.", {"code"}));
+  ASSIGN_OR_RETURN(metrics::CounterFamily * bytes,
+                   registry->AddCounter(absl::StrCat(prefix, "_weight_load_bytes_total"),
+                                        "Weight bytes received by successful LoadWeights calls."));
+  bytes_ = &bytes->WithLabels({});
+  ASSIGN_OR_RETURN(metrics::HistogramFamily * seconds,
+                   registry->AddHistogram(absl::StrCat(prefix, "_weight_load_seconds"),
+                                          "Seconds from a weight manifest to the swap."));
+  seconds_ = &seconds->WithLabels({});
+  return absl::OkStatus();
 }
 
 grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,

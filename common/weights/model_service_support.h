@@ -33,8 +33,12 @@ class LoadWeightsEndpoint {
  public:
   // A stream that sends nothing for `idle_timeout` is cancelled: DEADLINE_EXCEEDED, nothing
   // loaded, the model free for the next load (0 = wait forever).
-  LoadWeightsEndpoint(metrics::Registry* registry, const std::string& prefix,
-                      absl::Duration idle_timeout = absl::Seconds(30));
+  explicit LoadWeightsEndpoint(absl::Duration idle_timeout = absl::Seconds(30))
+      : idle_timeout_(idle_timeout) {}
+  // Registers <prefix>_weight_loads_total, _weight_load_bytes_total and _weight_load_seconds;
+  // the error (a name taken with another definition) is the service's start-up error. Must
+  // succeed before the first Serve.
+  absl::Status RegisterMetrics(metrics::Registry* registry, const std::string& prefix);
   // Into a service's only model (manifests name "").
   grpc::Status Serve(grpc::ServerContext* context, grpc::ServerReader<v1::WeightChunk>* reader,
                      VersionedModel& model, v1::LoadWeightsResponse* response);

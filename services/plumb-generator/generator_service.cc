@@ -48,11 +48,18 @@ absl::Status CheckRequest(const v1::GenerateRequest& request) {
 
 }  // namespace
 
-GeneratorService::GeneratorService(GeneratorCore* core, metrics::Registry* registry,
-                                   std::string device, absl::Duration weight_stream_idle_timeout)
-    : core_(core),
-      device_(std::move(device)),
-      load_weights_(registry, "plumb_generator", weight_stream_idle_timeout) {}
+absl::StatusOr<std::unique_ptr<GeneratorService>> GeneratorService::Create(
+    GeneratorCore* core, metrics::Registry* registry, std::string device,
+    absl::Duration weight_stream_idle_timeout) {
+  std::unique_ptr<GeneratorService> service(
+      new GeneratorService(core, std::move(device), weight_stream_idle_timeout));
+  RETURN_IF_ERROR(service->load_weights_.RegisterMetrics(registry, "plumb_generator"));
+  return service;
+}
+
+GeneratorService::GeneratorService(GeneratorCore* core, std::string device,
+                                   absl::Duration weight_stream_idle_timeout)
+    : core_(core), device_(std::move(device)), load_weights_(weight_stream_idle_timeout) {}
 
 grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
                                         const v1::GenerateRequest* request,

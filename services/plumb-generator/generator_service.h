@@ -6,6 +6,7 @@
 #ifndef PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_SERVICE_H_
 #define PLUMB_SERVICES_PLUMB_GENERATOR_GENERATOR_SERVICE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
@@ -19,8 +20,10 @@ namespace plumb::generator {
 class GeneratorService final : public v1::Generator::Service {
  public:
   // `weight_stream_idle_timeout`: see LoadWeightsEndpoint (server.stream_idle_timeout).
-  GeneratorService(GeneratorCore* core, metrics::Registry* registry, std::string device,
-                   absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
+  // A metric `registry` refuses is the error, at start-up.
+  static absl::StatusOr<std::unique_ptr<GeneratorService>> Create(
+      GeneratorCore* core, metrics::Registry* registry, std::string device,
+      absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::Rollout>* writer) override;
@@ -31,6 +34,8 @@ class GeneratorService final : public v1::Generator::Service {
                        v1::GeneratorGetInfoResponse* response) override;
 
  private:
+  GeneratorService(GeneratorCore* core, std::string device,
+                   absl::Duration weight_stream_idle_timeout);
   GeneratorCore* core_;
   std::string device_;
   weights::LoadWeightsEndpoint load_weights_;

@@ -62,10 +62,13 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<plumb::generator::GeneratorCore>> core =
       plumb::generator::GeneratorCore::Create(model->get(), tokenizer, options.limits, &registry);
   if (!core.ok()) return Fail(1, core.status());
-  plumb::generator::GeneratorService service(core->get(), &registry, options.device,
-                                             config->server.stream_idle_timeout);
+  absl::StatusOr<std::unique_ptr<plumb::generator::GeneratorService>> service =
+      plumb::generator::GeneratorService::Create(core->get(), &registry, options.device,
+                                                 config->server.stream_idle_timeout);
+  if (!service.ok()) return Fail(1, service.status());
   return plumb::service::ServeUntilSignal(
-      *config, "plumb-generator", {plumb::rpc::Hosted<plumb::v1::Generator>(&service)}, &registry);
+      *config, "plumb-generator", {plumb::rpc::Hosted<plumb::v1::Generator>(service->get())},
+      &registry);
 }
 
 }  // namespace

@@ -65,10 +65,13 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<plumb::reference::ReferenceCore>> core =
       plumb::reference::ReferenceCore::Create(model->get(), tokenizer, options.limits, &registry);
   if (!core.ok()) return Fail(1, core.status());
-  plumb::reference::ReferenceService service(core->get(), &registry, options.device,
-                                             config->server.stream_idle_timeout);
+  absl::StatusOr<std::unique_ptr<plumb::reference::ReferenceService>> service =
+      plumb::reference::ReferenceService::Create(core->get(), &registry, options.device,
+                                                 config->server.stream_idle_timeout);
+  if (!service.ok()) return Fail(1, service.status());
   return plumb::service::ServeUntilSignal(
-      *config, "plumb-reference", {plumb::rpc::Hosted<plumb::v1::Reference>(&service)}, &registry);
+      *config, "plumb-reference", {plumb::rpc::Hosted<plumb::v1::Reference>(service->get())},
+      &registry);
 }
 
 }  // namespace

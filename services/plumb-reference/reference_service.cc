@@ -5,14 +5,22 @@
 #include "common/rpc/message_checks.h"
 #include "common/service/server_info.h"
 #include "common/service/service_host.h"
+#include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
 
 namespace plumb::reference {
-ReferenceService::ReferenceService(ReferenceCore* core, metrics::Registry* registry,
-                                   std::string device, absl::Duration weight_stream_idle_timeout)
-    : core_(core),
-      device_(std::move(device)),
-      load_weights_(registry, "plumb_reference", weight_stream_idle_timeout) {}
+absl::StatusOr<std::unique_ptr<ReferenceService>> ReferenceService::Create(
+    ReferenceCore* core, metrics::Registry* registry, std::string device,
+    absl::Duration weight_stream_idle_timeout) {
+  std::unique_ptr<ReferenceService> service(
+      new ReferenceService(core, std::move(device), weight_stream_idle_timeout));
+  RETURN_IF_ERROR(service->load_weights_.RegisterMetrics(registry, "plumb_reference"));
+  return service;
+}
+
+ReferenceService::ReferenceService(ReferenceCore* core, std::string device,
+                                   absl::Duration weight_stream_idle_timeout)
+    : core_(core), device_(std::move(device)), load_weights_(weight_stream_idle_timeout) {}
 
 grpc::Status ReferenceService::LogProbs(grpc::ServerContext* /*context*/,
                                         const v1::LogProbsRequest* request,

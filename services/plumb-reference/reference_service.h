@@ -6,6 +6,7 @@
 #ifndef PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_SERVICE_H_
 #define PLUMB_SERVICES_PLUMB_REFERENCE_REFERENCE_SERVICE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
@@ -19,8 +20,10 @@ namespace plumb::reference {
 class ReferenceService final : public v1::Reference::Service {
  public:
   // `weight_stream_idle_timeout`: see LoadWeightsEndpoint (server.stream_idle_timeout).
-  ReferenceService(ReferenceCore* core, metrics::Registry* registry, std::string device,
-                   absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
+  // A metric `registry` refuses is the error, at start-up.
+  static absl::StatusOr<std::unique_ptr<ReferenceService>> Create(
+      ReferenceCore* core, metrics::Registry* registry, std::string device,
+      absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
 
   grpc::Status LogProbs(grpc::ServerContext* context, const v1::LogProbsRequest* request,
                         v1::LogProbsResponse* response) override;
@@ -31,6 +34,8 @@ class ReferenceService final : public v1::Reference::Service {
                        v1::ReferenceGetInfoResponse* response) override;
 
  private:
+  ReferenceService(ReferenceCore* core, std::string device,
+                   absl::Duration weight_stream_idle_timeout);
   ReferenceCore* core_;
   std::string device_;
   weights::LoadWeightsEndpoint load_weights_;

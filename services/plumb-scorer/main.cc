@@ -51,10 +51,13 @@ int Main(int argc, char** argv) {
       plumb::scorer::Scorer::Create(*options);
   if (!scorer.ok()) return Fail(1, scorer.status());
   plumb::metrics::Registry registry;
-  plumb::scorer::ScorerService service(scorer->get(), &registry, /*max_pairs_per_request=*/512,
-                                       config->server.stream_idle_timeout);
+  absl::StatusOr<std::unique_ptr<plumb::scorer::ScorerService>> service =
+      plumb::scorer::ScorerService::Create(scorer->get(), &registry, /*max_pairs_per_request=*/512,
+                                           config->server.stream_idle_timeout);
+  if (!service.ok()) return Fail(1, service.status());
   return plumb::service::ServeUntilSignal(
-      *config, "plumb-scorer", {plumb::rpc::Hosted<plumb::v1::RewardScorer>(&service)}, &registry);
+      *config, "plumb-scorer", {plumb::rpc::Hosted<plumb::v1::RewardScorer>(service->get())},
+      &registry);
 }
 
 }  // namespace

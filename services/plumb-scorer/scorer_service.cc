@@ -9,6 +9,7 @@
 #include "common/service/server_info.h"
 #include "common/service/service_host.h"
 #include "common/status/echo.h"
+#include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
 
 namespace plumb::scorer {
@@ -59,39 +60,51 @@ void FillComposition(const CompositionOptions& c, v1::RewardComposition* out) {
 
 }  // namespace
 
-ScorerService::ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request,
+absl::StatusOr<std::unique_ptr<ScorerService>> ScorerService::Create(
+    Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request,
+    absl::Duration weight_stream_idle_timeout) {
+  std::unique_ptr<ScorerService> service(
+      new ScorerService(scorer, max_pairs_per_request, weight_stream_idle_timeout));
+  RETURN_IF_ERROR(service->load_weights_.RegisterMetrics(registry, "plumb_scorer"));
+  RETURN_IF_ERROR(service->RegisterMetrics(registry));
+  return service;
+}
+
+ScorerService::ScorerService(Scorer* scorer, int max_pairs_per_request,
                              absl::Duration weight_stream_idle_timeout)
     : scorer_(scorer),
       max_pairs_per_request_(max_pairs_per_request),
-      load_weights_(registry, "plumb_scorer", weight_stream_idle_timeout) {
-  requests_ =
-      registry
-          ->AddCounter("plumb_scorer_requests_total",
-                       "Score, Compare and LoadWeights calls by result code.", {"rpc", "code"})
-          .value();
-  latency_ = &registry->AddHistogram("plumb_scorer_request_seconds", "Score and Compare latency.")
-                  .value()
-                  ->WithLabels({});
-  batch_ = &registry
-                ->AddHistogram("plumb_scorer_batch_size", "Items per Score or Compare request.", {},
-                               metrics::ExponentialBuckets(1, 2, 12).value())
-                .value()
-                ->WithLabels({});
-  cache_hits_ = &registry->AddCounter("plumb_scorer_cache_hits_total", "Score cache hits.")
-                     .value()
-                     ->WithLabels({});
-  cache_misses_ = &registry->AddCounter("plumb_scorer_cache_misses_total", "Score cache misses.")
-                       .value()
-                       ->WithLabels({});
-  versions_ = registry
-                  ->AddGauge("plumb_scorer_objective_version",
-                             "Weights version of each reward-model objective.", {"objective"})
-                  .value();
+      load_weights_(weight_stream_idle_timeout) {}
+
+absl::Status ScorerService::RegisterMetrics(metrics::Registry* registry) {
+  ASSIGN_OR_RETURN(requests_,
+                   registry->AddCounter("plumb_scorer_requests_total",
+                                        "Score, Compare and LoadWeights calls by result code.",
+                                        {"rpc", "code"}));
+  ASSIGN_OR_RETURN(
+      metrics::HistogramFamily * latency,
+      registry->AddHistogram("plumb_scorer_request_seconds", "Score and Compare latency."));
+  latency_ = &latency->WithLabels({});
+  ASSIGN_OR_RETURN(std::vector<double> sizes, metrics::ExponentialBuckets(1, 2, 12));
+  ASSIGN_OR_RETURN(metrics::HistogramFamily * batch,
+                   registry->AddHistogram("plumb_scorer_batch_size",
+                                          "Items per Score or Compare request.", {}, sizes));
+  batch_ = &batch->WithLabels({});
+  ASSIGN_OR_RETURN(metrics::CounterFamily * hits,
+                   registry->AddCounter("plumb_scorer_cache_hits_total", "Score cache hits."));
+  cache_hits_ = &hits->WithLabels({});
+  ASSIGN_OR_RETURN(metrics::CounterFamily * misses,
+                   registry->AddCounter("plumb_scorer_cache_misses_total", "Score cache misses."));
+  cache_misses_ = &misses->WithLabels({});
+  ASSIGN_OR_RETURN(versions_, registry->AddGauge("plumb_scorer_objective_version",
+                                                 "Weights version of each reward-model objective.",
+                                                 {"objective"}));
   for (const ObjectiveDescription& d : scorer_->Describe()) {
     if (d.model.has_value()) {
       versions_->WithLabels({d.name}).Set(static_cast<double>(d.model->version));
     }
   }
+  return absl::OkStatus();
 }
 
 grpc::Status ScorerService::Score(grpc::ServerContext* /*context*/, const v1::ScoreRequest* request,

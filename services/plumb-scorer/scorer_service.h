@@ -11,6 +11,7 @@
 #ifndef PLUMB_SERVICES_PLUMB_SCORER_SCORER_SERVICE_H_
 #define PLUMB_SERVICES_PLUMB_SCORER_SCORER_SERVICE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
@@ -26,8 +27,10 @@ inline constexpr char kComposedRewardJudge[] = "composed_reward";
 class ScorerService final : public v1::RewardScorer::Service {
  public:
   // `weight_stream_idle_timeout`: a LoadWeights stream silent this long is cancelled (0 = never).
-  ScorerService(Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request = 512,
-                absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
+  // A metric `registry` refuses is the error, at start-up.
+  static absl::StatusOr<std::unique_ptr<ScorerService>> Create(
+      Scorer* scorer, metrics::Registry* registry, int max_pairs_per_request = 512,
+      absl::Duration weight_stream_idle_timeout = absl::Seconds(30));
 
   grpc::Status Score(grpc::ServerContext* context, const v1::ScoreRequest* request,
                      v1::ScoreResponse* response) override;
@@ -40,6 +43,9 @@ class ScorerService final : public v1::RewardScorer::Service {
                        v1::RewardScorerGetInfoResponse* response) override;
 
  private:
+  ScorerService(Scorer* scorer, int max_pairs_per_request,
+                absl::Duration weight_stream_idle_timeout);
+  absl::Status RegisterMetrics(metrics::Registry* registry);
   Scorer* scorer_;
   const int max_pairs_per_request_;
   weights::LoadWeightsEndpoint load_weights_;
