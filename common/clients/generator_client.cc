@@ -8,6 +8,12 @@
 
 namespace plumb::clients {
 
+void SortRollouts(std::vector<generator::RolloutResult>* rollouts) {
+  std::sort(rollouts->begin(), rollouts->end(), [](const auto& a, const auto& b) {
+    return std::tie(a.prompt_id, a.sample_index) < std::tie(b.prompt_id, b.sample_index);
+  });
+}
+
 absl::StatusOr<std::vector<generator::RolloutResult>> GeneratorClient::GenerateAll(
     const generator::GenerateJob& job, const CallOptions& options) {
   std::vector<generator::RolloutResult> rollouts;
@@ -15,9 +21,7 @@ absl::StatusOr<std::vector<generator::RolloutResult>> GeneratorClient::GenerateA
     rollouts.push_back(std::move(r));
     return true;
   }));
-  std::sort(rollouts.begin(), rollouts.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.prompt_id, a.sample_index) < std::tie(b.prompt_id, b.sample_index);
-  });
+  SortRollouts(&rollouts);
   return rollouts;
 }
 

@@ -24,6 +24,9 @@ struct GeneratorStatus {
   int max_sequences_per_request = 0;
 };
 
+// Sorts rollouts by (prompt id, sample index): the order GenerateAll and the rounds return.
+void SortRollouts(std::vector<generator::RolloutResult>* rollouts);
+
 class GeneratorClient {
  public:
   virtual ~GeneratorClient() = default;

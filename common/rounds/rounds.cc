@@ -5,7 +5,6 @@
 #include <cmath>
 #include <set>
 #include <thread>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -244,9 +243,7 @@ absl::StatusOr<std::vector<generator::RolloutResult>> GenerateAcrossReplicas(
     RETURN_IF_ERROR(InPhase("generate", statuses[shard]));
     for (generator::RolloutResult& r : results[shard]) all.push_back(std::move(r));
   }
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.prompt_id, a.sample_index) < std::tie(b.prompt_id, b.sample_index);
-  });
+  clients::SortRollouts(&all);
   return all;
 }
 

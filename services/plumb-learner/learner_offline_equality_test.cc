@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/model/hf_checkpoint.h"
 #include "common/model/logprobs.h"
+#include "common/model/sampling_test_model.h"
 #include "common/tokenizer/byte_tokenizer.h"
 #include "common/train/objectives.h"
 #include "common/train/offline_updates.h"
@@ -101,14 +102,8 @@ class LearnerOfflineEqualityTest : public ::testing::Test {
     dir_ = new fs::path(fs::path(::testing::TempDir()) /
                         absl::StrCat("learner_offline_equality_", getpid()));
     fs::remove_all(*dir_);
-    model::ModelConfig config;
+    model::ModelConfig config = model::SmallConfig();
     config.vocab_size = 259;  // the byte tokenizer's
-    config.hidden_size = 32;
-    config.intermediate_size = 64;
-    config.num_hidden_layers = 2;
-    config.num_attention_heads = 4;
-    config.num_key_value_heads = 2;
-    config.max_position_embeddings = 64;
     config.num_reward_outputs = 1;
     torch::manual_seed(21);
     model::Transformer policy(config);
