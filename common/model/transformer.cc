@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/mixed_precision.h"
 
 // LibTorch >= 2.1 has scaled_dot_product_attention with an explicit scale.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
@@ -117,7 +118,7 @@ at::Tensor TransformerImpl::EffectiveWeight(const Layer& layer, const std::strin
   at::Tensor weight = base;
   for (const auto& [name, adapter] : layer.lora) {
     if (name != projection) continue;
-    const at::Tensor delta = at::matmul(adapter.b, adapter.a) * adapter.scale;  // [rows, in]
+    const at::Tensor delta = MixedMatmul(adapter.b, adapter.a) * adapter.scale;  // [rows, in]
     const int64_t rows = delta.size(0);
     const int64_t total = base.size(0);
     std::vector<at::Tensor> parts;
@@ -131,6 +132,21 @@ at::Tensor TransformerImpl::EffectiveWeight(const Layer& layer, const std::strin
     weight = weight + at::cat(parts, 0).to(base.scalar_type());
   }
   return weight;
+}
+
+at::Tensor TransformerImpl::Project(const Layer& layer, const std::string& projection,
+                                    const at::Tensor& x, const at::Tensor& base) const {
+  at::Tensor out = MixedMatmul(x, base.t());
+  for (const auto& [name, adapter] : layer.lora) {
+    if (name != projection) continue;
+    const at::Tensor low = MixedMatmul(MixedMatmul(x, adapter.a.t()), adapter.b.t());  // [.., rows]
+    const int64_t rows = adapter.b.size(0);
+    // Zero columns around the adapter's rows, then one add.
+    const at::Tensor placed = at::constant_pad_nd(
+        low * adapter.scale, {adapter.row_offset, base.size(0) - adapter.row_offset - rows});
+    out = out + placed.to(out.scalar_type());
+  }
+  return out;
 }
 
 void TransformerImpl::AddLoraAdapter(int64_t layer, const std::string& projection,
@@ -168,7 +184,7 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
 
   // Attention block.
   const at::Tensor normed = RmsNorm(hidden, layer.input_norm, config_.rms_norm_eps);
-  const at::Tensor qkv = at::matmul(normed, EffectiveWeight(layer, "qkv", layer.qkv).t());
+  const at::Tensor qkv = Project(layer, "qkv", normed, layer.qkv);
   // split (not three narrows): its backward writes the three gradients into one tensor once.
   const std::vector<at::Tensor> parts =
       qkv.split_with_sizes({heads * hd, kv_heads * hd, kv_heads * hd}, -1);
@@ -208,23 +224,21 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
     // share key/value head j (HF's repeat_kv order).
     const at::Tensor q5 = q.reshape({batch, kv_heads, group, steps, hd});
     const at::Tensor scores =
-        at::matmul(q5, k.unsqueeze(2).transpose(-1, -2)).masked_fill_(in.blocked, kMaskedScore);
+        MixedMatmul(q5, k.unsqueeze(2).transpose(-1, -2)).masked_fill_(in.blocked, kMaskedScore);
     const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    attended = at::matmul(probs, v.unsqueeze(2))  // [B, kv, g, T, hd]
+    attended = MixedMatmul(probs, v.unsqueeze(2))  // [B, kv, g, T, hd]
                    .reshape({batch, heads, steps, hd})
                    .transpose(1, 2)
                    .reshape({batch, steps, heads * hd});
   }
-  const at::Tensor after_attention =
-      hidden + at::matmul(attended, EffectiveWeight(layer, "o", layer.o).t());
+  const at::Tensor after_attention = hidden + Project(layer, "o", attended, layer.o);
 
   // SwiGLU MLP block.
   const at::Tensor normed2 = RmsNorm(after_attention, layer.post_norm, config_.rms_norm_eps);
-  const at::Tensor gate_up =
-      at::matmul(normed2, EffectiveWeight(layer, "gate_up", layer.gate_up).t());
+  const at::Tensor gate_up = Project(layer, "gate_up", normed2, layer.gate_up);
   const std::vector<at::Tensor> gate_and_up = gate_up.chunk(2, -1);
   const at::Tensor activated = at::silu(gate_and_up[0]) * gate_and_up[1];
-  return after_attention + at::matmul(activated, EffectiveWeight(layer, "down", layer.down).t());
+  return after_attention + Project(layer, "down", activated, layer.down);
 }
 
 at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
@@ -307,16 +321,16 @@ at::Tensor TransformerImpl::RunLayerWithoutCache(int64_t index, const at::Tensor
 }
 
 at::Tensor TransformerImpl::Logits(const at::Tensor& hidden) {
-  return at::matmul(hidden, lm_head_weight().t());
+  return MixedMatmul(hidden, lm_head_weight().t());
 }
 
 at::Tensor TransformerImpl::Values(const at::Tensor& hidden) {
-  return at::matmul(hidden, value_head_.t()).squeeze(-1);
+  return MixedMatmul(hidden, value_head_.t()).squeeze(-1);
 }
 
 at::Tensor TransformerImpl::Rewards(const at::Tensor& hidden) {
   TORCH_CHECK(reward_head_.defined(), "this model has no reward head (num_reward_outputs = 0)");
-  return at::matmul(hidden, reward_head_.t());
+  return MixedMatmul(hidden, reward_head_.t());
 }
 
 }  // namespace plumb::model

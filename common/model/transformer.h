@@ -109,6 +109,11 @@ class TransformerImpl : public torch::nn::Module {
   // The weight a projection uses in forward: the base plus its LoRA updates, if any.
   at::Tensor EffectiveWeight(const Layer& layer, const std::string& projection,
                              const at::Tensor& base) const;
+  // x W^T for a projection, its LoRA updates applied as x A^T B^T (scaled) on the adapter's rows
+  // of the output: the same function as EffectiveWeight's, without materialising B A or a full
+  // weight gradient in training.
+  at::Tensor Project(const Layer& layer, const std::string& projection, const at::Tensor& x,
+                     const at::Tensor& base) const;
 
   // What every layer's attention needs, computed once per forward.
   struct AttentionInputs {

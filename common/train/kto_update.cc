@@ -4,6 +4,7 @@
 // so every rank uses the z0 one process computes on the whole batch.
 #include <torch/torch.h>
 
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 #include "common/train/offline_updates.h"
 #include "common/train/sequence_scoring.h"
@@ -29,7 +30,7 @@ absl::StatusOr<at::Tensor> ReferencePoint(model::TransformerImpl& policy,
       rows.Add(batch[i].kl_prompt, batch[i].kl_completion);
       ref_kl[i] = batch[i].ref_kl_logprob;
     }
-    AutocastScope autocast(context.bf16_autocast, context.cuda);
+    model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
     ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(policy, rows));
     policy_kl.narrow(0, a, b - a).copy_(scores.sum.to(torch::kCPU).to(torch::kDouble));
     return absl::OkStatus();
@@ -63,7 +64,7 @@ absl::StatusOr<StatSums> KtoUpdate(model::TransformerImpl& policy,
     algorithms::KtoLoss kto;
     at::Tensor label_tensor;
     {
-      AutocastScope autocast(context.bf16_autocast, context.cuda);
+      model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
       ASSIGN_OR_RETURN(policy_scores, ScoreRows(policy, rows));
       const auto device = policy_scores.sum.device();
       label_tensor = torch::tensor(labels, torch::kBool).to(device);

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 
 namespace plumb::train {
@@ -120,7 +121,7 @@ absl::StatusOr<std::vector<double>> ReferenceSums(model::TransformerImpl& refere
   RETURN_IF_ERROR(ForEachMicroBatch(passes, [&](int64_t a, int64_t b) -> absl::Status {
     TokenRows pass;
     for (int64_t i = a; i < b; ++i) pass.Add(rows.prompts[i], rows.responses[i]);
-    AutocastScope scope(autocast, cuda);
+    model::Bf16AutocastScope scope(autocast, cuda);
     ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(reference, pass));
     const at::Tensor sums = scores.sum.to(torch::kCPU).to(torch::kDouble).contiguous();
     out.insert(out.end(), sums.data_ptr<double>(), sums.data_ptr<double>() + (b - a));

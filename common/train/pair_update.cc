@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/algorithms/orpo.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 #include "common/train/offline_updates.h"
 #include "common/train/sequence_scoring.h"
@@ -134,7 +135,7 @@ absl::StatusOr<StatSums> PairUpdate(model::TransformerImpl& policy,
     PairTerms t;
     at::Tensor loss;
     {
-      AutocastScope autocast(context.bf16_autocast, context.cuda);
+      model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
       ASSIGN_OR_RETURN(t, Terms(policy, batch, a, b, options));
       loss = t.losses.sum() / norm.pairs;
       if (nll_weight != 0) {

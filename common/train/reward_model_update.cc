@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "common/algorithms/reward_model_loss.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 #include "common/train/offline_updates.h"
 #include "common/train/sequence_scoring.h"
@@ -43,7 +44,7 @@ absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
     at::Tensor chosen, rejected, loss_sum;
     double tokens = 0;
     {
-      AutocastScope autocast(context.bf16_autocast, context.cuda);
+      model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
       ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(policy, rows));
       tokens = SumOf(scores.count);
       const at::Tensor r =

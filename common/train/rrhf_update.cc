@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "common/algorithms/rrhf.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 #include "common/train/offline_updates.h"
 #include "common/train/sequence_scoring.h"
@@ -34,7 +35,7 @@ absl::StatusOr<StatSums> RrhfUpdate(model::TransformerImpl& policy,
     algorithms::RrhfLoss rrhf;
     at::Tensor reward_tensor;
     {
-      AutocastScope autocast(context.bf16_autocast, context.cuda);
+      model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
       ASSIGN_OR_RETURN(s, ScoreRows(policy, rows));
       reward_tensor = FloatTensor(rewards, s.token_logps.device());
       rrhf = algorithms::ComputeRrhfLoss(s.token_logps, s.mask, reward_tensor, options.rrhf);

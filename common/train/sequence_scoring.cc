@@ -1,6 +1,5 @@
 #include "common/train/sequence_scoring.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
@@ -92,29 +91,6 @@ absl::StatusOr<at::Tensor> ScorePackedTokens(model::TransformerImpl& model,
     return absl::InternalError(
         absl::StrCat("scoring packed rows failed: ", e.what_without_backtrace()));
   }
-}
-
-AutocastScope::AutocastScope(bool enabled, bool cuda) : enabled_(enabled), cuda_(cuda) {
-  if (!enabled_) return;
-  if (cuda_) {
-    previous_ = at::autocast::is_enabled();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-  } else {
-    previous_ = at::autocast::is_cpu_enabled();
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  }
-}
-
-AutocastScope::~AutocastScope() {
-  if (!enabled_) return;
-  if (cuda_) {
-    at::autocast::set_enabled(previous_);
-  } else {
-    at::autocast::set_cpu_enabled(previous_);
-  }
-  if (!previous_) at::autocast::clear_cache();
 }
 
 }  // namespace plumb::train

@@ -1,5 +1,5 @@
 // Teacher-forced log-probabilities of tokenized (prompt, response) rows under a model, in the
-// shapes the training updates consume, plus the autocast switch for bf16 mixed precision.
+// shapes the training updates consume.
 //
 // Thread safety: call on the thread that owns the model.
 #ifndef PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_
@@ -53,20 +53,6 @@ absl::StatusOr<at::Tensor> ScorePackedTokens(model::TransformerImpl& model,
                                              const at::Tensor& position_ids,
                                              const at::Tensor& segment_ids,
                                              const at::Tensor& loss_mask);
-
-// Enables bf16 autocast for the device of the model for its lifetime (no-op when disabled).
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, bool cuda);
-  ~AutocastScope();
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_;
-  bool cuda_;
-  bool previous_;
-};
 
 }  // namespace plumb::train
 

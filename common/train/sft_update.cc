@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "common/algorithms/sft_loss.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 #include "common/train/offline_updates.h"
 #include "common/train/sequence_scoring.h"
@@ -64,7 +65,7 @@ absl::StatusOr<StatSums> SftUpdate(model::TransformerImpl& policy,
   RETURN_IF_ERROR(ForEachMicroBatch(context, [&](int64_t a, int64_t b) -> absl::Status {
     WeightedNll nll;
     {
-      AutocastScope autocast(context.bf16_autocast, context.cuda);
+      model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
       ASSIGN_OR_RETURN(nll, Nll(policy, batch, a, b, options));
     }
     Backpropagate(context, nll.sum / weighted_tokens);

@@ -16,6 +16,7 @@
 #include "common/checkpoint/hf_config.h"
 #include "common/checkpoint/sharded_checkpoint.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/train/optimizer.h"
@@ -205,7 +206,7 @@ absl::Status LearnerCore::Session::ForMicroBatches(
 absl::StatusOr<model::ResponseScores> LearnerCore::Session::Score(
     const std::vector<std::vector<int64_t>>& prompts,
     const std::vector<std::vector<int64_t>>& responses, double temperature, bool with_entropy) {
-  train::AutocastScope autocast(options.bf16_mixed, options.device != "cpu");
+  model::Bf16AutocastScope autocast(options.bf16_mixed, options.device != "cpu");
   return model::ScoreResponses(*policy, prompts, responses, temperature, with_entropy);
 }
 

@@ -11,6 +11,7 @@
 #include "common/checkpoint/hf_config.h"
 #include "common/checkpoint/sharded_checkpoint.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/model/mixed_precision.h"
 #include "common/status/status_macros.h"
 #include "common/train/optimizer.h"
 #include "common/train/sequence_scoring.h"
@@ -96,7 +97,7 @@ absl::StatusOr<at::Tensor> LearnerCore::Session::Values(
     prompts.push_back(batch[order[i]].prompt);
     responses.push_back(batch[order[i]].response);
   }
-  train::AutocastScope autocast(options.bf16_mixed, options.device != "cpu");
+  model::Bf16AutocastScope autocast(options.bf16_mixed, options.device != "cpu");
   ASSIGN_OR_RETURN(model::ResponseScores scores,
                    model::ScoreResponses(*critic, prompts, responses));
   return critic->Values(scores.hidden).to(torch::kFloat);
