@@ -2,7 +2,12 @@
 // bench/model_bench_peer.py) on the same inputs in the same run (scripts/bench.sh model):
 //   sample    KV-cached sampling (temperature 1), new tokens per second
 //   logprobs  teacher-forced per-token log-probs, tokens per second
-//   train     forward + cross-entropy + backward + AdamW, milliseconds per step
+//   train         one SFT optimizer step (common/train's SftUpdate, gradient clipping, AdamW) on
+//                 24 examples of 32..128 tokens padded into rows; real tokens per second
+//   train_packed  the same step with the examples packed into 128-token rows
+//   train_lora    the padded step training only LoRA adapters (rank 8 on q_proj and v_proj)
+//                 fp32 trains in float32; bf16 keeps float32 weights and forwards under bf16
+//                 autocast (plumb-train's training.bf16_autocast)
 //   gemm      a [B*T, H] x [H, 4H] matmul, FLOP/s: the arithmetic ceiling the others are held to
 // Prints one JSON object per line.
 // Usage: plumb-bench-model [--reps N] [--threads N] [--size 3M|25M] [--dtype fp32|bf16]
@@ -18,8 +23,12 @@
 #include <vector>
 
 #include "common/model/logprobs.h"
+#include "common/model/lora.h"
+#include "common/model/mixed_precision.h"
 #include "common/model/sampler.h"
 #include "common/model/transformer.h"
+#include "common/train/offline_updates.h"
+#include "common/train/optimizer.h"
 
 namespace {
 
@@ -77,6 +86,56 @@ void Emit(const char* size, const char* dtype, int64_t batch, const char* what, 
   std::fflush(stdout);
 }
 
+// The SFT examples of one training step: prompt 8..16 tokens, response 24..120 tokens, 24
+// examples (~1.9k real tokens). The Python peer builds the same ids.
+std::vector<plumb::train::SftItem> TrainExamples(int64_t vocab) {
+  std::vector<plumb::train::SftItem> items;
+  for (int64_t i = 0; i < 24; ++i) {
+    plumb::train::SftItem item;
+    const int64_t prompt = 8 + (i * 5) % 9;
+    const int64_t response = 24 + (i * 37) % 97;
+    for (int64_t t = 0; t < prompt; ++t) item.prompt.push_back((i * 131 + t * 17) % vocab);
+    for (int64_t t = 0; t < response; ++t) item.response.push_back((i * 7 + t * 29 + 3) % vocab);
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+// Real (prompt + response) tokens per second of one SFT optimizer step through the one update
+// the trainers use.
+double TrainTokensPerSecond(const plumb::model::ModelConfig& config, const std::string& variant,
+                            bool bf16, int reps) {
+  torch::manual_seed(0);
+  plumb::model::Transformer model(config);
+  if (variant == "train_lora") {
+    plumb::model::LoraOptions lora;  // rank 8, alpha 16, q_proj + v_proj
+    if (!plumb::model::ApplyLora(*model, lora).ok()) std::abort();
+  }
+  model->train();
+  plumb::train::OptimizerOptions adam_options;
+  adam_options.lr = 1e-4;
+  auto adam = plumb::train::MakeAdamW(plumb::model::TrainableParameters(*model), adam_options);
+  const std::vector<plumb::train::SftItem> items = TrainExamples(config.vocab_size);
+  int64_t tokens = 0;
+  for (const auto& item : items) tokens += item.prompt.size() + item.response.size();
+  plumb::train::SftOptions sft;
+  sft.packing = variant == "train_packed";
+  sft.pack_length = 128;
+  auto world = plumb::train::World::Single();
+  plumb::train::UpdateContext context;
+  context.world = world.get();
+  context.end = static_cast<int64_t>(items.size());
+  context.bf16_autocast = bf16;
+  const std::vector<at::Tensor> trainable = plumb::model::TrainableParameters(*model);
+  const double seconds = MedianSeconds(reps, [&] {
+    adam->zero_grad();
+    if (!plumb::train::SftUpdate(*model, items, sft, context).ok()) std::abort();
+    torch::nn::utils::clip_grad_norm_(trainable, 1.0);
+    adam->step();
+  });
+  return static_cast<double>(tokens) / seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,6 +154,10 @@ int main(int argc, char** argv) {
   app.add_option("--what", only_what, "Only this measurement (default: every one)");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
+  std::printf("{\"impl\": \"plumb\", \"what\": \"config\", \"bf16_gemm\": \"%s\"}\n",
+              plumb::model::CpuBf16GemmIsEmulated()
+                  ? "emulated (fp32 GEMM on bf16-rounded operands: no native bf16 GEMM on this CPU)"
+                  : "LibTorch's bf16 kernels (autocast)");
   constexpr int64_t kPrompt = 16, kNew = 64, kSeq = 128;
   for (const Size& size : Sizes()) {
     if (!only_size.empty() && only_size != size.name) continue;
@@ -142,25 +205,6 @@ int main(int argc, char** argv) {
                params);
         }
 
-        if (dtype == torch::kFloat && wanted("train")) {
-          model->train();
-          torch::optim::AdamW adam(model->parameters(), torch::optim::AdamWOptions(1e-4));
-          const at::Tensor ids =
-              (torch::arange(batch * kSeq, torch::kLong).view({batch, kSeq}) * 13) %
-              size.config.vocab_size;
-          const at::Tensor mask = torch::ones({batch, kSeq}, torch::kLong);
-          const double train_s = MedianSeconds(reps, [&] {
-            adam.zero_grad();
-            const at::Tensor logits = model->Logits(model->Forward(ids, mask));
-            const at::Tensor loss = torch::nn::functional::cross_entropy(
-                logits.narrow(1, 0, kSeq - 1).reshape({-1, size.config.vocab_size}),
-                ids.narrow(1, 1, kSeq - 1).reshape({-1}));
-            loss.backward();
-            adam.step();
-          });
-          Emit(size.name, dtype_name, batch, "train", train_s * 1e3, "ms/step", params);
-          model->eval();
-        }
         if (!wanted("gemm")) continue;
         // The GEMM ceiling at this precision and shape.
         const at::Tensor a = torch::randn({batch * kSeq, size.config.hidden_size}).to(dtype);
@@ -170,6 +214,12 @@ int main(int argc, char** argv) {
         Emit(size.name, dtype_name, batch, "gemm",
              2.0 * batch * kSeq * size.config.hidden_size * 4 * size.config.hidden_size / gemm_s,
              "flop/s", params);
+      }
+      for (const char* variant : {"train", "train_packed", "train_lora"}) {
+        if (!only_what.empty() && only_what != variant) continue;
+        Emit(size.name, dtype_name, 24, variant,
+             TrainTokensPerSecond(size.config, variant, dtype == torch::kBFloat16, reps),
+             "tokens/s", params);
       }
     }
   }

@@ -2,7 +2,14 @@
 eager PyTorch (nn.Linear per projection, a KV cache grown with torch.cat, sampling with
 torch.multinomial), timed on the same shapes. Prints JSON lines like the C++ benchmark.
 
-usage: /usr/bin/python3 bench/model_bench_peer.py [--reps N] [--threads N]
+Training is the usual Hugging Face-style SFT step: logits at every position, cross-entropy with
+prompt and padding labels ignored, clip_grad_norm_, AdamW; bf16 means float32 weights under
+torch.autocast("cpu", torch.bfloat16); packing gives each example its own block of a
+block-diagonal causal mask with positions restarting per example; LoRA adds rank-8 adapters
+(alpha 16) to q and v as PEFT does (x A^T B^T, base frozen).
+
+usage: /usr/bin/python3 bench/model_bench_peer.py [--reps N] [--threads N] [--size 3M|25M]
+                                                 [--what ...]
 """
 import argparse
 import json
@@ -52,13 +59,31 @@ class Layer(nn.Module):
         self.down = nn.Linear(c["inter"], c["hidden"], bias=False)
         self.n1 = RMSNorm(c["hidden"])
         self.n2 = RMSNorm(c["hidden"])
+        self.lora = None
 
-    def forward(self, x, cos, sin, cache):
+    def add_lora(self, rank=8, alpha=16.0):
+        hd = self.hd
+        self.lora = nn.ModuleDict({
+            name: nn.ModuleDict({"a": nn.Linear(self.c["hidden"], rank, bias=False),
+                                 "b": nn.Linear(rank, out, bias=False)})
+            for name, out in (("q", self.c["heads"] * hd), ("v", self.c["kv"] * hd))})
+        for pair in self.lora.values():
+            nn.init.normal_(pair["a"].weight, std=0.02)
+            nn.init.zeros_(pair["b"].weight)
+        self.lora_scale = alpha / rank
+
+    def project(self, name, h):
+        out = getattr(self, name)(h)
+        if self.lora is not None and name in self.lora:
+            out = out + self.lora[name]["b"](self.lora[name]["a"](h)) * self.lora_scale
+        return out
+
+    def forward(self, x, cos, sin, cache, allowed=None):
         b, t, _ = x.shape
         h = self.n1(x)
-        q = self.q(h).view(b, t, -1, self.hd).transpose(1, 2)
+        q = self.project("q", h).view(b, t, -1, self.hd).transpose(1, 2)
         k = self.k(h).view(b, t, -1, self.hd).transpose(1, 2)
-        v = self.v(h).view(b, t, -1, self.hd).transpose(1, 2)
+        v = self.project("v", h).view(b, t, -1, self.hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         if cache is not None:
@@ -70,7 +95,9 @@ class Layer(nn.Module):
         k = k.repeat_interleave(rep, 1)
         v = v.repeat_interleave(rep, 1)
         s = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
-        if t > 1:
+        if allowed is not None:
+            s = s.masked_fill(~allowed, float("-inf"))
+        elif t > 1:
             total = k.shape[2]
             mask = torch.ones(t, total, dtype=torch.bool).tril(total - t)
             s = s.masked_fill(~mask, float("-inf"))
@@ -91,16 +118,19 @@ class Model(nn.Module):
         hd = c["hidden"] // c["heads"]
         self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd)))
 
-    def forward(self, ids, start=0, caches=None):
+    def forward(self, ids, start=0, caches=None, positions=None, allowed=None):
         t = ids.shape[1]
-        pos = torch.arange(start, start + t, dtype=torch.float32)
-        f = torch.outer(pos, self.inv_freq)
+        if positions is None:
+            f = torch.outer(torch.arange(start, start + t, dtype=torch.float32), self.inv_freq)
+            f = f[None]
+        else:  # [B, T] per-row positions (packed rows)
+            f = positions.float()[..., None] * self.inv_freq
         e = torch.cat([f, f], -1)
         dtype = self.embed.weight.dtype
-        cos, sin = e.cos().to(dtype)[None, None], e.sin().to(dtype)[None, None]
+        cos, sin = e.cos().to(dtype)[:, None], e.sin().to(dtype)[:, None]
         x = self.embed(ids)
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, None if caches is None else caches[i])
+            x = layer(x, cos, sin, None if caches is None else caches[i], allowed)
         return self.head(self.norm(x))
 
 
@@ -119,14 +149,106 @@ def emit(size, params, dtype, batch, what, value, unit):
                           what=what, value=value, unit=unit)), flush=True)
 
 
+def train_examples(vocab):
+    """The SFT examples of plumb-bench-model's training step (same ids)."""
+    items = []
+    for i in range(24):
+        prompt = [(i * 131 + t * 17) % vocab for t in range(8 + (i * 5) % 9)]
+        response = [(i * 7 + t * 29 + 3) % vocab for t in range(24 + (i * 37) % 97)]
+        items.append((prompt, response))
+    return items
+
+
+def padded_rows(items):
+    """Right-padded rows: ids, labels (-100 on prompt and padding), positions, allowed mask."""
+    longest = max(len(p) + len(r) for p, r in items)
+    ids = torch.zeros(len(items), longest, dtype=torch.long)
+    labels = torch.full((len(items), longest), -100, dtype=torch.long)
+    valid = torch.zeros(len(items), longest, dtype=torch.bool)
+    for b, (p, r) in enumerate(items):
+        seq = p + r
+        ids[b, :len(seq)] = torch.tensor(seq)
+        labels[b, len(p):len(seq)] = torch.tensor(r)
+        valid[b, :len(seq)] = True
+    causal = torch.ones(longest, longest, dtype=torch.bool).tril()
+    allowed = (causal[None] & valid[:, None, :])[:, None]
+    positions = (valid.long().cumsum(1) - 1).clamp(min=0)
+    return ids, labels, positions, allowed
+
+
+def packed_rows(items, length=128):
+    """Greedy first-fit in input order into rows of `length` (algorithms::PackSequences)."""
+    rows = []
+    for p, r in items:
+        for row in rows:
+            if sum(len(a) + len(b) for a, b in row) + len(p) + len(r) <= length:
+                row.append((p, r))
+                break
+        else:
+            rows.append([(p, r)])
+    ids = torch.zeros(len(rows), length, dtype=torch.long)
+    labels = torch.full((len(rows), length), -100, dtype=torch.long)
+    positions = torch.zeros(len(rows), length, dtype=torch.long)
+    segment = torch.zeros(len(rows), length, dtype=torch.long)
+    for b, row in enumerate(rows):
+        at = 0
+        for s, (p, r) in enumerate(row, 1):
+            n = len(p) + len(r)
+            ids[b, at:at + n] = torch.tensor(p + r)
+            labels[b, at + len(p):at + n] = torch.tensor(r)
+            positions[b, at:at + n] = torch.arange(n)
+            segment[b, at:at + n] = s
+            at += n
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    same = (segment[:, :, None] == segment[:, None, :]) & (segment[:, None, :] > 0)
+    return ids, labels, positions, (causal[None] & same)[:, None]
+
+
+def train_tokens_per_second(c, variant, bf16, reps):
+    torch.manual_seed(0)
+    model = Model(c)
+    if variant == "train_lora":
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for layer in model.layers:
+            layer.add_lora()
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    adam = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.0)
+    items = train_examples(c["vocab"])
+    tokens = sum(len(p) + len(r) for p, r in items)
+    rows = packed_rows(items) if variant == "train_packed" else padded_rows(items)
+    ids, labels, positions, allowed = rows
+
+    def step():
+        adam.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(ids, positions=positions, allowed=allowed)
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, c["vocab"]).float(),
+                                   labels[:, 1:].reshape(-1), ignore_index=-100)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        adam.step()
+
+    return tokens / median_seconds(reps, step)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", default="", help="only this model size")
+    parser.add_argument("--dtype", default="", help="only fp32 or bf16")
+    parser.add_argument("--what", default="", help="only this measurement")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    wanted = lambda what: not args.what or args.what == what
     for name, c in SIZES.items():
+        if args.size and args.size != name:
+            continue
         for dtype_name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            if args.dtype and args.dtype != dtype_name:
+                continue
             torch.manual_seed(0)
             model = Model(c).to(dtype).eval()
             params = sum(p.numel() for p in model.parameters())
@@ -147,8 +269,9 @@ def main():
                         logits = model(token, PROMPT + step, caches)[:, -1]
                     return torch.cat(tokens, 1)
 
-                emit(name, params, dtype_name, batch, "sample",
-                     batch * NEW / median_seconds(args.reps, sample), "tokens/s")
+                if wanted("sample"):
+                    emit(name, params, dtype_name, batch, "sample",
+                         batch * NEW / median_seconds(args.reps, sample), "tokens/s")
 
                 seqs = torch.tensor([[(b * 7 + t * 29) % c["vocab"] for t in range(SEQ)]
                                      for b in range(batch)])
@@ -158,25 +281,14 @@ def main():
                     logits = model(seqs)[:, PROMPT - 1:-1].float()
                     return torch.log_softmax(logits, -1).gather(-1, seqs[:, PROMPT:, None])
 
-                emit(name, params, dtype_name, batch, "logprobs",
-                     batch * SEQ / median_seconds(args.reps, logprobs), "tokens/s")
-
-                if dtype == torch.float32:
-                    model.train()
-                    adam = torch.optim.AdamW(model.parameters(), lr=1e-4)
-                    ids = (torch.arange(batch * SEQ).view(batch, SEQ) * 13) % c["vocab"]
-
-                    def train():
-                        adam.zero_grad()
-                        logits = model(ids)
-                        loss = F.cross_entropy(logits[:, :-1].reshape(-1, c["vocab"]),
-                                               ids[:, 1:].reshape(-1))
-                        loss.backward()
-                        adam.step()
-
-                    emit(name, params, dtype_name, batch, "train",
-                         median_seconds(args.reps, train) * 1e3, "ms/step")
-                    model.eval()
+                if wanted("logprobs"):
+                    emit(name, params, dtype_name, batch, "logprobs",
+                         batch * SEQ / median_seconds(args.reps, logprobs), "tokens/s")
+            for variant in ("train", "train_packed", "train_lora"):
+                if wanted(variant):
+                    emit(name, params, dtype_name, 24, variant,
+                         train_tokens_per_second(c, variant, dtype == torch.bfloat16, args.reps),
+                         "tokens/s")
 
 
 if __name__ == "__main__":

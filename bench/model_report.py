@@ -4,7 +4,11 @@ of the arithmetic limit (FLOPs of the work / the GEMM rate measured in the same 
 import json
 import sys
 
-rows = [json.loads(line) for line in sys.stdin if line.startswith("{")]
+lines = [json.loads(line) for line in sys.stdin if line.startswith("{")]
+rows = [r for r in lines if "size" in r]
+for r in lines:
+    if r.get("what") == "config":
+        print(f"Plumb's CPU bf16 products: {r['bf16_gemm']}\n")
 by = {(r["impl"], r["size"], r["dtype"], r["batch"], r["what"]): r for r in rows}
 SEQ = 128  # tokens per row in the logprobs and train benchmarks
 
@@ -14,8 +18,8 @@ def flops(r):
     p = r["params"]
     if r["what"] in ("sample", "logprobs"):
         return r["value"] * 2 * p
-    if r["what"] == "train":
-        return 6 * p * r["batch"] * SEQ / (r["value"] / 1e3)
+    if r["what"].startswith("train"):  # real tokens/s; 6 x params per token (LoRA: nominal)
+        return 6 * p * r["value"]
     return None
 
 
@@ -27,7 +31,7 @@ for (impl, size, dtype, batch, what), r in sorted(by.items(), key=lambda kv: (kv
     peer = by.get(("pytorch", size, dtype, batch, what))
     gemm = by.get(("plumb", size, dtype, batch, "gemm"))
     unit = r["unit"]
-    if what == "train":
+    if unit == "ms/step":
         ratio = peer["value"] / r["value"] if peer else None  # lower is better
         shown = f"{r['value']:.1f} {unit}"
         peer_shown = f"{peer['value']:.1f} {unit}" if peer else "-"
