@@ -53,9 +53,9 @@ struct LearnerAlgorithmKind {
   bool on_policy = false;
   RolloutUpdate rollout_update = RolloutUpdate::kNone;  // set iff it takes experience batches
   SequenceAdvantage advantage = SequenceAdvantage::kBaseline;  // kCriticFree only
-  // The common/train objective of its offline batches (train::ObjectiveOptions::kind).
+  // The common/train objective of its offline batches (train::ObjectiveOptions::kind); "sft"
+  // also for rejection sampling's SFT step. "reward_model" trains the reward head.
   std::string objective = "sft";
-  bool reward_head = false;  // trains the reward head (a checkpoint without one gets one output)
   // Sets the algorithm's defaults over SessionOptions{}'s; unset: none of its own.
   std::function<void(SessionOptions&)> defaults;
   // Checks its own options (SessionOptions::Validate then checks the shared ones); INVALID_ARGUMENT
@@ -66,6 +66,8 @@ struct LearnerAlgorithmKind {
   std::function<bool(const SessionOptions&)> needs_reference;
 
   bool Takes(TrainBatchKind batch) const;
+  // Its offline updates train the reward head (a checkpoint without one gets one output).
+  bool TrainsRewardHead() const { return objective == "reward_model"; }
   bool NeedsReference(const SessionOptions& options) const {
     return needs_reference && needs_reference(options);
   }

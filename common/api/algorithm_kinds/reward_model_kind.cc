@@ -15,7 +15,6 @@ LearnerAlgorithmKind RewardModelAlgorithm() {
       .label = "reward-model",
       .batches = {TrainBatchKind::kPreference, TrainBatchKind::kRanked},
       .objective = "reward_model",
-      .reward_head = true,
       .validate = [](const SessionOptions& o) -> absl::Status {
         RETURN_IF_ERROR(
             Real("reward_model.margin_scale", o.reward_model.margin_scale, kNonNegative));
