@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/learner_option_checks.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 #include "services/plumb-learner/learner_rl_config.h"
@@ -15,9 +16,7 @@
 namespace plumb::learner {
 namespace {
 
-absl::Status Field(const std::string& name, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat("config.", name, ": ", problem));
-}
+using option_checks::Field;
 
 // The learner's SFT (and rejection sampling's) loss is the token mean over completion tokens,
 // without label smoothing; a config asking for anything else is refused, not ignored.
