@@ -21,6 +21,11 @@
 
 namespace plumb::learner {
 
+class LearnerAlgorithmRegistry;
+
+// A session's algorithm: the identity of its registered kind (learner_algorithm_kind.h), which
+// holds everything that differs between algorithms. The type is open: a kind registered outside
+// this list (a test's) takes a value beyond kRrhf.
 enum class Algorithm {
   kSft,
   kRewardModel,
@@ -150,12 +155,16 @@ struct SessionOptions {
   // documents for a TrainingConfig that only names the algorithm (GRPO clips at 0.2 and puts a
   // k3 KL of 0.04 in its sequence-mean loss, DPO's IPO log-ratio is per-token, SimPO's gamma is
   // 0.5, ...). Both the learner's proto reader and clients building options start from these.
+  // The kind's defaults (learner_algorithm_kind.h) over SessionOptions{}; an algorithm `kinds`
+  // lacks gets none (and Validate refuses it). Without `kinds`: BuiltinLearnerAlgorithms().
   static SessionOptions Defaults(Algorithm algorithm);
+  static SessionOptions Defaults(Algorithm algorithm, const LearnerAlgorithmRegistry& kinds);
 
   // OK when every option is within its documented range (learner_limits.h and learner.proto);
   // else INVALID_ARGUMENT naming the TrainingConfig field, e.g. "config.ppo.epochs: must be in
-  // [1, 100]".
+  // [1, 100]". The algorithm's kind checks its own options first, then the shared ones are.
   absl::Status Validate() const;
+  absl::Status Validate(const LearnerAlgorithmRegistry& kinds) const;
 };
 
 }  // namespace plumb::learner

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/api/learner_algorithm_kind.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 
@@ -281,6 +282,26 @@ TEST(LearnerConfigProtoTest, ATrainingConfigNamingOnlyTheAlgorithmGivesItsDefaul
     differ.ReportDifferencesToString(&difference);
     EXPECT_TRUE(differ.Compare(*a, *b)) << v1::Algorithm_Name(proto) << ": " << difference;
   }
+}
+
+TEST(LearnerConfigProtoTest, EveryRegisteredKindIsWrittenAndReadBackAsItself) {
+  for (const auto& kind : learner::BuiltinLearnerAlgorithms().kinds()) {
+    SCOPED_TRACE(kind->name);
+    absl::StatusOr<v1::TrainingConfig> config =
+        TrainingConfigFromOptions(SessionOptions::Defaults(kind->algorithm));
+    ASSERT_TRUE(config.ok()) << config.status();
+    absl::StatusOr<SessionOptions> read = learner::SessionOptionsFromProto(*config);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->algorithm, kind->algorithm);
+  }
+}
+
+TEST(LearnerConfigProtoTest, AnAlgorithmWithoutAWriterIsInvalidArgumentNamingTheOption) {
+  SessionOptions o = Base(static_cast<Algorithm>(99));
+  absl::StatusOr<v1::TrainingConfig> config = TrainingConfigFromOptions(o);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("options.algorithm: unknown value 99"));
 }
 
 TEST(LearnerConfigProtoTest, OptionsTheApiCannotCarryAreRefusedByName) {

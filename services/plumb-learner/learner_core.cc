@@ -338,7 +338,9 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     return absl::NotFoundError(
         absl::StrCat("policy_checkpoint: ", Echo(options.policy_path), ": no config.json"));
   }
-  const bool separate_critic = options.algorithm == Algorithm::kPpo && options.ppo.separate_critic;
+  ASSIGN_OR_RETURN(const LearnerAlgorithmKind* kind, LearnerAlgorithmOf(options.algorithm));
+  const bool separate_critic =
+      kind->rollout_update == RolloutUpdate::kPpo && options.ppo.separate_critic;
   fs::path value_dir = dir;  // a separate critic starts from the policy's trunk by default
   if (separate_critic && !options.value_path.empty()) {
     ASSIGN_OR_RETURN(value_dir, storage_.ModelFolder(options.value_path, "value_checkpoint"));
@@ -360,7 +362,7 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
   RETURN_IF_ERROR(Guard("loading the policy", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(model::ModelConfig config, checkpoint::ReadHfConfig(dir / "config.json"));
     // A reward model needs a reward head: the checkpoint's, or a new one of one output.
-    if (options.algorithm == Algorithm::kRewardModel && config.num_reward_outputs < 1) {
+    if (kind->TrainsRewardHead() && config.num_reward_outputs < 1) {
       config.num_reward_outputs = 1;
     }
     ASSIGN_OR_RETURN(checkpoint::TensorMap tensors, checkpoint::ReadSafetensorsCheckpoint(dir));

@@ -42,7 +42,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -52,6 +51,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/api/learner_algorithm_kind.h"
 #include "common/api/learner_options.h"
 #include "common/api/learner_types.h"
 #include "common/model/model_config.h"
@@ -136,12 +136,15 @@ class LearnerCore {
     std::optional<ModelDescription> model ABSL_GUARDED_BY(mu);
   };
   absl::StatusOr<Session*> Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The session `id` if its algorithm trains on `batch_kind` batches and the batch's size is
+  // A Train call's session and the kind of its algorithm (learner_algorithm_kind.h).
+  struct TrainCall {
+    Session* session;
+    const LearnerAlgorithmKind* kind;
+  };
+  // The session `id` if its algorithm's kind takes `batch` batches and the batch's size is
   // within bounds; INVALID_ARGUMENT / NOT_FOUND naming what is wrong otherwise.
-  absl::StatusOr<Session*> OpenTrainCall(const std::string& id, const char* batch_kind,
-                                         size_t batch_size,
-                                         std::initializer_list<Algorithm> accepted)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<TrainCall> OpenTrainCall(const std::string& id, TrainBatchKind batch,
+                                          size_t batch_size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one update of a Train call with `cancelled` installed; on failure, clears what the
   // update left half done (see "Cancellation" above).
   absl::StatusOr<TrainStats> RunUpdate(Session* s, const CancelPredicate& cancelled,

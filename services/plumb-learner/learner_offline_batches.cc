@@ -1,31 +1,14 @@
 #include "services/plumb-learner/learner_offline_batches.h"
 
+#include "common/api/learner_algorithm_kind.h"
+
 namespace plumb::learner {
 
 train::ObjectiveOptions ObjectiveOptionsOf(const SessionOptions& o) {
   train::ObjectiveOptions out;
-  switch (o.algorithm) {
-    case Algorithm::kDpo:
-      out.kind = "dpo";
-      break;
-    case Algorithm::kOrpo:
-      out.kind = "orpo";
-      break;
-    case Algorithm::kSimpo:
-      out.kind = "simpo";
-      break;
-    case Algorithm::kKto:
-      out.kind = "kto";
-      break;
-    case Algorithm::kRrhf:
-      out.kind = "rrhf";
-      break;
-    case Algorithm::kRewardModel:
-      out.kind = "reward_model";
-      break;
-    default:
-      out.kind = "sft";
-  }
+  // Validated sessions always have a kind; "sft" keeps a stray one on the plainest update.
+  absl::StatusOr<const LearnerAlgorithmKind*> kind = LearnerAlgorithmOf(o.algorithm);
+  out.kind = kind.ok() ? (*kind)->objective : "sft";
   out.dpo = o.dpo;
   out.dpo_sft_weight = o.dpo_sft_weight;
   out.kto = o.kto;
@@ -39,6 +22,11 @@ train::ObjectiveOptions ObjectiveOptionsOf(const SessionOptions& o) {
   out.reward_model.margin_scale = o.reward_model.margin_scale;
   out.reward_model.center_rewards_coefficient = o.reward_model.center_rewards_coef;
   return out;
+}
+
+bool TrainsRewardHead(const SessionOptions& o) {
+  absl::StatusOr<const LearnerAlgorithmKind*> kind = LearnerAlgorithmOf(o.algorithm);
+  return kind.ok() && (*kind)->TrainsRewardHead();
 }
 
 std::vector<train::SftItem> SftItems(const std::vector<SftExample>& batch) {

@@ -14,9 +14,12 @@
 
 namespace plumb::learner {
 
-// The update options of a session (kind, DPO / KTO / ORPO / SimPO / RRHF settings, the RPO and
-// RRHF SFT weights, the reward model's margin settings on reward output 0).
+// The update options of a session (kind: its algorithm kind's objective; DPO / KTO / ORPO /
+// SimPO / RRHF settings, the RPO and RRHF SFT weights, the reward model's margin settings on
+// reward output 0).
 train::ObjectiveOptions ObjectiveOptionsOf(const SessionOptions& options);
+// The session's algorithm kind trains the reward head (LearnerAlgorithmKind::TrainsRewardHead).
+bool TrainsRewardHead(const SessionOptions& options);
 
 // An empty prompt is allowed: the completion's first token is then the prompt, not predicted.
 std::vector<train::SftItem> SftItems(const std::vector<SftExample>& batch);

@@ -72,9 +72,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
 
 absl::StatusOr<TrainStats> LearnerCore::Session::Pairs(
     const std::vector<PreferenceExample>& batch) {
-  if (options.algorithm == Algorithm::kRewardModel) {
-    return RewardModel(RankedItems(batch), /*pairs=*/true);
-  }
+  if (TrainsRewardHead(options)) return RewardModel(RankedItems(batch), /*pairs=*/true);
   const train::ObjectiveOptions objective = ObjectiveOptionsOf(options);
   const std::string& term = objective.kind;
   const bool nll =
@@ -156,9 +154,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Kto(const std::vector<UnpairedE
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::Ranked(const std::vector<RankedGroup>& batch) {
-  if (options.algorithm == Algorithm::kRewardModel) {
-    return RewardModel(RankedItems(batch), /*pairs=*/false);
-  }
+  if (TrainsRewardHead(options)) return RewardModel(RankedItems(batch), /*pairs=*/false);
   return Guard("RRHF update", [&]() -> absl::StatusOr<TrainStats> {
     const auto start = Clock::now();
     TrainStats stats;

@@ -310,12 +310,10 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ppo(const std::vector<Experienc
 
 absl::StatusOr<TrainStats> LearnerCore::Session::CriticFree(const std::vector<Experience>& batch,
                                                             double temperature) {
-  const SessionOptions& o = options;
-  const CriticFreeOptions& c = o.critic_free;
-  const char* name = o.algorithm == Algorithm::kGrpo   ? "GRPO"
-                     : o.algorithm == Algorithm::kRloo ? "RLOO"
-                                                       : "REINFORCE";
-  return Guard(absl::StrCat(name, " update"), [&]() -> absl::StatusOr<TrainStats> {
+  const CriticFreeOptions& c = options.critic_free;
+  ASSIGN_OR_RETURN(const LearnerAlgorithmKind* kind, LearnerAlgorithmOf(options.algorithm));
+  const SequenceAdvantage advantage = kind->advantage;
+  return Guard(absl::StrCat(kind->label, " update"), [&]() -> absl::StatusOr<TrainStats> {
     const auto start = Clock::now();
     TrainStats stats;
     const int64_t n = static_cast<int64_t>(batch.size());
@@ -351,7 +349,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::CriticFree(const std::vector<Ex
     stats.kl_coef = c.kl.coef;
     // One advantage per sequence.
     at::Tensor advantages = torch::zeros({n});
-    if (o.algorithm == Algorithm::kGrpo || o.algorithm == Algorithm::kRloo) {
+    if (advantage != SequenceAdvantage::kBaseline) {
       std::map<std::string, std::vector<int64_t>> groups;
       for (int64_t i = 0; i < n; ++i) groups[batch[i].group].push_back(i);
       for (const auto& [group, members] : groups) {
@@ -359,7 +357,7 @@ absl::StatusOr<TrainStats> LearnerCore::Session::CriticFree(const std::vector<Ex
         const at::Tensor r = rewards.index_select(0, index).unsqueeze(1).to(torch::kDouble);
         const at::Tensor weights = torch::ones({1}, torch::kDouble);
         at::Tensor a;
-        if (o.algorithm == Algorithm::kGrpo) {
+        if (advantage == SequenceAdvantage::kGroupNormalized) {
           algorithms::GrpoAdvantageOptions g;
           g.num_generations = static_cast<int64_t>(members.size());
           g.scale_rewards = c.scale_by_group_std ? algorithms::RewardScaling::kGroup
@@ -397,7 +395,10 @@ absl::StatusOr<TrainStats> LearnerCore::Session::CriticFree(const std::vector<Ex
       }
       advantages = rewards - baseline;
     }
-    if (o.algorithm != Algorithm::kGrpo) advantages = Whiten(advantages, c.advantage_whitening);
+    // Group-normalised advantages are normalised within their group already.
+    if (advantage != SequenceAdvantage::kGroupNormalized) {
+      advantages = Whiten(advantages, c.advantage_whitening);
+    }
     stats.metrics["advantage_mean"] = advantages.mean().item<double>();
     t.advantages = advantages.unsqueeze(1).expand({n, width}).contiguous() * t.mask;
     if (c.clip_low.has_value()) {

@@ -9,6 +9,7 @@
 #include "common/service/server_info.h"
 #include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
+#include "services/plumb-learner/learner_proto_conversion.h"
 #include "services/plumb-learner/learner_service.h"
 
 namespace plumb::learner {
@@ -125,8 +126,8 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
   if (response->critic().architecture().empty()) response->clear_critic();
   response->set_world_size(core_->world_size());
   response->set_distributed_backend("gloo");
-  for (int a = v1::ALGORITHM_SFT; a <= v1::ALGORITHM_RRHF; ++a) {
-    response->add_supported_algorithms(static_cast<v1::Algorithm>(a));
+  for (const auto& algorithm : ProtoAlgorithms()) {
+    response->add_supported_algorithms(algorithm.first);
   }
   return grpc::Status::OK;
 }

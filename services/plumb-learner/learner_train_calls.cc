@@ -35,23 +35,18 @@ class TrainingClaim {
   bool owned_ = false;
 };
 
-// The batch kinds each algorithm trains on (TrainRequest's table).
-absl::Status Accepts(Algorithm algorithm, const char* batch_kind,
-                     std::initializer_list<Algorithm> ok) {
-  for (Algorithm a : ok) {
-    if (a == algorithm) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("this session's algorithm does not train on ", batch_kind, " batches"));
-}
-
 }  // namespace
 
-absl::StatusOr<LearnerCore::Session*> LearnerCore::OpenTrainCall(
-    const std::string& id, const char* batch_kind, size_t batch_size,
-    std::initializer_list<Algorithm> accepted) {
+absl::StatusOr<LearnerCore::TrainCall> LearnerCore::OpenTrainCall(const std::string& id,
+                                                                  TrainBatchKind batch,
+                                                                  size_t batch_size) {
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  RETURN_IF_ERROR(Accepts(s->options.algorithm, batch_kind, accepted));
+  ASSIGN_OR_RETURN(const LearnerAlgorithmKind* kind, LearnerAlgorithmOf(s->options.algorithm));
+  const char* batch_kind = TrainBatchKindName(batch);
+  if (!kind->Takes(batch)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("this session's algorithm does not train on ", batch_kind, " batches"));
+  }
   if (batch_size == 0) {
     return absl::InvalidArgumentError(absl::StrCat("an empty ", batch_kind, " batch"));
   }
@@ -59,7 +54,7 @@ absl::StatusOr<LearnerCore::Session*> LearnerCore::OpenTrainCall(
     return absl::InvalidArgumentError(absl::StrCat("a ", batch_kind, " batch of ", batch_size,
                                                    " items; at most ", kMaxBatchItems));
   }
-  return s;
+  return TrainCall{s, kind};
 }
 
 absl::StatusOr<TrainStats> LearnerCore::RunUpdate(
@@ -94,25 +89,12 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
   TrainingClaim claim(&training_);
   if (!claim.owned()) return absl::AbortedError("another Train call is running");
   absl::MutexLock lock(&mu_);
-  const std::initializer_list<Algorithm> accepted = {Algorithm::kPpo, Algorithm::kGrpo,
-                                                     Algorithm::kRloo, Algorithm::kReinforce,
-                                                     Algorithm::kRejectionSamplingSft};
-  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "experience", batch.size(), accepted));
+  ASSIGN_OR_RETURN(const TrainCall call,
+                   OpenTrainCall(id, TrainBatchKind::kExperience, batch.size()));
+  Session* s = call.session;
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
-  double kl_coef = 0;
-  switch (o.algorithm) {
-    case Algorithm::kPpo:
-      kl_coef = o.ppo.kl_coef;
-      break;
-    case Algorithm::kGrpo:
-    case Algorithm::kRloo:
-    case Algorithm::kReinforce:
-      kl_coef = o.critic_free.kl.coef;
-      break;
-    default:
-      break;
-  }
+  const bool needs_reference = call.kind->NeedsReference(o);
   std::map<std::string, int> group_sizes;
   for (size_t i = 0; i < batch.size(); ++i) {
     const Experience& e = batch[i];
@@ -124,7 +106,7 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
           what, ": ", e.logprobs.size(), " log-probs for ", e.response.size(), " response tokens"));
     }
     RETURN_IF_ERROR(CheckLogProbs(what + ": log-probs", e.logprobs));
-    if (kl_coef > 0 && e.ref_logprobs.size() != e.response.size()) {
+    if (needs_reference && e.ref_logprobs.size() != e.response.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": ", e.ref_logprobs.size(), " reference log-probs for ",
                        e.response.size(), " response tokens (the KL penalty needs one per token)"));
@@ -137,7 +119,9 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
     }
     ++group_sizes[e.group];
   }
-  if (o.algorithm == Algorithm::kGrpo || o.algorithm == Algorithm::kRloo) {
+  // Group baselines need a second sample of every prompt.
+  if (call.kind->rollout_update == RolloutUpdate::kCriticFree &&
+      call.kind->advantage != SequenceAdvantage::kBaseline) {
     for (const auto& [group, size] : group_sizes) {
       if (size < 2) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -148,15 +132,18 @@ absl::StatusOr<TrainStats> LearnerCore::TrainExperience(const std::string& id,
   }
   RETURN_IF_ERROR(
       CheckValue("the sampling temperature", temperature, kMinTemperature, kMaxTemperature));
-  return RunUpdate(s, cancelled, [&] {
-    switch (o.algorithm) {
-      case Algorithm::kRejectionSamplingSft:
-        return s->RejectionSampling(batch);
-      case Algorithm::kPpo:
+  return RunUpdate(s, cancelled, [&]() -> absl::StatusOr<TrainStats> {
+    switch (call.kind->rollout_update) {
+      case RolloutUpdate::kPpo:
         return s->Ppo(batch, temperature);
-      default:
+      case RolloutUpdate::kCriticFree:
         return s->CriticFree(batch, temperature);
+      case RolloutUpdate::kBestOfGroupSft:
+        return s->RejectionSampling(batch);
+      case RolloutUpdate::kNone:
+        break;
     }
+    return absl::InternalError("an experience batch reached a kind without a rollout update");
   });
 }
 
@@ -166,12 +153,12 @@ absl::StatusOr<TrainStats> LearnerCore::TrainPreference(const std::string& id,
   TrainingClaim claim(&training_);
   if (!claim.owned()) return absl::AbortedError("another Train call is running");
   absl::MutexLock lock(&mu_);
-  const std::initializer_list<Algorithm> accepted = {Algorithm::kDpo, Algorithm::kOrpo,
-                                                     Algorithm::kSimpo, Algorithm::kRewardModel};
-  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "preference", batch.size(), accepted));
+  ASSIGN_OR_RETURN(const TrainCall call,
+                   OpenTrainCall(id, TrainBatchKind::kPreference, batch.size()));
+  Session* s = call.session;
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
-  const bool needs_reference = o.algorithm == Algorithm::kDpo && !o.dpo.reference_free;
+  const bool needs_reference = call.kind->NeedsReference(o);
   for (const PreferenceExample& p : batch) {
     const std::string what = absl::StrCat("pair ", Echo(p.id, kDefaultEchoBytes, '\''));
     RETURN_IF_ERROR(CheckSequence(config, o.max_sequence_length, what, p.prompt, p.chosen));
@@ -197,9 +184,8 @@ absl::StatusOr<TrainStats> LearnerCore::TrainSft(const std::string& id,
   TrainingClaim claim(&training_);
   if (!claim.owned()) return absl::AbortedError("another Train call is running");
   absl::MutexLock lock(&mu_);
-  const std::initializer_list<Algorithm> accepted = {Algorithm::kSft,
-                                                     Algorithm::kRejectionSamplingSft};
-  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "SFT", batch.size(), accepted));
+  ASSIGN_OR_RETURN(const TrainCall call, OpenTrainCall(id, TrainBatchKind::kSft, batch.size()));
+  Session* s = call.session;
   return RunUpdate(s, cancelled, [&] { return s->Sft(batch); });
 }
 
@@ -209,8 +195,9 @@ absl::StatusOr<TrainStats> LearnerCore::TrainUnpaired(const std::string& id,
   TrainingClaim claim(&training_);
   if (!claim.owned()) return absl::AbortedError("another Train call is running");
   absl::MutexLock lock(&mu_);
-  const std::initializer_list<Algorithm> accepted = {Algorithm::kKto};
-  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "unpaired", batch.size(), accepted));
+  ASSIGN_OR_RETURN(const TrainCall call,
+                   OpenTrainCall(id, TrainBatchKind::kUnpaired, batch.size()));
+  Session* s = call.session;
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   const bool mismatched = o.kto_reference_point == KtoReferencePoint::kBatchMismatched;
@@ -246,8 +233,8 @@ absl::StatusOr<TrainStats> LearnerCore::TrainRanked(const std::string& id,
   TrainingClaim claim(&training_);
   if (!claim.owned()) return absl::AbortedError("another Train call is running");
   absl::MutexLock lock(&mu_);
-  const std::initializer_list<Algorithm> accepted = {Algorithm::kRrhf, Algorithm::kRewardModel};
-  ASSIGN_OR_RETURN(Session * s, OpenTrainCall(id, "ranked", batch.size(), accepted));
+  ASSIGN_OR_RETURN(const TrainCall call, OpenTrainCall(id, TrainBatchKind::kRanked, batch.size()));
+  Session* s = call.session;
   const SessionOptions& o = s->options;
   const model::ModelConfig& config = s->policy->config();
   for (const RankedGroup& g : batch) {

@@ -1,10 +1,14 @@
 // plumb.v1.TrainingConfig -> learner::SessionOptions: the defaults of SessionOptions::Defaults,
-// then what the config sets, enum by enum; options the learner does not implement are
-// UNIMPLEMENTED naming the field. Value ranges are SessionOptions::Validate's.
+// then what the config sets, the algorithm's section through its line of kProtoAlgorithms;
+// options the learner does not implement are UNIMPLEMENTED naming the field. Value ranges are
+// SessionOptions::Validate's.
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/learner_option_checks.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 #include "services/plumb-learner/learner_rl_config.h"
@@ -12,9 +16,7 @@
 namespace plumb::learner {
 namespace {
 
-absl::Status Field(const std::string& name, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat("config.", name, ": ", problem));
-}
+using option_checks::Field;
 
 // The learner's SFT (and rejection sampling's) loss is the token mean over completion tokens,
 // without label smoothing; a config asking for anything else is refused, not ignored.
@@ -58,7 +60,52 @@ void ReadOptimizer(const v1::OptimizerConfig& p, SessionOptions* o) {
       p.gradient_accumulation_steps() == 0 ? 1 : p.gradient_accumulation_steps();
 }
 
-absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, SessionOptions* o) {
+// ---- One reader per TrainingConfig algorithm: its section over the kind's defaults.
+
+absl::Status ReadSft(const v1::TrainingConfig& c, SessionOptions* /*o*/) {
+  return CheckSft(c.sft(), "sft");
+}
+
+absl::Status ReadRewardModel(const v1::TrainingConfig& c, SessionOptions* o) {
+  const v1::RewardModelConfig& r = c.reward_model();
+  o->reward_model.use_margin = r.use_margin();
+  if (r.has_margin_scale()) o->reward_model.margin_scale = r.margin_scale();
+  o->reward_model.center_rewards_coef = r.center_rewards_coef();
+  return absl::OkStatus();
+}
+
+absl::Status ReadPpo(const v1::TrainingConfig& c, SessionOptions* o) {
+  return internal::ReadPpo(c.ppo(), &o->ppo);
+}
+
+absl::Status ReadGrpo(const v1::TrainingConfig& c, SessionOptions* o) {
+  internal::ReadGrpo(c.grpo(), &o->critic_free);
+  return absl::OkStatus();
+}
+
+absl::Status ReadRloo(const v1::TrainingConfig& c, SessionOptions* o) {
+  internal::ReadRloo(c.rloo(), &o->critic_free);
+  return absl::OkStatus();
+}
+
+absl::Status ReadReinforce(const v1::TrainingConfig& c, SessionOptions* o) {
+  internal::ReadReinforce(c.reinforce(), &o->critic_free);
+  return absl::OkStatus();
+}
+
+absl::Status ReadRejectionSampling(const v1::TrainingConfig& c, SessionOptions* o) {
+  const v1::RejectionSamplingConfig& r = c.rejection_sampling();
+  RETURN_IF_ERROR(CheckSft(r.sft(), "rejection_sampling.sft"));
+  o->rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
+  if (r.has_min_reward()) o->rejection_sampling.min_reward = r.min_reward();
+  o->rejection_sampling.drop_truncated = r.drop_truncated();
+  return absl::OkStatus();
+}
+
+// DPO, IPO and cDPO: one kind whose loss and label smoothing the algorithm's name defaults.
+absl::Status ReadDpo(const v1::TrainingConfig& c, SessionOptions* o) {
+  const v1::Algorithm algorithm = c.algorithm();
+  const v1::DpoConfig& p = c.dpo();
   algorithms::DpoOptions& d = o->dpo;
   d.beta = p.has_beta() ? p.beta() : 0.1;
   switch (p.loss_type()) {
@@ -88,6 +135,75 @@ absl::Status ReadDpo(v1::Algorithm algorithm, const v1::DpoConfig& p, SessionOpt
   return absl::OkStatus();
 }
 
+absl::Status ReadKto(const v1::TrainingConfig& c, SessionOptions* o) {
+  const v1::KtoConfig& k = c.kto();
+  if (k.has_beta()) o->kto.beta = k.beta();
+  if (k.has_desirable_weight()) o->kto.desirable_weight = k.desirable_weight();
+  if (k.has_undesirable_weight()) o->kto.undesirable_weight = k.undesirable_weight();
+  o->kto_reference_point = k.reference_point() == v1::KTO_REFERENCE_POINT_ZERO
+                               ? KtoReferencePoint::kZero
+                               : KtoReferencePoint::kBatchMismatched;
+  return absl::OkStatus();
+}
+
+absl::Status ReadOrpo(const v1::TrainingConfig& c, SessionOptions* o) {
+  if (c.orpo().has_odds_ratio_weight()) o->orpo_weight = c.orpo().odds_ratio_weight();
+  return absl::OkStatus();
+}
+
+absl::Status ReadSimpo(const v1::TrainingConfig& c, SessionOptions* o) {
+  const v1::SimpoConfig& p = c.simpo();
+  o->simpo.beta = p.has_beta() ? p.beta() : 2.0;
+  if (p.has_gamma()) o->simpo.gamma = p.gamma();
+  o->simpo.label_smoothing = p.label_smoothing();
+  o->simpo.cpo_alpha = p.sft_weight();
+  return absl::OkStatus();
+}
+
+absl::Status ReadRrhf(const v1::TrainingConfig& c, SessionOptions* o) {
+  const v1::RrhfConfig& p = c.rrhf();
+  if (p.has_sft_weight()) o->rrhf_sft_weight = p.sft_weight();
+  o->rrhf.length_penalty = (!p.has_length_normalize() || p.length_normalize()) ? 1.0 : 0.0;
+  return absl::OkStatus();
+}
+
+using Config = v1::TrainingConfig;
+
+// A TrainingConfig algorithm: the kind it maps to, the algorithm_config case that may hold its
+// section, and its reader. One line a proto algorithm, in learner.proto's order; a new kind adds
+// its line here (and its writer in common/clients/learner_config_proto.cc).
+struct ProtoAlgorithm {
+  v1::Algorithm proto;
+  Algorithm algorithm;
+  Config::AlgorithmConfigCase section;
+  absl::Status (*read)(const v1::TrainingConfig& c, SessionOptions* o);
+};
+
+constexpr ProtoAlgorithm kProtoAlgorithms[] = {
+    {v1::ALGORITHM_SFT, Algorithm::kSft, Config::kSft, ReadSft},
+    {v1::ALGORITHM_REWARD_MODEL, Algorithm::kRewardModel, Config::kRewardModel, ReadRewardModel},
+    {v1::ALGORITHM_PPO, Algorithm::kPpo, Config::kPpo, ReadPpo},
+    {v1::ALGORITHM_GRPO, Algorithm::kGrpo, Config::kGrpo, ReadGrpo},
+    {v1::ALGORITHM_RLOO, Algorithm::kRloo, Config::kRloo, ReadRloo},
+    {v1::ALGORITHM_REINFORCE_BASELINE, Algorithm::kReinforce, Config::kReinforce, ReadReinforce},
+    {v1::ALGORITHM_REJECTION_SAMPLING_SFT, Algorithm::kRejectionSamplingSft,
+     Config::kRejectionSampling, ReadRejectionSampling},
+    {v1::ALGORITHM_DPO, Algorithm::kDpo, Config::kDpo, ReadDpo},
+    {v1::ALGORITHM_IPO, Algorithm::kDpo, Config::kDpo, ReadDpo},
+    {v1::ALGORITHM_CDPO, Algorithm::kDpo, Config::kDpo, ReadDpo},
+    {v1::ALGORITHM_KTO, Algorithm::kKto, Config::kKto, ReadKto},
+    {v1::ALGORITHM_ORPO, Algorithm::kOrpo, Config::kOrpo, ReadOrpo},
+    {v1::ALGORITHM_SIMPO, Algorithm::kSimpo, Config::kSimpo, ReadSimpo},
+    {v1::ALGORITHM_RRHF, Algorithm::kRrhf, Config::kRrhf, ReadRrhf},
+};
+
+const ProtoAlgorithm* FindProtoAlgorithm(v1::Algorithm proto) {
+  for (const ProtoAlgorithm& entry : kProtoAlgorithms) {
+    if (entry.proto == proto) return &entry;
+  }
+  return nullptr;
+}
+
 absl::Status ReadLora(const v1::LoraConfig& p, SessionOptions* o) {
   if (p.dropout() != 0) {
     return absl::UnimplementedError(
@@ -112,143 +228,23 @@ absl::Status ReadLora(const v1::LoraConfig& p, SessionOptions* o) {
 
 }  // namespace
 
-namespace {
-
-// The core's algorithm of a TrainingConfig's (DPO, IPO and cDPO are one, with other losses).
-std::optional<Algorithm> AlgorithmOf(v1::Algorithm a) {
-  switch (a) {
-    case v1::ALGORITHM_SFT:
-      return Algorithm::kSft;
-    case v1::ALGORITHM_REWARD_MODEL:
-      return Algorithm::kRewardModel;
-    case v1::ALGORITHM_PPO:
-      return Algorithm::kPpo;
-    case v1::ALGORITHM_GRPO:
-      return Algorithm::kGrpo;
-    case v1::ALGORITHM_RLOO:
-      return Algorithm::kRloo;
-    case v1::ALGORITHM_REINFORCE_BASELINE:
-      return Algorithm::kReinforce;
-    case v1::ALGORITHM_REJECTION_SAMPLING_SFT:
-      return Algorithm::kRejectionSamplingSft;
-    case v1::ALGORITHM_DPO:
-    case v1::ALGORITHM_IPO:
-    case v1::ALGORITHM_CDPO:
-      return Algorithm::kDpo;
-    case v1::ALGORITHM_KTO:
-      return Algorithm::kKto;
-    case v1::ALGORITHM_ORPO:
-      return Algorithm::kOrpo;
-    case v1::ALGORITHM_SIMPO:
-      return Algorithm::kSimpo;
-    case v1::ALGORITHM_RRHF:
-      return Algorithm::kRrhf;
-    default:
-      return std::nullopt;
-  }
+std::vector<std::pair<v1::Algorithm, Algorithm>> ProtoAlgorithms() {
+  std::vector<std::pair<v1::Algorithm, Algorithm>> out;
+  for (const ProtoAlgorithm& entry : kProtoAlgorithms)
+    out.emplace_back(entry.proto, entry.algorithm);
+  return out;
 }
 
-}  // namespace
-
 absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& c) {
-  const std::optional<Algorithm> algorithm = AlgorithmOf(c.algorithm());
-  SessionOptions o = SessionOptions::Defaults(algorithm.value_or(Algorithm::kSft));
-  using Config = v1::TrainingConfig;
-  Config::AlgorithmConfigCase expected = Config::ALGORITHM_CONFIG_NOT_SET;
-  switch (c.algorithm()) {
-    case v1::ALGORITHM_UNSPECIFIED:
-      return Field("algorithm", "is required");
-    case v1::ALGORITHM_SFT:
-      o.algorithm = Algorithm::kSft;
-      expected = Config::kSft;
-      RETURN_IF_ERROR(CheckSft(c.sft(), "sft"));
-      break;
-    case v1::ALGORITHM_REWARD_MODEL: {
-      o.algorithm = Algorithm::kRewardModel;
-      expected = Config::kRewardModel;
-      const v1::RewardModelConfig& r = c.reward_model();
-      o.reward_model.use_margin = r.use_margin();
-      if (r.has_margin_scale()) o.reward_model.margin_scale = r.margin_scale();
-      o.reward_model.center_rewards_coef = r.center_rewards_coef();
-      break;
-    }
-    case v1::ALGORITHM_PPO:
-      o.algorithm = Algorithm::kPpo;
-      expected = Config::kPpo;
-      RETURN_IF_ERROR(internal::ReadPpo(c.ppo(), &o.ppo));
-      break;
-    case v1::ALGORITHM_GRPO:
-      o.algorithm = Algorithm::kGrpo;
-      expected = Config::kGrpo;
-      internal::ReadGrpo(c.grpo(), &o.critic_free);
-      break;
-    case v1::ALGORITHM_RLOO:
-      o.algorithm = Algorithm::kRloo;
-      expected = Config::kRloo;
-      internal::ReadRloo(c.rloo(), &o.critic_free);
-      break;
-    case v1::ALGORITHM_REINFORCE_BASELINE:
-      o.algorithm = Algorithm::kReinforce;
-      expected = Config::kReinforce;
-      internal::ReadReinforce(c.reinforce(), &o.critic_free);
-      break;
-    case v1::ALGORITHM_REJECTION_SAMPLING_SFT: {
-      o.algorithm = Algorithm::kRejectionSamplingSft;
-      expected = Config::kRejectionSampling;
-      const v1::RejectionSamplingConfig& r = c.rejection_sampling();
-      RETURN_IF_ERROR(CheckSft(r.sft(), "rejection_sampling.sft"));
-      o.rejection_sampling.top_n = r.top_n_per_prompt() == 0 ? 1 : r.top_n_per_prompt();
-      if (r.has_min_reward()) o.rejection_sampling.min_reward = r.min_reward();
-      o.rejection_sampling.drop_truncated = r.drop_truncated();
-      break;
-    }
-    case v1::ALGORITHM_DPO:
-    case v1::ALGORITHM_IPO:
-    case v1::ALGORITHM_CDPO:
-      o.algorithm = Algorithm::kDpo;
-      expected = Config::kDpo;
-      RETURN_IF_ERROR(ReadDpo(c.algorithm(), c.dpo(), &o));
-      break;
-    case v1::ALGORITHM_KTO: {
-      o.algorithm = Algorithm::kKto;
-      expected = Config::kKto;
-      const v1::KtoConfig& k = c.kto();
-      if (k.has_beta()) o.kto.beta = k.beta();
-      if (k.has_desirable_weight()) o.kto.desirable_weight = k.desirable_weight();
-      if (k.has_undesirable_weight()) o.kto.undesirable_weight = k.undesirable_weight();
-      o.kto_reference_point = k.reference_point() == v1::KTO_REFERENCE_POINT_ZERO
-                                  ? KtoReferencePoint::kZero
-                                  : KtoReferencePoint::kBatchMismatched;
-      break;
-    }
-    case v1::ALGORITHM_ORPO:
-      o.algorithm = Algorithm::kOrpo;
-      expected = Config::kOrpo;
-      if (c.orpo().has_odds_ratio_weight()) o.orpo_weight = c.orpo().odds_ratio_weight();
-      break;
-    case v1::ALGORITHM_SIMPO: {
-      o.algorithm = Algorithm::kSimpo;
-      expected = Config::kSimpo;
-      const v1::SimpoConfig& p = c.simpo();
-      o.simpo.beta = p.has_beta() ? p.beta() : 2.0;
-      if (p.has_gamma()) o.simpo.gamma = p.gamma();
-      o.simpo.label_smoothing = p.label_smoothing();
-      o.simpo.cpo_alpha = p.sft_weight();
-      break;
-    }
-    case v1::ALGORITHM_RRHF: {
-      o.algorithm = Algorithm::kRrhf;
-      expected = Config::kRrhf;
-      const v1::RrhfConfig& p = c.rrhf();
-      if (p.has_sft_weight()) o.rrhf_sft_weight = p.sft_weight();
-      o.rrhf.length_penalty = (!p.has_length_normalize() || p.length_normalize()) ? 1.0 : 0.0;
-      break;
-    }
-    default:
-      return Field("algorithm", absl::StrCat("unknown value ", c.algorithm()));
+  if (c.algorithm() == v1::ALGORITHM_UNSPECIFIED) return Field("algorithm", "is required");
+  const ProtoAlgorithm* algorithm = FindProtoAlgorithm(c.algorithm());
+  if (algorithm == nullptr) {
+    return Field("algorithm", absl::StrCat("unknown value ", c.algorithm()));
   }
+  SessionOptions o = SessionOptions::Defaults(algorithm->algorithm);
+  RETURN_IF_ERROR(algorithm->read(c, &o));
   if (c.algorithm_config_case() != Config::ALGORITHM_CONFIG_NOT_SET &&
-      c.algorithm_config_case() != expected) {
+      c.algorithm_config_case() != algorithm->section) {
     return Field("algorithm_config", "holds another algorithm's config");
   }
   ReadOptimizer(c.optimizer(), &o);
