@@ -288,9 +288,16 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
   in.q_sin = (angles.sin() * scale).to(dtype).unsqueeze(1);
 
   at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
+  const bool checkpointing =
+      gradient_checkpointing_ && cache == nullptr && is_training() && at::GradMode::is_enabled();
+  if (checkpointing && !hidden.requires_grad()) {
+    // A frozen embedding (LoRA): a checkpointed layer whose input needs no gradient would get no
+    // backward at all, and the trainable weights inside it none either. The embedding still
+    // gets none (the input is cut from it).
+    hidden = hidden.detach().requires_grad_(true);
+  }
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    if (gradient_checkpointing_ && cache == nullptr && is_training() &&
-        at::GradMode::is_enabled()) {
+    if (checkpointing) {
       hidden = CheckpointedLayer::apply(hidden, in.cos, in.sin, in.q_cos, in.q_sin, in.blocked,
                                         in.bias.defined() ? in.bias : at::empty({0}), i, this)[0];
     } else {
