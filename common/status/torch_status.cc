@@ -5,6 +5,7 @@
 #include <exception>
 #include <new>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace plumb {
@@ -13,6 +14,13 @@ namespace {
 absl::Status Make(absl::StatusCode code, const std::string& what, absl::string_view message) {
   return absl::Status(code,
                       what.empty() ? std::string(message) : absl::StrCat(what, ": ", message));
+}
+
+// "[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: ..." -> "DefaultCPU...".
+absl::string_view StripEnforcePrefix(absl::string_view message) {
+  if (!absl::StartsWith(message, "[enforce fail at ")) return message;
+  const size_t end = message.find(". ");
+  return end == absl::string_view::npos ? message : message.substr(end + 2);
 }
 
 }  // namespace
@@ -33,7 +41,13 @@ absl::Status StatusFromCurrentException(const std::string& what) {
   } catch (const c10::OutOfMemoryError& e) {
     return Make(absl::StatusCode::kResourceExhausted, what, e.what_without_backtrace());
   } catch (const c10::Error& e) {
-    return Make(absl::StatusCode::kInternal, what, e.what_without_backtrace());
+    // LibTorch 1.13's CPU allocator reports a failed allocation as a plain c10::Error.
+    const absl::string_view message = e.what_without_backtrace();
+    if (absl::StrContains(message, "DefaultCPUAllocator: can't allocate memory") ||
+        absl::StrContains(message, "DefaultCPUAllocator: not enough memory")) {
+      return Make(absl::StatusCode::kResourceExhausted, what, StripEnforcePrefix(message));
+    }
+    return Make(absl::StatusCode::kInternal, what, message);
   } catch (const std::bad_alloc&) {
     return Make(absl::StatusCode::kResourceExhausted, what, "out of memory");
   } catch (const std::exception& e) {

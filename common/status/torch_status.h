@@ -6,7 +6,8 @@
 //
 // Codes: c10::ValueError / IndexError / TypeError (TORCH_CHECK_VALUE / _INDEX / _TYPE: a value
 // that breaks an operator's contract) -> INVALID_ARGUMENT; c10::NotImplementedError ->
-// UNIMPLEMENTED; c10::OutOfMemoryError and std::bad_alloc -> RESOURCE_EXHAUSTED; any other
+// UNIMPLEMENTED; c10::OutOfMemoryError, the CPU allocator's failure and std::bad_alloc ->
+// RESOURCE_EXHAUSTED; any other
 // c10::Error, std::exception or unknown exception -> INTERNAL. Messages are "<what>: <message>",
 // LibTorch's without its C++ backtrace.
 //

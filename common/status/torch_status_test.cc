@@ -78,6 +78,13 @@ TEST(TorchBoundaryTest, OutOfMemoryIsResourceExhausted) {
   EXPECT_EQ(bad_alloc.message(), "scoring: out of memory");
 }
 
+// LibTorch 1.13 throws a plain c10::Error when the CPU allocator fails; it once read INTERNAL.
+TEST(TorchBoundaryTest, ACpuAllocationThatFailsIsResourceExhausted) {
+  const absl::Status status = BoundaryOf([] { torch::empty({int64_t{1} << 46}); });  // 256 TiB
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_TRUE(absl::StartsWith(status.message(), "scoring: DefaultCPUAllocator: ")) << status;
+}
+
 TEST(TorchBoundaryTest, OtherExceptionsAreInternal) {
   const absl::Status runtime = BoundaryOf([] { throw std::runtime_error("disk gone"); });
   EXPECT_EQ(runtime, absl::InternalError("scoring: disk gone"));
