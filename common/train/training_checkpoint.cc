@@ -58,18 +58,6 @@ absl::Status WriteText(const fs::path& path, const std::string& text) {
 
 std::string StepName(int64_t step) { return absl::StrFormat("step-%08d", step); }
 
-template <typename Fn>
-absl::Status Guard(const std::string& what, Fn&& fn) {
-  try {
-    fn();
-    return absl::OkStatus();
-  } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat(what, ": ", e.what()));
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<fs::path> SaveTrainingCheckpoint(const fs::path& dir, model::TransformerImpl& model,
@@ -83,23 +71,23 @@ absl::StatusOr<fs::path> SaveTrainingCheckpoint(const fs::path& dir, model::Tran
   const fs::path tmp_dir = dir / absl::StrCat(".", StepName(state.step), ".tmp");
   fs::remove_all(tmp_dir, ec);
   fs::create_directories(tmp_dir, ec);
-  RETURN_IF_ERROR(Guard("writing weights", [&] {
+  {
     torch::serialize::OutputArchive archive;
     for (const auto& item : model.named_parameters()) {
       archive.write(ArchiveKey(item.key()), item.value().detach());
     }
     archive.save_to((tmp_dir / "weights.pt").string());
-  }));
-  RETURN_IF_ERROR(Guard("writing optimizer state", [&] {
+  }
+  {
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
     archive.save_to((tmp_dir / "optimizer.pt").string());
-  }));
-  RETURN_IF_ERROR(Guard("writing generator state", [&] {
+  }
+  {
     torch::serialize::OutputArchive archive;
     archive.write("cpu", at::detail::getDefaultCPUGenerator().get_state());
     archive.save_to((tmp_dir / "rng.pt").string());
-  }));
+  }
   nlohmann::json json = {{"step", state.step},
                          {"total_steps", state.total_steps},
                          {"kind", state.kind},
@@ -173,8 +161,7 @@ absl::StatusOr<RunState> LoadTrainingCheckpoint(const fs::path& step_dir,
   // Read every tensor and check names and shapes before touching the model.
   std::map<std::string, at::Tensor> loaded;
   torch::serialize::InputArchive weights;
-  RETURN_IF_ERROR(
-      Guard(where + "/weights.pt", [&] { weights.load_from((step_dir / "weights.pt").string()); }));
+  weights.load_from((step_dir / "weights.pt").string());
   std::vector<std::string> problems;
   for (const auto& item : model.named_parameters()) {
     at::Tensor tensor;
@@ -196,19 +183,19 @@ absl::StatusOr<RunState> LoadTrainingCheckpoint(const fs::path& step_dir,
     torch::NoGradGuard no_grad;
     for (auto& item : model.named_parameters()) item.value().copy_(loaded[item.key()]);
   }
-  RETURN_IF_ERROR(Guard(where + "/optimizer.pt", [&] {
+  {
     torch::serialize::InputArchive archive;
     archive.load_from((step_dir / "optimizer.pt").string());
     optimizer.load(archive);
-  }));
-  RETURN_IF_ERROR(Guard(where + "/rng.pt", [&] {
+  }
+  {
     torch::serialize::InputArchive archive;
     archive.load_from((step_dir / "rng.pt").string());
     at::Tensor rng;
     archive.read("cpu", rng);
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     generator.set_state(rng);
-  }));
+  }
   return state;
 }
 
