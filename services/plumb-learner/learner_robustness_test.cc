@@ -8,6 +8,7 @@
 
 #include <climits>
 #include <cmath>
+#include <fstream>
 #include <functional>
 
 #include "common/api/learner_limits.h"
@@ -389,6 +390,29 @@ TEST_F(LearnerCoreTest, GradientCheckpointingTrainsTheSameWeights) {
     }
     EXPECT_LT(MaxDifference(plain, checkpointed), 1e-6) << "lora " << lora;
   }
+}
+
+// A policy folder whose config asks for more memory than the machine has (a 2^44-token
+// vocabulary: 2 PiB, past any address space) is RESOURCE_EXHAUSTED; it once read INTERNAL.
+TEST_F(LearnerCoreTest, APolicyTooLargeForMemoryIsResourceExhausted) {
+  const fs::path big = *dir_ / "too_large";
+  fs::create_directories(big);
+  fs::copy(*dir_ / "model.safetensors", big / "model.safetensors");
+  std::ifstream in(*dir_ / "config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = config.find("\"vocab_size\": 64");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, std::string("\"vocab_size\": 64").size(), "\"vocab_size\": 17592186044416");
+  std::ofstream(big / "config.json") << config;
+  LearnerCore core(TestStorage());
+  SessionOptions o = Options(Algorithm::kSft);
+  o.policy_path = big.string();
+  bool created = false;
+  absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted) << s.status();
+  EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("loading the policy"));
+  EXPECT_FALSE(core.Status().has_value());
+  fs::remove_all(big);
 }
 
 }  // namespace
