@@ -230,6 +230,7 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
 at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                     const at::Tensor& position_ids, KvCache* cache,
                                     const at::Tensor& segment_ids) {
+  // An internal invariant (packed rows are a training path, decoding never builds them).
   TORCH_CHECK(!segment_ids.defined() || cache == nullptr,
               "segment_ids are for full forwards (packed training rows), not cached decoding");
   const int64_t steps = input_ids.size(1);
@@ -322,6 +323,7 @@ at::Tensor TransformerImpl::Values(const at::Tensor& hidden) {
 }
 
 at::Tensor TransformerImpl::Rewards(const at::Tensor& hidden) {
+  // An internal invariant: callers check num_reward_outputs before they ask for rewards.
   TORCH_CHECK(reward_head_.defined(), "this model has no reward head (num_reward_outputs = 0)");
   return at::matmul(hidden, reward_head_.t());
 }

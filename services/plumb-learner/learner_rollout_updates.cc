@@ -107,6 +107,8 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
   const bool has_values = t.returns.defined();
   algorithms::PolicyLossOptions loss_options = t.loss;
   loss_options.token_level = t.aggregation != LossAggregation::kSequenceMean;
+  // The loss's precondition, checked before any work (SessionOptions::Validate implies it).
+  RETURN_IF_ERROR(algorithms::ValidatePolicyLossOptions(loss_options));
   train::StatSums sums({"policy", "value", "entropy", "kl_loss", "clip", "approx_kl", "value_sq",
                         "tokens", "minibatches"});
   int epochs_run = 0;
