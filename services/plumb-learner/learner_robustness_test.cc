@@ -415,5 +415,42 @@ TEST_F(LearnerCoreTest, APolicyTooLargeForMemoryIsResourceExhausted) {
   fs::remove_all(big);
 }
 
+// A checkpoint of another kind of session (a reward model's, a LoRA session's) or of another
+// dtype is the caller's mistake: INVALID_ARGUMENT naming what does not fit, and the session's
+// weights stay as they were. Before, each loaded the weights, then failed INTERNAL on the
+// optimizer state (or, for the dtype, broke every later Train call).
+TEST_F(LearnerCoreTest, ACheckpointOfAnotherSessionKindOrDtypeIsRefusedAndChangesNothing) {
+  const std::vector<SftExample> batch = {{"a", kPromptA, kGood, 1.0}};
+  auto save = [&](SessionOptions o, const std::string& path) {
+    LearnerCore core(TestStorage());
+    Start(core, o);
+    Train(core, o.algorithm, 1);
+    absl::StatusOr<CheckpointInfo> saved = core.SaveCheckpoint("session", path, false, true);
+    ASSERT_TRUE(saved.ok()) << saved.status();
+  };
+  save(Options(Algorithm::kRewardModel), "reward_model");
+  SessionOptions lora = Options(Algorithm::kSft);
+  lora.lora = model::LoraOptions{.rank = 2};
+  save(lora, "lora");
+  SessionOptions bf16 = Options(Algorithm::kSft);
+  bf16.dtype = "bfloat16";
+  save(bf16, "bf16");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"reward_model", "reward_head is not a parameter of the model"},
+      {"lora", "layers.0.lora_qkv_0_a is not a parameter of the model"},
+      {"bf16", "has dtype BFloat16, the model has Float"}};
+  for (const auto& [path, problem] : cases) {
+    LearnerCore core(TestStorage()), untouched(TestStorage());
+    Start(core, Options(Algorithm::kSft));
+    Start(untouched, Options(Algorithm::kSft));
+    const absl::StatusOr<CheckpointInfo> loaded = core.LoadCheckpoint("session", path, false);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << loaded.status();
+    EXPECT_THAT(std::string(loaded.status().message()), ::testing::HasSubstr(problem));
+    EXPECT_EQ(MaxDifference(core, untouched), 0.0) << path;
+    const absl::StatusOr<TrainStats> trained = core.TrainSft("session", batch);
+    EXPECT_TRUE(trained.ok()) << path << ": " << trained.status();
+  }
+}
+
 }  // namespace
 }  // namespace plumb::learner
