@@ -11,6 +11,7 @@ namespace plumb::algorithms {
 
 GaeResult Gae(const at::Tensor& values, const at::Tensor& rewards, const at::Tensor& action_mask,
               double gamma, double lambd) {
+  // A shape precondition: an internal invariant (the caller builds these tensors).
   TORCH_CHECK(values.dim() == 2 && values.sizes() == rewards.sizes() &&
                   values.sizes() == action_mask.sizes(),
               "Gae: values, rewards and action_mask must all be [B, T]");
@@ -35,6 +36,7 @@ GaeResult Gae(const at::Tensor& values, const at::Tensor& rewards, const at::Ten
 
 at::Tensor CumulativeReturns(const at::Tensor& rewards, const at::Tensor& action_mask,
                              double gamma) {
+  // A shape precondition: an internal invariant (the caller builds these tensors).
   TORCH_CHECK(rewards.dim() == 2 && rewards.sizes() == action_mask.sizes(),
               "CumulativeReturns: rewards and action_mask must be [B, T]");
   const at::Tensor r = rewards * action_mask;
@@ -61,7 +63,10 @@ at::Tensor WhitenAdvantages(const at::Tensor& x, const at::Tensor& mask, WhitenS
       whitened = centered * at::rsqrt(var.clamp_min(eps));
     } else {
       const at::Tensor n = mask.sum().to(var.scalar_type());
-      TORCH_CHECK(n.item<double>() > 1.0, "WhitenAdvantages(kTrl): needs >= 2 valid elements");
+      // Depends on the data (the mask), not on the code: a ValueError, INVALID_ARGUMENT at the
+      // model boundary.
+      TORCH_CHECK_VALUE(n.item<double>() > 1.0,
+                        "WhitenAdvantages(kTrl): needs >= 2 valid elements");
       var = var * n / (n - 1.0);
       whitened = centered * at::rsqrt(var + eps);
     }

@@ -34,8 +34,10 @@ PreferenceLoss DpoLoss(const at::Tensor& policy_chosen_logps,
                        const at::Tensor& policy_rejected_logps, const at::Tensor& ref_chosen_logps,
                        const at::Tensor& ref_rejected_logps, const at::Tensor& chosen_lengths,
                        const at::Tensor& rejected_lengths, const DpoOptions& options) {
+  // A precondition (callers validate first); reached anyway, a ValueError that the model
+  // boundary reports as INVALID_ARGUMENT naming the field.
   const absl::Status valid = ValidateDpoOptions(options);
-  TORCH_CHECK(valid.ok(), valid.ToString());
+  TORCH_CHECK_VALUE(valid.ok(), valid.message());
   const double beta = options.beta;
   const double eps = options.label_smoothing;
   const at::Tensor ref_c = ref_chosen_logps.detach();
@@ -50,6 +52,7 @@ PreferenceLoss DpoLoss(const at::Tensor& policy_chosen_logps,
   at::Tensor losses;
   if (options.loss_type == "ipo") {
     if (options.ipo_log_ratio == "mean") {
+      // An internal invariant (the caller builds these tensors), not a check of caller input.
       TORCH_CHECK(chosen_lengths.defined() && rejected_lengths.defined(),
                   "DpoLoss: ipo with ipo_log_ratio 'mean' needs chosen/rejected lengths");
       chosen_ratio = chosen_ratio / chosen_lengths.clamp_min(1).to(chosen_ratio.scalar_type());

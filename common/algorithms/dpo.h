@@ -41,7 +41,8 @@ struct PreferenceLoss {
 // All log-prob inputs [B]. chosen_lengths / rejected_lengths [B] (completion token counts) are
 // read only by ipo with ipo_log_ratio "mean" and may be undefined otherwise. Differentiable
 // w.r.t. the policy log-probs; reference inputs are treated as constants (detached).
-// Precondition: ValidateDpoOptions(options).ok(); violations throw c10::Error.
+// Precondition: ValidateDpoOptions(options).ok(); violations throw c10::ValueError
+// (INVALID_ARGUMENT at a model boundary).
 PreferenceLoss DpoLoss(const at::Tensor& policy_chosen_logps,
                        const at::Tensor& policy_rejected_logps, const at::Tensor& ref_chosen_logps,
                        const at::Tensor& ref_rejected_logps, const at::Tensor& chosen_lengths,

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/status/torch_status.h"
+
 namespace plumb::algorithms {
 namespace {
 
@@ -106,6 +108,20 @@ TEST(DpoLossTest, InvalidOptionsThrow) {
   DpoOptions bad;
   bad.loss_type = "unknown";
   EXPECT_THROW(DpoLoss(in.pc, in.pr, in.rc, in.rr, at::Tensor(), at::Tensor(), bad), c10::Error);
+}
+
+// An option a caller failed to validate reaches the loss as a ValueError: the model boundary
+// reports INVALID_ARGUMENT naming the field (a plain TORCH_CHECK read INTERNAL).
+TEST(DpoLossTest, AnUnvalidatedOptionIsInvalidArgumentNamingTheFieldAtTheModelBoundary) {
+  Inputs in = MakeInputs();
+  DpoOptions bad;
+  bad.beta = 0.0;
+  const absl::Status status = TorchBoundary("DPO update", [&]() -> absl::Status {
+    DpoLoss(in.pc, in.pr, in.rc, in.rr, at::Tensor(), at::Tensor(), bad);
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(status.message().rfind("DPO update: dpo.beta: must be > 0, got 0", 0), 0u) << status;
 }
 
 }  // namespace

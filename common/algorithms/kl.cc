@@ -50,6 +50,7 @@ at::Tensor ApproxKl(const at::Tensor& log_probs, const at::Tensor& ref_log_probs
 at::Tensor KlShapedReward(const at::Tensor& scores, const at::Tensor& kl,
                           const at::Tensor& action_mask, double kl_coef,
                           std::optional<std::pair<double, double>> reward_clip) {
+  // Shape preconditions: internal invariants (the caller builds these tensors).
   TORCH_CHECK(kl.dim() == 2 && action_mask.sizes() == kl.sizes(),
               "KlShapedReward: kl and action_mask must both be [B, T]");
   TORCH_CHECK(scores.dim() == 1 && scores.size(0) == kl.size(0), "KlShapedReward: scores [B]");

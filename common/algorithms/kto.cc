@@ -22,8 +22,10 @@ absl::Status ValidateKtoOptions(const KtoOptions& options) {
 
 at::Tensor KtoKlEstimate(const at::Tensor& policy_kl_logps, const at::Tensor& ref_kl_logps,
                          const KtoOptions& options) {
+  // A precondition (callers validate first); reached anyway, a ValueError that the model
+  // boundary reports as INVALID_ARGUMENT naming the field.
   const absl::Status valid = ValidateKtoOptions(options);
-  TORCH_CHECK(valid.ok(), valid.ToString());
+  TORCH_CHECK_VALUE(valid.ok(), valid.message());
   at::NoGradGuard no_grad;
   const at::Tensor ratios = (policy_kl_logps - ref_kl_logps).detach();
   at::Tensor kl;
@@ -38,8 +40,11 @@ at::Tensor KtoKlEstimate(const at::Tensor& policy_kl_logps, const at::Tensor& re
 
 KtoLoss ComputeKtoLoss(const at::Tensor& policy_logps, const at::Tensor& ref_logps,
                        const at::Tensor& labels, const at::Tensor& kl, const KtoOptions& options) {
+  // A precondition (callers validate first); reached anyway, a ValueError that the model
+  // boundary reports as INVALID_ARGUMENT naming the field.
   const absl::Status valid = ValidateKtoOptions(options);
-  TORCH_CHECK(valid.ok(), valid.ToString());
+  TORCH_CHECK_VALUE(valid.ok(), valid.message());
+  // An internal invariant (the caller builds these tensors), not a check of caller input.
   TORCH_CHECK(labels.scalar_type() == at::kBool, "ComputeKtoLoss: labels must be bool");
   const at::Tensor z0 = kl.detach();
   const at::Tensor logratio = policy_logps - ref_logps.detach();

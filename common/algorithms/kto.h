@@ -48,7 +48,8 @@ struct KtoLoss {
 
 // policy_logps, ref_logps: [B] summed completion log-probs; labels: [B] bool (true =
 // desirable); kl: 0-dim z0 from KtoKlEstimate (treated as a constant). Differentiable w.r.t.
-// policy_logps. Precondition: ValidateKtoOptions(options).ok(); violations throw c10::Error.
+// policy_logps. Precondition: ValidateKtoOptions(options).ok(); violations throw
+// c10::ValueError (INVALID_ARGUMENT at a model boundary).
 KtoLoss ComputeKtoLoss(const at::Tensor& policy_logps, const at::Tensor& ref_logps,
                        const at::Tensor& labels, const at::Tensor& kl, const KtoOptions& options);
 

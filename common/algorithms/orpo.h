@@ -10,6 +10,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "absl/status/status.h"
+
 namespace plumb::algorithms {
 
 struct OrpoLoss {
@@ -24,9 +26,13 @@ struct OrpoLoss {
   at::Tensor policy_rejected_logps;  // [B] a_r (differentiable)
 };
 
+// INVALID_ARGUMENT naming orpo.beta unless it is a finite number > 0.
+absl::Status ValidateOrpoBeta(double beta);
+
 // Shifted layout [B, T]: position t holds log pi(token_{t+1} | tokens <= t), 0 at padding.
 // *_completion_mask marks response tokens; chosen_nll_mask marks every non-padding token of
-// prompt + response of the chosen sequence.
+// prompt + response of the chosen sequence. Precondition: ValidateOrpoBeta(beta).ok(); violations
+// throw c10::ValueError (INVALID_ARGUMENT at a model boundary).
 OrpoLoss ComputeOrpoLoss(const at::Tensor& chosen_token_logps,
                          const at::Tensor& chosen_completion_mask,
                          const at::Tensor& chosen_nll_mask, const at::Tensor& rejected_token_logps,

@@ -88,5 +88,13 @@ TEST(ValidateSimpoOptionsTest, RejectsBadValues) {
   EXPECT_FALSE(ValidateSimpoOptions(options).ok());
 }
 
+TEST(ValidateOrpoBetaTest, RejectsNonPositiveOrNonFiniteBetaNamingTheField) {
+  EXPECT_TRUE(ValidateOrpoBeta(0.1).ok());
+  EXPECT_EQ(ValidateOrpoBeta(0.0),
+            absl::InvalidArgumentError("orpo.beta: must be a finite number > 0, got 0"));
+  EXPECT_FALSE(ValidateOrpoBeta(std::nan("")).ok());
+  EXPECT_FALSE(ValidateOrpoBeta(INFINITY).ok());
+}
+
 }  // namespace
 }  // namespace plumb::algorithms

@@ -37,8 +37,10 @@ absl::Status ValidatePolicyLossOptions(const PolicyLossOptions& options) {
 PolicyLossResult PpoPolicyLoss(const at::Tensor& log_probs, const at::Tensor& old_log_probs,
                                const at::Tensor& advantages, const at::Tensor& action_mask,
                                const PolicyLossOptions& options, const at::Tensor& ref_log_probs) {
+  // A precondition (callers validate first); reached anyway, a ValueError that the model
+  // boundary reports as INVALID_ARGUMENT naming the field.
   const absl::Status valid = ValidatePolicyLossOptions(options);
-  TORCH_CHECK(valid.ok(), valid.ToString());
+  TORCH_CHECK_VALUE(valid.ok(), valid.message());
   const at::Tensor old = old_log_probs.detach();
   const at::Tensor adv = advantages.detach();
   const at::Tensor ratio = at::exp((log_probs - old).clamp(-20.0, 20.0));
@@ -54,6 +56,7 @@ PolicyLossResult PpoPolicyLoss(const at::Tensor& log_probs, const at::Tensor& ol
   PolicyLossResult out;
   out.loss = Reduce(per_token, action_mask, options.token_level);
   if (options.kl_loss_coef > 0.0) {
+    // An internal invariant (the caller builds these tensors), not a check of caller input.
     TORCH_CHECK(ref_log_probs.defined(), "PpoPolicyLoss: kl_loss_coef > 0 needs ref_log_probs");
     const at::Tensor kl = ApproxKl(log_probs, ref_log_probs.detach(), options.kl_loss_estimator,
                                    options.kl_loss_clamp);

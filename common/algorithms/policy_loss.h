@@ -40,7 +40,8 @@ struct PolicyLossResult {
 //   surr1 = ratio A,  surr2 = clamp(ratio, 1 - eps_low, 1 + eps_high) A,
 //   per-token loss = -min(surr1, surr2); with dual clip c: -max(min(surr1, surr2), c A) where
 //   A < 0. All inputs [B, T]; advantages and old_log_probs are constants. Differentiable w.r.t.
-// log_probs. Precondition: ValidatePolicyLossOptions(options).ok(); violations throw.
+// log_probs. Precondition: ValidatePolicyLossOptions(options).ok(); violations throw
+// c10::ValueError (INVALID_ARGUMENT at a model boundary).
 PolicyLossResult PpoPolicyLoss(const at::Tensor& log_probs, const at::Tensor& old_log_probs,
                                const at::Tensor& advantages, const at::Tensor& action_mask,
                                const PolicyLossOptions& options,

@@ -21,11 +21,11 @@ absl::StatusOr<RunningMoments> RunningMoments::FromState(const State& state) {
   return RunningMoments(state);
 }
 
-void RunningMoments::Update(const at::Tensor& values) {
+absl::Status RunningMoments::Update(const at::Tensor& values) {
   const at::Tensor x = values.detach().to(at::kDouble).reshape(-1);
   const int64_t n = x.numel();
-  if (n == 0) return;
-  TORCH_CHECK(!x.isnan().any().item<bool>(), "RunningMoments::Update: NaN in values");
+  if (n == 0) return absl::OkStatus();
+  if (x.isnan().any().item<bool>()) return absl::InvalidArgumentError("a score is NaN");
   const double batch_mean = x.mean().item<double>();
   const double batch_m2 = (x - batch_mean).pow(2).sum().item<double>();
   const double nb = static_cast<double>(n);
@@ -35,6 +35,7 @@ void RunningMoments::Update(const at::Tensor& values) {
   state_.mean += delta * nb / total;
   state_.m2 += batch_m2 + delta * delta * state_.count * nb / total;
   state_.count = total;
+  return absl::OkStatus();
 }
 
 double RunningMoments::variance() const {
@@ -102,7 +103,10 @@ absl::StatusOr<at::Tensor> ComposeRewards(const std::map<std::string, at::Tensor
   for (const auto& [name, tensor] : scores) {
     if (options.whiten_objectives) {
       RunningMoments& running = (*moments)[name];
-      running.Update(tensor);
+      if (absl::Status status = running.Update(tensor); !status.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("compose rewards: objective '", name, "': ", status.message()));
+      }
       values[name] = running.Whiten(tensor);
     } else {
       values[name] = tensor;

@@ -34,8 +34,8 @@ class RunningMoments {
   // INVALID_ARGUMENT for count < 0, m2 < 0, non-finite values, or count == 0 with mean/m2 != 0.
   static absl::StatusOr<RunningMoments> FromState(const State& state);
 
-  // Merges a batch (any shape; NaNs are an error -> throws c10::Error).
-  void Update(const at::Tensor& values);
+  // Merges a batch (any shape). INVALID_ARGUMENT for a NaN value, and nothing is merged.
+  absl::Status Update(const at::Tensor& values);
 
   double count() const { return state_.count; }
   double mean() const { return state_.mean; }
@@ -71,8 +71,8 @@ struct RewardCompositionOptions {
 // when no prompt is flagged). moments: per-objective running statistics, required (non-null)
 // when whiten_objectives; missing entries are created. Returns composed [N].
 // INVALID_ARGUMENT naming the objective for: a weight or gating objective with no scores, a
-// scored objective with no weight (and not gated), a gated objective given a weight, or
-// mismatched shapes.
+// scored objective with no weight (and not gated), a gated objective given a weight,
+// mismatched shapes, or (when whitening) a NaN score.
 absl::StatusOr<at::Tensor> ComposeRewards(const std::map<std::string, at::Tensor>& scores,
                                           const RewardCompositionOptions& options,
                                           const at::Tensor& unsafe_prompt = at::Tensor(),

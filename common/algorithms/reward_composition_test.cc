@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace plumb::algorithms {
 namespace {
 
@@ -12,9 +14,9 @@ TEST(RunningMomentsTest, MatchesBatchStatisticsOfConcatenatedData) {
   const at::Tensor b = torch::randn({3, 4}, torch::kDouble) - 5;
   const at::Tensor c = torch::randn({1}, torch::kDouble);
   RunningMoments moments;
-  moments.Update(a);
-  moments.Update(b);
-  moments.Update(c);
+  ASSERT_TRUE(moments.Update(a).ok());
+  ASSERT_TRUE(moments.Update(b).ok());
+  ASSERT_TRUE(moments.Update(c).ok());
   const at::Tensor all = torch::cat({a, b.reshape(-1), c});
   EXPECT_DOUBLE_EQ(moments.count(), 20.0);
   EXPECT_NEAR(moments.mean(), all.mean().item<double>(), 1e-12);
@@ -24,7 +26,7 @@ TEST(RunningMomentsTest, MatchesBatchStatisticsOfConcatenatedData) {
 
 TEST(RunningMomentsTest, StateRoundTripsAsPlainNumbers) {
   RunningMoments moments;
-  moments.Update(torch::tensor({1.0, 2.0, 4.0}));
+  ASSERT_TRUE(moments.Update(torch::tensor({1.0, 2.0, 4.0})).ok());
   const absl::StatusOr<RunningMoments> restored = RunningMoments::FromState(moments.state());
   ASSERT_TRUE(restored.ok());
   EXPECT_DOUBLE_EQ(restored->mean(), moments.mean());
@@ -72,6 +74,27 @@ TEST(ComposeRewardsTest, UnknownOrUnweightedObjectivesAreErrorsNamingThem) {
   composed = ComposeRewards(Scores(), options);
   ASSERT_FALSE(composed.ok());
   EXPECT_NE(composed.status().message().find("harmlessness"), std::string::npos);
+}
+
+// A NaN score is the caller's bad value: INVALID_ARGUMENT naming the objective, and the running
+// statistics stay as they were. It once threw c10::Error out of ComposeRewards.
+TEST(ComposeRewardsTest, ANanScoreToWhitenIsInvalidArgumentNamingTheObjective) {
+  std::map<std::string, at::Tensor> scores = {
+      {"helpfulness", torch::tensor({0.3, std::nan(""), 0.6}, torch::kDouble)}};
+  RewardCompositionOptions options;
+  options.weights = {{"helpfulness", 1.0}};
+  options.whiten_objectives = true;
+  std::map<std::string, RunningMoments> moments;
+  const absl::StatusOr<at::Tensor> composed =
+      ComposeRewards(scores, options, at::Tensor(), &moments);
+  EXPECT_EQ(composed.status().code(), absl::StatusCode::kInvalidArgument) << composed.status();
+  EXPECT_EQ(composed.status().message(),
+            "compose rewards: objective 'helpfulness': a score is NaN");
+  EXPECT_DOUBLE_EQ(moments["helpfulness"].count(), 0.0);
+  RunningMoments direct;
+  EXPECT_EQ(direct.Update(torch::tensor({1.0, std::nan("")})),
+            absl::InvalidArgumentError("a score is NaN"));
+  EXPECT_DOUBLE_EQ(direct.count(), 0.0);
 }
 
 TEST(ComposeRewardsTest, WhitensEachObjectiveWithRunningMoments) {

@@ -24,8 +24,11 @@ absl::Status ValidateRrhfOptions(const RrhfOptions& options) {
 
 RrhfLoss ComputeRrhfLoss(const at::Tensor& token_logps, const at::Tensor& label_mask,
                          const at::Tensor& rw_scores, const RrhfOptions& options) {
+  // A precondition (callers validate first); reached anyway, a ValueError that the model
+  // boundary reports as INVALID_ARGUMENT naming the field.
   const absl::Status valid = ValidateRrhfOptions(options);
-  TORCH_CHECK(valid.ok(), valid.ToString());
+  TORCH_CHECK_VALUE(valid.ok(), valid.message());
+  // Shape preconditions: internal invariants (the caller builds these tensors).
   TORCH_CHECK(token_logps.dim() == 2 && label_mask.sizes() == token_logps.sizes(),
               "ComputeRrhfLoss: token_logps and label_mask must both be [C, L]");
   TORCH_CHECK(rw_scores.dim() == 1 && rw_scores.size(0) == token_logps.size(0),

@@ -41,7 +41,8 @@ struct RrhfLoss {
 
 // token_logps [C, L]: log pi(label_t | prefix), 0 (or masked) outside label_mask [C, L];
 // rw_scores [C]: candidate rewards (constants). Differentiable w.r.t. token_logps.
-// Precondition: ValidateRrhfOptions(options).ok(); violations throw c10::Error.
+// Precondition: ValidateRrhfOptions(options).ok(); violations throw c10::ValueError
+// (INVALID_ARGUMENT at a model boundary).
 RrhfLoss ComputeRrhfLoss(const at::Tensor& token_logps, const at::Tensor& label_mask,
                          const at::Tensor& rw_scores, const RrhfOptions& options);
 

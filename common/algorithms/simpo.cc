@@ -27,8 +27,10 @@ SimpoLoss ComputeSimpoLoss(const at::Tensor& chosen_token_logps,
                            const at::Tensor& rejected_token_logps,
                            const at::Tensor& rejected_completion_mask,
                            const SimpoOptions& options) {
+  // A precondition (callers validate first); reached anyway, a ValueError that the model
+  // boundary reports as INVALID_ARGUMENT naming the field.
   const absl::Status valid = ValidateSimpoOptions(options);
-  TORCH_CHECK(valid.ok(), valid.ToString());
+  TORCH_CHECK_VALUE(valid.ok(), valid.message());
   SimpoLoss out;
   out.policy_chosen_logps = LengthAveragedLogps(chosen_token_logps, chosen_completion_mask);
   out.policy_rejected_logps = LengthAveragedLogps(rejected_token_logps, rejected_completion_mask);

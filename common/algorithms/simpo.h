@@ -35,6 +35,8 @@ struct SimpoLoss {
 };
 
 // Shifted layout [B, T] as in orpo.h; token log-probs 0 outside the completion mask.
+// Precondition: ValidateSimpoOptions(options).ok(); violations throw c10::ValueError
+// (INVALID_ARGUMENT at a model boundary).
 SimpoLoss ComputeSimpoLoss(const at::Tensor& chosen_token_logps,
                            const at::Tensor& chosen_completion_mask,
                            const at::Tensor& rejected_token_logps,

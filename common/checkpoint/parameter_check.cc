@@ -68,6 +68,7 @@ absl::StatusOr<TensorMap> CheckAndConvertParameters(TensorMap loaded,
   TensorMap converted;
   for (const auto& [name, want] : expected) {
     at::Tensor& tensor = loaded.at(name);
+    // Kept apart from the model boundary: names the tensor that cannot be converted.
     try {
       converted.emplace(name, tensor.to(want.dtype));
     } catch (const std::exception& e) {  // c10::Error or std::bad_alloc

@@ -62,6 +62,7 @@ absl::StatusOr<at::Tensor> ReadTensor(const OpenedFile& file, const SafetensorsH
                                       const SafetensorsEntry& entry,
                                       const std::filesystem::path& path) {
   at::Tensor tensor;
+  // Kept apart from the model boundary: a file's tensor that cannot be allocated is named here.
   try {
     tensor = at::empty(entry.shape, at::TensorOptions().dtype(entry.scalar_type));
   } catch (const std::exception& e) {  // c10::Error or std::bad_alloc

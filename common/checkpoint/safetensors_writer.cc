@@ -35,6 +35,7 @@ absl::StatusOr<std::vector<PlacedTensor>> Place(const TensorMap& tensors) {
   placed.reserve(tensors.size());
   for (const auto& [name, tensor] : tensors) {
     at::Tensor data;
+    // Kept apart from the model boundary: names the tensor that cannot be copied.
     try {
       data = tensor.to(at::kCPU).contiguous();
     } catch (const std::exception& e) {

@@ -155,6 +155,8 @@ absl::StatusOr<ModelPlacement> ParsePlacement(const std::string& dtype, const st
     return absl::InvalidArgumentError(
         absl::StrCat("dtype '", dtype, "' is not supported; expected float32 or bfloat16"));
   }
+  // A check of the caller's string, not a model boundary: c10::Device reports a bad one only by
+  // throwing.
   try {
     placement.device = c10::Device(device);
   } catch (const c10::Error&) {

@@ -59,6 +59,37 @@ TEST(LoraTest, StartsAsTheBaseModelTrainsOnlyAdaptersAndMergesExactly) {
   EXPECT_LT((model->Logits(model->Forward(ids, mask)) - tuned).abs().max().item<double>(), 1e-5);
 }
 
+// With LoRA the embedding is frozen, so the first checkpointed layer's input needs no gradient;
+// the adapters inside the layers still must get theirs.
+TEST(LoraTest, GradientCheckpointingGivesTheAdaptersTheSameGradients) {
+  const at::Tensor ids = torch::randint(30, {2, 7});
+  const at::Tensor mask = torch::ones({2, 7});
+  std::vector<at::Tensor> grads[2];
+  for (int checkpointing = 0; checkpointing < 2; ++checkpointing) {
+    torch::manual_seed(6);
+    Transformer model(Config());
+    LoraOptions options;
+    options.rank = 4;
+    ASSERT_TRUE(ApplyLora(*model, options).ok());
+    {
+      // B starts at 0, which would hide a gradient that skips A.
+      torch::NoGradGuard no_grad;
+      for (at::Tensor& p : TrainableParameters(*model)) p.normal_(0, 0.1);
+    }
+    model->train();
+    model->set_gradient_checkpointing(checkpointing == 1);
+    model->Logits(model->Forward(ids, mask)).logsumexp(-1).mean().backward();
+    for (const at::Tensor& p : TrainableParameters(*model)) {
+      ASSERT_TRUE(p.grad().defined()) << "checkpointing " << checkpointing;
+      grads[checkpointing].push_back(p.grad().clone());
+    }
+  }
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t i = 0; i < grads[0].size(); ++i) {
+    EXPECT_LT((grads[0][i] - grads[1][i]).abs().max().item<double>(), 1e-6) << i;
+  }
+}
+
 TEST(LoraTest, BadOptionsAreRefused) {
   torch::manual_seed(1);
   Transformer model(Config());

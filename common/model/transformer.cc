@@ -244,6 +244,7 @@ at::Tensor TransformerImpl::LayerForward(int64_t index, const at::Tensor& hidden
 at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                     const at::Tensor& position_ids, KvCache* cache,
                                     const at::Tensor& segment_ids) {
+  // An internal invariant (packed rows are a training path, decoding never builds them).
   TORCH_CHECK(!segment_ids.defined() || cache == nullptr,
               "segment_ids are for full forwards (packed training rows), not cached decoding");
   const int64_t steps = input_ids.size(1);
@@ -302,9 +303,16 @@ at::Tensor TransformerImpl::Forward(const at::Tensor& input_ids, const at::Tenso
   in.q_sin = (angles.sin() * scale).to(dtype).unsqueeze(1);
 
   at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
+  const bool checkpointing =
+      gradient_checkpointing_ && cache == nullptr && is_training() && at::GradMode::is_enabled();
+  if (checkpointing && !hidden.requires_grad()) {
+    // A frozen embedding (LoRA): a checkpointed layer whose input needs no gradient would get no
+    // backward at all, and the trainable weights inside it none either. The embedding still
+    // gets none (the input is cut from it).
+    hidden = hidden.detach().requires_grad_(true);
+  }
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    if (gradient_checkpointing_ && cache == nullptr && is_training() &&
-        at::GradMode::is_enabled()) {
+    if (checkpointing) {
       hidden = CheckpointedLayer::apply(hidden, in.cos, in.sin, in.q_cos, in.q_sin, in.blocked,
                                         in.bias.defined() ? in.bias : at::empty({0}), i, this)[0];
     } else {
@@ -329,6 +337,7 @@ at::Tensor TransformerImpl::Values(const at::Tensor& hidden) {
 }
 
 at::Tensor TransformerImpl::Rewards(const at::Tensor& hidden) {
+  // An internal invariant: callers check num_reward_outputs before they ask for rewards.
   TORCH_CHECK(reward_head_.defined(), "this model has no reward head (num_reward_outputs = 0)");
   return MixedMatmul(hidden, reward_head_.t());
 }

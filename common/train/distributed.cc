@@ -29,6 +29,8 @@ absl::Status ReadIntVariable(const char* name, int min, int max, int* out, bool*
 }
 
 // Runs a c10d call, turning its exceptions into a Status that says which collective failed.
+// Kept apart from the model boundary (TorchBoundary): a failed collective means a lost or
+// stalled peer, UNAVAILABLE (restart the job) rather than INTERNAL.
 template <typename Fn>
 absl::Status Collective(const char* what, Fn&& fn) {
   try {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/algorithms/orpo.h"
 #include "common/status/status_macros.h"
 #include "common/train/objective_factories.h"
 
@@ -43,7 +44,7 @@ absl::StatusOr<std::unique_ptr<TrainingObjective>> MakeObjective(const Objective
     return MakePairObjective(options, models, encoder);
   }
   if (kind == "orpo") {
-    if (!(options.orpo_beta > 0)) return absl::InvalidArgumentError("orpo.beta must be > 0");
+    RETURN_IF_ERROR(algorithms::ValidateOrpoBeta(options.orpo_beta));
     return MakePairObjective(options, models, encoder);
   }
   if (kind == "simpo") {

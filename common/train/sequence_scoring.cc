@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include "absl/strings/str_cat.h"
 #include "common/model/logprobs.h"
 #include "common/status/status_macros.h"
 
@@ -22,14 +21,9 @@ SequenceScores FromModelScores(model::ResponseScores scores) {
 }  // namespace
 
 absl::StatusOr<SequenceScores> ScoreRows(model::TransformerImpl& model, const TokenRows& rows) {
-  try {
-    ASSIGN_OR_RETURN(model::ResponseScores scores,
-                     model::ScoreResponses(model, rows.prompts, rows.responses));
-    return FromModelScores(std::move(scores));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("scoring a batch failed: ", e.what_without_backtrace()));
-  }
+  ASSIGN_OR_RETURN(model::ResponseScores scores,
+                   model::ScoreResponses(model, rows.prompts, rows.responses));
+  return FromModelScores(std::move(scores));
 }
 
 absl::StatusOr<WholeSequenceScores> ScoreWholeRows(model::TransformerImpl& model,
@@ -52,18 +46,13 @@ absl::StatusOr<WholeSequenceScores> ScoreWholeRows(model::TransformerImpl& model
     const int64_t total = static_cast<int64_t>(rests[i].size());
     for (int64_t t = prompt - 1; t < total; ++t) response[i * longest + t] = 1.f;
   }
-  try {
-    ASSIGN_OR_RETURN(model::ResponseScores scores, model::ScoreResponses(model, firsts, rests));
-    WholeSequenceScores out;
-    out.all = FromModelScores(std::move(scores));
-    out.response_mask = torch::from_blob(response.data(), {rows.size(), longest}, torch::kFloat)
-                            .clone()
-                            .to(out.all.mask.device());
-    return out;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("scoring a batch failed: ", e.what_without_backtrace()));
-  }
+  ASSIGN_OR_RETURN(model::ResponseScores scores, model::ScoreResponses(model, firsts, rests));
+  WholeSequenceScores out;
+  out.all = FromModelScores(std::move(scores));
+  out.response_mask = torch::from_blob(response.data(), {rows.size(), longest}, torch::kFloat)
+                          .clone()
+                          .to(out.all.mask.device());
+  return out;
 }
 
 absl::StatusOr<at::Tensor> ScorePackedTokens(model::TransformerImpl& model,
@@ -71,26 +60,21 @@ absl::StatusOr<at::Tensor> ScorePackedTokens(model::TransformerImpl& model,
                                              const at::Tensor& position_ids,
                                              const at::Tensor& segment_ids,
                                              const at::Tensor& loss_mask) {
-  try {
-    const auto device = model.embed_tokens().device();
-    const at::Tensor ids = input_ids.to(device);
-    const at::Tensor segments = segment_ids.to(device);
-    const at::Tensor hidden = model.Forward(ids, (segments > 0).to(torch::kLong),
-                                            position_ids.to(device), nullptr, segments);
-    const int64_t length = ids.size(1);
-    // Position t predicts token t + 1; only labelled targets get logits.
-    const at::Tensor selected = loss_mask.to(device).narrow(1, 1, length - 1) > 0;
-    const at::Tensor predictors = hidden.narrow(1, 0, length - 1).index({selected});
-    const at::Tensor targets = ids.narrow(1, 1, length - 1).index({selected});
-    return model.Logits(predictors)
-        .to(torch::kFloat)
-        .log_softmax(-1)
-        .gather(-1, targets.unsqueeze(-1))
-        .squeeze(-1);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("scoring packed rows failed: ", e.what_without_backtrace()));
-  }
+  const auto device = model.embed_tokens().device();
+  const at::Tensor ids = input_ids.to(device);
+  const at::Tensor segments = segment_ids.to(device);
+  const at::Tensor hidden = model.Forward(ids, (segments > 0).to(torch::kLong),
+                                          position_ids.to(device), nullptr, segments);
+  const int64_t length = ids.size(1);
+  // Position t predicts token t + 1; only labelled targets get logits.
+  const at::Tensor selected = loss_mask.to(device).narrow(1, 1, length - 1) > 0;
+  const at::Tensor predictors = hidden.narrow(1, 0, length - 1).index({selected});
+  const at::Tensor targets = ids.narrow(1, 1, length - 1).index({selected});
+  return model.Logits(predictors)
+      .to(torch::kFloat)
+      .log_softmax(-1)
+      .gather(-1, targets.unsqueeze(-1))
+      .squeeze(-1);
 }
 
 }  // namespace plumb::train

@@ -1,6 +1,8 @@
 // Teacher-forced log-probabilities of tokenized (prompt, response) rows under a model, in the
 // shapes the training updates consume.
 //
+// LibTorch errors propagate (as exceptions) to the caller's model boundary.
+//
 // Thread safety: call on the thread that owns the model.
 #ifndef PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_
 #define PLUMB_COMMON_TRAIN_SEQUENCE_SCORING_H_

@@ -13,6 +13,7 @@
 #include "common/model/hf_checkpoint.h"
 #include "common/model/lora.h"
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/train/lr_schedule.h"
 #include "common/train/objectives.h"
@@ -24,15 +25,6 @@ namespace plumb::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <typename Fn>
-auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(what, ": ", e.what_without_backtrace()));
-  }
-}
 
 absl::StatusOr<model::Transformer> LoadPolicy(const ModelOptions& options,
                                               const model::ModelPlacement& placement) {
@@ -106,6 +98,19 @@ Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Trainer::~Trainer() = default;
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainOptions options, World* world) {
+  // plumb-train's model boundary for setting up: nothing LibTorch throws leaves Create.
+  std::string doing = "setting up the run";
+  return TorchBoundary(doing, [&] { return CreateWithin(std::move(options), world, &doing); });
+}
+
+absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
+  // ... and for training: `doing` names the step or phase that failed.
+  std::string doing = "training";
+  return TorchBoundary(doing, [&] { return RunWithin(stop_at_step, &doing); });
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::CreateWithin(TrainOptions options, World* world,
+                                                               std::string* doing) {
   auto s = std::make_unique<State>();
   s->world = world;
   const int threads = options.training.threads > 0
@@ -115,23 +120,20 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainOptions options, W
   at::set_num_threads(threads);
   torch::manual_seed(options.training.seed);
   ASSIGN_OR_RETURN(s->placement, model::ParsePlacement(options.model.dtype, options.model.device));
-  RETURN_IF_ERROR(CatchTorch("loading the policy", [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(s->policy, LoadPolicy(options.model, s->placement));
-    if (options.model.lora.has_value()) {
-      RETURN_IF_ERROR(model::ApplyLora(*s->policy, *options.model.lora));
-    }
-    s->policy->set_gradient_checkpointing(options.model.gradient_checkpointing);
-    s->policy->train();
-    return absl::OkStatus();
-  }));
+  *doing = absl::StrCat("loading the policy ", options.model.path);
+  ASSIGN_OR_RETURN(s->policy, LoadPolicy(options.model, s->placement));
+  if (options.model.lora.has_value()) {
+    RETURN_IF_ERROR(model::ApplyLora(*s->policy, *options.model.lora));
+  }
+  s->policy->set_gradient_checkpointing(options.model.gradient_checkpointing);
+  s->policy->train();
   if (NeedsReference(options.objective)) {
     const std::string ref = options.reference_path.value_or(options.model.path);
-    RETURN_IF_ERROR(CatchTorch("loading the reference", [&]() -> absl::Status {
-      ASSIGN_OR_RETURN(s->reference, model::LoadHfModel(ref, s->placement));
-      for (at::Tensor& p : s->reference->parameters()) p.set_requires_grad(false);
-      return absl::OkStatus();
-    }));
+    *doing = absl::StrCat("loading the reference ", ref);
+    ASSIGN_OR_RETURN(s->reference, model::LoadHfModel(ref, s->placement));
+    for (at::Tensor& p : s->reference->parameters()) p.set_requires_grad(false);
   }
+  *doing = "setting up the run";
   ASSIGN_OR_RETURN(std::unique_ptr<tokenizer::Tokenizer> tok,
                    tokenizer::LoadTokenizer(options.tokenization.tokenizer));
   if (tok->vocab_size() > s->policy->config().vocab_size) {
@@ -172,6 +174,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainOptions options, W
   }
   if (!options.checkpoint.dir.empty() && options.checkpoint.resume) {
     if (std::optional<fs::path> latest = LatestCheckpoint(options.checkpoint.dir)) {
+      *doing = absl::StrCat("resuming from ", latest->string());
       ASSIGN_OR_RETURN(RunState saved, LoadTrainingCheckpoint(*latest, *s->policy, *s->optimizer));
       if (saved.kind != s->run.kind || saved.batch_size != s->run.batch_size) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -192,7 +195,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainOptions options, W
   return std::unique_ptr<Trainer>(new Trainer(std::move(s)));
 }
 
-absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
+absl::StatusOr<TrainResult> Trainer::RunWithin(std::optional<int64_t> stop_at_step,
+                                               std::string* doing) {
   State& s = *state_;
   const TrainOptions& o = s.options;
   TrainResult result;
@@ -200,14 +204,14 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
   auto evaluate = [&](std::map<std::string, double>* out) -> absl::Status {
     if (!s.world->is_primary() || s.eval_examples.empty()) return absl::OkStatus();
     StatSums stats;
-    RETURN_IF_ERROR(CatchTorch("evaluation", [&] {
-      return s.objective->Evaluate(s.eval_examples, o.eval.batch_size, &stats);
-    }));
+    *doing = absl::StrCat("evaluation after step ", s.run.step);
+    RETURN_IF_ERROR(s.objective->Evaluate(s.eval_examples, o.eval.batch_size, &stats));
     *out = stats.Means();
     return s.report->Eval(s.run.step, *out);
   };
   auto checkpoint = [&]() -> absl::Status {
     if (o.checkpoint.dir.empty()) return absl::OkStatus();
+    *doing = absl::StrCat("checkpoint at step ", s.run.step);
     if (s.world->is_primary()) {
       RunState snapshot = s.run;
       snapshot.data_state = s.dataset->SaveState();
@@ -226,6 +230,7 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
   const int64_t micro = o.training.micro_batch_size > 0 ? o.training.micro_batch_size : share;
   s.report->Start(s.run.step, o.training.steps);
   while (s.run.step < last) {
+    *doing = absl::StrCat("step ", s.run.step + 1);
     const double lr = LearningRateAt(o.optimizer.lr, s.run.step, o.training.steps, o.schedule);
     SetLearningRate(*s.optimizer, lr);
     ASSIGN_OR_RETURN(std::vector<data::Example> batch,
@@ -240,8 +245,7 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
     StatSums stats;
     s.optimizer->zero_grad();
     const TruncationCounts before = s.encoder->counts();
-    RETURN_IF_ERROR(
-        CatchTorch("training step", [&] { return s.objective->AccumulateGradients(ctx, &stats); }));
+    RETURN_IF_ERROR(s.objective->AccumulateGradients(ctx, &stats));
     const TruncationCounts after = s.encoder->counts();
     s.trained_here.sequences += after.sequences - before.sequences;
     s.trained_here.prompts_cut += after.prompts_cut - before.prompts_cut;
@@ -251,19 +255,15 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
       if (p.grad().defined()) grads.push_back(p.grad());
     }
     RETURN_IF_ERROR(s.world->AllReduceSum(grads));
-    double grad_norm = 0;
-    RETURN_IF_ERROR(CatchTorch("optimizer step", [&]() -> absl::Status {
-      grad_norm = torch::nn::utils::clip_grad_norm_(
-          s.trainable, o.training.max_grad_norm > 0 ? o.training.max_grad_norm
-                                                    : std::numeric_limits<double>::infinity());
-      if (!std::isfinite(grad_norm)) {
-        return absl::InternalError(absl::StrCat("step ", s.run.step + 1,
-                                                ": the gradient norm is not finite (", grad_norm,
-                                                "); lower optimizer.lr"));
-      }
-      s.optimizer->step();
-      return absl::OkStatus();
-    }));
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(
+        s.trainable, o.training.max_grad_norm > 0 ? o.training.max_grad_norm
+                                                  : std::numeric_limits<double>::infinity());
+    if (!std::isfinite(grad_norm)) {
+      return absl::InternalError(absl::StrCat("step ", s.run.step + 1,
+                                              ": the gradient norm is not finite (", grad_norm,
+                                              "); lower optimizer.lr"));
+    }
+    s.optimizer->step();
     RETURN_IF_ERROR(stats.AllReduce(*s.world));
     ++s.run.step;
     result.last_train = stats.Means();
@@ -299,8 +299,8 @@ absl::StatusOr<TrainResult> Trainer::Run(std::optional<int64_t> stop_at_step) {
   ReportDataStats(s.dataset->stats(), s.trained, *s.report);
   if (!o.checkpoint.dir.empty() && s.world->is_primary() && s.run.step == o.training.steps) {
     const fs::path out = fs::path(o.checkpoint.dir) / "final";
-    RETURN_IF_ERROR(
-        CatchTorch("exporting the model", [&] { return model::SaveHfModel(*s.policy, out); }));
+    *doing = absl::StrCat("exporting the model to ", out.string());
+    RETURN_IF_ERROR(model::SaveHfModel(*s.policy, out));
     CopyTokenizerFiles(o.tokenization.tokenizer, out);
     result.model_dir = out.string();
     s.report->Note(absl::StrCat("model written to ", out.string()));

@@ -42,6 +42,11 @@ class Trainer {
  private:
   struct State;
   explicit Trainer(std::unique_ptr<State> state);
+  // Create and Run inside their model boundary; each names the phase it is in in `doing`, which
+  // prefixes an error thrown there.
+  static absl::StatusOr<std::unique_ptr<Trainer>> CreateWithin(TrainOptions options, World* world,
+                                                               std::string* doing);
+  absl::StatusOr<TrainResult> RunWithin(std::optional<int64_t> stop_at_step, std::string* doing);
   std::unique_ptr<State> state_;
 };
 

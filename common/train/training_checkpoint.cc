@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -58,16 +59,41 @@ absl::Status WriteText(const fs::path& path, const std::string& text) {
 
 std::string StepName(int64_t step) { return absl::StrFormat("step-%08d", step); }
 
-template <typename Fn>
-absl::Status Guard(const std::string& what, Fn&& fn) {
+// Loads `file` into a stateless AdamW over the same parameters and checks the state against
+// them, so that a checkpoint of another kind of session is refused before anything changes.
+// Other optimizers are not checked ahead.
+absl::Status CheckOptimizerState(const fs::path& file, torch::optim::Optimizer& optimizer) {
+  auto* adamw = dynamic_cast<torch::optim::AdamW*>(&optimizer);
+  if (adamw == nullptr) return absl::OkStatus();
+  torch::optim::AdamW scratch(adamw->param_groups());
+  torch::serialize::InputArchive archive;
+  archive.load_from(file.string());
   try {
-    fn();
-    return absl::OkStatus();
+    scratch.load(archive);
   } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat(what, ": ", e.what()));
+    // A check, not the model boundary: LibTorch reports a state of other parameter groups only
+    // by throwing, and this is the caller's mismatch, not an internal error.
+    return absl::InvalidArgumentError(absl::StrCat(
+        file.string(), " does not fit this session's optimizer: ", e.what_without_backtrace()));
   }
+  for (const torch::optim::OptimizerParamGroup& group : scratch.param_groups()) {
+    for (const at::Tensor& p : group.params()) {
+      // LibTorch 1.13 keys an optimizer's state by the parameter's TensorImpl address, as text.
+      auto it = scratch.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it == scratch.state().end()) continue;
+      const auto& state = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+      for (const at::Tensor* moment : {&state.exp_avg(), &state.exp_avg_sq()}) {
+        if (moment->sizes() != p.sizes() || moment->scalar_type() != p.scalar_type()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              file.string(), " does not fit this session's optimizer: a state of shape [",
+              absl::StrJoin(moment->sizes(), ", "), "] and dtype ",
+              c10::toString(moment->scalar_type()), " for a parameter of shape [",
+              absl::StrJoin(p.sizes(), ", "), "] and dtype ", c10::toString(p.scalar_type())));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -83,23 +109,23 @@ absl::StatusOr<fs::path> SaveTrainingCheckpoint(const fs::path& dir, model::Tran
   const fs::path tmp_dir = dir / absl::StrCat(".", StepName(state.step), ".tmp");
   fs::remove_all(tmp_dir, ec);
   fs::create_directories(tmp_dir, ec);
-  RETURN_IF_ERROR(Guard("writing weights", [&] {
+  {
     torch::serialize::OutputArchive archive;
     for (const auto& item : model.named_parameters()) {
       archive.write(ArchiveKey(item.key()), item.value().detach());
     }
     archive.save_to((tmp_dir / "weights.pt").string());
-  }));
-  RETURN_IF_ERROR(Guard("writing optimizer state", [&] {
+  }
+  {
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
     archive.save_to((tmp_dir / "optimizer.pt").string());
-  }));
-  RETURN_IF_ERROR(Guard("writing generator state", [&] {
+  }
+  {
     torch::serialize::OutputArchive archive;
     archive.write("cpu", at::detail::getDefaultCPUGenerator().get_state());
     archive.save_to((tmp_dir / "rng.pt").string());
-  }));
+  }
   nlohmann::json json = {{"step", state.step},
                          {"total_steps", state.total_steps},
                          {"kind", state.kind},
@@ -170,13 +196,16 @@ absl::StatusOr<RunState> LoadTrainingCheckpoint(const fs::path& step_dir,
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat(where, "/state.json: ", e.what()));
   }
-  // Read every tensor and check names and shapes before touching the model.
+  // Read every tensor and check names, shapes, dtypes and the optimizer's state before touching
+  // the model: a checkpoint of another kind of session (a reward model's, a LoRA session's) or
+  // dtype is refused whole.
   std::map<std::string, at::Tensor> loaded;
   torch::serialize::InputArchive weights;
-  RETURN_IF_ERROR(
-      Guard(where + "/weights.pt", [&] { weights.load_from((step_dir / "weights.pt").string()); }));
+  weights.load_from((step_dir / "weights.pt").string());
   std::vector<std::string> problems;
+  std::set<std::string> expected;
   for (const auto& item : model.named_parameters()) {
+    expected.insert(ArchiveKey(item.key()));
     at::Tensor tensor;
     if (!weights.try_read(ArchiveKey(item.key()), tensor)) {
       problems.push_back(absl::StrCat(item.key(), " is missing"));
@@ -184,31 +213,42 @@ absl::StatusOr<RunState> LoadTrainingCheckpoint(const fs::path& step_dir,
       problems.push_back(absl::StrCat(item.key(), " has shape [",
                                       absl::StrJoin(tensor.sizes(), ", "), "], the model has [",
                                       absl::StrJoin(item.value().sizes(), ", "), "]"));
+    } else if (tensor.scalar_type() != item.value().scalar_type()) {
+      problems.push_back(absl::StrCat(item.key(), " has dtype ",
+                                      c10::toString(tensor.scalar_type()), ", the model has ",
+                                      c10::toString(item.value().scalar_type())));
     } else {
       loaded[item.key()] = tensor;
+    }
+  }
+  for (const std::string& key : weights.keys()) {
+    if (!expected.contains(key)) {
+      problems.push_back(absl::StrCat(absl::StrReplaceAll(key, {{"__", "."}}),
+                                      " is not a parameter of the model"));
     }
   }
   if (!problems.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, "/weights.pt does not fit the model: ", absl::StrJoin(problems, "; ")));
   }
+  RETURN_IF_ERROR(CheckOptimizerState(step_dir / "optimizer.pt", optimizer));
   {
     torch::NoGradGuard no_grad;
     for (auto& item : model.named_parameters()) item.value().copy_(loaded[item.key()]);
   }
-  RETURN_IF_ERROR(Guard(where + "/optimizer.pt", [&] {
+  {
     torch::serialize::InputArchive archive;
     archive.load_from((step_dir / "optimizer.pt").string());
     optimizer.load(archive);
-  }));
-  RETURN_IF_ERROR(Guard(where + "/rng.pt", [&] {
+  }
+  {
     torch::serialize::InputArchive archive;
     archive.load_from((step_dir / "rng.pt").string());
     at::Tensor rng;
     archive.read("cpu", rng);
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     generator.set_state(rng);
-  }));
+  }
   return state;
 }
 

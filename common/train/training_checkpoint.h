@@ -7,8 +7,10 @@
 // A step folder is written under a temporary name and renamed when complete, so a crash never
 // leaves a half-written checkpoint that looks finished. state.json records an XXH3-64 checksum of
 // every other file; a checkpoint whose files do not match is refused (DATA_LOSS) before anything
-// is loaded, and one whose tensors do not match the model is refused (INVALID_ARGUMENT, naming
-// the tensors) before any parameter changes.
+// is loaded, and one whose tensors do not match the model (a missing or extra tensor, another
+// shape or dtype, an optimizer state of other parameters) is refused (INVALID_ARGUMENT, naming
+// them) before any parameter changes. LibTorch's errors reading or writing the archives
+// propagate (as exceptions) to the caller's model boundary, which names the checkpoint.
 //
 // Thread safety: the trainer's thread only.
 #ifndef PLUMB_COMMON_TRAIN_TRAINING_CHECKPOINT_H_

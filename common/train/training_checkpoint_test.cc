@@ -113,6 +113,23 @@ TEST_F(TrainingCheckpointTest, ACorruptFileIsRefusedBeforeAnythingLoads) {
   EXPECT_TRUE(at::equal(other->final_norm(), before));
 }
 
+// The weights fit, the optimizer's state does not (it was saved by an optimizer over other
+// parameters): refused naming optimizer.pt, with the model unchanged.
+TEST_F(TrainingCheckpointTest, AnOptimizerStateOfOtherParametersIsRefusedBeforeAnythingLoads) {
+  absl::StatusOr<fs::path> written =
+      SaveTrainingCheckpoint(dir_, *model_, *optimizer_, RunState{.step = 1}, 2);
+  ASSERT_TRUE(written.ok());
+  torch::manual_seed(5);
+  model::Transformer other(Config(32));
+  const at::Tensor before = other->final_norm().clone();
+  torch::optim::AdamW fewer({other->final_norm()}, torch::optim::AdamWOptions(1e-2));
+  absl::StatusOr<RunState> loaded = LoadTrainingCheckpoint(*written, *other, fewer);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << loaded.status();
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("optimizer.pt does not fit this session's optimizer"));
+  EXPECT_TRUE(at::equal(other->final_norm(), before));
+}
+
 TEST_F(TrainingCheckpointTest, AModelOfAnotherShapeIsRefusedNamingTheTensors) {
   absl::StatusOr<fs::path> written =
       SaveTrainingCheckpoint(dir_, *model_, *optimizer_, RunState{.step = 1}, 2);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 
 namespace plumb::weights {
 
@@ -15,21 +16,21 @@ VersionedModel::VersionedModel(model::ModelConfig config, model::ModelPlacement 
   }
 }
 
+// Each public method that touches LibTorch runs its work inside TorchBoundary: VersionedModel
+// is the model boundary of every service that loads weights through it.
 absl::StatusOr<std::unique_ptr<VersionedModel>> VersionedModel::Load(
     const std::string& dir, const model::ModelPlacement& placement, uint64_t version) {
-  auto snapshot = std::make_shared<ModelSnapshot>();
-  try {
+  return TorchBoundary(dir, [&]() -> absl::StatusOr<std::unique_ptr<VersionedModel>> {
+    auto snapshot = std::make_shared<ModelSnapshot>();
     ASSIGN_OR_RETURN(snapshot->model, model::LoadHfModel(dir, placement));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(dir, ": ", e.what_without_backtrace()));
-  }
-  for (at::Tensor& p : snapshot->model->parameters()) p.set_requires_grad(false);
-  snapshot->version = version;
-  snapshot->source = dir;
-  snapshot->loaded = absl::Now();
-  const model::ModelConfig config = snapshot->model->config();
-  return std::unique_ptr<VersionedModel>(
-      new VersionedModel(config, placement, std::move(snapshot)));
+    for (at::Tensor& p : snapshot->model->parameters()) p.set_requires_grad(false);
+    snapshot->version = version;
+    snapshot->source = dir;
+    snapshot->loaded = absl::Now();
+    const model::ModelConfig config = snapshot->model->config();
+    return std::unique_ptr<VersionedModel>(
+        new VersionedModel(config, placement, std::move(snapshot)));
+  });
 }
 
 std::shared_ptr<ModelSnapshot> VersionedModel::Current() const {
@@ -62,17 +63,15 @@ absl::StatusOr<std::unique_ptr<VersionedModel::Staging>> VersionedModel::BeginLo
     previous_.reset();
   }
   if (staging->model_.is_empty()) {
-    try {
+    RETURN_IF_ERROR(TorchBoundary("allocating the staging model", [&]() -> absl::Status {
       torch::NoGradGuard no_grad;
       staging->model_ = model::Transformer(config_);
       staging->model_->to(placement_.dtype);
       staging->model_->to(placement_.device);
       staging->model_->eval();
       for (at::Tensor& p : staging->model_->parameters()) p.set_requires_grad(false);
-    } catch (const c10::Error& e) {
-      return absl::InternalError(
-          absl::StrCat("allocating the staging model: ", e.what_without_backtrace()));
-    }
+      return absl::OkStatus();
+    }));
   }
   return staging;
 }
@@ -119,18 +118,16 @@ absl::StatusOr<uint64_t> VersionedModel::Commit(std::unique_ptr<Staging> staging
   auto next = std::make_shared<ModelSnapshot>();
   next->model = staging->model_;
   if (!weights.in_place) {
-    try {
-      torch::NoGradGuard no_grad;
-      std::map<std::string, at::Tensor> tensors;
-      if (weights.partial) tensors = model::ExportHfTensors(*current->model);
-      for (const auto& [name, t] : weights.tensors) tensors[name] = t.to(placement_.dtype);
-      // All-or-nothing: the import checks every tensor before copying any.
-      RETURN_IF_ERROR(model::ImportHfTensors(*next->model, std::move(tensors),
-                                             absl::StrCat("weights version ", weights.version)));
-    } catch (const c10::Error& e) {
-      return absl::InternalError(absl::StrCat("staging weights version ", weights.version, ": ",
-                                              e.what_without_backtrace()));
-    }
+    RETURN_IF_ERROR(TorchBoundary(
+        absl::StrCat("staging weights version ", weights.version), [&]() -> absl::Status {
+          torch::NoGradGuard no_grad;
+          std::map<std::string, at::Tensor> tensors;
+          if (weights.partial) tensors = model::ExportHfTensors(*current->model);
+          for (const auto& [name, t] : weights.tensors) tensors[name] = t.to(placement_.dtype);
+          // All-or-nothing: the import checks every tensor before copying any.
+          return model::ImportHfTensors(*next->model, std::move(tensors),
+                                        absl::StrCat("weights version ", weights.version));
+        }));
   }
   next->version = weights.version;
   next->source = weights.source;

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "common/tensor/checksum.h"
@@ -206,6 +207,25 @@ TEST_F(VersionedModelTest, NonFiniteWeightsAreRefusedWhileStagedAndChangeNothing
   absl::StatusOr<v1::LoadWeightsResponse> loaded = receive(0.25f, 1);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(model->Current()->version, 1u);
+}
+
+// A model folder whose config asks for more memory than there is (a 2^44-token vocabulary) is
+// RESOURCE_EXHAUSTED naming the folder; it once read INTERNAL.
+TEST_F(VersionedModelTest, AModelTooLargeForMemoryIsResourceExhaustedNamingTheFolder) {
+  std::string config;
+  {
+    std::ifstream in(dir_ / "config.json");
+    config.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string key = "\"vocab_size\": ";
+  const size_t at = config.find(key);
+  ASSERT_NE(at, std::string::npos) << config;
+  const size_t digits = config.find_first_not_of("0123456789", at + key.size());
+  config.replace(at + key.size(), digits - at - key.size(), "17592186044416");
+  std::ofstream(dir_ / "config.json") << config;
+  absl::StatusOr<std::unique_ptr<VersionedModel>> model = VersionedModel::Load(dir_.string(), {});
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kResourceExhausted) << model.status();
+  EXPECT_THAT(std::string(model.status().message()), HasSubstr(dir_.string() + ": "));
 }
 
 TEST_F(VersionedModelTest, TargetListsHuggingFaceNamesAndShapes) {

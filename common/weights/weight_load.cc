@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 
 namespace plumb::weights {
 
@@ -28,14 +29,17 @@ absl::StatusOr<WeightTarget> WeightLoad::Begin(const WeightManifest& manifest) {
 }
 
 absl::Status WeightLoad::Add(const WeightMessage& message) {
-  absl::Status status = receiver_.Add(message);
+  // The stream's model boundary (the receiver allocates and checks tensors): nothing it throws
+  // reaches the LoadWeights handler.
+  absl::Status status = TorchBoundary("receiving weights", [&] { return receiver_.Add(message); });
   // A failed load frees the model at once (the dead receiver writes nothing more into staging).
   if (!status.ok()) staging_.reset();
   return status;
 }
 
 absl::StatusOr<LoadResult> WeightLoad::Finish() {
-  absl::StatusOr<ReceivedWeights> received = receiver_.Finish();
+  absl::StatusOr<ReceivedWeights> received =
+      TorchBoundary("receiving weights", [&] { return receiver_.Finish(); });
   if (!received.ok()) {
     staging_.reset();
     return received.status();

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/model/continuous_batch.h"
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 #include "common/tokenizer/prompt_text.h"
 #include "common/tokenizer/utf8_runs.h"
 
@@ -441,51 +442,52 @@ void GeneratorCore::RunLoop() {
         joining.push_back(std::move(sequence));
       }
     }
-    if (!joining.empty()) {
-      metrics_->version->Set(static_cast<double>(model_->Current()->version));
-      absl::Status added;
-      try {
-        added = batch->Add(joining);
-      } catch (const c10::Error& e) {
-        added = absl::InternalError(absl::StrCat("prefill failed: ", e.what_without_backtrace()));
-      }
-      if (!added.ok()) {
-        for (uint64_t tag : joining_tags) {
-          finish_rows(tags[tag].request, 1, added);
-          tags.erase(tag);
-        }
-      }
-    }
-    if (batch == nullptr || batch->empty()) continue;
-    // 2. Rows of cancelled requests leave.
-    std::vector<uint64_t> dropped;
-    batch->Drop([&](uint64_t tag) {
-      const bool cancel = tags[tag].request->cancelled.load();
-      if (cancel) dropped.push_back(tag);
-      return cancel;
-    });
-    for (uint64_t tag : dropped) {
-      finish_rows(tags[tag].request, 1, absl::OkStatus());
-      tags.erase(tag);
-    }
-    if (batch->empty()) continue;
-    // 3. One decoding step; finished sequences go to their requests.
-    const int64_t rows = batch->active();
-    metrics_->batch->Observe(static_cast<double>(rows));
-    absl::StatusOr<std::vector<model::FinishedSequence>> finished;
-    try {
-      finished = batch->Step();
-    } catch (const c10::Error& e) {
-      finished = absl::InternalError(absl::StrCat("sampling failed: ", e.what_without_backtrace()));
-    }
+    // 2-3. This step's model work, inside the generator's one model boundary: an exception
+    // fails every row of the batch (Add or Step may have left it half changed), and the batch
+    // starts over.
+    int64_t rows = 0;
+    absl::StatusOr<std::vector<model::FinishedSequence>> finished =
+        TorchBoundary("decoding", [&]() -> absl::StatusOr<std::vector<model::FinishedSequence>> {
+          if (!joining.empty()) {
+            metrics_->version->Set(static_cast<double>(model_->Current()->version));
+            // A refusal (not a throw) leaves the batch as it was: only the newcomers fail.
+            const absl::Status added = batch->Add(joining);
+            if (!added.ok()) {
+              for (uint64_t tag : joining_tags) {
+                finish_rows(tags[tag].request, 1, added);
+                tags.erase(tag);
+              }
+            }
+          }
+          if (batch == nullptr || batch->empty()) return std::vector<model::FinishedSequence>();
+          // Rows of cancelled requests leave.
+          std::vector<uint64_t> dropped;
+          batch->Drop([&](uint64_t tag) {
+            const bool cancel = tags[tag].request->cancelled.load();
+            if (cancel) dropped.push_back(tag);
+            return cancel;
+          });
+          for (uint64_t tag : dropped) {
+            finish_rows(tags[tag].request, 1, absl::OkStatus());
+            tags.erase(tag);
+          }
+          if (batch->empty()) return std::vector<model::FinishedSequence>();
+          // One decoding step; finished sequences go to their requests.
+          rows = batch->active();
+          metrics_->batch->Observe(static_cast<double>(rows));
+          return batch->Step();
+        });
     if (!finished.ok()) {
-      // Every sequence in the batch fails with the error; the batch starts over.
-      for (auto& [tag, tagged] : tags) finish_rows(tagged.request, 1, finished.status());
+      for (auto& [tag, tagged] : tags) {
+        finish_rows(tagged.request, 1, finished.status());
+        tagged.request->cancelled.store(true);  // its rows still queued are dropped
+      }
       tags.clear();
       batch.reset();
       batch_snapshot.reset();
       continue;
     }
+    if (rows == 0) continue;
     for (model::FinishedSequence& f : *finished) {
       const Tagged tagged = tags[f.tag];
       tags.erase(f.tag);

@@ -248,6 +248,35 @@ TEST_F(GeneratorCoreTest, ASequenceThatFailsDoesNotFailOtherRequestsInItsBatch) 
   EXPECT_EQ(together[0].response_ids, alone[0].response_ids);
 }
 
+// A request the configured limits admit but whose KV cache this machine cannot allocate (here
+// 256 rows x 2^31 positions: 512 TiB, past any address space) is RESOURCE_EXHAUSTED, the code a
+// caller retries elsewhere or smaller; it once read INTERNAL. The runner then serves the next one.
+TEST_F(GeneratorCoreTest, AKvCacheTooLargeForMemoryIsResourceExhaustedAndTheRunnerGoesOn) {
+  const int64_t positions = int64_t{1} << 31;
+  const fs::path dir = dir_ / "long_context";
+  SaveModel(dir, /*context=*/positions + 8, /*seed=*/2, /*hidden_size=*/256);
+  absl::StatusOr<std::unique_ptr<weights::VersionedModel>> model =
+      weights::VersionedModel::Load(dir.string(), {});
+  ASSERT_TRUE(model.ok()) << model.status();
+  GeneratorLimits limits;
+  limits.max_batch_size = 256;
+  limits.queue_capacity = 512;
+  limits.max_new_tokens_limit = std::numeric_limits<int>::max();
+  metrics::Registry registry;
+  absl::StatusOr<std::unique_ptr<GeneratorCore>> core =
+      GeneratorCore::Create(model->get(), nullptr, limits, &registry);
+  ASSERT_TRUE(core.ok()) << core.status();
+  GenerateJob huge = Job(5, /*prompts=*/4, /*samples=*/64);
+  huge.sampling.max_new_tokens = static_cast<int>(positions - 16);
+  auto keep = [](const RolloutResult&) { return true; };
+  const absl::Status status = (*core)->Generate(huge, keep);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("decoding: DefaultCPUAllocator"));
+  GenerateJob small = Job(6, /*prompts=*/1, /*samples=*/1);
+  small.sampling.max_new_tokens = 4;
+  EXPECT_TRUE((*core)->Generate(small, keep).ok());
+}
+
 TEST_F(GeneratorCoreTest, ATemperatureBelowTheFloorIsInvalidArgument) {
   std::vector<RolloutResult> out;
   GenerateJob job = Job(1);

@@ -19,6 +19,7 @@
 #include "common/model/mixed_precision.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 #include "common/train/optimizer.h"
 #include "common/train/sequence_scoring.h"
 #include "common/train/training_checkpoint.h"
@@ -359,7 +360,7 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
   torch::manual_seed(seed);
   ASSIGN_OR_RETURN(model::ModelPlacement placement,
                    model::ParsePlacement(options.dtype, options.device));
-  RETURN_IF_ERROR(Guard("loading the policy", [&]() -> absl::Status {
+  RETURN_IF_ERROR(TorchBoundary("loading the policy", [&]() -> absl::Status {
     ASSIGN_OR_RETURN(model::ModelConfig config, checkpoint::ReadHfConfig(dir / "config.json"));
     // A reward model needs a reward head: the checkpoint's, or a new one of one output.
     if (kind->TrainsRewardHead() && config.num_reward_outputs < 1) {
@@ -397,10 +398,10 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
       }
       RETURN_IF_ERROR(world_->Broadcast(all));
     }
+    s->trainable = model::TrainableParameters(*s->policy);
+    s->optimizer = train::MakeAdamW(s->trainable, options.optimizer);
     return absl::OkStatus();
   }));
-  s->trainable = model::TrainableParameters(*s->policy);
-  s->optimizer = train::MakeAdamW(s->trainable, options.optimizer);
   algorithms::KlControllerOptions kl;
   kl.init_kl_coef = options.ppo.kl_coef;
   kl.target_kl = options.ppo.kl_target;
@@ -449,7 +450,7 @@ std::optional<ModelDescription> LearnerCore::Model() const {
 absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::ScalarType dtype) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  return Guard("exporting weights", [&]() -> absl::StatusOr<PolicyWeights> {
+  return TorchBoundary("exporting weights", [&]() -> absl::StatusOr<PolicyWeights> {
     PolicyWeights out;
     torch::NoGradGuard no_grad;
     // A snapshot: the export aliases the live parameters, which the next Train changes in place
@@ -470,7 +471,7 @@ absl::StatusOr<CheckpointInfo> LearnerCore::SaveCheckpoint(const std::string& id
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Session * s, Find(id));
   ASSIGN_OR_RETURN(const fs::path dir, storage_.CheckpointFolder(path));
-  RETURN_IF_ERROR(Guard("saving the checkpoint", [&] {
+  RETURN_IF_ERROR(TorchBoundary("saving the checkpoint", [&] {
     return storage_.WriteCheckpoint(dir, overwrite, [&](const fs::path& into) -> absl::Status {
       RETURN_IF_ERROR(model::SaveHfModel(*s->policy, into));
       std::ofstream version(into / kVersionFile);
@@ -500,7 +501,7 @@ absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id
     return absl::NotFoundError(absl::StrCat("no checkpoint at ", Echo(path)));
   }
   if (weights_only) {
-    RETURN_IF_ERROR(Guard("loading weights", [&]() -> absl::Status {
+    RETURN_IF_ERROR(TorchBoundary("loading weights", [&]() -> absl::Status {
       ASSIGN_OR_RETURN(checkpoint::TensorMap tensors, checkpoint::ReadSafetensorsCheckpoint(dir));
       {
         torch::NoGradGuard no_grad;
@@ -519,7 +520,7 @@ absl::StatusOr<CheckpointInfo> LearnerCore::LoadCheckpoint(const std::string& id
     return absl::FailedPreconditionError(
         absl::StrCat(Echo(path), " holds weights only (load it with weights_only)"));
   }
-  RETURN_IF_ERROR(Guard("loading the checkpoint", [&]() -> absl::Status {
+  RETURN_IF_ERROR(TorchBoundary("loading the checkpoint", [&]() -> absl::Status {
     // The critic first: a checkpoint without one is refused before the policy changes.
     RETURN_IF_ERROR(s->LoadCriticCheckpoint(dir, /*weights_only=*/false));
     ASSIGN_OR_RETURN(train::RunState state,

@@ -53,21 +53,20 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Sft(const std::vector<SftExampl
     weighted_tokens += e.weight * static_cast<double>(e.completion.size());
   }
   if (weighted_tokens <= 0) return absl::InvalidArgumentError("every example has weight 0");
-  return Guard("SFT update", [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(batch.size());
-    ASSIGN_OR_RETURN(train::StatSums sums,
-                     train::SftUpdate(*policy, SftItems(batch), {}, OfflineContext(n, "SFT loss")));
-    RETURN_IF_ERROR(sums.AllReduce(*world));
-    RETURN_IF_ERROR(FinishOfflineCall(&stats));
-    stats.losses["sft"] = sums.Mean("loss");
-    stats.losses["total"] = stats.losses["sft"];
-    stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
-    stats.sequences = static_cast<uint64_t>(n);
-    CloseCall(&stats, start);
-    return stats;
-  });
+  activity = "SFT update";
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  ASSIGN_OR_RETURN(train::StatSums sums,
+                   train::SftUpdate(*policy, SftItems(batch), {}, OfflineContext(n, "SFT loss")));
+  RETURN_IF_ERROR(sums.AllReduce(*world));
+  RETURN_IF_ERROR(FinishOfflineCall(&stats));
+  stats.losses["sft"] = sums.Mean("loss");
+  stats.losses["total"] = stats.losses["sft"];
+  stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
+  stats.sequences = static_cast<uint64_t>(n);
+  CloseCall(&stats, start);
+  return stats;
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::Pairs(
@@ -78,100 +77,98 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Pairs(
   const bool nll =
       objective.kind == "orpo" ||
       (objective.kind == "simpo" ? objective.simpo.cpo_alpha : objective.dpo_sft_weight) != 0;
-  return Guard(absl::StrCat(term, " update"), [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(batch.size());
-    ASSIGN_OR_RETURN(train::StatSums sums,
-                     train::PairUpdate(*policy, PairItems(batch), objective,
-                                       OfflineContext(n, absl::StrCat(term, " loss"))));
-    RETURN_IF_ERROR(sums.AllReduce(*world));
-    RETURN_IF_ERROR(FinishOfflineCall(&stats));
-    stats.losses[term] = sums.Sum("pair_loss") / static_cast<double>(n);
-    if (nll) stats.losses["sft"] = sums.Mean("nll_loss");
-    stats.losses["total"] = sums.Mean("loss");
-    stats.metrics[absl::StrCat(term, "/accuracy")] = sums.Mean("rewards/accuracy");
-    stats.metrics[absl::StrCat(term, "/margin")] = sums.Mean("rewards/margin");
-    stats.metrics["rewards/chosen"] = sums.Mean("rewards/chosen");
-    stats.metrics["rewards/rejected"] = sums.Mean("rewards/rejected");
-    stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
-    stats.sequences = static_cast<uint64_t>(2 * n);
-    CloseCall(&stats, start);
-    return stats;
-  });
+  activity = absl::StrCat(term, " update");
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  ASSIGN_OR_RETURN(train::StatSums sums,
+                   train::PairUpdate(*policy, PairItems(batch), objective,
+                                     OfflineContext(n, absl::StrCat(term, " loss"))));
+  RETURN_IF_ERROR(sums.AllReduce(*world));
+  RETURN_IF_ERROR(FinishOfflineCall(&stats));
+  stats.losses[term] = sums.Sum("pair_loss") / static_cast<double>(n);
+  if (nll) stats.losses["sft"] = sums.Mean("nll_loss");
+  stats.losses["total"] = sums.Mean("loss");
+  stats.metrics[absl::StrCat(term, "/accuracy")] = sums.Mean("rewards/accuracy");
+  stats.metrics[absl::StrCat(term, "/margin")] = sums.Mean("rewards/margin");
+  stats.metrics["rewards/chosen"] = sums.Mean("rewards/chosen");
+  stats.metrics["rewards/rejected"] = sums.Mean("rewards/rejected");
+  stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
+  stats.sequences = static_cast<uint64_t>(2 * n);
+  CloseCall(&stats, start);
+  return stats;
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::RewardModel(
     const std::vector<train::RankedItem>& groups, bool pairs) {
   const train::ObjectiveOptions objective = ObjectiveOptionsOf(options);
-  return Guard("reward-model update", [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(groups.size());
-    ASSIGN_OR_RETURN(train::StatSums sums,
-                     train::RewardModelUpdate(*policy, groups, objective.reward_model,
-                                              OfflineContext(n, "reward-model loss")));
-    RETURN_IF_ERROR(sums.AllReduce(*world));
-    RETURN_IF_ERROR(FinishOfflineCall(&stats));
-    stats.losses["reward_model"] = sums.Mean("loss");
-    stats.losses["total"] = sums.Mean("loss");
-    stats.metrics["rm/accuracy"] = sums.Mean("accuracy");
-    if (pairs) {
-      stats.metrics["rewards/chosen"] = sums.Mean("rewards/chosen");
-      stats.metrics["rewards/rejected"] = sums.Mean("rewards/rejected");
-    } else {
-      stats.metrics["rm/pairs"] = sums.values().at("accuracy").second;
-    }
-    stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
-    stats.sequences = static_cast<uint64_t>(sums.Sum("sequences"));
-    CloseCall(&stats, start);
-    return stats;
-  });
+  activity = "reward-model update";
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(groups.size());
+  ASSIGN_OR_RETURN(train::StatSums sums,
+                   train::RewardModelUpdate(*policy, groups, objective.reward_model,
+                                            OfflineContext(n, "reward-model loss")));
+  RETURN_IF_ERROR(sums.AllReduce(*world));
+  RETURN_IF_ERROR(FinishOfflineCall(&stats));
+  stats.losses["reward_model"] = sums.Mean("loss");
+  stats.losses["total"] = sums.Mean("loss");
+  stats.metrics["rm/accuracy"] = sums.Mean("accuracy");
+  if (pairs) {
+    stats.metrics["rewards/chosen"] = sums.Mean("rewards/chosen");
+    stats.metrics["rewards/rejected"] = sums.Mean("rewards/rejected");
+  } else {
+    stats.metrics["rm/pairs"] = sums.values().at("accuracy").second;
+  }
+  stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
+  stats.sequences = static_cast<uint64_t>(sums.Sum("sequences"));
+  CloseCall(&stats, start);
+  return stats;
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::Kto(const std::vector<UnpairedExample>& batch) {
-  return Guard("KTO update", [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(batch.size());
-    ASSIGN_OR_RETURN(train::StatSums sums,
-                     train::KtoUpdate(*policy, UnpairedItems(batch), ObjectiveOptionsOf(options),
-                                      OfflineContext(n, "KTO loss")));
-    RETURN_IF_ERROR(sums.AllReduce(*world));
-    RETURN_IF_ERROR(FinishOfflineCall(&stats));
-    stats.losses["kto"] = sums.Mean("loss");
-    stats.losses["total"] = stats.losses["kto"];
-    stats.kl = sums.Mean("kl");
-    for (const char* name : {"rewards/chosen", "rewards/rejected"}) {
-      if (sums.values().at(name).second > 0) stats.metrics[name] = sums.Mean(name);
-    }
-    stats.metrics["kto/z0"] = *stats.kl;
-    stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
-    stats.sequences = static_cast<uint64_t>(n);
-    CloseCall(&stats, start);
-    return stats;
-  });
+  activity = "KTO update";
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  ASSIGN_OR_RETURN(train::StatSums sums,
+                   train::KtoUpdate(*policy, UnpairedItems(batch), ObjectiveOptionsOf(options),
+                                    OfflineContext(n, "KTO loss")));
+  RETURN_IF_ERROR(sums.AllReduce(*world));
+  RETURN_IF_ERROR(FinishOfflineCall(&stats));
+  stats.losses["kto"] = sums.Mean("loss");
+  stats.losses["total"] = stats.losses["kto"];
+  stats.kl = sums.Mean("kl");
+  for (const char* name : {"rewards/chosen", "rewards/rejected"}) {
+    if (sums.values().at(name).second > 0) stats.metrics[name] = sums.Mean(name);
+  }
+  stats.metrics["kto/z0"] = *stats.kl;
+  stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
+  stats.sequences = static_cast<uint64_t>(n);
+  CloseCall(&stats, start);
+  return stats;
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::Ranked(const std::vector<RankedGroup>& batch) {
-  if (TrainsRewardHead(options)) return RewardModel(RankedItems(batch), /*pairs=*/false);
-  return Guard("RRHF update", [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(batch.size());
-    ASSIGN_OR_RETURN(train::StatSums sums,
-                     train::RrhfUpdate(*policy, RankedItems(batch), ObjectiveOptionsOf(options),
-                                       OfflineContext(n, "RRHF loss")));
-    RETURN_IF_ERROR(sums.AllReduce(*world));
-    RETURN_IF_ERROR(FinishOfflineCall(&stats));
-    stats.losses["rrhf"] = sums.Mean("rank_loss");
-    stats.losses["sft"] = sums.Mean("sft_loss");
-    stats.losses["total"] = sums.Mean("loss");
-    stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
-    stats.sequences = static_cast<uint64_t>(sums.Sum("sequences"));
-    CloseCall(&stats, start);
-    return stats;
-  });
+  if (TrainsRewardHead(options)) {
+    return RewardModel(RankedItems(batch), /*pairs=*/false);
+  }
+  activity = "RRHF update";
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  ASSIGN_OR_RETURN(train::StatSums sums,
+                   train::RrhfUpdate(*policy, RankedItems(batch), ObjectiveOptionsOf(options),
+                                     OfflineContext(n, "RRHF loss")));
+  RETURN_IF_ERROR(sums.AllReduce(*world));
+  RETURN_IF_ERROR(FinishOfflineCall(&stats));
+  stats.losses["rrhf"] = sums.Mean("rank_loss");
+  stats.losses["sft"] = sums.Mean("sft_loss");
+  stats.losses["total"] = sums.Mean("loss");
+  stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
+  stats.sequences = static_cast<uint64_t>(sums.Sum("sequences"));
+  CloseCall(&stats, start);
+  return stats;
 }
 
 }  // namespace plumb::learner

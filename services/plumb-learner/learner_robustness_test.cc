@@ -8,6 +8,7 @@
 
 #include <climits>
 #include <cmath>
+#include <fstream>
 #include <functional>
 
 #include "common/api/learner_limits.h"
@@ -370,16 +371,85 @@ TEST_F(LearnerCoreTest, RecomputedBehaviourLogProbsIgnoreTheRolloutsOnes) {
   EXPECT_GT(MaxDifference(trusting, computing), 1e-4);  // the flag is what made the difference
 }
 
+// With LoRA too (its frozen embedding once left the checkpointed layers without a backward:
+// every Train call failed INTERNAL).
 TEST_F(LearnerCoreTest, GradientCheckpointingTrainsTheSameWeights) {
+  for (const bool lora : {false, true}) {
+    SessionOptions o = Options(Algorithm::kSft);
+    if (lora) o.lora = model::LoraOptions{.rank = 4};
+    LearnerCore plain(TestStorage()), checkpointed(TestStorage());
+    Start(plain, o);
+    o.gradient_checkpointing = true;
+    Start(checkpointed, o);
+    const std::vector<SftExample> batch = {{"a", kPromptA, kGood, 1.0}, {"b", kPromptB, kBad, 1.0}};
+    for (int call = 0; call < 2; ++call) {  // B starts at 0: the second step needs A's gradient
+      absl::StatusOr<TrainStats> a = plain.TrainSft("session", batch);
+      absl::StatusOr<TrainStats> b = checkpointed.TrainSft("session", batch);
+      ASSERT_TRUE(a.ok()) << a.status();
+      ASSERT_TRUE(b.ok()) << "lora " << lora << ": " << b.status();
+    }
+    EXPECT_LT(MaxDifference(plain, checkpointed), 1e-6) << "lora " << lora;
+  }
+}
+
+// A policy folder whose config asks for more memory than the machine has (a 2^44-token
+// vocabulary: 2 PiB, past any address space) is RESOURCE_EXHAUSTED; it once read INTERNAL.
+TEST_F(LearnerCoreTest, APolicyTooLargeForMemoryIsResourceExhausted) {
+  const fs::path big = *dir_ / "too_large";
+  fs::create_directories(big);
+  fs::copy(*dir_ / "model.safetensors", big / "model.safetensors");
+  std::ifstream in(*dir_ / "config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = config.find("\"vocab_size\": 64");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, std::string("\"vocab_size\": 64").size(), "\"vocab_size\": 17592186044416");
+  std::ofstream(big / "config.json") << config;
+  LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kSft);
-  LearnerCore plain(TestStorage()), checkpointed(TestStorage());
-  Start(plain, o);
-  o.gradient_checkpointing = true;
-  Start(checkpointed, o);
-  const std::vector<SftExample> batch = {{"a", kPromptA, kGood, 1.0}, {"b", kPromptB, kBad, 1.0}};
-  ASSERT_TRUE(plain.TrainSft("session", batch).ok());
-  ASSERT_TRUE(checkpointed.TrainSft("session", batch).ok());
-  EXPECT_LT(MaxDifference(plain, checkpointed), 1e-6);
+  o.policy_path = big.string();
+  bool created = false;
+  absl::StatusOr<SessionStatus> s = core.StartSession(o, "", true, &created, "session");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted) << s.status();
+  EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("loading the policy"));
+  EXPECT_FALSE(core.Status().has_value());
+  fs::remove_all(big);
+}
+
+// A checkpoint of another kind of session (a reward model's, a LoRA session's) or of another
+// dtype is the caller's mistake: INVALID_ARGUMENT naming what does not fit, and the session's
+// weights stay as they were. Before, each loaded the weights, then failed INTERNAL on the
+// optimizer state (or, for the dtype, broke every later Train call).
+TEST_F(LearnerCoreTest, ACheckpointOfAnotherSessionKindOrDtypeIsRefusedAndChangesNothing) {
+  const std::vector<SftExample> batch = {{"a", kPromptA, kGood, 1.0}};
+  auto save = [&](SessionOptions o, const std::string& path) {
+    LearnerCore core(TestStorage());
+    Start(core, o);
+    Train(core, o.algorithm, 1);
+    absl::StatusOr<CheckpointInfo> saved = core.SaveCheckpoint("session", path, false, true);
+    ASSERT_TRUE(saved.ok()) << saved.status();
+  };
+  save(Options(Algorithm::kRewardModel), "reward_model");
+  SessionOptions lora = Options(Algorithm::kSft);
+  lora.lora = model::LoraOptions{.rank = 2};
+  save(lora, "lora");
+  SessionOptions bf16 = Options(Algorithm::kSft);
+  bf16.dtype = "bfloat16";
+  save(bf16, "bf16");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"reward_model", "reward_head is not a parameter of the model"},
+      {"lora", "layers.0.lora_qkv_0_a is not a parameter of the model"},
+      {"bf16", "has dtype BFloat16, the model has Float"}};
+  for (const auto& [path, problem] : cases) {
+    LearnerCore core(TestStorage()), untouched(TestStorage());
+    Start(core, Options(Algorithm::kSft));
+    Start(untouched, Options(Algorithm::kSft));
+    const absl::StatusOr<CheckpointInfo> loaded = core.LoadCheckpoint("session", path, false);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << loaded.status();
+    EXPECT_THAT(std::string(loaded.status().message()), ::testing::HasSubstr(problem));
+    EXPECT_EQ(MaxDifference(core, untouched), 0.0) << path;
+    const absl::StatusOr<TrainStats> trained = core.TrainSft("session", batch);
+    EXPECT_TRUE(trained.ok()) << path << ": " << trained.status();
+  }
 }
 
 }  // namespace

@@ -107,6 +107,8 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
   const bool has_values = t.returns.defined();
   algorithms::PolicyLossOptions loss_options = t.loss;
   loss_options.token_level = t.aggregation != LossAggregation::kSequenceMean;
+  // The loss's precondition, checked before any work (SessionOptions::Validate implies it).
+  RETURN_IF_ERROR(algorithms::ValidatePolicyLossOptions(loss_options));
   train::StatSums sums({"policy", "value", "entropy", "kl_loss", "clip", "approx_kl", "value_sq",
                         "tokens", "minibatches"});
   int epochs_run = 0;
@@ -232,196 +234,195 @@ absl::Status LearnerCore::Session::PolicyEpochs(const std::vector<Experience>& b
 absl::StatusOr<TrainStats> LearnerCore::Session::Ppo(const std::vector<Experience>& batch,
                                                      double temperature) {
   const SessionOptions& o = options;
-  return Guard("PPO update", [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(batch.size());
-    PolicyTargets t;
-    double entropy_sum = 0;
-    // 1. Behaviour log-probs and values under the current weights, without gradients.
-    RETURN_IF_ERROR(BehaviourPass(batch, temperature, /*values=*/true, &t.old_logp, &t.old_values,
-                                  &t.mask, &entropy_sum));
-    const int64_t width = t.mask.size(1);
-    std::vector<std::vector<float>> given, refs;
-    bool all_given = true;
-    for (const Experience& e : batch) {
-      given.push_back(e.logprobs);
-      all_given = all_given && !e.logprobs.empty();
-      refs.push_back(e.ref_logprobs);
-    }
-    if (all_given && !o.ppo.recompute_behavior_logprobs) t.old_logp = Padded(given, width);
-    stats.entropy = entropy_sum / std::max(1.0, t.mask.sum().item<double>());
-    RewardShapingOptions shaping = o.ppo.shaping;
-    const std::optional<double> clip = shaping.reward_clip;
-    shaping.reward_clip.reset();  // clipped below, on the score KlShapedReward places
-    const at::Tensor scores = ShapedRewards(batch, shaping);
-    {
-      std::vector<float> r;
-      for (const Experience& e : batch) r.push_back(static_cast<float>(e.reward));
-      const at::Tensor rewards = torch::tensor(r);
-      stats.reward_mean = rewards.mean().item<double>();
-      stats.reward_std = n > 1 ? rewards.std().item<double>() : 0.0;
-    }
-    // 2. KL to the reference, KL-shaped rewards (unless the KL is in the loss), GAE, whitening.
-    const double kl_coef = kl.value();
-    at::Tensor token_kl = torch::zeros({n, width});
-    if (kl_coef > 0) {
-      t.ref = Padded(refs, width);
-      token_kl = algorithms::ApproxKl(t.old_logp, t.ref, o.ppo.kl_estimator) * t.mask;
-    }
-    std::optional<std::pair<double, double>> clip_range;
-    if (clip.has_value()) clip_range = std::make_pair(-*clip, *clip);
-    const at::Tensor shaped = algorithms::KlShapedReward(
-        scores, o.ppo.kl_in_loss ? torch::zeros_like(token_kl) : token_kl, t.mask,
-        o.ppo.kl_in_loss ? 0.0 : kl_coef, clip_range);
-    const algorithms::GaeResult gae =
-        algorithms::Gae(t.old_values, shaped, t.mask, o.ppo.gamma, o.ppo.lambda);
-    t.returns = gae.returns;
-    t.advantages = o.ppo.whiten_advantages
-                       ? algorithms::WhitenAdvantages(gae.advantages, t.mask,
-                                                      algorithms::WhitenStyle::kOpenRlhf)
-                       : gae.advantages;
-    const double mean_kl = token_kl.sum(1).mean().item<double>();
-    stats.kl = mean_kl;
-    stats.kl_coef = kl_coef;
-    // 3. Epochs of minibatches, one optimizer step each.
-    t.loss.clip_eps_low = o.ppo.clip_low;
-    t.loss.clip_eps_high = o.ppo.clip_high;
-    t.loss.dual_clip = o.ppo.dual_clip;
-    if (o.ppo.kl_in_loss && kl_coef > 0) {
-      t.loss.kl_loss_coef = kl_coef;
-      t.loss.kl_loss_estimator = o.ppo.kl_estimator;
-    } else {
-      t.ref = at::Tensor();
-    }
-    t.value_clip = o.ppo.value_clip;
-    t.value_loss_coef = o.ppo.value_loss_coef;
-    t.entropy_coef = o.ppo.entropy_coef;
-    t.epochs = o.ppo.epochs;
-    t.minibatch = o.ppo.minibatch_size;
-    t.aggregation = o.ppo.aggregation;
-    t.early_stop_kl = o.ppo.early_stop_kl;
-    RETURN_IF_ERROR(PolicyEpochs(batch, temperature, t, &stats));
-    kl.Update(mean_kl, n);
-    CloseCall(&stats, start);
-    return stats;
-  });
+  activity = "PPO update";
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  PolicyTargets t;
+  double entropy_sum = 0;
+  // 1. Behaviour log-probs and values under the current weights, without gradients.
+  RETURN_IF_ERROR(BehaviourPass(batch, temperature, /*values=*/true, &t.old_logp, &t.old_values,
+                                &t.mask, &entropy_sum));
+  const int64_t width = t.mask.size(1);
+  std::vector<std::vector<float>> given, refs;
+  bool all_given = true;
+  for (const Experience& e : batch) {
+    given.push_back(e.logprobs);
+    all_given = all_given && !e.logprobs.empty();
+    refs.push_back(e.ref_logprobs);
+  }
+  if (all_given && !o.ppo.recompute_behavior_logprobs) t.old_logp = Padded(given, width);
+  stats.entropy = entropy_sum / std::max(1.0, t.mask.sum().item<double>());
+  RewardShapingOptions shaping = o.ppo.shaping;
+  const std::optional<double> clip = shaping.reward_clip;
+  shaping.reward_clip.reset();  // clipped below, on the score KlShapedReward places
+  const at::Tensor scores = ShapedRewards(batch, shaping);
+  {
+    std::vector<float> r;
+    for (const Experience& e : batch) r.push_back(static_cast<float>(e.reward));
+    const at::Tensor rewards = torch::tensor(r);
+    stats.reward_mean = rewards.mean().item<double>();
+    stats.reward_std = n > 1 ? rewards.std().item<double>() : 0.0;
+  }
+  // 2. KL to the reference, KL-shaped rewards (unless the KL is in the loss), GAE, whitening.
+  const double kl_coef = kl.value();
+  at::Tensor token_kl = torch::zeros({n, width});
+  if (kl_coef > 0) {
+    t.ref = Padded(refs, width);
+    token_kl = algorithms::ApproxKl(t.old_logp, t.ref, o.ppo.kl_estimator) * t.mask;
+  }
+  std::optional<std::pair<double, double>> clip_range;
+  if (clip.has_value()) clip_range = std::make_pair(-*clip, *clip);
+  const at::Tensor shaped =
+      algorithms::KlShapedReward(scores, o.ppo.kl_in_loss ? torch::zeros_like(token_kl) : token_kl,
+                                 t.mask, o.ppo.kl_in_loss ? 0.0 : kl_coef, clip_range);
+  const algorithms::GaeResult gae =
+      algorithms::Gae(t.old_values, shaped, t.mask, o.ppo.gamma, o.ppo.lambda);
+  t.returns = gae.returns;
+  t.advantages =
+      o.ppo.whiten_advantages
+          ? algorithms::WhitenAdvantages(gae.advantages, t.mask, algorithms::WhitenStyle::kOpenRlhf)
+          : gae.advantages;
+  const double mean_kl = token_kl.sum(1).mean().item<double>();
+  stats.kl = mean_kl;
+  stats.kl_coef = kl_coef;
+  // 3. Epochs of minibatches, one optimizer step each.
+  t.loss.clip_eps_low = o.ppo.clip_low;
+  t.loss.clip_eps_high = o.ppo.clip_high;
+  t.loss.dual_clip = o.ppo.dual_clip;
+  if (o.ppo.kl_in_loss && kl_coef > 0) {
+    t.loss.kl_loss_coef = kl_coef;
+    t.loss.kl_loss_estimator = o.ppo.kl_estimator;
+  } else {
+    t.ref = at::Tensor();
+  }
+  t.value_clip = o.ppo.value_clip;
+  t.value_loss_coef = o.ppo.value_loss_coef;
+  t.entropy_coef = o.ppo.entropy_coef;
+  t.epochs = o.ppo.epochs;
+  t.minibatch = o.ppo.minibatch_size;
+  t.aggregation = o.ppo.aggregation;
+  t.early_stop_kl = o.ppo.early_stop_kl;
+  RETURN_IF_ERROR(PolicyEpochs(batch, temperature, t, &stats));
+  kl.Update(mean_kl, n);
+  CloseCall(&stats, start);
+  return stats;
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::CriticFree(const std::vector<Experience>& batch,
                                                             double temperature) {
-  const CriticFreeOptions& c = options.critic_free;
-  ASSIGN_OR_RETURN(const LearnerAlgorithmKind* kind, LearnerAlgorithmOf(options.algorithm));
+  const SessionOptions& o = options;
+  const CriticFreeOptions& c = o.critic_free;
+  ASSIGN_OR_RETURN(const LearnerAlgorithmKind* kind, LearnerAlgorithmOf(o.algorithm));
   const SequenceAdvantage advantage = kind->advantage;
-  return Guard(absl::StrCat(kind->label, " update"), [&]() -> absl::StatusOr<TrainStats> {
-    const auto start = Clock::now();
-    TrainStats stats;
-    const int64_t n = static_cast<int64_t>(batch.size());
-    PolicyTargets t;
-    double entropy_sum = 0;
-    at::Tensor unused_values;
-    RETURN_IF_ERROR(BehaviourPass(batch, temperature, /*values=*/false, &t.old_logp, &unused_values,
-                                  &t.mask, &entropy_sum));
-    const int64_t width = t.mask.size(1);
-    std::vector<std::vector<float>> given, refs;
-    bool all_given = true;
-    std::vector<float> raw;
-    for (const Experience& e : batch) {
-      given.push_back(e.logprobs);
-      all_given = all_given && !e.logprobs.empty();
-      refs.push_back(e.ref_logprobs);
-      raw.push_back(static_cast<float>(e.reward));
-    }
-    if (all_given) t.old_logp = Padded(given, width);
-    stats.entropy = entropy_sum / std::max(1.0, t.mask.sum().item<double>());
-    const at::Tensor raw_rewards = torch::tensor(raw);
-    stats.reward_mean = raw_rewards.mean().item<double>();
-    stats.reward_std = n > 1 ? raw_rewards.std().item<double>() : 0.0;
-    at::Tensor rewards = ShapedRewards(batch, c.shaping);
-    // Sequence KL to the reference (from the behaviour log-probs), in the reward or the loss.
-    if (c.kl.coef > 0) {
-      t.ref = Padded(refs, width);
-      const at::Tensor seq_kl =
-          (algorithms::ApproxKl(t.old_logp, t.ref, c.kl.estimator) * t.mask).sum(1);
-      stats.kl = seq_kl.mean().item<double>();
-      if (!c.kl.in_loss) rewards = rewards - c.kl.coef * seq_kl;
-    }
-    stats.kl_coef = c.kl.coef;
-    // One advantage per sequence.
-    at::Tensor advantages = torch::zeros({n});
-    if (advantage != SequenceAdvantage::kBaseline) {
-      std::map<std::string, std::vector<int64_t>> groups;
-      for (int64_t i = 0; i < n; ++i) groups[batch[i].group].push_back(i);
-      for (const auto& [group, members] : groups) {
-        const at::Tensor index = torch::tensor(members, torch::kLong);
-        const at::Tensor r = rewards.index_select(0, index).unsqueeze(1).to(torch::kDouble);
-        const at::Tensor weights = torch::ones({1}, torch::kDouble);
-        at::Tensor a;
-        if (advantage == SequenceAdvantage::kGroupNormalized) {
-          algorithms::GrpoAdvantageOptions g;
-          g.num_generations = static_cast<int64_t>(members.size());
-          g.scale_rewards = c.scale_by_group_std ? algorithms::RewardScaling::kGroup
-                                                 : algorithms::RewardScaling::kNone;
-          ASSIGN_OR_RETURN(algorithms::GrpoAdvantages grpo,
-                           algorithms::ComputeGrpoAdvantages(r, weights, g));
-          a = grpo.advantages;
-        } else {
-          // The KL is already in `rewards`, so the leave-one-out baseline sees it (as TRL).
-          algorithms::RlooAdvantageOptions l;
-          l.num_generations = static_cast<int64_t>(members.size());
-          l.beta = 0;
-          const at::Tensor zeros = torch::zeros({l.num_generations, 1}, torch::kDouble);
-          ASSIGN_OR_RETURN(algorithms::RlooAdvantages rloo,
-                           algorithms::ComputeRlooAdvantages(r, weights, zeros, zeros,
-                                                             torch::ones_like(zeros), l));
-          a = rloo.advantages;
-        }
-        advantages.index_copy_(0, index, a.to(torch::kFloat));
+  activity = absl::StrCat(kind->label, " update");
+  const auto start = Clock::now();
+  TrainStats stats;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  PolicyTargets t;
+  double entropy_sum = 0;
+  at::Tensor unused_values;
+  RETURN_IF_ERROR(BehaviourPass(batch, temperature, /*values=*/false, &t.old_logp, &unused_values,
+                                &t.mask, &entropy_sum));
+  const int64_t width = t.mask.size(1);
+  std::vector<std::vector<float>> given, refs;
+  bool all_given = true;
+  std::vector<float> raw;
+  for (const Experience& e : batch) {
+    given.push_back(e.logprobs);
+    all_given = all_given && !e.logprobs.empty();
+    refs.push_back(e.ref_logprobs);
+    raw.push_back(static_cast<float>(e.reward));
+  }
+  if (all_given) t.old_logp = Padded(given, width);
+  stats.entropy = entropy_sum / std::max(1.0, t.mask.sum().item<double>());
+  const at::Tensor raw_rewards = torch::tensor(raw);
+  stats.reward_mean = raw_rewards.mean().item<double>();
+  stats.reward_std = n > 1 ? raw_rewards.std().item<double>() : 0.0;
+  at::Tensor rewards = ShapedRewards(batch, c.shaping);
+  // Sequence KL to the reference (from the behaviour log-probs), in the reward or the loss.
+  if (c.kl.coef > 0) {
+    t.ref = Padded(refs, width);
+    const at::Tensor seq_kl =
+        (algorithms::ApproxKl(t.old_logp, t.ref, c.kl.estimator) * t.mask).sum(1);
+    stats.kl = seq_kl.mean().item<double>();
+    if (!c.kl.in_loss) rewards = rewards - c.kl.coef * seq_kl;
+  }
+  stats.kl_coef = c.kl.coef;
+  // One advantage per sequence.
+  at::Tensor advantages = torch::zeros({n});
+  if (advantage != SequenceAdvantage::kBaseline) {
+    std::map<std::string, std::vector<int64_t>> groups;
+    for (int64_t i = 0; i < n; ++i) groups[batch[i].group].push_back(i);
+    for (const auto& [group, members] : groups) {
+      const at::Tensor index = torch::tensor(members, torch::kLong);
+      const at::Tensor r = rewards.index_select(0, index).unsqueeze(1).to(torch::kDouble);
+      const at::Tensor weights = torch::ones({1}, torch::kDouble);
+      at::Tensor a;
+      if (advantage == SequenceAdvantage::kGroupNormalized) {
+        algorithms::GrpoAdvantageOptions g;
+        g.num_generations = static_cast<int64_t>(members.size());
+        g.scale_rewards = c.scale_by_group_std ? algorithms::RewardScaling::kGroup
+                                               : algorithms::RewardScaling::kNone;
+        ASSIGN_OR_RETURN(algorithms::GrpoAdvantages grpo,
+                         algorithms::ComputeGrpoAdvantages(r, weights, g));
+        a = grpo.advantages;
+      } else {
+        // The KL is already in `rewards`, so the leave-one-out baseline sees it (as TRL).
+        algorithms::RlooAdvantageOptions l;
+        l.num_generations = static_cast<int64_t>(members.size());
+        l.beta = 0;
+        const at::Tensor zeros = torch::zeros({l.num_generations, 1}, torch::kDouble);
+        ASSIGN_OR_RETURN(algorithms::RlooAdvantages rloo,
+                         algorithms::ComputeRlooAdvantages(r, weights, zeros, zeros,
+                                                           torch::ones_like(zeros), l));
+        a = rloo.advantages;
       }
-    } else {
-      const double mean = rewards.mean().item<double>();
-      double baseline = 0;
-      switch (c.baseline) {
-        case BaselineKind::kBatchMean:
-          baseline = mean;
-          break;
-        case BaselineKind::kMovingAverage:
-          baseline = this->baseline.value_or(mean);
-          this->baseline = c.baseline_decay * baseline + (1 - c.baseline_decay) * mean;
-          stats.metrics["reinforce/baseline"] = baseline;
-          break;
-        case BaselineKind::kNone:
-          break;
-      }
-      advantages = rewards - baseline;
+      advantages.index_copy_(0, index, a.to(torch::kFloat));
     }
-    // Group-normalised advantages are normalised within their group already.
-    if (advantage != SequenceAdvantage::kGroupNormalized) {
-      advantages = Whiten(advantages, c.advantage_whitening);
+  } else {
+    const double mean = rewards.mean().item<double>();
+    double baseline = 0;
+    switch (c.baseline) {
+      case BaselineKind::kBatchMean:
+        baseline = mean;
+        break;
+      case BaselineKind::kMovingAverage:
+        baseline = this->baseline.value_or(mean);
+        this->baseline = c.baseline_decay * baseline + (1 - c.baseline_decay) * mean;
+        stats.metrics["reinforce/baseline"] = baseline;
+        break;
+      case BaselineKind::kNone:
+        break;
     }
-    stats.metrics["advantage_mean"] = advantages.mean().item<double>();
-    t.advantages = advantages.unsqueeze(1).expand({n, width}).contiguous() * t.mask;
-    if (c.clip_low.has_value()) {
-      t.loss.clip_eps_low = *c.clip_low;
-      t.loss.clip_eps_high = c.clip_high.value_or(*c.clip_low);
-    } else {
-      // No clipping: the ratio's bounds are set out of reach (1e-6 and 1e6).
-      t.loss.clip_eps_low = 1 - 1e-6;
-      t.loss.clip_eps_high = 1e6;
-    }
-    if (c.kl.in_loss && c.kl.coef > 0) {
-      t.loss.kl_loss_coef = c.kl.coef;
-      t.loss.kl_loss_estimator = c.kl.estimator;
-    } else {
-      t.ref = at::Tensor();
-    }
-    t.epochs = c.epochs;
-    t.minibatch = c.minibatch_size;
-    t.aggregation = c.aggregation;
-    RETURN_IF_ERROR(PolicyEpochs(batch, temperature, t, &stats));
-    CloseCall(&stats, start);
-    return stats;
-  });
+    advantages = rewards - baseline;
+  }
+  // Group-normalised advantages are normalised within their group already.
+  if (advantage != SequenceAdvantage::kGroupNormalized) {
+    advantages = Whiten(advantages, c.advantage_whitening);
+  }
+  stats.metrics["advantage_mean"] = advantages.mean().item<double>();
+  t.advantages = advantages.unsqueeze(1).expand({n, width}).contiguous() * t.mask;
+  if (c.clip_low.has_value()) {
+    t.loss.clip_eps_low = *c.clip_low;
+    t.loss.clip_eps_high = c.clip_high.value_or(*c.clip_low);
+  } else {
+    // No clipping: the ratio's bounds are set out of reach (1e-6 and 1e6).
+    t.loss.clip_eps_low = 1 - 1e-6;
+    t.loss.clip_eps_high = 1e6;
+  }
+  if (c.kl.in_loss && c.kl.coef > 0) {
+    t.loss.kl_loss_coef = c.kl.coef;
+    t.loss.kl_loss_estimator = c.kl.estimator;
+  } else {
+    t.ref = at::Tensor();
+  }
+  t.epochs = c.epochs;
+  t.minibatch = c.minibatch_size;
+  t.aggregation = c.aggregation;
+  RETURN_IF_ERROR(PolicyEpochs(batch, temperature, t, &stats));
+  CloseCall(&stats, start);
+  return stats;
 }
 
 absl::StatusOr<TrainStats> LearnerCore::Session::RejectionSampling(

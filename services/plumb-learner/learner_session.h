@@ -37,22 +37,6 @@
 
 namespace plumb::learner {
 
-// Converts exceptions thrown inside `fn` (LibTorch's, the filesystem's, allocation failures)
-// into errors naming `what`: nothing thrown escapes the core.
-template <typename Fn>
-auto Guard(const std::string& what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(what, ": out of memory (lower micro_batch_size)"));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
-  }
-}
-
 // Every sequence must fit the model: tokens in the vocabulary, non-empty parts, length limit.
 absl::Status CheckSequence(const model::ModelConfig& config, int64_t max_length,
                            const std::string& what, const std::vector<int64_t>& prompt,
@@ -98,6 +82,9 @@ struct LearnerCore::Session {
 
   // ---- the running Train call (reset by RunUpdate)
   const CancelPredicate* cancelled = nullptr;
+  // What the call is doing ("PPO update"), named by the update; RunUpdate's model boundary
+  // (TorchBoundary) prefixes an exception's message with it.
+  std::string activity;
   std::string nonfinite;  // what went non-finite on this rank, if anything
   bool touched = false;   // gradients were written (so a failure must clear them)
   uint64_t call_start_steps = 0;

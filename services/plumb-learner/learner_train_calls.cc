@@ -11,6 +11,7 @@
 #include "common/api/learner_limits.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 #include "services/plumb-learner/learner_core.h"
 #include "services/plumb-learner/learner_session.h"
 
@@ -65,8 +66,10 @@ absl::StatusOr<TrainStats> LearnerCore::RunUpdate(
   s->touched = false;
   s->call_start_steps = s->steps;
   s->call_start_version = s->version;
+  s->activity = "the Train call";
   const std::optional<double> baseline = s->baseline;
-  absl::StatusOr<TrainStats> stats = update();
+  // The learner's model boundary for Train: whatever the update throws becomes a Status here.
+  absl::StatusOr<TrainStats> stats = TorchBoundary(s->activity, update);
   s->cancelled = nullptr;
   if (!stats.ok()) {
     // Nothing half done may leak into the next call: a moved baseline, its gradients, or an

@@ -1,13 +1,12 @@
 #include "services/plumb-model/cli.h"
 
-#include <c10/util/Exception.h>
-
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/torch_status.h"
 #include "services/plumb-model/info_command.h"
 #include "services/plumb-model/init_command.h"
 #include "services/plumb-model/logprobs_command.h"
@@ -27,15 +26,10 @@ void PrintError(std::ostream& err, absl::string_view message) {
   err << kName << ": " << message << "\n";
 }
 
-// The chosen subcommand's result, with LibTorch and other exceptions turned into a Status.
+// The chosen subcommand's result; plumb-model's one model boundary: whatever a subcommand
+// throws (LibTorch's errors among it) becomes a Status naming the subcommand.
 absl::StatusOr<CommandOutput> RunGuarded(const Subcommand& command) {
-  try {
-    return command.run();
-  } catch (const c10::Error& error) {
-    return absl::InternalError(absl::StrCat("LibTorch: ", error.what_without_backtrace()));
-  } catch (const std::exception& error) {
-    return absl::InternalError(error.what());
-  }
+  return TorchBoundary(command.app->get_name(), [&] { return command.run(); });
 }
 
 }  // namespace

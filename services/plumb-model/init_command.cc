@@ -73,14 +73,9 @@ absl::Status PrepareOutputFolder(const fs::path& dir, bool force) {
 }
 
 absl::Status SaveRandomModel(const model::ModelConfig& config, uint64_t seed, const fs::path& dir) {
-  try {
-    torch::manual_seed(seed);
-    model::Transformer model(config);
-    return model::SaveHfModel(*model, dir);
-  } catch (const c10::Error& error) {
-    return absl::InternalError(
-        absl::StrCat("creating the model in ", dir.string(), ": ", error.what_without_backtrace()));
-  }
+  torch::manual_seed(seed);
+  model::Transformer model(config);
+  return model::SaveHfModel(*model, dir);
 }
 
 std::vector<std::string> FolderFiles(const fs::path& dir) {

@@ -72,12 +72,8 @@ absl::StatusOr<CommandOutput> RunLogprobs(const LogprobsOptions& options) {
   }
   absl::StatusOr<model::Transformer> model = LoadModelForInference(options.model, options.runtime);
   if (!model.ok()) return model.status();
-  absl::StatusOr<std::vector<float>> logprobs;
-  try {
-    logprobs = Score(**model, *prompt, *response, options.temperature);
-  } catch (const c10::Error& error) {
-    return absl::InternalError(absl::StrCat("scoring: ", error.what_without_backtrace()));
-  }
+  absl::StatusOr<std::vector<float>> logprobs =
+      Score(**model, *prompt, *response, options.temperature);
   if (!logprobs.ok()) return logprobs.status();
 
   double sum = 0;

@@ -72,12 +72,7 @@ absl::StatusOr<model::Transformer> LoadModelForInference(const std::filesystem::
   if (!placement.ok()) return placement.status();
   if (absl::Status status = CheckModelFolder(dir); !status.ok()) return status;
   if (runtime.threads > 0) at::set_num_threads(runtime.threads);
-  try {
-    return model::LoadHfModel(dir, *placement);
-  } catch (const c10::Error& error) {
-    return absl::InternalError(
-        absl::StrCat("loading the model in ", dir.string(), ": ", error.what_without_backtrace()));
-  }
+  return model::LoadHfModel(dir, *placement);
 }
 
 }  // namespace plumb::model_tool

@@ -90,12 +90,8 @@ absl::StatusOr<CommandOutput> RunSample(const SampleOptions& options) {
   }
   absl::StatusOr<model::Transformer> model = LoadModelForInference(options.model, options.runtime);
   if (!model.ok()) return model.status();
-  absl::StatusOr<std::vector<model::SampledSequence>> samples;
-  try {
-    samples = model::Sample(**model, prompts, sampling);
-  } catch (const c10::Error& error) {
-    return absl::InternalError(absl::StrCat("sampling: ", error.what_without_backtrace()));
-  }
+  absl::StatusOr<std::vector<model::SampledSequence>> samples =
+      model::Sample(**model, prompts, sampling);
   if (!samples.ok()) return samples.status();
 
   CommandOutput output;

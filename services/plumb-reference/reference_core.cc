@@ -11,6 +11,7 @@
 #include "common/model/logprobs.h"
 #include "common/model/sampler.h"
 #include "common/status/status_macros.h"
+#include "common/status/torch_status.h"
 #include "common/tokenizer/prompt_text.h"
 
 namespace plumb::reference {
@@ -216,7 +217,8 @@ void ReferenceCore::RunLoop() {
       queue_.pop_front();
       metrics_->queue->Set(static_cast<double>(queue_.size()));
     }
-    pending->result = Run(*pending->job);
+    // The reference's one model boundary: nothing Run throws leaves the runner thread.
+    pending->result = TorchBoundary("the forward pass", [&] { return Run(*pending->job); });
     pending->done.Notify();
   }
 }
@@ -245,28 +247,24 @@ absl::StatusOr<LogProbsOutcome> ReferenceCore::Run(const LogProbsJob& job) {
           static_cast<double>(job.items[i].prompt.size() + job.items[i].response.size()));
     }
     metrics_->batch->Observe(static_cast<double>(last - first));
-    try {
-      ASSIGN_OR_RETURN(model::ResponseScores scores,
-                       model::ScoreResponses(*snapshot->model, prompts, responses, temperature));
-      const at::Tensor logprobs = scores.logprobs.to(torch::kCPU).to(torch::kFloat).contiguous();
-      const float* data = logprobs.data_ptr<float>();
-      const int64_t width = logprobs.size(1);
-      for (size_t i = first; i < last; ++i) {
-        LogProbsItemResult& r = outcome.results[i];
-        const size_t n = job.items[i].response.size();
-        const float* row = data + (i - first) * width;
-        for (size_t t = 0; t < n; ++t) r.sum += row[t];
-        if (!job.sum_only) r.logprobs.assign(row, row + n);
-        r.num_tokens = static_cast<int32_t>(n);
-        if (job.items[i].prompt_text.has_value()) r.prompt_from_text = job.items[i].prompt;
-        if (job.items[i].response_text.has_value()) r.response_from_text = job.items[i].response;
-        if (!std::isfinite(r.sum)) {
-          return absl::InternalError(absl::StrCat("item '", job.items[i].id,
-                                                  "': the model produced a non-finite log-prob"));
-        }
+    ASSIGN_OR_RETURN(model::ResponseScores scores,
+                     model::ScoreResponses(*snapshot->model, prompts, responses, temperature));
+    const at::Tensor logprobs = scores.logprobs.to(torch::kCPU).to(torch::kFloat).contiguous();
+    const float* data = logprobs.data_ptr<float>();
+    const int64_t width = logprobs.size(1);
+    for (size_t i = first; i < last; ++i) {
+      LogProbsItemResult& r = outcome.results[i];
+      const size_t n = job.items[i].response.size();
+      const float* row = data + (i - first) * width;
+      for (size_t t = 0; t < n; ++t) r.sum += row[t];
+      if (!job.sum_only) r.logprobs.assign(row, row + n);
+      r.num_tokens = static_cast<int32_t>(n);
+      if (job.items[i].prompt_text.has_value()) r.prompt_from_text = job.items[i].prompt;
+      if (job.items[i].response_text.has_value()) r.response_from_text = job.items[i].response;
+      if (!std::isfinite(r.sum)) {
+        return absl::InternalError(
+            absl::StrCat("item '", job.items[i].id, "': the model produced a non-finite log-prob"));
       }
-    } catch (const c10::Error& e) {
-      return absl::InternalError(absl::StrCat("forward pass failed: ", e.what_without_backtrace()));
     }
   }
   return outcome;

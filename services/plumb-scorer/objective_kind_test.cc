@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <c10/util/Exception.h>
+
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <new>
 
 #include "services/plumb-scorer/afinn_objective.h"
 #include "services/plumb-scorer/objective.h"
@@ -174,6 +178,63 @@ TEST(ObjectiveKindTest, RegistryRefusesRepeatedAndIncompleteKinds) {
   EXPECT_EQ(kinds.Find("half"), nullptr);
   EXPECT_EQ(BuiltinObjectiveKinds().names(),
             (std::vector<std::string>{"reward_model", "afinn", "length", "format"}));
+}
+
+// A kind whose Run throws what the test gives it (a model objective's LibTorch error, say).
+struct ThrowingOptions {
+  std::function<void()> thrower;
+};
+
+class ThrowingObjective final : public ScoringObjective {
+ public:
+  ThrowingObjective(const ObjectiveOptions& objective, std::function<void()> thrower)
+      : ScoringObjective(objective), thrower_(std::move(thrower)) {}
+  absl::StatusOr<std::unique_ptr<Batch>> Prepare(absl::Span<const ScoreInput>) const override {
+    return std::make_unique<Batch>();
+  }
+  absl::StatusOr<std::vector<double>> Run(const Batch&,
+                                          absl::Span<const size_t> positions) const override {
+    thrower_();
+    return std::vector<double>(positions.size(), 0.0);
+  }
+  ObjectiveDescription Describe() const override { return CommonDescription(); }
+
+ private:
+  const std::function<void()> thrower_;
+};
+
+// The scorer's model boundary: an objective that throws fails the request with a Status naming
+// it (the code from what was thrown), and the scorer serves the next request. Before the
+// boundary only the reward-model kind caught, and only c10::Error: anything else escaped Score.
+TEST(ObjectiveKindTest, AnObjectiveThatThrowsFailsTheRequestNamingItAndTheScorerGoesOn) {
+  auto kind = MakeObjectiveKind<ThrowingOptions>({
+      .name = "throwing",
+      .parse = [](config::ConfigMap&, absl::string_view,
+                  ThrowingOptions*) { return absl::OkStatus(); },
+      .create = [](const ObjectiveOptions& objective, const ThrowingOptions& o,
+                   int) -> absl::StatusOr<std::unique_ptr<ScoringObjective>> {
+        return std::make_unique<ThrowingObjective>(objective, o.thrower);
+      },
+  });
+  int calls = 0;
+  ScorerOptions options;
+  options.objectives = {ObjectiveOptions{
+      .name = "boom", .kind = kind, .kind_options = ThrowingOptions{.thrower = [&calls] {
+                                      if (++calls == 1)
+                                        TORCH_CHECK_INDEX(false, "index 300 is out of range");
+                                      if (calls == 2) throw std::bad_alloc();
+                                    }}}};
+  options.composition.weights = {{"boom", 1.0}};
+  absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(options);
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  const std::vector<ScoreInput> items = {{.id = "a", .prompt_text = "Q", .response_text = "A"}};
+  const absl::StatusOr<std::vector<ScoreOutput>> index = (*scorer)->Score(items);
+  EXPECT_EQ(index.status().code(), absl::StatusCode::kInvalidArgument) << index.status();
+  EXPECT_EQ(index.status().message().rfind("objective 'boom': index 300 is out of range", 0), 0u)
+      << index.status();
+  const absl::StatusOr<std::vector<ScoreOutput>> memory = (*scorer)->Score(items);
+  EXPECT_EQ(memory.status(), absl::ResourceExhaustedError("objective 'boom': out of memory"));
+  EXPECT_TRUE((*scorer)->Score(items).ok());
 }
 
 }  // namespace

@@ -78,34 +78,28 @@ class RewardModelObjective final : public ScoringObjective {
     weights::ModelSnapshot& snapshot = *prepared.snapshot;
     absl::MutexLock lock(&snapshot.use_mu);
     torch::NoGradGuard no_grad;
-    try {
-      for (size_t start = 0; start < order.size(); start += max_batch_size_) {
-        const size_t end = std::min(order.size(), start + static_cast<size_t>(max_batch_size_));
-        std::vector<std::vector<int64_t>> prompts, responses;
-        for (size_t k = start; k < end; ++k) {
-          prompts.push_back(prepared.prompts[order[k]]);
-          responses.push_back(prepared.responses[order[k]]);
-        }
-        absl::StatusOr<model::ResponseScores> scored =
-            model::ScoreResponses(*snapshot.model, prompts, responses);
-        if (!scored.ok()) {
-          return absl::InternalError(
-              absl::StrCat("objective '", name(), "': ", scored.status().message()));
-        }
-        const at::Tensor rewards = snapshot.model->Rewards(scored->last_hidden)
-                                       .select(1, options_.output)
-                                       .to(torch::kDouble)
-                                       .cpu()
-                                       .contiguous();  // [B]
-        const double* values = rewards.data_ptr<double>();
-        for (size_t k = start; k < end; ++k) {
-          const double raw = values[k - start];
-          by_position[order[k]] = options_.sigmoid ? 1.0 / (1.0 + std::exp(-raw)) : raw;
-        }
+    for (size_t start = 0; start < order.size(); start += max_batch_size_) {
+      const size_t end = std::min(order.size(), start + static_cast<size_t>(max_batch_size_));
+      std::vector<std::vector<int64_t>> prompts, responses;
+      for (size_t k = start; k < end; ++k) {
+        prompts.push_back(prepared.prompts[order[k]]);
+        responses.push_back(prepared.responses[order[k]]);
       }
-    } catch (const c10::Error& e) {
-      return absl::InternalError(absl::StrCat(
-          "objective '", name(), "': forward pass failed: ", e.what_without_backtrace()));
+      absl::StatusOr<model::ResponseScores> scored =
+          model::ScoreResponses(*snapshot.model, prompts, responses);
+      if (!scored.ok()) {
+        return Annotate(scored.status(), absl::StrCat("objective '", name(), "'"));
+      }
+      const at::Tensor rewards = snapshot.model->Rewards(scored->last_hidden)
+                                     .select(1, options_.output)
+                                     .to(torch::kDouble)
+                                     .cpu()
+                                     .contiguous();  // [B]
+      const double* values = rewards.data_ptr<double>();
+      for (size_t k = start; k < end; ++k) {
+        const double raw = values[k - start];
+        by_position[order[k]] = options_.sigmoid ? 1.0 / (1.0 + std::exp(-raw)) : raw;
+      }
     }
     std::vector<double> scores;
     scores.reserve(positions.size());

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status/echo.h"
+#include "common/status/torch_status.h"
 #include "services/plumb-scorer/composition.h"
 
 namespace plumb::scorer {
@@ -103,7 +104,10 @@ absl::StatusOr<std::vector<ScoreOutput>> Scorer::Score(
       missing.push_back(i);
     }
     if (missing.empty()) continue;
-    absl::StatusOr<std::vector<double>> computed = objective.Run(*batches[s], missing);
+    // The scorer's one model boundary: whatever an objective's Run throws becomes a Status here.
+    absl::StatusOr<std::vector<double>> computed =
+        TorchBoundary(absl::StrCat("objective '", objective.name(), "'"),
+                      [&] { return objective.Run(*batches[s], missing); });
     if (!computed.ok()) return computed.status();
     for (size_t m = 0; m < missing.size(); ++m) {
       const double value = (*computed)[m];

@@ -55,6 +55,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The process entry, a last resort: the core's model boundaries convert what model work
+  // throws; this catches what start-up code outside them might.
   try {
     return Main(argc, argv);
   } catch (const c10::Error& e) {
