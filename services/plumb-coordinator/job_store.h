@@ -56,8 +56,9 @@ struct JobUpdate {
   // A round this event completes: ALREADY_EXISTS (and nothing written) if that round is
   // recorded already, so a repeated round is never recorded twice.
   std::optional<RoundRecord> round;
-  std::optional<CheckpointRecord> checkpoint;  // also becomes status.latest_checkpoint
-  std::optional<StageRecord> stage;            // inserted or replaced
+  // status.latest_checkpoint becomes the furthest checkpoint recorded (normally this one).
+  std::optional<CheckpointRecord> checkpoint;
+  std::optional<StageRecord> stage;  // inserted or replaced
 };
 
 class JobStore {
