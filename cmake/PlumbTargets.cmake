@@ -117,8 +117,8 @@ function(_plumb_check_links target forbidden)
         if(hit)
           message(FATAL_ERROR
                   "${target} is a core target and must not link ${dep} (no gRPC or generated "
-                  "protos in a core; convert at the service's edge instead). Link chain: "
-                  "${via_${key}}")
+                  "protos in a core, and no LibTorch where the top-level CMakeLists.txt says "
+                  "so; convert at the service's edge instead). Link chain: ${via_${key}}")
         endif()
       endforeach()
       if(TARGET ${dep})
