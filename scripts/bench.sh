@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs the benchmarks, printing medians and the ratios that
 # BENCHMARKS.md records, each against a baseline measured in the same run.
-# Usage: scripts/bench.sh [codec|model|sync|ppo|all]   (default: all)
+# Usage: scripts/bench.sh [codec|model|train|sync|ppo|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -35,8 +35,32 @@ fi
 if [ "$what" = model ] || [ "$what" = all ]; then
   # Same shapes, same thread count (2), one after the other in the same run.
   out=$(mktemp)
-  ./build/bin/plumb-bench-model --reps 5 --threads 2 >"$out"
-  /usr/bin/python3 bench/model_bench_peer.py --reps 5 --threads 2 >>"$out"
+  # Sampling and log-probs here; the training step is `train` below.
+  for m in sample logprobs gemm; do
+    ./build/bin/plumb-bench-model --reps 5 --threads 2 --what "$m" >>"$out"
+  done
+  for m in sample logprobs; do
+    /usr/bin/python3 bench/model_bench_peer.py --reps 5 --threads 2 --what "$m" >>"$out"
+  done
+  python3 bench/model_report.py <"$out"
+  rm -f "$out"
+fi
+
+if [ "$what" = train ] || [ "$what" = all ]; then
+  # One SFT optimizer step (padded, packed, LoRA; fp32 and bf16 autocast) on the 3M model, Plumb
+  # and the PyTorch peer alternating per measurement so that drift hits both sides alike.
+  # PyTorch's bf16 autocast is slow on CPUs without AVX-512 (scalar bf16 GEMM): 3 repetitions.
+  out=$(mktemp)
+  for variant in train train_packed train_lora; do
+    for dtype in fp32 bf16; do
+      reps=5
+      [ "$dtype" = bf16 ] && reps=3
+      ./build/bin/plumb-bench-model --reps "$reps" --threads 2 --size 3M --dtype "$dtype" \
+        --what "$variant" >>"$out"
+      /usr/bin/python3 bench/model_bench_peer.py --reps "$reps" --threads 2 --size 3M \
+        --dtype "$dtype" --what "$variant" >>"$out"
+    done
+  done
   python3 bench/model_report.py <"$out"
   rm -f "$out"
 fi
