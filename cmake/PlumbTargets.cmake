@@ -47,17 +47,21 @@ function(plumb_test name)
                                           ENVIRONMENT "${env}")
 endfunction()
 
-# plumb_forbid_links(TARGETS t1 ... FORBIDDEN lib1 ...)
-#   Cores know nothing of gRPC or the generated protos (docs/architecture.md, "Layers of a
-#   service"). At the end of configuration, walks each target's LINK_LIBRARIES and
-#   INTERFACE_LINK_LIBRARIES transitively and fails the configure step, naming the chain, when
-#   one of FORBIDDEN (target names, or `gRPC::*`-style prefixes ending in `*`) is reachable.
+# plumb_forbid_links(TARGETS t1 ... FORBIDDEN lib1 ... [WHY "reason"])
+#   Layering rules checked by the build: cores know nothing of gRPC or the generated protos, and
+#   the coordinator's libraries link no LibTorch (docs/architecture.md). At the end of
+#   configuration, walks each target's LINK_LIBRARIES and INTERFACE_LINK_LIBRARIES transitively
+#   and fails the configure step, naming the chain and WHY, when one of FORBIDDEN (target names,
+#   or `gRPC::*`-style prefixes ending in `*`) is reachable.
 function(plumb_forbid_links)
-  cmake_parse_arguments(ARG "" "" "TARGETS;FORBIDDEN" ${ARGN})
+  cmake_parse_arguments(ARG "" "WHY" "TARGETS;FORBIDDEN" ${ARGN})
+  if(NOT ARG_WHY)
+    set(ARG_WHY "no gRPC or generated protos in a core; convert at the service's edge instead")
+  endif()
   foreach(target IN LISTS ARG_TARGETS)
     # A deferred call reads its arguments' variables when it runs: bake the values in now.
     cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${CMAKE_SOURCE_DIR}]] CALL \
-                   _plumb_check_links [[${target}]] [[${ARG_FORBIDDEN}]])")
+                   _plumb_check_links [[${target}]] [[${ARG_FORBIDDEN}]] [[${ARG_WHY}]])")
   endforeach()
 endfunction()
 
@@ -72,7 +76,7 @@ function(_plumb_link_item_name item out)
   set(${out} "${item}" PARENT_SCOPE)
 endfunction()
 
-function(_plumb_check_links target forbidden)
+function(_plumb_check_links target forbidden why)
   if(NOT TARGET ${target})
     message(FATAL_ERROR "plumb_forbid_links: no target ${target}")
   endif()
@@ -116,9 +120,7 @@ function(_plumb_check_links target forbidden)
         endif()
         if(hit)
           message(FATAL_ERROR
-                  "${target} is a core target and must not link ${dep} (no gRPC or generated "
-                  "protos in a core, and no LibTorch where the top-level CMakeLists.txt says "
-                  "so; convert at the service's edge instead). Link chain: ${via_${key}}")
+                  "${target} must not link ${dep} (${why}). Link chain: ${via_${key}}")
         endif()
       endforeach()
       if(TARGET ${dep})

@@ -11,25 +11,11 @@
 #ifndef PLUMB_COMMON_ALGORITHMS_DPO_H_
 #define PLUMB_COMMON_ALGORITHMS_DPO_H_
 
-#include <string>
-
 #include <ATen/core/Tensor.h>
 
-#include "absl/status/status.h"
+#include "common/algorithms/dpo_options.h"
 
 namespace plumb::algorithms {
-
-struct DpoOptions {
-  std::string loss_type = "sigmoid";  // sigmoid | hinge | ipo | robust
-  double beta = 0.1;                  // > 0
-  double label_smoothing = 0.0;       // [0, 0.5); sigmoid (cDPO) and robust only
-  bool reference_free = false;        // h uses no reference; rewards still do
-  std::string ipo_log_ratio = "sum";  // "sum" (IPO paper, DPO authors) | "mean" (per-token, TRL)
-};
-
-// INVALID_ARGUMENT naming the field for an unknown loss_type / ipo_log_ratio, beta <= 0, or a
-// label_smoothing outside [0, 0.5) or set for a loss type that ignores it.
-absl::Status ValidateDpoOptions(const DpoOptions& options);
 
 struct PreferenceLoss {
   at::Tensor losses;            // [B] per pair, minimised

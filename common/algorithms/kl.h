@@ -11,15 +11,9 @@
 #include <ATen/core/Tensor.h>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "common/algorithms/kl_estimator.h"
 
 namespace plumb::algorithms {
-
-enum class KlEstimator { kK1, kK2, kK3 };
-
-// "k1" | "k2" | "k3"; INVALID_ARGUMENT otherwise.
-absl::StatusOr<KlEstimator> ParseKlEstimator(absl::string_view name);
-absl::string_view KlEstimatorName(KlEstimator estimator);
 
 // Per-token estimate [B, T] (same shape as the inputs; no masking). The result is clamped to
 // [-clamp, clamp] (OpenRLHF compute_approx_kl uses 10); nullopt = Schulman's unclamped form.

@@ -8,26 +8,11 @@
 #ifndef PLUMB_COMMON_ALGORITHMS_KTO_H_
 #define PLUMB_COMMON_ALGORITHMS_KTO_H_
 
-#include <string>
-
 #include <ATen/core/Tensor.h>
 
-#include "absl/status/status.h"
+#include "common/algorithms/kto_options.h"
 
 namespace plumb::algorithms {
-
-struct KtoOptions {
-  double beta = 0.1;
-  double desirable_weight = 1.0;
-  double undesirable_weight = 1.0;
-  // How the KL estimate averages the mismatched rows: "all_rows" (TRL: mean over every row) or
-  // "nonzero_rows" (HALOs: sum / max(1, #rows whose log-ratio sum is non-zero), which ignores
-  // empty completions).
-  std::string kl_average = "all_rows";
-};
-
-// INVALID_ARGUMENT for beta <= 0, a negative weight or an unknown kl_average.
-absl::Status ValidateKtoOptions(const KtoOptions& options);
 
 // z0 = clamp(average_i(policy_kl_logps_i - ref_kl_logps_i), min=0), detached, 0-dim.
 // Inputs [B]: summed log-probs of the mismatched (prompt i, completion j != i) pairs. In

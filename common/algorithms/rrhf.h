@@ -13,24 +13,11 @@
 #ifndef PLUMB_COMMON_ALGORITHMS_RRHF_H_
 #define PLUMB_COMMON_ALGORITHMS_RRHF_H_
 
-#include <string>
-
 #include <ATen/core/Tensor.h>
 
-#include "absl/status/status.h"
+#include "common/algorithms/rrhf_options.h"
 
 namespace plumb::algorithms {
-
-struct RrhfOptions {
-  double rrhf_weight = 1.0;
-  double length_penalty = 1.0;
-  std::string length_mode = "response";  // "response" (paper) | "padded" (reference code)
-  std::string sft_reduction = "sum";     // "sum" (paper) | "padded_mean" (reference)
-};
-
-// INVALID_ARGUMENT naming the field for an unknown length_mode / sft_reduction or a negative
-// rrhf_weight.
-absl::Status ValidateRrhfOptions(const RrhfOptions& options);
 
 struct RrhfLoss {
   at::Tensor scores;     // [C] p_i

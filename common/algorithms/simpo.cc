@@ -2,25 +2,9 @@
 
 #include <torch/torch.h>
 
-#include "absl/strings/str_cat.h"
 #include "common/algorithms/sequence_logps.h"
 
 namespace plumb::algorithms {
-
-absl::Status ValidateSimpoOptions(const SimpoOptions& options) {
-  if (!(options.beta > 0.0)) {
-    return absl::InvalidArgumentError(absl::StrCat("simpo.beta: must be > 0, got ", options.beta));
-  }
-  if (!(options.cpo_alpha >= 0.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("simpo.cpo_alpha: must be >= 0, got ", options.cpo_alpha));
-  }
-  if (!(options.label_smoothing >= 0.0 && options.label_smoothing < 0.5)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("simpo.label_smoothing: must be in [0, 0.5), got ", options.label_smoothing));
-  }
-  return absl::OkStatus();
-}
 
 SimpoLoss ComputeSimpoLoss(const at::Tensor& chosen_token_logps,
                            const at::Tensor& chosen_completion_mask,

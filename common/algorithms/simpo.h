@@ -10,19 +10,9 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "absl/status/status.h"
+#include "common/algorithms/simpo_options.h"
 
 namespace plumb::algorithms {
-
-struct SimpoOptions {
-  double beta = 2.0;
-  double gamma = 1.0;  // absolute margin (TRL's simpo_gamma); TRL's logits subtract gamma/beta
-  double cpo_alpha = 0.0;
-  double label_smoothing = 0.0;  // [0, 0.5)
-};
-
-// INVALID_ARGUMENT for beta <= 0, cpo_alpha < 0 or label_smoothing outside [0, 0.5).
-absl::Status ValidateSimpoOptions(const SimpoOptions& options);
 
 struct SimpoLoss {
   at::Tensor losses;                 // [B]

@@ -10,14 +10,14 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/algorithms/dpo.h"
-#include "common/algorithms/kl.h"
-#include "common/algorithms/kto.h"
-#include "common/algorithms/rrhf.h"
-#include "common/algorithms/simpo.h"
-#include "common/model/lora.h"
+#include "common/algorithms/dpo_options.h"
+#include "common/algorithms/kl_estimator.h"
+#include "common/algorithms/kto_options.h"
+#include "common/algorithms/rrhf_options.h"
+#include "common/algorithms/simpo_options.h"
+#include "common/model/lora_options.h"
 #include "common/train/lr_schedule.h"
-#include "common/train/train_options.h"
+#include "common/train/optimizer_options.h"
 
 namespace plumb::learner {
 

@@ -45,21 +45,6 @@ at::Tensor& BaseWeight(TransformerImpl::Layer& layer, const std::string& project
 
 }  // namespace
 
-absl::Status ParseLoraOptions(config::ConfigMap& section, LoraOptions* options) {
-  RETURN_IF_ERROR(section.Read("rank", &options->rank, config::IntRange{1, 4096}));
-  RETURN_IF_ERROR(section.Read("alpha", &options->alpha, config::DoubleRange{0, 1e6, true}));
-  RETURN_IF_ERROR(section.Read("target_modules", &options->target_modules));
-  for (const std::string& module : options->target_modules) {
-    if (!FindTarget(ModelConfig{}, module).ok()) {
-      return section.Error("target_modules",
-                           absl::StrCat("unknown module '", module,
-                                        "'; expected some of q_proj, k_proj, v_proj, o_proj, "
-                                        "gate_proj, up_proj, down_proj"));
-    }
-  }
-  return section.Finish();
-}
-
 absl::Status ApplyLora(TransformerImpl& model, const LoraOptions& options) {
   const ModelConfig& config = model.config();
   std::vector<Target> targets;

@@ -9,23 +9,13 @@
 #ifndef PLUMB_COMMON_MODEL_LORA_H_
 #define PLUMB_COMMON_MODEL_LORA_H_
 
-#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/config/config_map.h"
+#include "common/model/lora_options.h"
 #include "common/model/transformer.h"
 
 namespace plumb::model {
-
-struct LoraOptions {
-  int64_t rank = 8;
-  double alpha = 16.0;
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
-};
-
-// Reads a `lora:` section (rank, alpha, target_modules).
-absl::Status ParseLoraOptions(config::ConfigMap& section, LoraOptions* options);
 
 // Adds adapters to every layer and freezes every other parameter (requires_grad = false).
 // INVALID_ARGUMENT for an unknown target module or a rank outside [1, min(in, out)].

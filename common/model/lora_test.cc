@@ -108,5 +108,20 @@ TEST(LoraTest, BadOptionsAreRefused) {
               ::testing::HasSubstr("lora.yaml:2: key 'target_modules': unknown module 'w_proj'"));
 }
 
+// The reader's list of module names (lora_options.cc, no LibTorch) and ApplyLora's agree.
+TEST(LoraTest, EveryModuleTheReaderAcceptsApplies) {
+  torch::manual_seed(1);
+  Transformer model(Config());
+  auto section = config::ConfigMap::FromString(
+      "target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n",
+      "lora.yaml");
+  ASSERT_TRUE(section.ok());
+  LoraOptions parsed;
+  ASSERT_TRUE(ParseLoraOptions(*section, &parsed).ok());
+  EXPECT_EQ(parsed.target_modules.size(), 7u);
+  EXPECT_TRUE(ApplyLora(*model, parsed).ok());
+  EXPECT_FALSE(IsLoraTargetModule("qkv"));
+}
+
 }  // namespace
 }  // namespace plumb::model

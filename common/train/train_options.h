@@ -25,11 +25,12 @@
 
 #include "absl/status/statusor.h"
 #include "common/data/dataset_options.h"
-#include "common/model/lora.h"
+#include "common/model/lora_options.h"
 #include "common/train/distributed.h"
 #include "common/train/example_encoder.h"
 #include "common/train/lr_schedule.h"
 #include "common/train/objectives.h"
+#include "common/train/optimizer_options.h"
 
 namespace plumb::train {
 
@@ -42,14 +43,6 @@ struct ModelOptions {
   int64_t reward_outputs = -1;
   bool gradient_checkpointing = false;
   std::optional<model::LoraOptions> lora;
-};
-
-struct OptimizerOptions {
-  double lr = 1e-5;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 0.0;  // decoupled (AdamW); applied to matrices only, not norms
 };
 
 struct LoopOptions {

@@ -16,6 +16,7 @@
 #include "common/checkpoint/hf_config.h"
 #include "common/checkpoint/sharded_checkpoint.h"
 #include "common/model/hf_checkpoint.h"
+#include "common/model/lora.h"
 #include "common/model/mixed_precision.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
