@@ -6,9 +6,8 @@ import sys
 
 lines = [json.loads(line) for line in sys.stdin if line.startswith("{")]
 rows = [r for r in lines if "size" in r]
-for r in lines:
-    if r.get("what") == "config":
-        print(f"Plumb's CPU bf16 products: {r['bf16_gemm']}\n")
+for note in sorted({r["bf16_gemm"] for r in lines if r.get("what") == "config"}):
+    print(f"Plumb's CPU bf16 products: {note}\n")
 by = {(r["impl"], r["size"], r["dtype"], r["batch"], r["what"]): r for r in rows}
 SEQ = 128  # tokens per row in the logprobs and train benchmarks
 

@@ -140,11 +140,9 @@ at::Tensor TransformerImpl::Project(const Layer& layer, const std::string& proje
   for (const auto& [name, adapter] : layer.lora) {
     if (name != projection) continue;
     const at::Tensor low = MixedMatmul(MixedMatmul(x, adapter.a.t()), adapter.b.t());  // [.., rows]
-    const int64_t rows = adapter.b.size(0);
-    // Zero columns around the adapter's rows, then one add.
-    const at::Tensor placed = at::constant_pad_nd(
-        low * adapter.scale, {adapter.row_offset, base.size(0) - adapter.row_offset - rows});
-    out = out + placed.to(out.scalar_type());
+    // Added in place on the adapter's rows only (the product's backward does not need `out`).
+    out.narrow(-1, adapter.row_offset, adapter.b.size(0))
+        .add_((low * adapter.scale).to(out.scalar_type()));
   }
   return out;
 }
