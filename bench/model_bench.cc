@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/model/host_memory.h"
 #include "common/model/logprobs.h"
 #include "common/model/lora.h"
 #include "common/model/mixed_precision.h"
@@ -139,6 +140,7 @@ double TrainTokensPerSecond(const plumb::model::ModelConfig& config, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
+  plumb::model::KeepFreedHostMemory();  // reuse freed activations (host_memory.h)
   int reps = 5;
   int threads = 2;
   std::string only_size, only_dtype, only_what;

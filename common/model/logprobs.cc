@@ -93,7 +93,9 @@ absl::StatusOr<ResponseScores> ScoreResponses(TransformerImpl& model,
   scores.mask = torch::from_blob(response_mask.data(), {batch, longest_response}, torch::kFloat)
                     .clone()
                     .to(device);
-  const at::Tensor logits = model.Logits(scores.hidden).to(torch::kFloat) / temperature;
+  at::Tensor logits = model.Logits(scores.hidden).to(torch::kFloat);
+  // Dividing by 1 would cost a pass over [batch, length, vocab] forward and another backward.
+  if (temperature != 1.0) logits = logits / temperature;
   const at::Tensor log_probs = logits.log_softmax(-1);
   scores.logprobs =
       log_probs.gather(-1, as_tensor(targets, {batch, longest_response}).unsqueeze(-1))
