@@ -83,19 +83,16 @@ class KtoObjective : public TrainingObjective {
   // ref_logprob and ref_kl_logprob of items [begin, end) under the frozen reference.
   absl::Status ScoreReference(std::vector<UnpairedItem>* items,
                               const UpdateContext& context) const {
-    TokenRows rows;  // each item's own and mismatched pair side by side
-    for (int64_t i = context.begin; i < context.end; ++i) {
-      rows.Add((*items)[i].prompt, (*items)[i].completion);
-      rows.Add((*items)[i].kl_prompt, (*items)[i].kl_completion);
-    }
-    ASSIGN_OR_RETURN(std::vector<double> sums,
-                     ReferenceSums(*models_.reference, rows, 2 * context.micro_batch_size,
-                                   context.bf16_autocast, models_.cuda));
-    for (int64_t i = context.begin; i < context.end; ++i) {
-      (*items)[i].ref_logprob = sums[2 * (i - context.begin)];
-      (*items)[i].ref_kl_logprob = sums[2 * (i - context.begin) + 1];
-    }
-    return absl::OkStatus();
+    return ScoreReferencePairs(
+        *models_.reference, context, models_.cuda,
+        [&](int64_t i, TokenRows* rows) {
+          rows->Add((*items)[i].prompt, (*items)[i].completion);
+          rows->Add((*items)[i].kl_prompt, (*items)[i].kl_completion);
+        },
+        [&](int64_t i, double own, double mismatched) {
+          (*items)[i].ref_logprob = own;
+          (*items)[i].ref_kl_logprob = mismatched;
+        });
   }
 
   ObjectiveOptions options_;

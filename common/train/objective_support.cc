@@ -110,24 +110,25 @@ UpdateContext EvalContextOf(World* single, int64_t items, int64_t batch_size) {
   return context;
 }
 
-absl::StatusOr<std::vector<double>> ReferenceSums(model::TransformerImpl& reference,
-                                                  const TokenRows& rows, int64_t per_pass,
-                                                  bool autocast, bool cuda) {
+absl::Status ScoreReferencePairs(model::TransformerImpl& reference, const UpdateContext& context,
+                                 bool cuda,
+                                 const std::function<void(int64_t, TokenRows*)>& add_rows,
+                                 const std::function<void(int64_t, double, double)>& store) {
   torch::NoGradGuard no_grad;
-  std::vector<double> out;
   UpdateContext passes;
-  passes.end = rows.size();
-  passes.micro_batch_size = per_pass;
-  RETURN_IF_ERROR(ForEachMicroBatch(passes, [&](int64_t a, int64_t b) -> absl::Status {
-    TokenRows pass;
-    for (int64_t i = a; i < b; ++i) pass.Add(rows.prompts[i], rows.responses[i]);
-    model::Bf16AutocastScope scope(autocast, cuda);
+  passes.begin = context.begin;
+  passes.end = context.end;
+  passes.micro_batch_size = context.micro_batch_size;
+  return ForEachMicroBatch(passes, [&](int64_t a, int64_t b) -> absl::Status {
+    TokenRows pass;  // items a..b, two rows each
+    for (int64_t i = a; i < b; ++i) add_rows(i, &pass);
+    model::Bf16AutocastScope scope(context.bf16_autocast, cuda);
     ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(reference, pass));
     const at::Tensor sums = scores.sum.to(torch::kCPU).to(torch::kDouble).contiguous();
-    out.insert(out.end(), sums.data_ptr<double>(), sums.data_ptr<double>() + (b - a));
+    const double* sum = sums.data_ptr<double>();
+    for (int64_t i = a; i < b; ++i) store(i, sum[2 * (i - a)], sum[2 * (i - a) + 1]);
     return absl::OkStatus();
-  }));
-  return out;
+  });
 }
 
 }  // namespace plumb::train

@@ -7,6 +7,7 @@
 #define PLUMB_COMMON_TRAIN_OBJECTIVE_SUPPORT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,11 +55,15 @@ UpdateContext ContextOf(const StepContext& step, int64_t begin, int64_t end, boo
 // The context of a held-out evaluation: every item on a process of its own, no gradients.
 UpdateContext EvalContextOf(World* single, int64_t items, int64_t batch_size);
 
-// Summed response log-probs of `rows` under the frozen `reference`, `per_pass` rows per forward
-// pass, without gradients (the reference values of DPO and KTO).
-absl::StatusOr<std::vector<double>> ReferenceSums(model::TransformerImpl& reference,
-                                                  const TokenRows& rows, int64_t per_pass,
-                                                  bool autocast, bool cuda);
+// The reference values of DPO and KTO: two sequences per item of [context.begin, context.end)
+// (DPO's chosen and rejected, KTO's completion and its mismatched KL completion), their summed
+// response log-probs under the frozen `reference`, without gradients, in passes of
+// context.micro_batch_size items. `add_rows(i, rows)` adds item i's two rows to `rows`;
+// `store(i, first, second)` receives their sums.
+absl::Status ScoreReferencePairs(model::TransformerImpl& reference, const UpdateContext& context,
+                                 bool cuda,
+                                 const std::function<void(int64_t, TokenRows*)>& add_rows,
+                                 const std::function<void(int64_t, double, double)>& store);
 
 }  // namespace plumb::train
 

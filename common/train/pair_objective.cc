@@ -46,19 +46,16 @@ class PairObjective : public TrainingObjective {
  private:
   absl::Status Reference(std::vector<PairItem>* pairs, const UpdateContext& context) {
     if (options_.kind != "dpo" || models_.reference == nullptr) return absl::OkStatus();
-    TokenRows rows;  // chosen and rejected of each pair side by side
-    for (int64_t i = context.begin; i < context.end; ++i) {
-      rows.Add((*pairs)[i].prompt, (*pairs)[i].chosen);
-      rows.Add((*pairs)[i].prompt, (*pairs)[i].rejected);
-    }
-    ASSIGN_OR_RETURN(std::vector<double> sums,
-                     ReferenceSums(*models_.reference, rows, 2 * context.micro_batch_size,
-                                   context.bf16_autocast, models_.cuda));
-    for (int64_t i = context.begin; i < context.end; ++i) {
-      (*pairs)[i].ref_chosen = sums[2 * (i - context.begin)];
-      (*pairs)[i].ref_rejected = sums[2 * (i - context.begin) + 1];
-    }
-    return absl::OkStatus();
+    return ScoreReferencePairs(
+        *models_.reference, context, models_.cuda,
+        [&](int64_t i, TokenRows* rows) {
+          rows->Add((*pairs)[i].prompt, (*pairs)[i].chosen);
+          rows->Add((*pairs)[i].prompt, (*pairs)[i].rejected);
+        },
+        [&](int64_t i, double chosen, double rejected) {
+          (*pairs)[i].ref_chosen = chosen;
+          (*pairs)[i].ref_rejected = rejected;
+        });
   }
 
   ObjectiveOptions options_;
