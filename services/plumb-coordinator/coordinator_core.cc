@@ -334,7 +334,7 @@ std::string CoordinatorCore::TryStart(const JobRecord& job, const JobPlan& plan)
     }
   }
   auto running = std::make_unique<Running>();
-  RunnerEnv env{.store = store_, .clients = clients_, .pool = pool_};
+  RunnerEnv env{.store = store_, .clients = clients_, .pool = pool_, .metrics = options_.metrics};
   running->runner = std::make_unique<JobRunner>(env, job.job_id, plan, resources);
   Running* raw = running.get();
   absl::MutexLock lock(&mu_);

@@ -40,6 +40,7 @@ struct CoordinatorOptions {
   // A job's output_dir when its spec leaves it empty: "<job_root>/<job id>" (a path on the
   // learner's filesystem, relative to its checkpoint root unless absolute).
   std::string job_root = "jobs";
+  CoordinatorMetrics* metrics = nullptr;  // may be null; must outlive the core
 };
 
 struct Submitted {

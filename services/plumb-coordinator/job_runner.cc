@@ -324,6 +324,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
         const absl::Status& error = report.status();
         const absl::string_view message = error.message();
         ++retries_;
+        if (env_.metrics != nullptr) env_.metrics->RoundRetried();
         JobUpdate retry;
         retry.event.round = round;
         retry.event.error_code = static_cast<int32_t>(error.code());
@@ -357,6 +358,19 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
         continue;
       }
       restarts = 0;
+      if (env_.metrics != nullptr) {
+        env_.metrics->RoundCompleted(
+            {.seconds = report->wall.generate +
+                        std::max(report->wall.score, report->wall.reference) + report->wall.train +
+                        report->wall.publish,
+             .generate = report->wall.generate,
+             .score = report->wall.score,
+             .reference = report->wall.reference,
+             .train = report->wall.train,
+             .publish = report->wall.publish,
+             .rollouts = static_cast<double>(report->quality.rollouts),
+             .lost_generators = static_cast<double>(report->lost_generators.size())});
+      }
       for (const std::string& lost : report->lost_generators) {
         env_.pool->ReportUnreachable(absl::StrCat("generator@", lost));
         resources_.generators.erase(

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "common/clients/call_options.h"
 #include "services/plumb-coordinator/client_factory.h"
+#include "services/plumb-coordinator/coordinator_metrics.h"
 #include "services/plumb-coordinator/job_plan.h"
 #include "services/plumb-coordinator/job_store.h"
 #include "services/plumb-coordinator/worker_pool.h"
@@ -45,6 +46,7 @@ struct RunnerEnv {
   JobStore* store = nullptr;
   ClientFactory* clients = nullptr;
   WorkerPool* pool = nullptr;
+  CoordinatorMetrics* metrics = nullptr;  // may be null
   // Re-checks the pool this often while a job waits for a worker of a lost role.
   absl::Duration pause_poll = absl::Milliseconds(200);
 };
