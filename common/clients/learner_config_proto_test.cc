@@ -1,5 +1,5 @@
-// TrainingConfigFromOptions is the inverse of the learner's SessionOptionsFromProto: options
-// sent through the API come back as the same options on the learner's side.
+// TrainingConfigFromOptions is the inverse of SessionOptionsFromProto (the learner's reader):
+// options sent through the API come back as the same options on the learner's side.
 #include "common/clients/learner_config_proto.h"
 
 #include <gmock/gmock.h>
@@ -11,7 +11,6 @@
 
 #include "common/api/learner_algorithm_kind.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/plumb-learner/learner_proto_conversion.h"
 
 namespace plumb::clients {
 namespace {
@@ -70,7 +69,7 @@ void ExpectCommonEqual(const SessionOptions& a, const SessionOptions& b) {
 SessionOptions RoundTrip(const SessionOptions& o) {
   absl::StatusOr<v1::TrainingConfig> config = TrainingConfigFromOptions(o);
   EXPECT_TRUE(config.ok()) << config.status();
-  absl::StatusOr<SessionOptions> back = learner::SessionOptionsFromProto(*config);
+  absl::StatusOr<SessionOptions> back = SessionOptionsFromProto(*config);
   EXPECT_TRUE(back.ok()) << back.status() << "\n" << config->DebugString();
   return back.value_or(SessionOptions());
 }
@@ -270,7 +269,7 @@ TEST(LearnerConfigProtoTest, ATrainingConfigNamingOnlyTheAlgorithmGivesItsDefaul
   for (const auto& [proto, algorithm] : algorithms) {
     v1::TrainingConfig named;
     named.set_algorithm(proto);
-    absl::StatusOr<SessionOptions> read = learner::SessionOptionsFromProto(named);
+    absl::StatusOr<SessionOptions> read = SessionOptionsFromProto(named);
     ASSERT_TRUE(read.ok()) << read.status();
     // Compared through their full TrainingConfigs: every option, explicitly.
     absl::StatusOr<v1::TrainingConfig> a = TrainingConfigFromOptions(*read);
@@ -290,7 +289,7 @@ TEST(LearnerConfigProtoTest, EveryRegisteredKindIsWrittenAndReadBackAsItself) {
     absl::StatusOr<v1::TrainingConfig> config =
         TrainingConfigFromOptions(SessionOptions::Defaults(kind->algorithm));
     ASSERT_TRUE(config.ok()) << config.status();
-    absl::StatusOr<SessionOptions> read = learner::SessionOptionsFromProto(*config);
+    absl::StatusOr<SessionOptions> read = SessionOptionsFromProto(*config);
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_EQ(read->algorithm, kind->algorithm);
   }

@@ -20,13 +20,8 @@
 
 namespace plumb::learner {
 
-// The core's session options from a TrainingConfig (defaults applied), validated by
-// SessionOptions::Validate; UNIMPLEMENTED for options this learner does not support.
-absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig& config);
-
-// The TrainingConfig algorithms SessionOptionsFromProto reads, in learner.proto's order, each
-// with the algorithm kind it maps to (ALGORITHM_DPO, _IPO and _CDPO are the one DPO kind).
-std::vector<std::pair<v1::Algorithm, Algorithm>> ProtoAlgorithms();
+// TrainingConfig -> SessionOptions (and the algorithm table) is
+// common/clients/learner_config_proto.h's clients::SessionOptionsFromProto / ProtoAlgorithms.
 
 // Values, enums, then shapes: everything a request must pass before it reaches a core.
 absl::Status CheckStartSessionRequest(const v1::StartSessionRequest& request);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/clients/learner_config_proto.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-learner/learner_proto_conversion.h"
 
@@ -55,7 +56,7 @@ absl::StatusOr<Received> Receive(train::World& world) {
 absl::StatusOr<SessionStatus> RunStartSession(LearnerCore& core,
                                               const v1::StartSessionRequest& request,
                                               const std::string& id, bool* created) {
-  ASSIGN_OR_RETURN(SessionOptions options, SessionOptionsFromProto(request.config()));
+  ASSIGN_OR_RETURN(SessionOptions options, clients::SessionOptionsFromProto(request.config()));
   options.policy_path = request.policy_checkpoint();
   options.value_path = request.value_checkpoint();
   return core.StartSession(options, request.session_key(), request.replace_active(), created, id);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/api/learner_limits.h"
+#include "common/clients/learner_config_proto.h"
 #include "common/rpc/grpc_status.h"
 #include "common/service/server_info.h"
 #include "common/service/service_host.h"
@@ -48,7 +49,7 @@ grpc::Status LearnerService::StartSession(grpc::ServerContext* /*context*/,
   if (absl::Status checked = CheckStartSessionRequest(*request); !checked.ok()) {
     return answer(checked);
   }
-  absl::StatusOr<SessionOptions> options = SessionOptionsFromProto(request->config());
+  absl::StatusOr<SessionOptions> options = clients::SessionOptionsFromProto(request->config());
   if (!options.ok()) return answer(options.status());
   // Every rank gets the same id and the same resolved seed.
   v1::StartSessionRequest replicated = *request;

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "common/clients/learner_config_proto.h"
 #include "common/service/server_info.h"
 #include "common/status/status_macros.h"
 #include "common/weights/model_service_support.h"
@@ -126,7 +127,7 @@ grpc::Status LearnerService::GetInfo(grpc::ServerContext* /*context*/,
   if (response->critic().architecture().empty()) response->clear_critic();
   response->set_world_size(core_->world_size());
   response->set_distributed_backend("gloo");
-  for (const auto& algorithm : ProtoAlgorithms()) {
+  for (const auto& algorithm : clients::ProtoAlgorithms()) {
     response->add_supported_algorithms(algorithm.first);
   }
   return grpc::Status::OK;

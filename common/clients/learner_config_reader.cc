@@ -9,14 +9,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/api/learner_option_checks.h"
+#include "common/clients/learner_config_proto.h"
+#include "common/clients/learner_config_readers.h"
 #include "common/status/status_macros.h"
-#include "services/plumb-learner/learner_proto_conversion.h"
-#include "services/plumb-learner/learner_rl_config.h"
 
-namespace plumb::learner {
+namespace plumb::clients {
 namespace {
 
-using option_checks::Field;
+using learner::Algorithm;
+using learner::KtoReferencePoint;
+using learner::SessionOptions;
+
+using learner::option_checks::Field;
 
 // The learner's SFT (and rejection sampling's) loss is the token mean over completion tokens,
 // without label smoothing; a config asking for anything else is refused, not ignored.
@@ -275,4 +279,4 @@ absl::StatusOr<SessionOptions> SessionOptionsFromProto(const v1::TrainingConfig&
   return o;
 }
 
-}  // namespace plumb::learner
+}  // namespace plumb::clients

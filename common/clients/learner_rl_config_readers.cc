@@ -1,14 +1,20 @@
 // The policy-gradient sections of a TrainingConfig (PPO, GRPO, RLOO, REINFORCE) read into the
 // session options, over the algorithm's defaults (SessionOptions::Defaults).
-#include "services/plumb-learner/learner_rl_config.h"
+#include "common/clients/learner_config_readers.h"
 
 #include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 
-namespace plumb::learner::internal {
+namespace plumb::clients::internal {
 namespace {
+
+using learner::BaselineKind;
+using learner::KlOptions;
+using learner::LossAggregation;
+using learner::RewardShapingOptions;
+using learner::Whitening;
 
 LossAggregation ReadAggregation(v1::LossAggregation a, LossAggregation unset) {
   switch (a) {
@@ -145,4 +151,4 @@ void ReadReinforce(const v1::ReinforceConfig& p, CriticFreeOptions* o) {
   ReadShaping(p.reward_shaping(), &o->shaping);
 }
 
-}  // namespace plumb::learner::internal
+}  // namespace plumb::clients::internal

@@ -1,4 +1,4 @@
-// The TrainingConfig <-> algorithm kind table of the learner's adapter: every algorithm of
+// The TrainingConfig <-> algorithm kind table of SessionOptionsFromProto: every algorithm of
 // learner.proto's enum reads into a registered kind, every registered kind is read from some
 // proto algorithm, and values outside the table are INVALID_ARGUMENT naming the field.
 #include <gmock/gmock.h>
@@ -8,10 +8,15 @@
 #include <string>
 
 #include "common/api/learner_algorithm_kind.h"
-#include "services/plumb-learner/learner_proto_conversion.h"
+#include "common/clients/learner_config_proto.h"
 
-namespace plumb::learner {
+namespace plumb::clients {
 namespace {
+
+using learner::Algorithm;
+using learner::BuiltinLearnerAlgorithms;
+using learner::LearnerAlgorithmOf;
+using learner::SessionOptions;
 
 using ::testing::HasSubstr;
 
@@ -79,4 +84,4 @@ TEST(LearnerTrainingConfigTest, ASectionOfAnotherAlgorithmIsRefused) {
 }
 
 }  // namespace
-}  // namespace plumb::learner
+}  // namespace plumb::clients

@@ -1,0 +1,166 @@
+#include "services/plumb-coordinator/job_spec_checks.h"
+
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status/echo.h"
+
+namespace plumb::coordinator::spec_internal {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr size_t kMaxPathBytes = 4096;
+constexpr size_t kMaxBuiltinNameBytes = 64;
+
+// Lexically normal, without a trailing separator ("/a/b/" -> "/a/b").
+fs::path Normal(const fs::path& p) {
+  fs::path n = p.lexically_normal();
+  if (!n.has_filename() && n.has_parent_path() && n != n.root_path()) n = n.parent_path();
+  return n;
+}
+
+bool Within(const fs::path& p, const fs::path& root) {
+  const fs::path rel = p.lexically_relative(root);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+bool WithinAny(const fs::path& p, const std::vector<fs::path>& roots) {
+  for (const fs::path& root : roots) {
+    if (Within(p, root)) return true;
+  }
+  return false;
+}
+
+std::vector<fs::path> NormalRoots(const std::vector<std::string>& roots) {
+  std::vector<fs::path> out;
+  for (const std::string& root : roots) {
+    if (!root.empty()) out.push_back(Normal(fs::absolute(root)));
+  }
+  return out;
+}
+
+// The path as named: relative ones under the first root. Adds an error and returns nullopt for
+// empty, oversized or NUL-holding values, or when there are no roots.
+std::optional<fs::path> Anchor(const std::string& field, const std::string& value,
+                               const std::vector<fs::path>& roots, const char* what,
+                               SpecErrors* errors) {
+  if (value.size() > kMaxPathBytes) {
+    errors->Invalid(field, absl::StrCat(value.size(), " bytes; a path is at most ", kMaxPathBytes));
+    return std::nullopt;
+  }
+  if (value.find('\0') != std::string::npos) {
+    errors->Invalid(field, "holds a NUL byte");
+    return std::nullopt;
+  }
+  if (roots.empty()) {
+    errors->Invalid(field, absl::StrCat(Echo(value), ": the coordinator has no ", what,
+                                        " roots configured, so no path is allowed"));
+    return std::nullopt;
+  }
+  const fs::path p(value);
+  return Normal(p.is_absolute() ? p : roots.front() / p);
+}
+
+}  // namespace
+
+void SpecErrors::Add(absl::StatusCode code, const std::string& path, const std::string& message) {
+  errors_.emplace_back(code, absl::StrCat(path, ": ", message));
+}
+
+void SpecErrors::AddStatus(const absl::Status& status) {
+  if (!status.ok()) errors_.emplace_back(status.code(), std::string(status.message()));
+}
+
+bool SpecErrors::InRange(const std::string& path, int64_t value, int64_t min, int64_t max) {
+  if (value >= min && value <= max) return true;
+  Invalid(path, absl::StrCat("must be in [", min, ", ", max, "], got ", value));
+  return false;
+}
+
+absl::Status SpecErrors::ToStatus() const {
+  if (errors_.empty()) return absl::OkStatus();
+  absl::StatusCode code = errors_.front().first;
+  std::vector<std::string> messages;
+  for (const auto& [error_code, message] : errors_) {
+    if (error_code == absl::StatusCode::kInvalidArgument) code = error_code;
+    if (messages.size() < static_cast<size_t>(kMaxSpecErrors)) messages.push_back(message);
+  }
+  std::string joined = absl::StrJoin(messages, "; ");
+  if (errors_.size() > messages.size()) {
+    absl::StrAppend(&joined, "; and ", errors_.size() - messages.size(), " more errors");
+  }
+  return absl::Status(code, joined);
+}
+
+PathRules::PathRules(const SpecPolicy& policy)
+    : data_roots_(NormalRoots(policy.data_roots)),
+      checkpoint_roots_(NormalRoots(policy.checkpoint_roots)) {
+  for (const fs::path& root : data_roots_) {
+    std::error_code ec;
+    const fs::path real = fs::weakly_canonical(root, ec);
+    data_roots_real_.push_back(ec ? root : Normal(real));
+  }
+}
+
+std::string PathRules::Dataset(const std::string& field, const std::string& value,
+                               SpecErrors* errors) const {
+  if (value.empty()) {
+    errors->Invalid(field, "is required");
+    return "";
+  }
+  if (absl::StartsWith(value, "builtin:")) {
+    const std::string name = value.substr(8);
+    bool ok = !name.empty() && name.size() <= kMaxBuiltinNameBytes;
+    for (const char c : name) {
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
+    }
+    if (!ok) {
+      errors->Invalid(field, absl::StrCat(Echo(value), ": a builtin corpus is named by 1..",
+                                          kMaxBuiltinNameBytes, " of [a-z0-9_-]"));
+      return "";
+    }
+    return value;
+  }
+  const std::optional<fs::path> path = Anchor(field, value, data_roots_, "data", errors);
+  if (!path) return "";
+  if (!WithinAny(*path, data_roots_)) {
+    errors->Invalid(field, absl::StrCat(Echo(value), " is outside the coordinator's data roots"));
+    return "";
+  }
+  std::error_code ec;
+  if (!fs::exists(*path, ec)) {
+    errors->Add(absl::StatusCode::kNotFound, field,
+                absl::StrCat(Echo(value), " does not exist (", Echo(path->string()), ")"));
+    return "";
+  }
+  const fs::path real = fs::canonical(*path, ec);
+  if (ec) {
+    errors->Invalid(field, absl::StrCat(Echo(value), " cannot be resolved: ", ec.message()));
+    return "";
+  }
+  if (!WithinAny(real, data_roots_real_)) {
+    errors->Invalid(field, absl::StrCat(Echo(value),
+                                        " resolves (through a symlink) outside the coordinator's "
+                                        "data roots"));
+    return "";
+  }
+  return real.string();
+}
+
+std::string PathRules::Checkpoint(const std::string& field, const std::string& value,
+                                  SpecErrors* errors) const {
+  if (value.empty()) return "";
+  const std::optional<fs::path> path =
+      Anchor(field, value, checkpoint_roots_, "checkpoint", errors);
+  if (!path) return "";
+  if (!WithinAny(*path, checkpoint_roots_)) {
+    errors->Invalid(field,
+                    absl::StrCat(Echo(value), " is outside the coordinator's checkpoint roots"));
+    return "";
+  }
+  return path->string();
+}
+
+}  // namespace plumb::coordinator::spec_internal
