@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "services/plumbctl/fake_coordinator.h"
 #include "services/plumbctl/plumbctl_test_util.h"
+#include "tests/support/test_certificates.h"
 
 namespace plumb::plumbctl {
 namespace {
@@ -299,6 +300,34 @@ TEST(PlumbctlAuthTest, ATokenOverPlaintextIsRefusedWithoutInsecureToken) {
   EXPECT_EQ(result.code, 2);
   EXPECT_THAT(result.err, HasSubstr("a bearer token needs TLS"));
   EXPECT_TRUE(coordinator.authorizations().empty());  // nothing was sent
+}
+
+TEST(PlumbctlAuthTest, MutualTlsCarriesTheTokenWithoutInsecureToken) {
+  absl::StatusOr<testing::TestCertificates> certs = testing::MakeTestCertificates(MakeTempFolder());
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = certs->ca_pem;
+  ssl.pem_key_cert_pairs.push_back({certs->server_key_pem, certs->server_cert_pem});
+  FakeCoordinator coordinator(grpc::SslServerCredentials(ssl));
+  coordinator.RequireToken("s3cret");
+  const std::string token = WriteFile(MakeTempFolder(), "token", "s3cret");
+  // The TLS files come from the config file, the token from the environment.
+  const std::string xdg = MakeTempFolder();
+  WriteFile(xdg, "plumb/config.yaml",
+            "address: " + coordinator.address() + "\ntls:\n  ca_file: " + certs->dir +
+                "/plumb-test-ca.pem\n  cert_file: " + certs->dir +
+                "/client.pem\n  key_file: " + certs->dir + "/client.key\n");
+  CliResult result = RunCli({"workers"}, {{"XDG_CONFIG_HOME", xdg}, {"PLUMB_TOKEN_FILE", token}});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(coordinator.authorizations().back(), "Bearer s3cret");
+
+  // Without the client certificate the handshake fails: no call reaches the server.
+  const size_t calls = coordinator.authorizations().size();
+  CliResult no_cert = RunCli({"workers", "--address", coordinator.address(), "--tls-ca",
+                              certs->dir + "/plumb-test-ca.pem", "--timeout", "2s"});
+  EXPECT_EQ(no_cert.code, 1);
+  EXPECT_THAT(no_cert.err, HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ(coordinator.authorizations().size(), calls);
 }
 
 TEST(PlumbctlConfigTest, TheConfigFileUnderXdgConfigHomeNamesTheCoordinator) {

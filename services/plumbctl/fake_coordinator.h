@@ -21,8 +21,9 @@ namespace plumb::plumbctl {
 
 class FakeCoordinator final : public v1::Coordinator::Service {
  public:
-  // Starts serving; the address is "127.0.0.1:<port>".
-  FakeCoordinator();
+  // Starts serving, in plaintext unless `credentials` are given; the address is
+  // "127.0.0.1:<port>".
+  explicit FakeCoordinator(std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~FakeCoordinator() override;
 
   const std::string& address() const { return address_; }
