@@ -96,10 +96,12 @@ struct YamlToJson {
   }
 };
 
-bool LooksLikeJson(const std::string& text) {
+// Strict JSON goes to protobuf's parser as written; anything else (YAML, including a YAML flow
+// mapping such as "{name: x}") is converted first.
+bool IsJson(const std::string& text) {
   for (char c : text) {
     if (absl::ascii_isspace(static_cast<unsigned char>(c))) continue;
-    return c == '{';
+    return c == '{' && nlohmann::json::accept(text);
   }
   return false;
 }
@@ -113,7 +115,7 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecFileText(const std::string& text,
         source, ": ", text.size(), " bytes; job specs are limited to ", kMaxJobSpecFileBytes));
   }
   std::string json;
-  if (LooksLikeJson(text)) {
+  if (IsJson(text)) {
     json = text;
   } else {
     YAML::Node root;

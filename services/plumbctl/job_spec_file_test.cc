@@ -33,6 +33,12 @@ TEST(JobSpecFileTest, JsonIsReadAsIs) {
   EXPECT_EQ(spec->stages(0).epochs(), 3);
 }
 
+TEST(JobSpecFileTest, AYamlFlowMappingIsNotMistakenForJson) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecFileText("{name: j, iterations: 2}", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->iterations(), 2);
+}
+
 TEST(JobSpecFileTest, ErrorsNameTheFile) {
   EXPECT_THAT(ParseJobSpecFileText("name: [unclosed\n", "bad.yaml").status().message(),
               HasSubstr("bad.yaml:"));

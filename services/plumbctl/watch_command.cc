@@ -64,7 +64,7 @@ absl::StatusOr<int> RunWatch(Connection& connection, const std::string& job_id,
     while (reader->Read(&event)) {
       if (event.sequence() <= last_sequence) continue;  // never print an event twice
       last_sequence = event.sequence();
-      state = event.state();
+      if (event.state() != v1::JOB_STATE_UNSPECIFIED) state = event.state();
       breaks = 0;
       display.Add(event);
     }
