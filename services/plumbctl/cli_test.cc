@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "services/plumbctl/fake_coordinator.h"
 #include "services/plumbctl/plumbctl_test_util.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/test_certificates.h"
 
 namespace plumb::plumbctl {
@@ -350,6 +351,35 @@ TEST(PlumbctlConfigTest, AMissingSubcommandIsAUsageError) {
   EXPECT_EQ(RunCli({}).code, 2);
   EXPECT_EQ(RunCli({"frobnicate"}).code, 2);
   EXPECT_EQ(RunCli({"status"}).code, 2);  // JOB is required
+}
+
+// The built binary, as a script runs it: the id alone on stdout, watch's exit code the job's.
+TEST(PlumbctlBinaryTest, ScriptsCaptureTheJobIdAndWatchsExitCode) {
+  FakeCoordinator coordinator;
+  coordinator.AddJob(PpoJob("job-1", v1::JOB_STATE_RUNNING, 2),
+                     CannedEvents(2, v1::JOB_STATE_CANCELLED));
+  const std::string folder = MakeTempFolder();
+  // An explicit (empty) config file: the child never reads the real ~/.config.
+  const std::string config = WriteFile(folder, "config.yaml", "");
+  const std::string spec = WriteFile(folder, "job.yaml", kPpoSpec);
+  absl::StatusOr<testing::Subprocess> submit =
+      testing::Subprocess::Start({testing::BinaryPath("plumbctl"), "--config", config, "--address",
+                                  coordinator.address(), "submit", spec});
+  ASSERT_TRUE(submit.ok()) << submit.status();
+  absl::StatusOr<std::string> id = submit->WaitForLine("job-", absl::Seconds(10));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, "job-2");
+  EXPECT_EQ(submit->Wait(absl::Seconds(10)).value_or(-1), 0);
+
+  absl::StatusOr<testing::Subprocess> watch =
+      testing::Subprocess::Start({testing::BinaryPath("plumbctl"), "--config", config, "watch",
+                                  "job-1", "--address", coordinator.address()});
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  // stdout is a pipe, not a terminal: plain lines, no carriage returns.
+  absl::StatusOr<std::string> line = watch->WaitForLine("round 2/2", absl::Seconds(10));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->find('\r'), std::string::npos);
+  EXPECT_EQ(watch->Wait(absl::Seconds(10)).value_or(-1), 3);
 }
 
 }  // namespace
