@@ -83,8 +83,7 @@ class CoordinatorTest : public ::testing::Test {
 
   static std::string CoordinatorYaml() {
     return absl::StrCat(
-        "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: true, port: 0}\n",
-        "coordinator:\n",
+        "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: true, port: 0}\n", "coordinator:\n",
         "  state_path: state/coordinator.db\n", "  data_roots: [data]\n", "  checkpoint_roots: [\"",
         root_->string(), "\"]\n", "  probe_interval: 200ms\n",
         "  users_file: ", (*root_ / "users.txt").string(), "\n", "  workers:\n",
@@ -223,7 +222,8 @@ TEST_F(CoordinatorTest, APpoJobSubmittedAsYamlRunsEveryRoundAndSucceeds) {
   httplib::Result scrape = http.Get("/metrics");
   ASSERT_TRUE(scrape) << "GET /metrics failed";
   EXPECT_THAT(scrape->body, HasSubstr("plumb_coordinator_rounds_total"));
-  EXPECT_THAT(scrape->body, HasSubstr(R"(plumb_coordinator_workers{role="generator",health="healthy"} 2)"));
+  EXPECT_THAT(scrape->body,
+              HasSubstr(R"(plumb_coordinator_workers{role="generator",health="healthy"} 2)"));
   EXPECT_THAT(scrape->body, HasSubstr(R"(plumb_coordinator_jobs{state="SUCCEEDED"})"));
   EXPECT_THAT(scrape->body, HasSubstr("plumb_coordinator_learner_idle_fraction"));
 
@@ -260,7 +260,9 @@ TEST_F(CoordinatorTest, AGrpoJobSubmittedAsAProtoTrainsGroupsOfK) {
   EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
   EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}}));
   for (const v1::JobEvent& e : events) {
-    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) EXPECT_EQ(e.metrics().at("rollouts"), 8);
+    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) {
+      EXPECT_EQ(e.metrics().at("rollouts"), 8);
+    }
   }
 }
 
@@ -377,7 +379,9 @@ TEST_F(CoordinatorTest, ZKilledGeneratorMidJobIsReplacedAndEveryRoundIsTrainedOn
   EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
   for (const v1::JobEvent& e : events) {
     // No lost and no duplicated sample: every round trained on 4 prompts x 2 samples.
-    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) EXPECT_EQ(e.metrics().at("rollouts"), 8);
+    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) {
+      EXPECT_EQ(e.metrics().at("rollouts"), 8);
+    }
   }
 }
 
