@@ -281,7 +281,13 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       continue;
     }
     session_id = session->id;
-    if (session->train_calls == 0 && round > checkpoint_round + 1) {
+    // StartSession's answer does not say whether the learner kept our session; its status does.
+    uint64_t train_calls = session->train_calls;
+    if (absl::StatusOr<clients::LearnerStatus> status = learner->GetStatus(Call());
+        status.ok() && status->session.has_value() && status->session->id == session->id) {
+      train_calls = status->session->train_calls;
+    }
+    if (train_calls == 0 && round > checkpoint_round + 1) {
       // A new session (the learner lost ours): the rounds after the checkpoint run again.
       JobUpdate update;
       RETURN_IF_ERROR(Record(kLog,

@@ -43,6 +43,7 @@ class CoordinatorTest : public ::testing::Test {
     ASSERT_TRUE(testing::MakeEmptyFolder(root_->string()).ok());
     ASSERT_TRUE(testing::MakeTinyModel((*root_ / "policy").string(), "--seed 1").ok());
     fs::create_directories(*root_ / "data");
+    fs::create_directories(*root_ / "state");
     std::ofstream prompts(*root_ / "data" / "prompts.jsonl");
     for (const char* p : {"Tell me about your day.", "What do you think of rain?",
                           "Describe a cat.", "Say something kind.", "Name a colour."}) {
@@ -359,7 +360,12 @@ TEST_F(CoordinatorTest, ACoordinatorKilledMidJobResumesWithoutRepeatingARound) {
   StartCoordinator();
   const std::vector<v1::JobEvent> events = WatchToEnd(*id);
   ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  std::string trail;
+  for (const v1::JobEvent& e : events) {
+    absl::StrAppend(&trail, e.sequence(), " ", v1::JobEventType_Name(e.type()), " r", e.round(),
+                    " ", e.message(), "\n");
+  }
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << trail;
   // Every round finished exactly once, across both coordinator processes.
   EXPECT_EQ(RoundsFinished(events),
             (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}}));
