@@ -327,6 +327,26 @@ absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& c, const 
   return report;
 }
 
+absl::StatusOr<RoundReport> RunEvaluationRound(const RoundClients& c, const RoundSpec& spec) {
+  RETURN_IF_ERROR(CheckClients(c, /*needs_reference=*/true));
+  RETURN_IF_ERROR(CheckSpec(spec));
+  RoundSpec own = spec;
+  own.sampling.return_logprobs = true;  // the KL to the reference needs them
+  ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, false));
+  RoundReport report;
+  report.lost_generators = scored.lost;
+  report.wall = scored.wall;
+  report.inside = scored.inside;
+  std::vector<std::vector<float>> ref;
+  for (const reference::LogProbsItemResult& r : scored.reference->results) {
+    ref.push_back(r.logprobs);
+  }
+  report.quality = MeasureRollouts(scored.rollouts, scored.rewards, &ref);
+  report.rollouts = std::move(scored.rollouts);
+  report.rewards = std::move(scored.rewards);
+  return report;
+}
+
 absl::StatusOr<RoundReport> RunRejectionSamplingRound(const RoundClients& c,
                                                       const RoundSpec& spec) {
   RETURN_IF_ERROR(CheckClients(c, /*needs_reference=*/false));

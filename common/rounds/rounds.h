@@ -98,6 +98,9 @@ absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& clients,
 absl::StatusOr<RoundReport> RunRejectionSamplingRound(const RoundClients& clients,
                                                       const RoundSpec& spec);
 absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& clients, const RoundSpec& spec);
+// Generates and scores spec.prompts and asks the reference (for the KL), without training or
+// publishing: a stage's held-out evaluation. The learner is not called.
+absl::StatusOr<RoundReport> RunEvaluationRound(const RoundClients& clients, const RoundSpec& spec);
 
 // The phases, for callers that schedule them differently (and for tests).
 // Generates `spec` across the replicas; `lost` receives the replicas that failed.

@@ -219,6 +219,20 @@ TEST_F(RoundsTest, ADpoRoundWhoseSamplesAllTieHasNothingToTrain) {
   EXPECT_TRUE(learner_.train_calls().empty());
 }
 
+TEST_F(RoundsTest, AnEvaluationRoundScoresAndMeasuresWithoutTraining) {
+  const std::string session = Start(learner::Algorithm::kPpo);
+  absl::StatusOr<RoundReport> report = RunEvaluationRound(Clients(), Spec(session, 3, 2));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->rollouts.size(), 6u);
+  EXPECT_EQ(report->rewards.size(), 6u);
+  EXPECT_EQ(report->quality.rollouts, 6);
+  ASSERT_TRUE(report->quality.kl.has_value());  // behaviour vs the reference's -2 per token
+  EXPECT_GT(report->quality.mean_response_tokens, 0);
+  EXPECT_TRUE(learner_.train_calls().empty());
+  EXPECT_EQ(learner_.publish_calls(), 0);
+  EXPECT_FALSE(report->published.has_value());
+}
+
 TEST_F(RoundsTest, BadSpecsAreRefusedByField) {
   RoundSpec spec = Spec("s");
   spec.prompts.push_back(spec.prompts[0]);

@@ -234,6 +234,45 @@ TEST_F(CoordinatorCoreTest, AnOnlineJobTrainsEveryRoundOnceAndSucceeds) {
   EXPECT_TRUE(store_->Leases()->empty());
 }
 
+TEST_F(CoordinatorCoreTest, HeldOutEvaluationsRunEveryNRoundsAndAtTheStagesEnd) {
+  AddWorkers(1);
+  StartCore();
+  JobPlan plan = Plan(3);
+  plan.stages[0].evaluation.prompt_data = plan.stages[0].prompt_data;
+  plan.stages[0].evaluation.every = 2;
+  plan.stages[0].evaluation.max_prompts = 3;
+  plan.stages[0].evaluation.sampling.num_samples = 1;
+  const std::string id = Submit(plan);
+  ASSERT_TRUE(WaitForState(id, JobState::kSucceeded)) << JobStateName(StateOf(id));
+  std::vector<int> evaluated_after;
+  for (const EventRecord& e : Events(id)) {
+    if (e.type == 12) ADD_FAILURE() << e.message;  // no log line: nothing failed
+    if (e.type != 9) continue;
+    evaluated_after.push_back(e.round);
+    EXPECT_EQ(e.metrics.at("eval/rollouts"), 3);
+    EXPECT_TRUE(e.metrics.contains("eval/reward_mean"));
+    EXPECT_TRUE(e.metrics.contains("eval/kl"));
+  }
+  EXPECT_EQ(evaluated_after, (std::vector<int>{1, 2}));
+  EXPECT_EQ(learners_[0]->train_calls().size(), 3u);  // evaluations train nothing
+}
+
+TEST_F(CoordinatorCoreTest, AJobPastItsDeadlineFailsWithDeadlineExceeded) {
+  AddWorkers(1);
+  static_cast<clients::FakeGenerator*>(*factory_.Generator("gen0:1"))
+      ->SetFaults({.latency = absl::Milliseconds(100)});
+  StartCore();
+  JobPlan plan = Plan(100);
+  plan.deadline = absl::Milliseconds(300);
+  const std::string id = Submit(plan);
+  ASSERT_TRUE(WaitForState(id, JobState::kFailed));
+  const JobRecord job = *store_->GetJob(id, false);
+  EXPECT_EQ(job.status.last_error_code, static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_NE(job.status.last_error.find("deadline"), std::string::npos);
+  EXPECT_LT(store_->CompletedRounds(id)->size(), 100u);
+  EXPECT_TRUE(WaitFor([&] { return store_->Leases()->empty(); }));
+}
+
 TEST_F(CoordinatorCoreTest, TwoJobsRunAtOnceAndAThirdWaitsForWorkersWithTheReason) {
   AddWorkers(2);
   for (const char* g : {"gen0:1", "gen1:1"}) {

@@ -20,6 +20,7 @@ enum EventType : int {
   kStageFinished = 3,
   kRoundFinished = 5,
   kCheckpointSaved = 8,
+  kEvaluation = 9,
   kRetry = 10,
   kWorkerLost = 11,
   kLog = 12,
@@ -247,6 +248,49 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     }
   }
   const uint64_t seed = plan_.seed ^ (0x9E3779B97F4A7C15ULL * (iteration * 64 + stage_index + 1));
+  std::optional<PromptSource> held_out;
+  if (!stage.evaluation.prompt_data.empty()) {
+    ASSIGN_OR_RETURN(held_out, PromptSource::Load(stage.evaluation.prompt_data));
+  }
+  absl::Time job_start = absl::Now();
+  if (absl::StatusOr<JobRecord> job = env_.store->GetJob(job_id_, false);
+      job.ok() && job->status.start_time != absl::InfinitePast()) {
+    job_start = job->status.start_time;
+  }
+  // The held-out evaluation after `round`: the same prompts and seed every time, so that
+  // evaluations of one stage compare.
+  auto evaluate = [&](int round, clients::LearnerClient* learner,
+                      const std::string& session) -> absl::Status {
+    std::vector<clients::GeneratorClient*> generators;
+    for (const std::string& endpoint : resources_.generators) {
+      ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
+      generators.push_back(g);
+    }
+    ASSIGN_OR_RETURN(clients::ScorerClient * scorer, env_.clients->Scorer(resources_.scorer));
+    ASSIGN_OR_RETURN(clients::ReferenceClient * reference,
+                     env_.clients->Reference(resources_.reference));
+    rounds::RoundSpec spec;
+    spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/eval", round);
+    spec.session_id = session;  // not trained: the round functions ask for one all the same
+    spec.prompts = held_out->Round(
+        seed, 0, std::min<int64_t>(stage.evaluation.max_prompts, held_out->size()), spec.round_id);
+    spec.sampling = stage.evaluation.sampling;
+    spec.sampling.seed = seed | 1;
+    spec.call_timeout = scheduling.rpc_timeout;
+    spec.cancellation = cancellation_;
+    ASSIGN_OR_RETURN(rounds::RoundReport report,
+                     rounds::RunEvaluationRound({generators, scorer, reference, learner}, spec));
+    MetricMap figures;
+    AddRoundMetrics(report, &figures);
+    JobUpdate update;
+    update.event.round = round;
+    for (const char* name :
+         {"rollouts", "reward_mean", "reward_std", "response_tokens_mean", "truncated_fraction",
+          "distinct_1", "distinct_2", "unique_responses", "kl"}) {
+      if (figures.contains(name)) update.event.metrics[absl::StrCat("eval/", name)] = figures[name];
+    }
+    return Record(kEvaluation, absl::StrCat("evaluation after round ", round), std::move(update));
+  };
   int restarts = 0;
   int round = first_round;
   std::string session_id;
@@ -300,6 +344,11 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     bool restart_session = false;
     for (; round < stage.rounds && !restart_session; ++round) {
       if (stopping()) return absl::CancelledError("cancelled");
+      if (plan_.deadline != absl::InfiniteDuration() && absl::Now() - job_start > plan_.deadline) {
+        return absl::DeadlineExceededError(absl::StrCat("the job's deadline (",
+                                                        absl::FormatDuration(plan_.deadline),
+                                                        " from its start) passed"));
+      }
       std::vector<clients::GeneratorClient*> generators;
       for (const std::string& endpoint : resources_.generators) {
         ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
@@ -422,6 +471,19 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
         recorded = Record(kRoundFinished, absl::StrCat("round ", round, " finished again"), update);
       }
       RETURN_IF_ERROR(recorded);
+      const int every = stage.evaluation.every;
+      if (held_out.has_value() &&
+          ((every > 0 && (round + 1) % every == 0) || round + 1 == stage.rounds)) {
+        if (absl::Status evaluated = evaluate(round, learner, session->id); !evaluated.ok()) {
+          if (stopping()) return absl::CancelledError("cancelled");
+          JobUpdate note;
+          note.event.round = round;
+          RETURN_IF_ERROR(Record(
+              kLog,
+              absl::StrCat("evaluation after round ", round, " failed: ", evaluated.message()),
+              std::move(note)));
+        }
+      }
       const bool checkpoint_now = scheduling.checkpoint_every > 0 &&
                                   (round + 1) % scheduling.checkpoint_every == 0 &&
                                   round + 1 < stage.rounds;
