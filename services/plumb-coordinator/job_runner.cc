@@ -26,6 +26,9 @@ enum EventType : int {
   kLog = 12,
 };
 
+// The stage record's metric holding the round the current learner session started at.
+constexpr char kSessionFirstRound[] = "session_first_round";
+
 bool IsOnline(StageKind kind) { return kind == StageKind::kOnlineRl; }
 
 // Rounds (online stages) or 1 (other stages) per stage, for progress.
@@ -341,6 +344,32 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                              std::move(update)));
       round = checkpoint_round + 1;
     }
+    // Train sequence numbers count from 1 in each learner session: the round a session started
+    // at is kept in the stage's record, so that a kept session is continued with its numbering.
+    int64_t session_first_round = 0;
+    ASSIGN_OR_RETURN(std::vector<StageRecord> stage_records, env_.store->Stages(job_id_));
+    StageRecord stage_record{.job_id = job_id_,
+                             .stage_index = stage_index,
+                             .iteration = iteration,
+                             .name = stage.name,
+                             .start_time = absl::Now(),
+                             .output_checkpoint = output};
+    for (const StageRecord& r : stage_records) {
+      if (r.iteration == iteration && r.stage_index == stage_index) stage_record = r;
+    }
+    if (train_calls == 0) {
+      session_first_round = round;
+      stage_record.metrics[kSessionFirstRound] = static_cast<double>(round);
+      JobUpdate update;
+      update.stage = stage_record;
+      RETURN_IF_ERROR(Record(kLog,
+                             absl::StrCat("learner session ", session->id, " starts at round ",
+                                          round, " from ", start_from),
+                             std::move(update)));
+    } else if (auto it = stage_record.metrics.find(kSessionFirstRound);
+               it != stage_record.metrics.end()) {
+      session_first_round = static_cast<int64_t>(it->second);
+    }
     bool restart_session = false;
     for (; round < stage.rounds && !restart_session; ++round) {
       if (stopping()) return absl::CancelledError("cancelled");
@@ -363,7 +392,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       spec.prompts = prompts.Round(seed, round, scheduling.prompts_per_round, spec.round_id);
       spec.sampling = stage.sampling;
       spec.sampling.seed = (seed + static_cast<uint64_t>(round) * 7919) | 1;
-      spec.sequence = static_cast<uint64_t>(round) + 1;
+      spec.sequence = static_cast<uint64_t>(round - session_first_round) + 1;
       if ((round + 1) % std::max(1, scheduling.publish_every_rounds) != 0 &&
           round + 1 < stage.rounds) {
         spec.publish_to = std::vector<clients::PublishTarget>();
@@ -405,6 +434,16 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
           }
           --round;  // the same round again
           continue;
+        }
+        if (absl::StartsWith(message, "train:") || absl::StartsWith(message, "publish:")) {
+          // A learner that restarted between two calls answers for a session it never had;
+          // its status tells: then the session starts again from the last checkpoint.
+          absl::StatusOr<clients::LearnerStatus> status = learner->GetStatus(Call());
+          if (status.ok() && (!status->session.has_value() || status->session->id != session->id)) {
+            restart_session = true;
+            --round;
+            continue;
+          }
         }
         if (++restarts > scheduling.retry.max_round_restarts) {
           return absl::Status(error.code(), absl::StrCat("round ", round, ": ", message));
@@ -488,7 +527,8 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                                   (round + 1) % scheduling.checkpoint_every == 0 &&
                                   round + 1 < stage.rounds;
       if (checkpoint_now) {
-        const std::string path = ChildPath(output, absl::StrCat("round-", round));
+        // Beside the final checkpoint (which replaces only a folder that is a checkpoint).
+        const std::string path = absl::StrCat(output, ".round-", round);
         absl::StatusOr<learner::CheckpointInfo> saved =
             learner->SaveCheckpoint(session->id, path, false, true, Call());
         if (!saved.ok()) {

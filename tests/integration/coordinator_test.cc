@@ -33,6 +33,7 @@ struct Server {
   std::unique_ptr<testing::Subprocess> process;
   std::string endpoint;
   int metrics_port = 0;
+  std::string binary, name, yaml;  // to start it again at the same address
 };
 
 class CoordinatorTest : public ::testing::Test {
@@ -80,6 +81,47 @@ class CoordinatorTest : public ::testing::Test {
     server->process = std::move(service->process);
     server->endpoint = service->endpoint;
     server->metrics_port = service->metrics_port;
+    server->binary = binary;
+    server->name = name;
+    server->yaml = yaml;
+  }
+
+  // Kills the service with SIGKILL (no drain) and waits for it to be gone.
+  static void Kill(Server* server) {
+    server->process->Signal(SIGKILL);
+    ASSERT_TRUE(server->process->Wait(absl::Seconds(10)).ok());
+  }
+
+  // Starts a killed service again, listening where it listened before.
+  static void Restart(Server* server) {
+    const std::string yaml = absl::StrReplaceAll(
+        server->yaml,
+        {{"address: \"127.0.0.1:0\"", absl::StrCat("address: \"", server->endpoint, "\"")}});
+    Server again;
+    Start(server->binary, server->name, yaml, &again);
+    ASSERT_EQ(again.endpoint, server->endpoint);
+    server->process = std::move(again.process);
+  }
+
+  static bool HasEvent(const std::string& id, v1::JobEventType type, const std::string& text) {
+    v1::WatchJobRequest request;
+    request.set_job_id(id);
+    v1::GetJobRequest get;
+    get.set_job_id(id);
+    v1::GetJobResponse job;
+    if (!stub_->GetJob(Context().get(), get, &job).ok()) return false;
+    // Read what is stored: a short deadline ends the stream once caught up.
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", kAliceToken));
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader = stub_->WatchJob(&context, request);
+    v1::JobEvent event;
+    bool found = false;
+    while (reader->Read(&event)) {
+      found |= event.type() == type && event.message().find(text) != std::string::npos;
+    }
+    reader->Finish();
+    return found;
   }
 
   static std::string CoordinatorYaml() {
@@ -369,6 +411,53 @@ TEST_F(CoordinatorTest, ACoordinatorKilledMidJobResumesWithoutRepeatingARound) {
   // Every round finished exactly once, across both coordinator processes.
   EXPECT_EQ(RoundsFinished(events),
             (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}}));
+}
+
+TEST_F(CoordinatorTest, AStoppedScorerPausesTheJobNamingTheRoleUntilItIsBack) {
+  absl::StatusOr<std::string> id = Submit(Spec("PPO", 4, 2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 600 && GetJob(*id).status().round() < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  Kill(&scorer_);
+  bool paused = false;
+  for (int i = 0; i < 300 && !paused; ++i) {
+    paused = HasEvent(*id, v1::JOB_EVENT_TYPE_WORKER_LOST, "no healthy scorer");
+    if (!paused) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(paused);
+  EXPECT_EQ(GetJob(*id).status().state(), v1::JOB_STATE_RUNNING);
+  Restart(&scorer_);
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
+}
+
+TEST_F(CoordinatorTest, AKilledLearnerIsWaitedForAndTheJobResumesFromItsLastCheckpoint) {
+  const std::string spec = absl::StrReplaceAll(
+      Spec("PPO", 6, 2), {{"prompts_per_round: 4,", "prompts_per_round: 4, checkpoint_every: 2,"}});
+  absl::StatusOr<std::string> id = Submit(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 600 && GetJob(*id).status().round() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  Kill(&learner_);
+  Restart(&learner_);
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  // The new learner started from the checkpoint after round 1 (or 3): the rounds after it ran
+  // again, every round at least once, and the resume is in the events.
+  const std::map<int, int> rounds = RoundsFinished(events);
+  ASSERT_EQ(rounds.size(), 6u);
+  for (const auto& [round, times] : rounds) EXPECT_GE(times, 1) << round;
+  bool resumed = false;
+  for (const v1::JobEvent& e : events) {
+    resumed |= e.message().find("resuming from round") != std::string::npos;
+  }
+  EXPECT_TRUE(resumed);
+  EXPECT_EQ(GetJob(*id).status().latest_checkpoint(), absl::StrCat("jobs/", *id, "/rl"));
 }
 
 // Runs last (it kills a generator the other tests use).
