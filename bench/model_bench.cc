@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "common/model/host_memory.h"
 #include "common/model/logprobs.h"
 #include "common/model/lora.h"
 #include "common/model/mixed_precision.h"
 #include "common/model/sampler.h"
 #include "common/model/transformer.h"
+#include "common/service/malloc_tuning.h"
 #include "common/train/offline_updates.h"
 #include "common/train/optimizer.h"
 
@@ -140,7 +140,7 @@ double TrainTokensPerSecond(const plumb::model::ModelConfig& config, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  plumb::model::KeepFreedHostMemory();  // reuse freed activations (host_memory.h)
+  plumb::service::TuneMallocForLargeBuffers();  // reuse freed activations (malloc_tuning.h)
   int reps = 5;
   int threads = 2;
   std::string only_size, only_dtype, only_what;

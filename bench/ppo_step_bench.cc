@@ -47,7 +47,6 @@
 #include "common/config/config_map.h"
 #include "common/metrics/registry.h"
 #include "common/model/hf_checkpoint.h"
-#include "common/model/host_memory.h"
 #include "common/rounds/rounds.h"
 #include "common/service/malloc_tuning.h"
 #include "common/tokenizer/load_tokenizer.h"
@@ -493,7 +492,6 @@ int Run(int argc, char** argv) {
 }  // namespace plumb
 
 int main(int argc, char** argv) {
-  plumb::model::KeepFreedHostMemory();  // reuse freed activations (host_memory.h)
   try {
     return plumb::Run(argc, argv);
   } catch (const std::exception& e) {

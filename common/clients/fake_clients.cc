@@ -211,10 +211,16 @@ absl::StatusOr<learner::SessionStatus> FakeLearner::StartSession(const StartSess
                                                                  const CallOptions& options) {
   if (absl::Status entered = Enter(options); !entered.ok()) return entered;
   absl::MutexLock lock(&mu_);
+  // As plumb-learner: a retry with the active session's key gets that session back.
+  if (session_.has_value() && !call.session_key.empty() && call.session_key == session_key_) {
+    return *session_;
+  }
   if (session_.has_value() && !call.replace_active) {
     return absl::FailedPreconditionError("a session is active");
   }
   session_ = learner::SessionStatus{.id = absl::StrCat("fake-", ++next_session_), .active = true};
+  session_key_ = call.session_key;
+  started_from_.push_back(call.options.policy_path);
   options_ = call.options;
   answered_.clear();
   return *session_;
@@ -346,6 +352,18 @@ std::vector<TrainCall> FakeLearner::train_calls() const {
 int FakeLearner::publish_calls() const {
   absl::MutexLock lock(&mu_);
   return publish_calls_;
+}
+
+std::vector<std::string> FakeLearner::sessions_started_from() const {
+  absl::MutexLock lock(&mu_);
+  return started_from_;
+}
+
+void FakeLearner::ForgetSession() {
+  absl::MutexLock lock(&mu_);
+  session_.reset();
+  session_key_.clear();
+  answered_.clear();
 }
 
 }  // namespace plumb::clients

@@ -130,6 +130,10 @@ class FakeLearner final : public LearnerClient, public FakeReplica {
 
   std::vector<TrainCall> train_calls() const;
   int publish_calls() const;
+  // The policy_path of every session started, in order.
+  std::vector<std::string> sessions_started_from() const;
+  // Forgets the session, as a restarted learner would.
+  void ForgetSession();
 
  private:
   absl::Status CheckSession(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -142,6 +146,8 @@ class FakeLearner final : public LearnerClient, public FakeReplica {
   std::vector<TrainCall> train_calls_ ABSL_GUARDED_BY(mu_);
   int publish_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int next_session_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string session_key_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> started_from_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace plumb::clients

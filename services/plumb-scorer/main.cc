@@ -15,7 +15,6 @@
 
 #include "common/metrics/registry.h"
 #include "common/model/compute_threads.h"
-#include "common/model/host_memory.h"
 #include "common/service/service_args.h"
 #include "common/service/service_host.h"
 #include "common/status/status_macros.h"
@@ -64,7 +63,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  plumb::model::KeepFreedHostMemory();  // reuse freed activations (host_memory.h)
   // The process entry, a last resort: the core's model boundaries convert what model work
   // throws; this catches what start-up code outside them might.
   try {

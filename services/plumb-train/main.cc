@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/model/host_memory.h"
+#include "common/service/malloc_tuning.h"
 #include "common/train/distributed.h"
 #include "common/train/train_options.h"
 #include "common/train/trainer.h"
@@ -56,7 +56,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  plumb::model::KeepFreedHostMemory();  // reuse freed activations (host_memory.h)
+  plumb::service::TuneMallocForLargeBuffers();  // reuse freed activations (malloc_tuning.h)
   // The process entry, a last resort: the core's model boundaries convert what model work
   // throws; this catches what start-up code outside them might.
   try {

@@ -1,0 +1,479 @@
+#include "services/plumb-coordinator/job_runner.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/rounds/rounds.h"
+#include "common/status/status_macros.h"
+#include "services/plumb-coordinator/prompt_source.h"
+
+namespace plumb::coordinator {
+namespace {
+
+// plumb.v1.JobEventType numbers.
+enum EventType : int {
+  kStateChanged = 1,
+  kStageStarted = 2,
+  kStageFinished = 3,
+  kRoundFinished = 5,
+  kCheckpointSaved = 8,
+  kRetry = 10,
+  kWorkerLost = 11,
+  kLog = 12,
+};
+
+bool IsOnline(StageKind kind) { return kind == StageKind::kOnlineRl; }
+
+// Rounds (online stages) or 1 (other stages) per stage, for progress.
+int64_t StageUnits(const StagePlan& stage) { return IsOnline(stage.kind) ? stage.rounds : 1; }
+
+bool WorkerUnreachable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+std::string ChildPath(const std::string& folder, const std::string& name) {
+  if (folder.empty()) return name;
+  return absl::StrCat(folder, folder.back() == '/' ? "" : "/", name);
+}
+
+void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
+  const rounds::RolloutQuality& q = report.quality;
+  (*metrics)["rollouts"] = static_cast<double>(q.rollouts);
+  (*metrics)["reward_mean"] = q.reward_mean;
+  (*metrics)["reward_std"] = q.reward_std;
+  (*metrics)["response_tokens_mean"] = q.mean_response_tokens;
+  (*metrics)["truncated_fraction"] = q.truncated_fraction;
+  (*metrics)["distinct_1"] = q.distinct_1;
+  (*metrics)["distinct_2"] = q.distinct_2;
+  (*metrics)["unique_responses"] = q.unique_responses;
+  if (q.kl.has_value()) (*metrics)["kl"] = *q.kl;
+  for (const auto& [name, value] : report.stats.losses) (*metrics)["loss/" + name] = value;
+  if (report.stats.kl_coef.has_value()) (*metrics)["kl_coef"] = *report.stats.kl_coef;
+  (*metrics)["grad_norm"] = report.stats.grad_norm;
+  (*metrics)["seconds/generate"] = report.wall.generate;
+  (*metrics)["seconds/score"] = report.wall.score;
+  (*metrics)["seconds/reference"] = report.wall.reference;
+  (*metrics)["seconds/train"] = report.wall.train;
+  (*metrics)["seconds/publish"] = report.wall.publish;
+  const double seconds = report.wall.generate + std::max(report.wall.score, report.wall.reference) +
+                         report.wall.train + report.wall.publish;
+  (*metrics)["seconds/round"] = seconds;
+  if (seconds > 0) {
+    double tokens = 0;
+    for (const generator::RolloutResult& r : report.rollouts) tokens += r.response_ids.size();
+    (*metrics)["tokens_per_second"] = tokens / seconds;
+  }
+  (*metrics)["lost_generators"] = static_cast<double>(report.lost_generators.size());
+}
+
+}  // namespace
+
+JobRunner::JobRunner(RunnerEnv env, std::string job_id, JobPlan plan, JobResources resources)
+    : env_(env),
+      job_id_(std::move(job_id)),
+      plan_(std::move(plan)),
+      resources_(std::move(resources)) {}
+
+void JobRunner::Cancel() {
+  cancelled_ = true;
+  cancellation_->Cancel();
+}
+
+void JobRunner::Stop() {
+  stopped_ = true;
+  cancellation_->Cancel();
+}
+
+clients::CallOptions JobRunner::Call() const {
+  return {.timeout = plan_.stages[stage_index_].scheduling.rpc_timeout,
+          .cancellation = cancellation_};
+}
+
+absl::Status JobRunner::Record(int type, const std::string& message, JobUpdate update) {
+  update.event.type = type;
+  update.event.message = message;
+  update.event.iteration = iteration_;
+  update.event.stage_index = stage_index_;
+  update.event.stage_name = plan_.stages[stage_index_].name;
+  absl::StatusOr<EventRecord> stored =
+      env_.store->UpdateJob(job_id_, [&](const JobRecord& current) -> absl::StatusOr<JobUpdate> {
+        JobUpdate out = update;
+        JobStatusRecord status = out.status.has_value() ? *out.status : current.status;
+        if (!out.status.has_value()) {
+          status.stage_index = stage_index_;
+          status.stage_name = plan_.stages[stage_index_].name;
+          status.iteration = iteration_;
+          status.retries = retries_;
+        }
+        out.status = status;
+        return out;
+      });
+  return stored.status();
+}
+
+RunEnd JobRunner::Run() {
+  auto fail = [&](const absl::Status& status) {
+    if (stopped_.load()) return RunEnd::kInterrupted;
+    const bool cancelled = cancelled_.load();
+    JobUpdate update;
+    absl::StatusOr<JobRecord> job = env_.store->GetJob(job_id_, false);
+    JobStatusRecord next = job.ok() ? job->status : JobStatusRecord();
+    next.state = cancelled ? JobState::kCancelled : JobState::kFailed;
+    next.cancel_requested = false;
+    next.end_time = absl::Now();
+    if (!cancelled) {
+      next.last_error = std::string(status.message());
+      next.last_error_code = static_cast<int32_t>(status.code());
+      update.event.error_code = next.last_error_code;
+    }
+    update.status = next;
+    (void)Record(kStateChanged,
+                 cancelled ? "cancelled" : absl::StrCat("failed: ", status.message()),
+                 std::move(update));
+    return cancelled ? RunEnd::kCancelled : RunEnd::kFailed;
+  };
+
+  absl::StatusOr<std::optional<RoundRecord>> last = env_.store->LastCompletedRound(job_id_);
+  if (!last.ok()) return fail(last.status());
+  absl::StatusOr<std::vector<StageRecord>> stages = env_.store->Stages(job_id_);
+  if (!stages.ok()) return fail(stages.status());
+  for (int iteration = 0; iteration < plan_.iterations; ++iteration) {
+    for (int s = 0; s < static_cast<int>(plan_.stages.size()); ++s) {
+      iteration_ = iteration;
+      stage_index_ = s;
+      const auto finished = std::find_if(stages->begin(), stages->end(), [&](const StageRecord& r) {
+        return r.iteration == iteration && r.stage_index == s && r.end_time != absl::InfinitePast();
+      });
+      if (finished != stages->end()) {
+        previous_output_ = finished->output_checkpoint;
+        continue;
+      }
+      int first_round = 0;
+      if (last->has_value() && (*last)->iteration == iteration && (*last)->stage_index == s) {
+        first_round = (*last)->round + 1;
+      }
+      if (absl::Status status = RunStage(iteration, s, first_round); !status.ok()) {
+        return fail(status);
+      }
+      if (stopping()) return fail(absl::CancelledError("stopped"));
+    }
+  }
+  JobUpdate done;
+  absl::StatusOr<JobRecord> job = env_.store->GetJob(job_id_, false);
+  if (!job.ok()) return fail(job.status());
+  JobStatusRecord next = job->status;
+  next.state = JobState::kSucceeded;
+  next.progress = 1;
+  next.end_time = absl::Now();
+  next.policy_version = policy_version_;
+  done.status = next;
+  if (absl::Status status = Record(kStateChanged, "succeeded", std::move(done)); !status.ok()) {
+    return fail(status);
+  }
+  return RunEnd::kSucceeded;
+}
+
+absl::Status JobRunner::RunStage(int iteration, int stage_index, int first_round) {
+  const StagePlan& stage = plan_.stages[stage_index];
+  if (!IsOnline(stage.kind)) {
+    return absl::UnimplementedError(
+        absl::StrCat("stages[", stage_index, "]: only ONLINE_RL stages run on this coordinator"));
+  }
+  return RunOnlineRlStage(iteration, stage_index, first_round);
+}
+
+absl::Status JobRunner::WaitForRole(WorkerRole role, std::string* endpoint) {
+  bool announced = false;
+  while (!stopping()) {
+    for (const Worker& worker : env_.pool->Healthy(role)) {
+      if (endpoint != nullptr) *endpoint = worker.endpoint;
+      if (announced) {
+        JobUpdate update;
+        update.event.worker_id = worker.worker_id;
+        RETURN_IF_ERROR(Record(
+            kLog,
+            absl::StrCat("resumed: ", WorkerRoleName(role), " ", worker.endpoint, " is healthy"),
+            std::move(update)));
+      }
+      return absl::OkStatus();
+    }
+    if (!announced) {
+      announced = true;
+      RETURN_IF_ERROR(Record(kWorkerLost,
+                             absl::StrCat("paused: no healthy ", WorkerRoleName(role),
+                                          "; waiting for one to register or recover"),
+                             JobUpdate()));
+    }
+    absl::SleepFor(env_.pause_poll);
+  }
+  return absl::CancelledError("the job was cancelled or the coordinator is stopping");
+}
+
+absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int first_round) {
+  const StagePlan& stage = plan_.stages[stage_index];
+  const SchedulingPlan& scheduling = stage.scheduling;
+  ASSIGN_OR_RETURN(PromptSource prompts, PromptSource::Load(stage.prompt_data));
+  const std::string output =
+      stage.models.output_checkpoint.empty()
+          ? ChildPath(plan_.output_dir,
+                      absl::StrCat(stage.name,
+                                   plan_.iterations > 1 ? absl::StrCat("/iter-", iteration) : ""))
+          : stage.models.output_checkpoint;
+  if (first_round == 0) {
+    StageRecord record{.job_id = job_id_,
+                       .stage_index = stage_index,
+                       .iteration = iteration,
+                       .name = stage.name,
+                       .start_time = absl::Now(),
+                       .output_checkpoint = output};
+    JobUpdate update;
+    update.stage = record;
+    RETURN_IF_ERROR(
+        Record(kStageStarted, absl::StrCat("stage ", stage.name, " started"), std::move(update)));
+  }
+  std::string initial = stage.models.policy_checkpoint;
+  if (initial.empty())
+    initial = previous_output_.empty() ? plan_.base_checkpoint : previous_output_;
+  int64_t units_before = 0;
+  int64_t units_total = 0;
+  for (int it = 0; it < plan_.iterations; ++it) {
+    for (int s = 0; s < static_cast<int>(plan_.stages.size()); ++s) {
+      const int64_t units = StageUnits(plan_.stages[s]);
+      units_total += units;
+      if (it < iteration || (it == iteration && s < stage_index)) units_before += units;
+    }
+  }
+  const uint64_t seed = plan_.seed ^ (0x9E3779B97F4A7C15ULL * (iteration * 64 + stage_index + 1));
+  int restarts = 0;
+  int round = first_round;
+  std::string session_id;
+  while (true) {  // one pass per learner session (a lost learner restarts the session)
+    if (stopping()) return absl::CancelledError("cancelled");
+    ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(resources_.learner));
+    // Where a fresh session starts: the stage's latest checkpoint, or its initial policy.
+    std::string start_from = initial;
+    int checkpoint_round = -1;
+    ASSIGN_OR_RETURN(std::optional<CheckpointRecord> latest, env_.store->LatestCheckpoint(job_id_));
+    if (latest.has_value() && latest->iteration == iteration &&
+        latest->stage_index == stage_index) {
+      start_from = latest->path;
+      checkpoint_round = latest->round;
+    }
+    clients::StartSessionCall start;
+    start.options = *stage.training;
+    start.options.policy_path = start_from;
+    start.options.value_path = stage.models.value_checkpoint;
+    start.session_key = absl::StrCat(job_id_, "/", iteration, "/", stage_index);
+    start.replace_active = true;
+    absl::StatusOr<learner::SessionStatus> session = learner->StartSession(start, Call());
+    if (!session.ok()) {
+      if (stopping()) return absl::CancelledError("cancelled");
+      if (!WorkerUnreachable(session.status())) {
+        return absl::Status(session.status().code(),
+                            absl::StrCat("learner ", resources_.learner,
+                                         ": StartSession: ", session.status().message()));
+      }
+      env_.pool->ReportUnreachable(absl::StrCat("learner@", resources_.learner));
+      RETURN_IF_ERROR(WaitForRole(WorkerRole::kLearner, &resources_.learner));
+      continue;
+    }
+    session_id = session->id;
+    if (session->train_calls == 0 && round > checkpoint_round + 1) {
+      // A new session (the learner lost ours): the rounds after the checkpoint run again.
+      JobUpdate update;
+      RETURN_IF_ERROR(Record(kLog,
+                             absl::StrCat("the learner has no session for this stage; resuming "
+                                          "from round ",
+                                          checkpoint_round + 1, " (", start_from, ")"),
+                             std::move(update)));
+      round = checkpoint_round + 1;
+    }
+    bool restart_session = false;
+    for (; round < stage.rounds && !restart_session; ++round) {
+      if (stopping()) return absl::CancelledError("cancelled");
+      std::vector<clients::GeneratorClient*> generators;
+      for (const std::string& endpoint : resources_.generators) {
+        ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
+        generators.push_back(g);
+      }
+      ASSIGN_OR_RETURN(clients::ScorerClient * scorer, env_.clients->Scorer(resources_.scorer));
+      ASSIGN_OR_RETURN(clients::ReferenceClient * reference,
+                       env_.clients->Reference(resources_.reference));
+      rounds::RoundSpec spec;
+      spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/r", round);
+      spec.session_id = session->id;
+      spec.prompts = prompts.Round(seed, round, scheduling.prompts_per_round, spec.round_id);
+      spec.sampling = stage.sampling;
+      spec.sampling.seed = (seed + static_cast<uint64_t>(round) * 7919) | 1;
+      spec.sequence = static_cast<uint64_t>(round) + 1;
+      if ((round + 1) % std::max(1, scheduling.publish_every_rounds) != 0 &&
+          round + 1 < stage.rounds) {
+        spec.publish_to = std::vector<clients::PublishTarget>();
+      }
+      spec.allow_downgrade = true;
+      spec.call_timeout = scheduling.rpc_timeout;
+      spec.cancellation = cancellation_;
+      const rounds::RoundClients round_clients{generators, scorer, reference, learner};
+      absl::StatusOr<rounds::RoundReport> report =
+          rounds::RunPolicyGradientRound(round_clients, spec);
+      if (!report.ok()) {
+        if (stopping()) return absl::CancelledError("cancelled");
+        const absl::Status& error = report.status();
+        const absl::string_view message = error.message();
+        ++retries_;
+        if (env_.metrics != nullptr) env_.metrics->RoundRetried();
+        JobUpdate retry;
+        retry.event.round = round;
+        retry.event.error_code = static_cast<int32_t>(error.code());
+        RETURN_IF_ERROR(Record(kRetry, absl::StrCat("round ", round, ": ", message), retry));
+        if (WorkerUnreachable(error)) {
+          if (absl::StartsWith(message, "generate:")) {
+            for (const std::string& g : resources_.generators) {
+              env_.pool->ReportUnreachable(absl::StrCat("generator@", g));
+            }
+            std::string replacement;
+            RETURN_IF_ERROR(WaitForRole(WorkerRole::kGenerator, &replacement));
+            resources_.generators = {replacement};
+          } else if (absl::StartsWith(message, "score:")) {
+            env_.pool->ReportUnreachable(absl::StrCat("scorer@", resources_.scorer));
+            RETURN_IF_ERROR(WaitForRole(WorkerRole::kScorer, &resources_.scorer));
+          } else if (absl::StartsWith(message, "reference:")) {
+            env_.pool->ReportUnreachable(absl::StrCat("reference@", resources_.reference));
+            RETURN_IF_ERROR(WaitForRole(WorkerRole::kReference, &resources_.reference));
+          } else {  // train or publish: the learner
+            env_.pool->ReportUnreachable(absl::StrCat("learner@", resources_.learner));
+            RETURN_IF_ERROR(WaitForRole(WorkerRole::kLearner, &resources_.learner));
+            restart_session = true;
+          }
+          --round;  // the same round again
+          continue;
+        }
+        if (++restarts > scheduling.retry.max_round_restarts) {
+          return absl::Status(error.code(), absl::StrCat("round ", round, ": ", message));
+        }
+        --round;
+        continue;
+      }
+      restarts = 0;
+      if (env_.metrics != nullptr) {
+        env_.metrics->RoundCompleted(
+            {.seconds = report->wall.generate +
+                        std::max(report->wall.score, report->wall.reference) + report->wall.train +
+                        report->wall.publish,
+             .generate = report->wall.generate,
+             .score = report->wall.score,
+             .reference = report->wall.reference,
+             .train = report->wall.train,
+             .publish = report->wall.publish,
+             .rollouts = static_cast<double>(report->quality.rollouts),
+             .lost_generators = static_cast<double>(report->lost_generators.size())});
+      }
+      for (const std::string& lost : report->lost_generators) {
+        env_.pool->ReportUnreachable(absl::StrCat("generator@", lost));
+        resources_.generators.erase(
+            std::remove(resources_.generators.begin(), resources_.generators.end(), lost),
+            resources_.generators.end());
+      }
+      if (resources_.generators.empty()) {
+        std::string replacement;
+        RETURN_IF_ERROR(WaitForRole(WorkerRole::kGenerator, &replacement));
+        resources_.generators = {replacement};
+      }
+      policy_version_ = report->stats.policy_version;
+      RoundRecord record{.job_id = job_id_,
+                         .stage_index = stage_index,
+                         .iteration = iteration,
+                         .round = round,
+                         .policy_version = policy_version_};
+      AddRoundMetrics(*report, &record.metrics);
+      if (report->published.has_value()) {
+        record.metrics["publish/version"] = static_cast<double>(report->published->version);
+        record.metrics["publish/failed_targets"] = report->published->failed_targets;
+      }
+      ASSIGN_OR_RETURN(JobRecord job, env_.store->GetJob(job_id_, false));
+      JobUpdate update;
+      update.event.round = round;
+      update.event.metrics = record.metrics;
+      JobStatusRecord status = job.status;
+      status.stage_index = stage_index;
+      status.stage_name = stage.name;
+      status.iteration = iteration;
+      status.round = round;
+      status.metrics = record.metrics;
+      status.policy_version = policy_version_;
+      status.retries = retries_;
+      status.progress = static_cast<double>(units_before + round + 1) /
+                        static_cast<double>(std::max<int64_t>(1, units_total));
+      update.status = status;
+      update.round = record;
+      absl::Status recorded =
+          Record(kRoundFinished, absl::StrCat("round ", round, " finished"), update);
+      if (absl::IsAlreadyExists(recorded)) {  // a round redone after the learner lost its session
+        update.round.reset();
+        recorded = Record(kRoundFinished, absl::StrCat("round ", round, " finished again"), update);
+      }
+      RETURN_IF_ERROR(recorded);
+      const bool checkpoint_now = scheduling.checkpoint_every > 0 &&
+                                  (round + 1) % scheduling.checkpoint_every == 0 &&
+                                  round + 1 < stage.rounds;
+      if (checkpoint_now) {
+        const std::string path = ChildPath(output, absl::StrCat("round-", round));
+        absl::StatusOr<learner::CheckpointInfo> saved =
+            learner->SaveCheckpoint(session->id, path, false, true, Call());
+        if (!saved.ok()) {
+          return absl::Status(saved.status().code(),
+                              absl::StrCat("checkpoint ", path, ": ", saved.status().message()));
+        }
+        JobUpdate checkpoint;
+        checkpoint.event.round = round;
+        checkpoint.checkpoint = CheckpointRecord{.job_id = job_id_,
+                                                 .stage_index = stage_index,
+                                                 .iteration = iteration,
+                                                 .round = round,
+                                                 .path = path};
+        RETURN_IF_ERROR(Record(kCheckpointSaved, path, std::move(checkpoint)));
+      }
+    }
+    if (restart_session) continue;
+    break;
+  }
+  // Stage end: the final checkpoint, the session closed, the stage recorded as finished.
+  ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(resources_.learner));
+  absl::StatusOr<learner::CheckpointInfo> saved =
+      learner->SaveCheckpoint(session_id, output, false, true, Call());
+  if (!saved.ok()) {
+    return absl::Status(saved.status().code(),
+                        absl::StrCat("checkpoint ", output, ": ", saved.status().message()));
+  }
+  JobUpdate checkpoint;
+  checkpoint.event.round = stage.rounds - 1;
+  checkpoint.checkpoint = CheckpointRecord{.job_id = job_id_,
+                                           .stage_index = stage_index,
+                                           .iteration = iteration,
+                                           .round = stage.rounds - 1,
+                                           .path = output};
+  RETURN_IF_ERROR(Record(kCheckpointSaved, output, std::move(checkpoint)));
+  (void)learner->EndSession(session_id, Call());
+  ASSIGN_OR_RETURN(std::vector<StageRecord> records, env_.store->Stages(job_id_));
+  StageRecord record{.job_id = job_id_,
+                     .stage_index = stage_index,
+                     .iteration = iteration,
+                     .name = stage.name,
+                     .start_time = absl::Now(),
+                     .output_checkpoint = output};
+  for (const StageRecord& r : records) {
+    if (r.iteration == iteration && r.stage_index == stage_index) record = r;
+  }
+  record.end_time = absl::Now();
+  JobUpdate finished;
+  finished.stage = record;
+  RETURN_IF_ERROR(
+      Record(kStageFinished, absl::StrCat("stage ", stage.name, " finished"), std::move(finished)));
+  previous_output_ = output;
+  return absl::OkStatus();
+}
+
+}  // namespace plumb::coordinator

@@ -1,0 +1,385 @@
+// plumb-coordinator with the four real model services on loopback: PPO and GRPO jobs submitted
+// over gRPC (as YAML text and as a proto), watched to completion with every round counted; jobs
+// listed and cancelled; bad specs refused naming the key; callers authenticated; a coordinator
+// killed with SIGKILL mid-job resumes without repeating a round; a generator killed mid-job is
+// replaced and the job completes with every round trained once.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "plumb/v1/coordinator.grpc.pb.h"
+#include "tests/support/service_process.h"
+
+namespace plumb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr char kAliceToken[] = "alice-token-0123456789";
+constexpr char kBobToken[] = "bob-token-0123456789ab";
+
+struct Server {
+  std::unique_ptr<testing::Subprocess> process;
+  std::string endpoint;
+  int metrics_port = 0;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ =
+        new fs::path(fs::path(::testing::TempDir()) / absl::StrCat("coordinator_test_", getpid()));
+    ASSERT_TRUE(testing::MakeEmptyFolder(root_->string()).ok());
+    ASSERT_TRUE(testing::MakeTinyModel((*root_ / "policy").string(), "--seed 1").ok());
+    fs::create_directories(*root_ / "data");
+    std::ofstream prompts(*root_ / "data" / "prompts.jsonl");
+    for (const char* p : {"Tell me about your day.", "What do you think of rain?",
+                          "Describe a cat.", "Say something kind.", "Name a colour."}) {
+      prompts << "{\"prompt\": \"" << p << "\"}\n";
+    }
+    prompts.close();
+    std::ofstream users(*root_ / "users.txt");
+    users << kAliceToken << " alice\n" << kBobToken << " bob\n";
+    users.close();
+    const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
+    Start("generator", "generator-a", common + "generator:\n  model: {path: policy}\n",
+          &generators_[0]);
+    Start("generator", "generator-b", common + "generator:\n  model: {path: policy}\n",
+          &generators_[1]);
+    Start("reference", "reference", common + "reference:\n  model: {path: policy}\n", &reference_);
+    Start("scorer", "scorer",
+          common +
+              "scorer:\n  objectives: [sentiment]\n  objective_options:\n"
+              "    sentiment: {kind: afinn}\n",
+          &scorer_);
+    Start("learner", "learner",
+          common + "learner: {checkpoint_root: checkpoints, model_roots: [\".\"], " +
+              "publish_targets: [\"" + generators_[0].endpoint + "\", \"" +
+              generators_[1].endpoint + "\"]}\n",
+          &learner_);
+    StartCoordinator();
+  }
+
+  static void Start(const std::string& binary, const std::string& name, const std::string& yaml,
+                    Server* server) {
+    absl::StatusOr<testing::RunningService> service = testing::StartServiceWithYaml(
+        "plumb-" + binary, (*root_ / (name + ".yaml")).string(), yaml);
+    ASSERT_TRUE(service.ok()) << service.status();
+    server->process = std::move(service->process);
+    server->endpoint = service->endpoint;
+    server->metrics_port = service->metrics_port;
+  }
+
+  static std::string CoordinatorYaml() {
+    return absl::StrCat(
+        "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: true, port: 0}\n",
+        "coordinator:\n",
+        "  state_path: state/coordinator.db\n", "  data_roots: [data]\n", "  checkpoint_roots: [\"",
+        root_->string(), "\"]\n", "  probe_interval: 200ms\n",
+        "  users_file: ", (*root_ / "users.txt").string(), "\n", "  workers:\n",
+        "    generators: [\"", generators_[0].endpoint, "\", \"", generators_[1].endpoint, "\"]\n",
+        "    scorers: [\"", scorer_.endpoint, "\"]\n", "    references: [\"", reference_.endpoint,
+        "\"]\n", "    learners: [\"", learner_.endpoint, "\"]\n", "    client: {deadline: 120s}\n");
+  }
+
+  static void StartCoordinator() {
+    // A restarted coordinator binds a new port: the stub follows it.
+    Start("coordinator", "coordinator", CoordinatorYaml(), &coordinator_);
+    stub_ = v1::Coordinator::NewStub(
+        grpc::CreateChannel(coordinator_.endpoint, grpc::InsecureChannelCredentials()));
+  }
+
+  static void TearDownTestSuite() {
+    coordinator_.process.reset();
+    for (Server& g : generators_) g.process.reset();
+    reference_.process.reset();
+    scorer_.process.reset();
+    learner_.process.reset();
+    stub_.reset();
+    fs::remove_all(*root_);
+    delete root_;
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Context(const std::string& token = kAliceToken) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+    return context;
+  }
+
+  static std::string Spec(const std::string& algorithm, int rounds, int samples) {
+    return absl::StrCat(R"(
+name: test-job
+kind: JOB_KIND_)",
+                        algorithm, R"(
+base_checkpoint: )",
+                        (*root_ / "policy").string(), R"(
+seed: 5
+stages:
+  - name: rl
+    kind: STAGE_KIND_ONLINE_RL
+    rounds: )",
+                        rounds, R"(
+    prompt_data: [{path: prompts.jsonl, format: DATASET_FORMAT_PLAIN_PROMPTS}]
+    models: {reference: REFERENCE_CHOICE_AS_DEPLOYED}
+    training: {algorithm: ALGORITHM_)",
+                        algorithm, R"(}
+    sampling: {num_samples: )",
+                        samples, R"(, max_new_tokens: 8}
+    scheduling: {prompts_per_round: 4, rpc_timeout: 120s}
+)");
+  }
+
+  static absl::StatusOr<std::string> Submit(const std::string& spec_text,
+                                            const std::string& token = kAliceToken) {
+    v1::SubmitJobRequest request;
+    request.set_spec_text(spec_text);
+    v1::SubmitJobResponse response;
+    grpc::Status status = stub_->SubmitJob(Context(token).get(), request, &response);
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    return response.job_id();
+  }
+
+  // Every event of the job until its terminal one, resuming from the last sequence on a broken
+  // stream (a restarted coordinator).
+  static std::vector<v1::JobEvent> WatchToEnd(const std::string& job_id) {
+    std::vector<v1::JobEvent> events;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      v1::WatchJobRequest request;
+      request.set_job_id(job_id);
+      request.set_after_sequence(events.empty() ? 0 : events.back().sequence());
+      auto context = Context();
+      std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader =
+          stub_->WatchJob(context.get(), request);
+      v1::JobEvent event;
+      while (reader->Read(&event)) events.push_back(event);
+      if (reader->Finish().ok()) return events;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    return events;
+  }
+
+  static v1::Job GetJob(const std::string& id) {
+    v1::GetJobRequest request;
+    request.set_job_id(id);
+    v1::GetJobResponse response;
+    EXPECT_TRUE(stub_->GetJob(Context().get(), request, &response).ok());
+    return response.job();
+  }
+
+  static inline fs::path* root_ = nullptr;
+  static inline Server generators_[2];
+  static inline Server reference_, scorer_, learner_, coordinator_;
+  static inline std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+std::map<int, int> RoundsFinished(const std::vector<v1::JobEvent>& events) {
+  std::map<int, int> rounds;
+  for (const v1::JobEvent& e : events) {
+    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) ++rounds[e.round()];
+  }
+  return rounds;
+}
+
+TEST_F(CoordinatorTest, APpoJobSubmittedAsYamlRunsEveryRoundAndSucceeds) {
+  absl::StatusOr<std::string> id = Submit(Spec("PPO", 3, 2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence(), i + 1);
+  EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}}));
+  for (const v1::JobEvent& e : events) {
+    if (e.type() != v1::JOB_EVENT_TYPE_ROUND_FINISHED) continue;
+    EXPECT_EQ(e.metrics().at("rollouts"), 8);  // 4 prompts x 2 samples
+    EXPECT_TRUE(e.metrics().contains("kl"));
+    EXPECT_TRUE(e.metrics().contains("distinct_2"));
+    EXPECT_TRUE(e.metrics().contains("response_tokens_mean"));
+  }
+  const v1::Job job = GetJob(*id);
+  EXPECT_EQ(job.status().state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job.status().progress(), 1);
+  EXPECT_GT(job.status().policy_version(), 0u);
+  EXPECT_EQ(job.status().latest_checkpoint(), absl::StrCat("jobs/", *id, "/rl"));
+  EXPECT_TRUE(fs::exists(*root_ / "checkpoints" / "jobs" / *id / "rl"));
+  EXPECT_EQ(job.spec().stages(0).rounds(), 3);
+
+  // The coordinator's /metrics endpoint counts the rounds and the workers.
+  httplib::Client http("127.0.0.1", coordinator_.metrics_port);
+  httplib::Result scrape = http.Get("/metrics");
+  ASSERT_TRUE(scrape) << "GET /metrics failed";
+  EXPECT_THAT(scrape->body, HasSubstr("plumb_coordinator_rounds_total"));
+  EXPECT_THAT(scrape->body, HasSubstr(R"(plumb_coordinator_workers{role="generator",health="healthy"} 2)"));
+  EXPECT_THAT(scrape->body, HasSubstr(R"(plumb_coordinator_jobs{state="SUCCEEDED"})"));
+  EXPECT_THAT(scrape->body, HasSubstr("plumb_coordinator_learner_idle_fraction"));
+
+  v1::ListJobsRequest list;
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub_->ListJobs(Context().get(), list, &listed).ok());
+  bool found = false;
+  for (const v1::Job& j : listed.jobs()) found |= j.job_id() == *id;
+  EXPECT_TRUE(found);
+}
+
+TEST_F(CoordinatorTest, AGrpoJobSubmittedAsAProtoTrainsGroupsOfK) {
+  v1::SubmitJobRequest request;
+  v1::JobSpec* spec = request.mutable_spec();
+  spec->set_name("grpo");
+  spec->set_kind(v1::JOB_KIND_GRPO);
+  spec->set_base_checkpoint((*root_ / "policy").string());
+  v1::Stage* stage = spec->add_stages();
+  stage->set_kind(v1::STAGE_KIND_ONLINE_RL);
+  stage->set_rounds(2);
+  v1::DatasetRef* data = stage->add_prompt_data();
+  data->set_path("prompts.jsonl");
+  data->set_format(v1::DATASET_FORMAT_PLAIN_PROMPTS);
+  stage->mutable_models()->set_reference(v1::REFERENCE_CHOICE_AS_DEPLOYED);
+  stage->mutable_training()->set_algorithm(v1::ALGORITHM_GRPO);
+  stage->mutable_sampling()->set_num_samples(4);
+  stage->mutable_sampling()->set_max_new_tokens(8);
+  stage->mutable_scheduling()->set_prompts_per_round(2);
+  v1::SubmitJobResponse response;
+  const grpc::Status status = stub_->SubmitJob(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::vector<v1::JobEvent> events = WatchToEnd(response.job_id());
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}}));
+  for (const v1::JobEvent& e : events) {
+    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) EXPECT_EQ(e.metrics().at("rollouts"), 8);
+  }
+}
+
+TEST_F(CoordinatorTest, BadSpecsAreRefusedNamingTheKey) {
+  const std::string good = Spec("PPO", 1, 2);
+  struct Case {
+    std::string spec;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {absl::StrReplaceAll(good, {{"rounds: 1", "rounds: 1\n    colour: blue"}}), "colour"},
+      {absl::StrReplaceAll(good, {{"JOB_KIND_PPO", "JOB_KIND_TELEPATHY"}}), "kind"},
+      {absl::StrReplaceAll(good, {{"prompts.jsonl", "../../etc/passwd"}}), "prompt_data"},
+      {absl::StrReplaceAll(good, {{"algorithm: ALGORITHM_PPO}",
+                                   "algorithm: ALGORITHM_PPO, optimizer: {learning_rate: -1}}"}}),
+       "learning_rate"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<std::string> id = Submit(c.spec);
+    ASSERT_FALSE(id.ok()) << c.expected;
+    EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
+    EXPECT_THAT(std::string(id.status().message()), HasSubstr(c.expected));
+  }
+}
+
+TEST_F(CoordinatorTest, CallersNeedATokenAndSeeOnlyTheirOwnJobs) {
+  v1::GetJobRequest request;
+  request.set_job_id("job-0000000000000000");
+  v1::GetJobResponse response;
+  EXPECT_EQ(stub_->GetJob(Context("").get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->GetJob(Context("wrong-token-0123456789").get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  v1::SubmitJobRequest validate;
+  validate.set_spec_text(Spec("PPO", 1, 2));
+  validate.set_validate_only(true);
+  v1::SubmitJobResponse validated;
+  ASSERT_TRUE(stub_->SubmitJob(Context().get(), validate, &validated).ok());
+  EXPECT_TRUE(validated.job_id().empty());
+
+  absl::StatusOr<std::string> id = Submit(Spec("PPO", 1, 2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  request.set_job_id(*id);
+  EXPECT_EQ(stub_->GetJob(Context(kBobToken).get(), request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::CancelJobRequest cancel;
+  cancel.set_job_id(*id);
+  v1::CancelJobResponse cancelled;
+  EXPECT_EQ(stub_->CancelJob(Context(kBobToken).get(), cancel, &cancelled).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::ListJobsRequest list;
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(stub_->ListJobs(Context(kBobToken).get(), list, &listed).ok());
+  for (const v1::Job& j : listed.jobs()) EXPECT_NE(j.job_id(), *id);
+  WatchToEnd(*id);
+}
+
+TEST_F(CoordinatorTest, CancellingARunningJobEndsItAndFreesItsWorkers) {
+  absl::StatusOr<std::string> id = Submit(Spec("PPO", 200, 2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 600 && GetJob(*id).status().round() < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  v1::CancelJobRequest cancel;
+  cancel.set_job_id(*id);
+  cancel.set_reason("test");
+  v1::CancelJobResponse cancelled;
+  ASSERT_TRUE(stub_->CancelJob(Context().get(), cancel, &cancelled).ok());
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_CANCELLED);
+  v1::ListWorkersRequest workers;
+  v1::ListWorkersResponse listed;
+  for (int i = 0; i < 50; ++i) {
+    listed.Clear();
+    ASSERT_TRUE(stub_->ListWorkers(Context().get(), workers, &listed).ok());
+    bool busy = false;
+    for (const v1::WorkerInfo& w : listed.workers()) busy |= w.job_id() == *id;
+    if (!busy) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(listed.workers_size(), 5);
+  for (const v1::WorkerInfo& w : listed.workers()) EXPECT_NE(w.job_id(), *id);
+}
+
+TEST_F(CoordinatorTest, ACoordinatorKilledMidJobResumesWithoutRepeatingARound) {
+  absl::StatusOr<std::string> id = Submit(Spec("PPO", 6, 2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 600 && GetJob(*id).status().round() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  coordinator_.process->Signal(SIGKILL);
+  ASSERT_TRUE(coordinator_.process->Wait(absl::Seconds(10)).ok());
+  StartCoordinator();
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  // Every round finished exactly once, across both coordinator processes.
+  EXPECT_EQ(RoundsFinished(events),
+            (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}}));
+}
+
+// Runs last (it kills a generator the other tests use).
+TEST_F(CoordinatorTest, ZKilledGeneratorMidJobIsReplacedAndEveryRoundIsTrainedOnce) {
+  absl::StatusOr<std::string> id = Submit(Spec("PPO", 4, 2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 600 && GetJob(*id).status().round() < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  generators_[1].process->Signal(SIGKILL);
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
+  for (const v1::JobEvent& e : events) {
+    // No lost and no duplicated sample: every round trained on 4 prompts x 2 samples.
+    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) EXPECT_EQ(e.metrics().at("rollouts"), 8);
+  }
+}
+
+}  // namespace
+}  // namespace plumb
