@@ -1,10 +1,13 @@
 #include "services/plumb-coordinator/job_spec_checks.h"
 
+#include <google/protobuf/duration.pb.h>
+
 #include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "common/status/echo.h"
 
 namespace plumb::coordinator::spec_internal {
@@ -63,7 +66,54 @@ std::optional<fs::path> Anchor(const std::string& field, const std::string& valu
   return Normal(p.is_absolute() ? p : roots.front() / p);
 }
 
+constexpr int64_t kMaxDurationSeconds = int64_t{365} * 24 * 3600;
+
 }  // namespace
+
+std::string At(const std::string& prefix, const std::string& field) {
+  return absl::StrCat(prefix, ".", field);
+}
+std::string Index(const std::string& prefix, int i) { return absl::StrCat(prefix, "[", i, "]"); }
+
+namespace {
+
+// [A-Za-z0-9._-], 1..max bytes.
+bool IsName(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (const char c : s) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void CheckName(const std::string& path, const std::string& name, size_t max, SpecErrors* e) {
+  if (!IsName(name, max)) {
+    e->Invalid(path, absl::StrCat(Echo(name), ": must be 1..", max, " bytes of [A-Za-z0-9._-]"));
+  }
+}
+
+void CheckBytes(const std::string& path, const std::string& s, size_t max, SpecErrors* e) {
+  if (s.size() > max) e->Invalid(path, absl::StrCat(s.size(), " bytes; at most ", max));
+}
+
+// A non-negative duration of at most a year; `unset` for 0 (or absent).
+absl::Duration DurationOf(const std::string& path, const google::protobuf::Duration& d,
+                          absl::Duration unset, SpecErrors* e) {
+  if (d.seconds() < 0 || d.nanos() < 0) {
+    e->Invalid(path, "must not be negative");
+    return unset;
+  }
+  if (d.seconds() > kMaxDurationSeconds) {
+    e->Invalid(path, absl::StrCat(d.seconds(), "s; at most ", kMaxDurationSeconds, "s"));
+    return unset;
+  }
+  if (d.seconds() == 0 && d.nanos() == 0) return unset;
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
 
 void SpecErrors::Add(absl::StatusCode code, const std::string& path, const std::string& message) {
   errors_.emplace_back(code, absl::StrCat(path, ": ", message));

@@ -1,7 +1,10 @@
 // Internal to plumb_coordinator_spec: the error list PlanFromSpec fills (every error, each naming
-// its path in the spec) and the confinement of the paths a spec names to the configured roots.
+// its path in the spec), the confinement of the paths a spec names to the configured roots, and
+// the readers of a stage's settings (job_spec_settings.cc).
 #ifndef PLUMB_SERVICES_PLUMB_COORDINATOR_JOB_SPEC_CHECKS_H_
 #define PLUMB_SERVICES_PLUMB_COORDINATOR_JOB_SPEC_CHECKS_H_
+
+#include <google/protobuf/duration.pb.h>
 
 #include <filesystem>
 #include <optional>
@@ -10,9 +13,26 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "services/plumb-coordinator/job_spec_reader.h"
 
 namespace plumb::coordinator::spec_internal {
+
+inline constexpr size_t kMaxSpecNameBytes = 64;  // stage names, objectives
+inline constexpr int kMaxCount = 1000000;        // rounds, checkpoint_every, every, ...
+
+class SpecErrors;
+
+// "prefix.field" and "prefix[i]".
+std::string At(const std::string& prefix, const std::string& field);
+std::string Index(const std::string& prefix, int i);
+// Errors unless `name` is 1..max bytes of [A-Za-z0-9._-].
+void CheckName(const std::string& path, const std::string& name, size_t max, SpecErrors* e);
+// Errors when `s` is longer than `max` bytes.
+void CheckBytes(const std::string& path, const std::string& s, size_t max, SpecErrors* e);
+// A non-negative duration of at most a year; `unset` for 0 (or absent), and after an error.
+absl::Duration DurationOf(const std::string& path, const google::protobuf::Duration& d,
+                          absl::Duration unset, SpecErrors* e);
 
 class SpecErrors {
  public:
@@ -56,6 +76,13 @@ class PathRules {
   std::vector<std::filesystem::path> data_roots_real_;  // through realpath where they exist
   std::vector<std::filesystem::path> checkpoint_roots_;
 };
+
+// A stage's settings with the proto's defaults ("0 = 64"); errors name `path`'s fields.
+generator::SamplingRequest SamplingFromSpec(const std::string& path, const v1::SamplingParams& p,
+                                            SpecErrors* e);
+ScoringPlan ScoringFromSpec(const std::string& path, const v1::ScoringSettings& s, SpecErrors* e);
+SchedulingPlan SchedulingFromSpec(const std::string& path, const v1::SchedulingSettings& s,
+                                  bool online, SpecErrors* e);
 
 }  // namespace plumb::coordinator::spec_internal
 

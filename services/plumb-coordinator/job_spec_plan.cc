@@ -22,64 +22,26 @@
 namespace plumb::coordinator {
 namespace {
 
+using spec_internal::At;
+using spec_internal::CheckBytes;
+using spec_internal::CheckName;
+using spec_internal::DurationOf;
+using spec_internal::Index;
+using spec_internal::kMaxCount;
+using spec_internal::kMaxSpecNameBytes;
 using spec_internal::PathRules;
+using spec_internal::SamplingFromSpec;
+using spec_internal::SchedulingFromSpec;
+using spec_internal::ScoringFromSpec;
 using spec_internal::SpecErrors;
 
 constexpr size_t kMaxJobNameBytes = 128;
-constexpr size_t kMaxStageNameBytes = 64;
 constexpr int kMaxStagesCap = 32;
 constexpr int kMaxDatasetsPerList = 64;
 constexpr size_t kMaxTemplateBytes = 4096;
 constexpr int kMaxLabels = 16;
 constexpr size_t kMaxLabelKeyBytes = 64;
 constexpr size_t kMaxLabelValueBytes = 256;
-constexpr int kMaxObjectives = 16;
-constexpr size_t kMaxObjectiveBytes = 64;
-constexpr size_t kMaxJudgeBytes = 128;
-constexpr size_t kMaxPrincipleBytes = 4096;
-constexpr int64_t kMaxDurationSeconds = int64_t{365} * 24 * 3600;
-constexpr int kMaxCount = 1000000;  // rounds, checkpoint_every, every, ... ("a lot")
-
-std::string At(const std::string& prefix, const std::string& field) {
-  return absl::StrCat(prefix, ".", field);
-}
-std::string Index(const std::string& prefix, int i) { return absl::StrCat(prefix, "[", i, "]"); }
-
-// [A-Za-z0-9._-], 1..max bytes.
-bool IsName(const std::string& s, size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  for (const char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-void CheckName(const std::string& path, const std::string& name, size_t max, SpecErrors* e) {
-  if (!IsName(name, max)) {
-    e->Invalid(path, absl::StrCat(Echo(name), ": must be 1..", max, " bytes of [A-Za-z0-9._-]"));
-  }
-}
-
-void CheckBytes(const std::string& path, const std::string& s, size_t max, SpecErrors* e) {
-  if (s.size() > max) e->Invalid(path, absl::StrCat(s.size(), " bytes; at most ", max));
-}
-
-// A non-negative duration of at most a year; `unset` for 0 (or absent).
-absl::Duration DurationOf(const std::string& path, const google::protobuf::Duration& d,
-                          absl::Duration unset, SpecErrors* e) {
-  if (d.seconds() < 0 || d.nanos() < 0) {
-    e->Invalid(path, "must not be negative");
-    return unset;
-  }
-  if (d.seconds() > kMaxDurationSeconds) {
-    e->Invalid(path, absl::StrCat(d.seconds(), "s; at most ", kMaxDurationSeconds, "s"));
-    return unset;
-  }
-  if (d.seconds() == 0 && d.nanos() == 0) return unset;
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 bool IsOnline(v1::StageKind kind) {
   return kind == v1::STAGE_KIND_ONLINE_RL || kind == v1::STAGE_KIND_REJECTION_SAMPLING ||
@@ -284,7 +246,7 @@ void Planner::Stage(int i, const v1::Stage& s) {
   const std::string path = Index("stages", i);
   StagePlan out;
   out.name = s.name().empty() ? absl::StrCat("stage-", i) : s.name();
-  CheckName(At(path, "name"), out.name, kMaxStageNameBytes, &errors_);
+  CheckName(At(path, "name"), out.name, kMaxSpecNameBytes, &errors_);
   if (!stage_names_.insert(out.name).second) {
     errors_.Invalid(At(path, "name"), absl::StrCat(Echo(out.name), " names two stages"));
   }
@@ -328,7 +290,7 @@ void Planner::Stage(int i, const v1::Stage& s) {
   Datasets(At(path, "prompt_data"), s.prompt_data(), formats, &out.prompt_data);
 
   out.models = Models(i, At(path, "models"), s);
-  out.sampling = Sampling(At(path, "sampling"), s.sampling());
+  out.sampling = SamplingFromSpec(At(path, "sampling"), s.sampling(), &errors_);
   const bool needs_group = algorithm == v1::ALGORITHM_GRPO || algorithm == v1::ALGORITHM_RLOO ||
                            s.kind() == v1::STAGE_KIND_ONLINE_PREFERENCE;
   if (needs_group && out.sampling.num_samples < 2) {
@@ -339,8 +301,8 @@ void Planner::Stage(int i, const v1::Stage& s) {
                                                                   : v1::Algorithm_Name(algorithm),
                      " (a group of samples per prompt), got ", s.sampling().num_samples()));
   }
-  out.scoring = Scoring(At(path, "scoring"), s.scoring());
-  out.scheduling = Scheduling(At(path, "scheduling"), s.scheduling(), online);
+  out.scoring = ScoringFromSpec(At(path, "scoring"), s.scoring(), &errors_);
+  out.scheduling = SchedulingFromSpec(At(path, "scheduling"), s.scheduling(), online, &errors_);
 
   const std::string eval = At(path, "evaluation");
   const v1::EvaluationSettings& e = s.evaluation();
@@ -351,7 +313,7 @@ void Planner::Stage(int i, const v1::Stage& s) {
   out.evaluation.max_prompts = e.max_prompts() == 0 ? 256 : e.max_prompts();
   errors_.InRange(At(eval, "every"), e.every(), 0, kMaxCount);
   out.evaluation.every = e.every();
-  out.evaluation.sampling = Sampling(At(eval, "sampling"), e.sampling());
+  out.evaluation.sampling = SamplingFromSpec(At(eval, "sampling"), e.sampling(), &errors_);
   plan_.stages.push_back(std::move(out));
 }
 
@@ -426,127 +388,6 @@ void Planner::Datasets(const std::string& path,
   }
 }
 
-generator::SamplingRequest Planner::Sampling(const std::string& path, const v1::SamplingParams& p) {
-  generator::SamplingRequest r;
-  if (p.has_temperature()) {
-    if (p.temperature() < 0 || p.temperature() > 100) {
-      errors_.Invalid(At(path, "temperature"),
-                      absl::StrCat("must be in [0, 100], got ", p.temperature()));
-    }
-    r.temperature = p.temperature();
-  }
-  errors_.InRange(At(path, "top_k"), p.top_k(), 0, 1 << 24);
-  r.top_k = p.top_k();
-  if (p.has_top_p()) {
-    if (!(p.top_p() > 0 && p.top_p() <= 1)) {
-      errors_.Invalid(At(path, "top_p"), absl::StrCat("must be in (0, 1], got ", p.top_p()));
-    }
-    r.top_p = p.top_p();
-  }
-  errors_.InRange(At(path, "max_new_tokens"), p.max_new_tokens(), 0, 1 << 20);
-  r.max_new_tokens = p.max_new_tokens();
-  errors_.InRange(At(path, "min_new_tokens"), p.min_new_tokens(), 0,
-                  p.max_new_tokens() > 0 ? p.max_new_tokens() : 1 << 20);
-  r.min_new_tokens = p.min_new_tokens();
-  if (p.stop_token_ids_size() > 16) {
-    errors_.Invalid(At(path, "stop_token_ids"),
-                    absl::StrCat(p.stop_token_ids_size(), " ids; at most 16"));
-  }
-  for (int k = 0; k < p.stop_token_ids_size(); ++k) {
-    if (p.stop_token_ids(k) < 0) {
-      errors_.Invalid(Index(At(path, "stop_token_ids"), k), "must not be negative");
-    }
-    r.stop_token_ids.push_back(p.stop_token_ids(k));
-  }
-  if (p.stop_strings_size() > 8) {
-    errors_.Invalid(At(path, "stop_strings"),
-                    absl::StrCat(p.stop_strings_size(), " strings; at most 8"));
-  }
-  for (int k = 0; k < p.stop_strings_size(); ++k) {
-    if (p.stop_strings(k).empty() || p.stop_strings(k).size() > 64) {
-      errors_.Invalid(Index(At(path, "stop_strings"), k), "must be 1..64 bytes");
-    }
-    r.stop_strings.push_back(p.stop_strings(k));
-  }
-  errors_.InRange(At(path, "num_samples"), p.num_samples(), 0, 4096);
-  r.num_samples = p.num_samples() == 0 ? 1 : p.num_samples();
-  r.seed = p.seed();
-  r.return_logprobs = p.return_logprobs();
-  r.ignore_eos = p.ignore_eos();
-  return r;
-}
-
-ScoringPlan Planner::Scoring(const std::string& path, const v1::ScoringSettings& s) {
-  ScoringPlan out;
-  if (s.objectives_size() > kMaxObjectives) {
-    errors_.Invalid(At(path, "objectives"),
-                    absl::StrCat(s.objectives_size(), " objectives; at most ", kMaxObjectives));
-  }
-  for (int k = 0; k < s.objectives_size(); ++k) {
-    CheckName(Index(At(path, "objectives"), k), s.objectives(k), kMaxObjectiveBytes, &errors_);
-    out.objectives.push_back(s.objectives(k));
-  }
-  out.pair_selection = s.pair_selection() == v1::PAIR_SELECTION_JUDGE ? PairSelection::kJudge
-                                                                      : PairSelection::kBestWorst;
-  CheckBytes(At(path, "judge"), s.judge(), kMaxJudgeBytes, &errors_);
-  CheckBytes(At(path, "principle"), s.principle(), kMaxPrincipleBytes, &errors_);
-  out.judge = s.judge();
-  out.principle = s.principle();
-  if (s.min_preference_gap() < 0 || s.min_preference_gap() > 1e6) {
-    errors_.Invalid(At(path, "min_preference_gap"),
-                    absl::StrCat("must be in [0, 1e6], got ", s.min_preference_gap()));
-  }
-  out.min_preference_gap = s.min_preference_gap();
-  return out;
-}
-
-SchedulingPlan Planner::Scheduling(const std::string& path, const v1::SchedulingSettings& s,
-                                   bool online) {
-  SchedulingPlan out;
-  errors_.InRange(At(path, "generator_replicas"), s.generator_replicas(), 0, 1024);
-  out.generator_replicas = s.generator_replicas();
-  errors_.InRange(At(path, "prompts_per_round"), s.prompts_per_round(), 0, 100000);
-  out.prompts_per_round = s.prompts_per_round() == 0 ? 64 : s.prompts_per_round();
-  errors_.InRange(At(path, "rollout_batch_size"), s.rollout_batch_size(), 0, 4096);
-  out.rollout_batch_size = s.rollout_batch_size() == 0 ? 16 : s.rollout_batch_size();
-  errors_.InRange(At(path, "train_batch_size"), s.train_batch_size(), 0, 100000);
-  out.train_batch_size = s.train_batch_size() == 0 && !online ? 32 : s.train_batch_size();
-
-  const std::string retry = At(path, "retry");
-  const v1::RetryPolicy& r = s.retry();
-  errors_.InRange(At(retry, "max_attempts"), r.max_attempts(), 0, 100);
-  out.retry.max_attempts = r.max_attempts() == 0 ? 3 : r.max_attempts();
-  out.retry.initial_backoff =
-      DurationOf(At(retry, "initial_backoff"), r.initial_backoff(), absl::Seconds(1), &errors_);
-  out.retry.max_backoff =
-      DurationOf(At(retry, "max_backoff"), r.max_backoff(), absl::Seconds(30), &errors_);
-  if (out.retry.max_backoff < out.retry.initial_backoff) {
-    errors_.Invalid(At(retry, "max_backoff"),
-                    absl::StrCat("must be >= initial_backoff (",
-                                 absl::FormatDuration(out.retry.initial_backoff), "), got ",
-                                 absl::FormatDuration(out.retry.max_backoff)));
-  }
-  if (r.backoff_multiplier() != 0 && (r.backoff_multiplier() < 1 || r.backoff_multiplier() > 10)) {
-    errors_.Invalid(
-        At(retry, "backoff_multiplier"),
-        absl::StrCat("must be in [1, 10] (or 0 for 2.0), got ", r.backoff_multiplier()));
-  }
-  out.retry.backoff_multiplier = r.backoff_multiplier() == 0 ? 2.0 : r.backoff_multiplier();
-  errors_.InRange(At(retry, "max_round_restarts"), r.max_round_restarts(), 0, 100);
-  out.retry.max_round_restarts = r.max_round_restarts() == 0 ? 2 : r.max_round_restarts();
-
-  out.rpc_timeout =
-      DurationOf(At(path, "rpc_timeout"), s.rpc_timeout(), absl::Seconds(600), &errors_);
-  errors_.InRange(At(path, "checkpoint_every"), s.checkpoint_every(), 0, kMaxCount);
-  out.checkpoint_every = s.checkpoint_every();
-  errors_.InRange(At(path, "publish_every_rounds"), s.publish_every_rounds(), 0, kMaxCount);
-  out.publish_every_rounds = s.publish_every_rounds() == 0 ? 1 : s.publish_every_rounds();
-  out.round_mode = s.round_mode() == v1::ROUND_MODE_ASYNC ? RoundMode::kAsync : RoundMode::kSync;
-  errors_.InRange(At(path, "max_policy_lag"), s.max_policy_lag(), 0, 16);
-  out.max_policy_lag = s.max_policy_lag() == 0 ? 1 : s.max_policy_lag();
-  return out;
-}
-
 ModelPlan Planner::Models(int i, const std::string& path, const v1::Stage& s) {
   const v1::ModelRefs& m = s.models();
   ModelPlan out;
@@ -591,7 +432,7 @@ ModelPlan Planner::Models(int i, const std::string& path, const v1::Stage& s) {
       errors_.Invalid(At(path, "publish_as_objective"),
                       "only a STAGE_KIND_REWARD_MODEL stage publishes an objective");
     }
-    CheckName(At(path, "publish_as_objective"), m.publish_as_objective(), kMaxObjectiveBytes,
+    CheckName(At(path, "publish_as_objective"), m.publish_as_objective(), kMaxSpecNameBytes,
               &errors_);
   }
   out.publish_as_objective = m.publish_as_objective();

@@ -410,5 +410,19 @@ TEST_F(JobSpecReaderTest, SchedulingValuesOutOfBoundsAreRefused) {
                     HasSubstr("stages[0].scheduling.retry.max_attempts")));
 }
 
+TEST_F(JobSpecReaderTest, JobLevelBoundsAreRefused) {
+  std::string labels = "labels: {";
+  for (int i = 0; i < 17; ++i) absl::StrAppend(&labels, i == 0 ? "" : ", ", "k", i, ": v");
+  labels += "}";
+  const std::string spec = absl::StrReplaceAll(
+      kMinimalPpo, {{"kind: JOB_KIND_PPO",
+                     "kind: JOB_KIND_ITERATIVE\niterations: 1001\n" + labels + "\ndeadline: -5s"}});
+  absl::StatusOr<JobPlan> plan = Plan(spec);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()),
+              AllOf(HasSubstr("iterations: must be in [0, 1000], got 1001"), HasSubstr("labels"),
+                    HasSubstr("deadline: must not be negative")));
+}
+
 }  // namespace
 }  // namespace plumb::coordinator
