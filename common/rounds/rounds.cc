@@ -79,7 +79,7 @@ absl::StatusOr<std::vector<double>> Score(const RoundClients& c, const RoundSpec
     items.push_back(std::move(item));
   }
   ASSIGN_OR_RETURN(std::vector<scorer::ScoreOutput> scores,
-                   c.scorer->Score(items, {}, CallOf(spec)));
+                   c.scorer->Score(items, spec.score_objectives, CallOf(spec)));
   std::vector<double> rewards;
   for (size_t i = 0; i < scores.size(); ++i) {
     if (!scores[i].reward.has_value() || !std::isfinite(*scores[i].reward)) {

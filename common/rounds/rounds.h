@@ -50,6 +50,8 @@ struct RoundSpec {
   std::string session_id;  // the learner session, already started
   std::vector<generator::PromptInput> prompts;
   generator::SamplingRequest sampling;  // return_logprobs is forced on for policy gradients
+  // The scorer objectives whose composition is the reward; empty = every configured one.
+  std::vector<std::string> score_objectives;
   // Train's idempotency key: a retried round with the same sequence is not trained twice.
   uint64_t sequence = 0;
   // Where the new weights go; unset = every generator of RoundClients, empty = nowhere.

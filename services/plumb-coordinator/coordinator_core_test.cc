@@ -273,6 +273,42 @@ TEST_F(CoordinatorCoreTest, AJobPastItsDeadlineFailsWithDeadlineExceeded) {
   EXPECT_TRUE(WaitFor([&] { return store_->Leases()->empty(); }));
 }
 
+TEST_F(CoordinatorCoreTest, AJobFailingForAWorkersReasonRestartsFromItsLastRoundUpToMaxRetries) {
+  AddWorkers(1);
+  // The learner answers INTERNAL once round 0 is done (StartSession, GetStatus, Train, Publish).
+  learners_[0]->SetFaults({.fail_after_calls = 4, .failure = absl::InternalError("disk hiccup")});
+  StartCore();
+  JobPlan plan = Plan(3);
+  plan.stages[0].scheduling.retry.max_round_restarts = 0;
+  plan.stages[0].scheduling.retry.initial_backoff = absl::Milliseconds(300);
+  plan.max_retries = 2;
+  const std::string id = Submit(plan);
+  auto restarts = [&] {
+    int n = 0;
+    for (const EventRecord& e : Events(id)) {
+      n += e.type == 10 && e.message.find("restarting the job") != std::string::npos;
+    }
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return restarts() >= 1; }));
+  learners_[0]->SetFaults({});  // healed
+  ASSERT_TRUE(WaitForState(id, JobState::kSucceeded))
+      << store_->GetJob(id, false)->status.last_error;
+  EXPECT_EQ(store_->CompletedRounds(id)->size(), 3u);
+  EXPECT_GE(store_->GetJob(id, false)->status.retries, 1);
+
+  // Without healing, the job fails after max_retries restarts, with the last error.
+  learners_[0]->SetFaults({.fail_after_calls = 0, .failure = absl::InternalError("disk gone")});
+  const std::string doomed = Submit(plan);
+  ASSERT_TRUE(WaitForState(doomed, JobState::kFailed));
+  int doomed_restarts = 0;
+  for (const EventRecord& e : Events(doomed)) {
+    doomed_restarts += e.type == 10 && e.message.find("restarting the job") != std::string::npos;
+  }
+  EXPECT_EQ(doomed_restarts, 2);
+  EXPECT_NE(store_->GetJob(doomed, false)->status.last_error.find("disk gone"), std::string::npos);
+}
+
 TEST_F(CoordinatorCoreTest, TwoJobsRunAtOnceAndAThirdWaitsForWorkersWithTheReason) {
   AddWorkers(2);
   for (const char* g : {"gen0:1", "gen1:1"}) {

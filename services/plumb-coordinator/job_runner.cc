@@ -34,6 +34,23 @@ bool IsOnline(StageKind kind) { return kind == StageKind::kOnlineRl; }
 // Rounds (online stages) or 1 (other stages) per stage, for progress.
 int64_t StageUnits(const StagePlan& stage) { return IsOnline(stage.kind) ? stage.rounds : 1; }
 
+// Failures worth restarting the job for: a worker or the network, not the spec, the data, the
+// job's own deadline or a cancel.
+bool Retryable(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    case absl::StatusCode::kDeadlineExceeded:
+      return !absl::StrContains(status.message(), "the job's deadline");
+    default:
+      return false;
+  }
+}
+
 bool WorkerUnreachable(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
 }
@@ -140,29 +157,32 @@ RunEnd JobRunner::Run() {
     return cancelled ? RunEnd::kCancelled : RunEnd::kFailed;
   };
 
-  absl::StatusOr<std::optional<RoundRecord>> last = env_.store->LastCompletedRound(job_id_);
-  if (!last.ok()) return fail(last.status());
-  absl::StatusOr<std::vector<StageRecord>> stages = env_.store->Stages(job_id_);
-  if (!stages.ok()) return fail(stages.status());
-  for (int iteration = 0; iteration < plan_.iterations; ++iteration) {
-    for (int s = 0; s < static_cast<int>(plan_.stages.size()); ++s) {
-      iteration_ = iteration;
-      stage_index_ = s;
-      const auto finished = std::find_if(stages->begin(), stages->end(), [&](const StageRecord& r) {
-        return r.iteration == iteration && r.stage_index == s && r.end_time != absl::InfinitePast();
-      });
-      if (finished != stages->end()) {
-        previous_output_ = finished->output_checkpoint;
-        continue;
-      }
-      int first_round = 0;
-      if (last->has_value() && (*last)->iteration == iteration && (*last)->stage_index == s) {
-        first_round = (*last)->round + 1;
-      }
-      if (absl::Status status = RunStage(iteration, s, first_round); !status.ok()) {
-        return fail(status);
-      }
-      if (stopping()) return fail(absl::CancelledError("stopped"));
+  // A failure that is not the spec's fault restarts the job from its last completed round, up
+  // to max_retries times (RayJob's backoffLimit).
+  for (int attempt = 0;; ++attempt) {
+    const absl::Status status = RunStages();
+    if (status.ok()) break;
+    if (stopping() || !Retryable(status) || attempt >= plan_.max_retries) return fail(status);
+    // Exponential back-off from the failed stage's retry policy, cut short by a cancel.
+    const RetryPlan& backoff = plan_.stages[stage_index_].scheduling.retry;
+    absl::Duration wait = backoff.initial_backoff;
+    for (int i = 0; i < attempt; ++i) wait = wait * backoff.backoff_multiplier;
+    wait = std::min(wait, backoff.max_backoff);
+    for (const absl::Time until = absl::Now() + wait; absl::Now() < until && !stopping();) {
+      absl::SleepFor(std::min(env_.pause_poll, until - absl::Now()));
+    }
+    if (stopping()) return fail(absl::CancelledError("cancelled"));
+    ++retries_;
+    if (env_.metrics != nullptr) env_.metrics->RoundRetried();
+    JobUpdate retry;
+    retry.event.error_code = static_cast<int32_t>(status.code());
+    if (absl::Status recorded =
+            Record(kRetry,
+                   absl::StrCat("restarting the job from its last completed round (restart ",
+                                attempt + 1, " of ", plan_.max_retries, "): ", status.message()),
+                   std::move(retry));
+        !recorded.ok()) {
+      return fail(recorded);
     }
   }
   JobUpdate done;
@@ -178,6 +198,31 @@ RunEnd JobRunner::Run() {
     return fail(status);
   }
   return RunEnd::kSucceeded;
+}
+
+absl::Status JobRunner::RunStages() {
+  ASSIGN_OR_RETURN(std::optional<RoundRecord> last, env_.store->LastCompletedRound(job_id_));
+  ASSIGN_OR_RETURN(std::vector<StageRecord> stages, env_.store->Stages(job_id_));
+  for (int iteration = 0; iteration < plan_.iterations; ++iteration) {
+    for (int s = 0; s < static_cast<int>(plan_.stages.size()); ++s) {
+      iteration_ = iteration;
+      stage_index_ = s;
+      const auto finished = std::find_if(stages.begin(), stages.end(), [&](const StageRecord& r) {
+        return r.iteration == iteration && r.stage_index == s && r.end_time != absl::InfinitePast();
+      });
+      if (finished != stages.end()) {
+        previous_output_ = finished->output_checkpoint;
+        continue;
+      }
+      int first_round = 0;
+      if (last.has_value() && last->iteration == iteration && last->stage_index == s) {
+        first_round = last->round + 1;
+      }
+      RETURN_IF_ERROR(RunStage(iteration, s, first_round));
+      if (stopping()) return absl::CancelledError("stopped");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status JobRunner::RunStage(int iteration, int stage_index, int first_round) {
@@ -279,6 +324,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
         seed, 0, std::min<int64_t>(stage.evaluation.max_prompts, held_out->size()), spec.round_id);
     spec.sampling = stage.evaluation.sampling;
     spec.sampling.seed = seed | 1;
+    spec.score_objectives = stage.scoring.objectives;
     spec.call_timeout = scheduling.rpc_timeout;
     spec.cancellation = cancellation_;
     ASSIGN_OR_RETURN(rounds::RoundReport report,
@@ -392,6 +438,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       spec.prompts = prompts.Round(seed, round, scheduling.prompts_per_round, spec.round_id);
       spec.sampling = stage.sampling;
       spec.sampling.seed = (seed + static_cast<uint64_t>(round) * 7919) | 1;
+      spec.score_objectives = stage.scoring.objectives;
       spec.sequence = static_cast<uint64_t>(round - session_first_round) + 1;
       if ((round + 1) % std::max(1, scheduling.publish_every_rounds) != 0 &&
           round + 1 < stage.rounds) {

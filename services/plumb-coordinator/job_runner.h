@@ -13,7 +13,8 @@
 // A worker that fails a round: generators are replaced within the round by common/rounds; a lost
 // scorer, reference or learner pauses the job (an event names the role) until the pool has a
 // healthy one again, then the round is retried, up to the spec's max_round_restarts per round
-// when the failure is not a lost worker.
+// when the failure is not a lost worker. A job that fails for a reason that is not the spec's
+// (UNAVAILABLE, INTERNAL, ...) restarts from its last completed round up to max_retries times.
 //
 // Thread safety: Run() is called once, on the job's own thread; Cancel() from any thread.
 #ifndef PLUMB_SERVICES_PLUMB_COORDINATOR_JOB_RUNNER_H_
@@ -70,7 +71,8 @@ class JobRunner {
   void Stop();
 
  private:
-  struct StageOutcome;
+  // Every stage from the job's resume point (its last completed round) to the end.
+  absl::Status RunStages();
   absl::Status RunStage(int iteration, int stage_index, int first_round);
   absl::Status RunOnlineRlStage(int iteration, int stage_index, int first_round);
   absl::Status Record(int type, const std::string& message, JobUpdate update);
