@@ -70,7 +70,17 @@ TEST_P(ServiceCliTest, CheckConfigRefusesAMisspelledKeyWithFileAndLine) {
 
 INSTANTIATE_TEST_SUITE_P(EveryService, ServiceCliTest,
                          ::testing::Values("plumb-generator", "plumb-reference", "plumb-scorer",
-                                           "plumb-learner"));
+                                           "plumb-learner", "plumb-coordinator"));
+
+// The shipped example config of the coordinator is valid (its folders need not exist to check).
+TEST(ServiceCliCheckConfigTest, TheCoordinatorsExampleConfigChecks) {
+  const char* source = std::getenv("PLUMB_SOURCE_DIR");
+  ASSERT_NE(source, nullptr);
+  const RunResult checked =
+      RunBinary("plumb-coordinator", std::string("--check-config --config ") + source +
+                                         "/configs/services/coordinator.example.yaml");
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+}
 
 TEST(ServiceCliCheckConfigTest, AValidConfigIsReportedOkWithoutServing) {
   const fs::path dir = fs::path(::testing::TempDir()) / "service_cli_ok";
