@@ -123,6 +123,8 @@ class CoordinatorCoreTest : public ::testing::Test {
     stage.scheduling.prompts_per_round = 4;
     stage.scheduling.checkpoint_every = checkpoint_every;
     stage.scheduling.rpc_timeout = absl::Seconds(10);
+    stage.scheduling.retry.initial_backoff = absl::Milliseconds(5);
+    stage.scheduling.retry.max_backoff = absl::Milliseconds(20);
     plan.stages.push_back(stage);
     return plan;
   }
@@ -281,6 +283,7 @@ TEST_F(CoordinatorCoreTest, AJobFailingForAWorkersReasonRestartsFromItsLastRound
   JobPlan plan = Plan(3);
   plan.stages[0].scheduling.retry.max_round_restarts = 0;
   plan.stages[0].scheduling.retry.initial_backoff = absl::Milliseconds(300);
+  plan.stages[0].scheduling.retry.max_attempts = 1;
   plan.max_retries = 2;
   const std::string id = Submit(plan);
   auto restarts = [&] {

@@ -9,6 +9,7 @@
 #include "common/rounds/rounds.h"
 #include "common/status/status_macros.h"
 #include "services/plumb-coordinator/prompt_source.h"
+#include "services/plumb-coordinator/retrying_clients.h"
 
 namespace plumb::coordinator {
 namespace {
@@ -314,9 +315,13 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
       generators.push_back(g);
     }
-    ASSIGN_OR_RETURN(clients::ScorerClient * scorer, env_.clients->Scorer(resources_.scorer));
-    ASSIGN_OR_RETURN(clients::ReferenceClient * reference,
+    ASSIGN_OR_RETURN(clients::ScorerClient * raw_scorer, env_.clients->Scorer(resources_.scorer));
+    ASSIGN_OR_RETURN(clients::ReferenceClient * raw_reference,
                      env_.clients->Reference(resources_.reference));
+    RetryingScorerClient retrying_scorer(raw_scorer, scheduling.retry);
+    RetryingReferenceClient retrying_reference(raw_reference, scheduling.retry);
+    clients::ScorerClient* scorer = &retrying_scorer;
+    clients::ReferenceClient* reference = &retrying_reference;
     rounds::RoundSpec spec;
     spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/eval", round);
     spec.session_id = session;  // not trained: the round functions ask for one all the same
@@ -345,7 +350,10 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
   std::string session_id;
   while (true) {  // one pass per learner session (a lost learner restarts the session)
     if (stopping()) return absl::CancelledError("cancelled");
-    ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(resources_.learner));
+    ASSIGN_OR_RETURN(clients::LearnerClient * raw_learner,
+                     env_.clients->Learner(resources_.learner));
+    RetryingLearnerClient retrying_learner(raw_learner, scheduling.retry);
+    clients::LearnerClient* learner = &retrying_learner;
     // Where a fresh session starts: the stage's latest checkpoint, or its initial policy.
     std::string start_from = initial;
     int checkpoint_round = -1;
@@ -429,9 +437,13 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
         ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
         generators.push_back(g);
       }
-      ASSIGN_OR_RETURN(clients::ScorerClient * scorer, env_.clients->Scorer(resources_.scorer));
-      ASSIGN_OR_RETURN(clients::ReferenceClient * reference,
+      ASSIGN_OR_RETURN(clients::ScorerClient * raw_scorer, env_.clients->Scorer(resources_.scorer));
+      ASSIGN_OR_RETURN(clients::ReferenceClient * raw_reference,
                        env_.clients->Reference(resources_.reference));
+      RetryingScorerClient retrying_scorer(raw_scorer, scheduling.retry);
+      RetryingReferenceClient retrying_reference(raw_reference, scheduling.retry);
+      clients::ScorerClient* scorer = &retrying_scorer;
+      clients::ReferenceClient* reference = &retrying_reference;
       rounds::RoundSpec spec;
       spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/r", round);
       spec.session_id = session->id;
@@ -596,7 +608,9 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     break;
   }
   // Stage end: the final checkpoint, the session closed, the stage recorded as finished.
-  ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(resources_.learner));
+  ASSIGN_OR_RETURN(clients::LearnerClient * raw_learner, env_.clients->Learner(resources_.learner));
+  RetryingLearnerClient retrying_learner(raw_learner, scheduling.retry);
+  clients::LearnerClient* learner = &retrying_learner;
   absl::StatusOr<learner::CheckpointInfo> saved =
       learner->SaveCheckpoint(session_id, output, false, true, Call());
   if (!saved.ok()) {
