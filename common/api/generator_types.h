@@ -49,6 +49,7 @@ struct RolloutResult {
   std::vector<int64_t> prompt_ids;
   std::vector<int64_t> response_ids;
   std::string response_text;    // empty without a tokenizer
+  bool has_text = false;        // the generator decoded the response (the text may be "")
   std::vector<float> logprobs;  // empty unless return_logprobs
   Finish finish = Finish::kLength;
   uint64_t policy_version = 0;

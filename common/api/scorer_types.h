@@ -19,6 +19,9 @@ struct ScoreInput {
   std::vector<int32_t> prompt_ids;
   std::map<std::string, std::string> prompt_metadata;  // "unsafe" = "true" triggers gating
   std::string response_text;
+  // The caller has the text: an empty response_text is the response (e.g. only an EOS token),
+  // not "decode response_ids". A non-empty response_text counts as given either way.
+  bool response_text_given = false;
   std::vector<int32_t> response_ids;
 };
 

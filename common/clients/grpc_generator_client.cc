@@ -46,6 +46,7 @@ generator::RolloutResult FromProto(const v1::Rollout& r) {
   out.prompt_ids.assign(r.prompt_token_ids().begin(), r.prompt_token_ids().end());
   out.response_ids.assign(r.response_token_ids().begin(), r.response_token_ids().end());
   out.response_text = r.response_text();
+  out.has_text = r.has_response_text();
   out.logprobs.assign(r.logprobs().begin(), r.logprobs().end());
   switch (r.finish_reason()) {
     case v1::FINISH_REASON_STOP:

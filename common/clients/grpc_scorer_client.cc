@@ -37,7 +37,9 @@ class GrpcScorerClient final : public ScorerClient, private internal::GrpcStub<v
       for (const auto& [key, value] : in.prompt_metadata) {
         prompt->mutable_metadata()->insert({key, value});
       }
-      item->mutable_response()->set_text(in.response_text);
+      if (in.response_text_given || !in.response_text.empty()) {
+        item->mutable_response()->set_text(in.response_text);
+      }
       item->mutable_response()->mutable_token_ids()->Add(in.response_ids.begin(),
                                                          in.response_ids.end());
     }

@@ -75,6 +75,7 @@ absl::StatusOr<std::vector<double>> Score(const RoundClients& c, const RoundSpec
     item.id = absl::StrCat(i);
     item.prompt_ids.assign(rollouts[i].prompt_ids.begin(), rollouts[i].prompt_ids.end());
     item.response_text = rollouts[i].response_text;
+    item.response_text_given = rollouts[i].has_text;
     item.response_ids.assign(rollouts[i].response_ids.begin(), rollouts[i].response_ids.end());
     items.push_back(std::move(item));
   }

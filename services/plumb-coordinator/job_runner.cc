@@ -504,7 +504,9 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
             continue;
           }
         }
-        if (++restarts > scheduling.retry.max_round_restarts) {
+        // The spec's or the data's fault (a bad value, a refused option): running the round
+        // again cannot help.
+        if (!Retryable(error) || ++restarts > scheduling.retry.max_round_restarts) {
           return absl::Status(error.code(), absl::StrCat("round ", round, ": ", message));
         }
         --round;

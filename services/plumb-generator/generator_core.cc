@@ -555,6 +555,7 @@ void GeneratorCore::Finalize(Request* request, const model::SampledSequence& seq
     std::vector<int32_t> ids(out->response_ids.begin(), out->response_ids.end());
     out->response_text =
         tokenizer::ToValidUtf8(tokenizer_->Decode(ids, {.skip_special = true}).value_or(""));
+    out->has_text = true;
   }
   if (request->job->sampling.return_logprobs) {
     out->logprobs.assign(seq.logprobs.begin(), seq.logprobs.begin() + out->response_ids.size());

@@ -104,7 +104,7 @@ grpc::Status GeneratorService::Generate(grpc::ServerContext* context,
         rollout.set_sample_index(static_cast<int32_t>(r.sample_index));
         rollout.mutable_prompt_token_ids()->Assign(r.prompt_ids.begin(), r.prompt_ids.end());
         rollout.mutable_response_token_ids()->Assign(r.response_ids.begin(), r.response_ids.end());
-        rollout.set_response_text(r.response_text);
+        if (r.has_text) rollout.set_response_text(r.response_text);
         rollout.mutable_logprobs()->Assign(r.logprobs.begin(), r.logprobs.end());
         rollout.set_finish_reason(ToProto(r.finish));
         rollout.set_policy_version(r.policy_version);

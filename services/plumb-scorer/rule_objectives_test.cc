@@ -145,6 +145,19 @@ TEST(TextObjectiveTest, IdsOnlyResponseWithoutTokenizerIsInvalid) {
             "text)");
 }
 
+// A response that decodes to nothing (only an end-of-sequence token) is sent as "" with its
+// ids: the empty text is the response, not a request to decode the ids.
+TEST(TextObjectiveTest, AnEmptyTextGivenWithIdsIsScoredAsEmptyText) {
+  ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind()};
+  options.kind_options = LengthOptions{.target_chars = 0};
+  std::unique_ptr<ScoringObjective> objective = Make(options);
+  ASSERT_NE(objective, nullptr);
+  ScoreInput item = Response("");
+  item.response_ids = {257};
+  item.response_text_given = true;
+  EXPECT_EQ(ScoreAll(*objective, {item}), (std::vector<double>{0.0}));
+}
+
 TEST(TextObjectiveTest, UndecodableIdsAreInvalidNamingTheItem) {
   ObjectiveOptions options{.name = "brevity", .kind = LengthObjectiveKind(), .tokenizer = "byte"};
   std::unique_ptr<ScoringObjective> objective = Make(options);

@@ -6,7 +6,7 @@ namespace plumb::scorer {
 
 uint64_t ScoreCacheKey(absl::string_view objective, uint64_t generation, const ScoreInput& item) {
   return absl::HashOf(objective, generation, item.prompt_text, item.prompt_ids, item.response_text,
-                      item.response_ids);
+                      item.response_text_given, item.response_ids);
 }
 
 std::optional<double> ScoreCache::Lookup(uint64_t key) {

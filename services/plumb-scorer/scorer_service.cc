@@ -25,6 +25,7 @@ ScoreInput ToInput(const std::string& id, const v1::Prompt& prompt,
   }
   input.prompt_metadata.insert(prompt.metadata().begin(), prompt.metadata().end());
   input.response_text = response.text();
+  input.response_text_given = response.has_text();
   input.response_ids.assign(response.token_ids().begin(), response.token_ids().end());
   return input;
 }

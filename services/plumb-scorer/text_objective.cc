@@ -26,21 +26,22 @@ absl::StatusOr<std::unique_ptr<ScoringObjective::Batch>> TextObjective::Prepare(
   batch->texts.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     const ScoreInput& item = items[i];
-    ASSIGN_OR_RETURN(std::string response,
-                     TextOf(item.response_text, item.response_ids, i, "response"));
+    ASSIGN_OR_RETURN(std::string response, TextOf(item.response_text, item.response_text_given,
+                                                  item.response_ids, i, "response"));
     batch->texts.push_back(std::move(response));
     if (ReadsPrompt()) {
-      ASSIGN_OR_RETURN(std::string prompt, TextOf(item.prompt_text, item.prompt_ids, i, "prompt"));
+      ASSIGN_OR_RETURN(std::string prompt,
+                       TextOf(item.prompt_text, false, item.prompt_ids, i, "prompt"));
       batch->prompts.push_back(std::move(prompt));
     }
   }
   return batch;
 }
 
-absl::StatusOr<std::string> TextObjective::TextOf(const std::string& text,
+absl::StatusOr<std::string> TextObjective::TextOf(const std::string& text, bool given,
                                                   const std::vector<int32_t>& ids, size_t item,
                                                   absl::string_view part) const {
-  if (!text.empty() || ids.empty()) return text;
+  if (given || !text.empty() || ids.empty()) return text;
   if (tokenizer_ == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "items[", item, "].", part, ": objective '", name(), "' reads text, but the item has ",

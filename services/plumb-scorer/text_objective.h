@@ -39,9 +39,11 @@ class TextObjective : public ScoringObjective {
   virtual std::string Explain() const = 0;
 
  private:
-  // The text of one part of an item: its text, or its ids decoded.
-  absl::StatusOr<std::string> TextOf(const std::string& text, const std::vector<int32_t>& ids,
-                                     size_t item, absl::string_view part) const;
+  // The text of one part of an item: its text (when `given`, even empty, or non-empty), or its
+  // ids decoded.
+  absl::StatusOr<std::string> TextOf(const std::string& text, bool given,
+                                     const std::vector<int32_t>& ids, size_t item,
+                                     absl::string_view part) const;
 
   const std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
 };

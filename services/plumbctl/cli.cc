@@ -1,5 +1,7 @@
 #include "services/plumbctl/cli.h"
 
+#include "services/plumbctl/local_cluster.h"
+
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <string>
@@ -106,12 +108,59 @@ int RunPlumbctl(int argc, const char* const* argv, const CliEnvironment& environ
                       "Only this role: generator, scorer, reference, learner (repeatable)");
   workers->add_flag("--include-lost", parsed.workers.include_lost, "Include LOST workers");
 
+  CLI::App* local = app.add_subcommand(
+      "local", "A whole cluster on this machine from configs/local: up, down, status");
+  local->require_subcommand(1);
+  LocalClusterOptions local_options;
+  local_options.config_dir = "configs/local";
+  local_options.run_dir = ".plumb/local";
+  std::string local_timeout = "120s";
+  for (CLI::App* sub : {local->add_subcommand("up",
+                                              "Start every service (and a tiny model) and "
+                                              "wait until each is SERVING"),
+                        local->add_subcommand("down", "Stop every service"),
+                        local->add_subcommand("status",
+                                              "Each service's pid, address and health "
+                                              "(exit 1 when one is not serving)")}) {
+    sub->add_option("--config-dir", local_options.config_dir,
+                    "The config templates (default configs/local)");
+    sub->add_option("--run-dir", local_options.run_dir,
+                    "Configs, logs, pids, models and state (default .plumb/local)");
+    sub->add_option("--bin-dir", local_options.bin_dir,
+                    "Where the plumb-* binaries are (default: beside plumbctl)");
+    sub->add_option("--base-port", local_options.base_port,
+                    "Services on base+1..base+4, the coordinator on base+10 (default 50050)")
+        ->check(CLI::Range(1024, 65000));
+    sub->add_option("--wait", local_timeout, "How long up waits for each service (default 120s)");
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error, out, err);  // --help
     err << "plumbctl: " << error.what() << " (see `plumbctl --help`)\n";
     return kExitUsage;
+  }
+
+  if (local->parsed()) {  // no coordinator connection: it may not run yet
+    if (!absl::ParseDuration(local_timeout, &local_options.timeout)) {
+      err << "plumbctl: --wait: not a duration (e.g. 120s): " << local_timeout << "\n";
+      return kExitUsage;
+    }
+    absl::Status result;
+    if (local->get_subcommand("up")->parsed()) {
+      result = LocalUp(local_options, out);
+    } else if (local->get_subcommand("down")->parsed()) {
+      result = LocalDown(local_options, out);
+    } else {
+      result = LocalStatus(local_options, out);
+    }
+    out.flush();
+    if (!result.ok()) {
+      PrintError(err, result);
+      return kExitFailed;
+    }
+    return kExitSucceeded;
   }
 
   absl::StatusOr<ConnectionSettings> settings =
