@@ -34,6 +34,7 @@ class JobSpecReaderTest : public ::testing::Test {
     fs::create_directories(root_ / "ckpt");
     fs::create_directories(root_ / "outside");
     std::ofstream(root_ / "data" / "prompts" / "plain.jsonl") << "{\"prompt\": \"hi\"}\n";
+    std::ofstream(root_ / "data" / "prompts" / "held_out.jsonl") << "{\"prompt\": \"ho\"}\n";
     std::ofstream(root_ / "outside" / "secret.jsonl") << "{\"prompt\": \"secret\"}\n";
     fs::create_symlink(root_ / "outside" / "secret.jsonl", root_ / "data" / "escape.jsonl");
     policy_.data_roots = {(root_ / "data").string()};
@@ -182,7 +183,8 @@ TEST_F(JobSpecReaderTest, TheExampleSpecInConfigsParsesIntoAPlan) {
   EXPECT_EQ(s.scoring.objectives, std::vector<std::string>{"sentiment"});
   EXPECT_EQ(s.scheduling.prompts_per_round, 32);
   EXPECT_EQ(s.scheduling.rpc_timeout, absl::Seconds(120));
-  EXPECT_EQ(s.evaluation.prompt_data[0].path, "builtin:fortunes");
+  EXPECT_EQ(s.evaluation.prompt_data[0].path,
+            fs::canonical(root_ / "data" / "prompts" / "held_out.jsonl").string());
   EXPECT_DOUBLE_EQ(*s.evaluation.sampling.temperature, 0.0);
 }
 
