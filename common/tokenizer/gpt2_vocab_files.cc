@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/checkpoint/file_io.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/json_fields.h"
-#include "common/tokenizer/read_file.h"
 
 namespace plumb::tokenizer {
 namespace {
@@ -66,8 +66,8 @@ absl::StatusOr<BpeTokenizerSpec> ParseGpt2VocabFiles(absl::string_view encoder_j
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> LoadGpt2VocabFiles(const std::string& directory) {
   const std::string encoder_path = (std::filesystem::path(directory) / "encoder.json").string();
   const std::string vocab_path = (std::filesystem::path(directory) / "vocab.bpe").string();
-  ASSIGN_OR_RETURN(std::string encoder, ReadFileToString(encoder_path));
-  ASSIGN_OR_RETURN(std::string vocab, ReadFileToString(vocab_path));
+  ASSIGN_OR_RETURN(std::string encoder, checkpoint::ReadFileToString(encoder_path));
+  ASSIGN_OR_RETURN(std::string vocab, checkpoint::ReadFileToString(vocab_path));
   ASSIGN_OR_RETURN(BpeTokenizerSpec spec,
                    ParseGpt2VocabFiles(encoder, encoder_path, vocab, vocab_path));
   spec.source = directory;

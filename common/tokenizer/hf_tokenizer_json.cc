@@ -4,11 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/checkpoint/file_io.h"
 #include "common/status/echo.h"
 #include "common/status/status_macros.h"
 #include "common/tokenizer/hf_pipeline_json.h"
 #include "common/tokenizer/json_fields.h"
-#include "common/tokenizer/read_file.h"
 
 namespace plumb::tokenizer {
 namespace {
@@ -203,13 +203,13 @@ absl::StatusOr<SpecialTokenNames> ParseHfTokenizerConfig(absl::string_view json,
 }
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> LoadHfTokenizerJson(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string json, ReadFileToString(path));
+  ASSIGN_OR_RETURN(std::string json, checkpoint::ReadFileToString(path));
   ASSIGN_OR_RETURN(BpeTokenizerSpec spec, ParseHfTokenizerJson(json, path));
   const std::filesystem::path config_path =
       std::filesystem::path(path).parent_path() / "tokenizer_config.json";
   std::error_code error;
   if (std::filesystem::is_regular_file(config_path, error)) {
-    ASSIGN_OR_RETURN(std::string config, ReadFileToString(config_path.string()));
+    ASSIGN_OR_RETURN(std::string config, checkpoint::ReadFileToString(config_path.string()));
     ASSIGN_OR_RETURN(spec.special_names, ParseHfTokenizerConfig(config, config_path.string()));
   } else {
     spec.special_names = GuessSpecialTokenNames([&](absl::string_view token) {

@@ -1,36 +1,18 @@
 #include "services/plumb-coordinator/prompt_source.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/checkpoint/file_io.h"
 #include "common/json/parse_json.h"
 
 namespace plumb::coordinator {
 namespace {
-
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path, error);
-  if (error)
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read (", error.message(), ")"));
-  if (static_cast<int64_t>(size) > kMaxDatasetFileBytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(path, ": ", size, " bytes; at most ", kMaxDatasetFileBytes));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (!in.good() && !in.eof()) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
-  return buffer.str();
-}
 
 // Plain text: examples separated by lines holding only "%", or one per non-empty line.
 std::vector<std::string> PlainTextExamples(const std::string& text) {
@@ -60,7 +42,8 @@ absl::Status AddSource(const DatasetSource& source, std::vector<std::string>* te
     return absl::UnimplementedError(
         absl::StrCat(source.path, ": built-in corpora are not available to prompt sources yet"));
   }
-  absl::StatusOr<std::string> text = ReadWhole(source.path);
+  absl::StatusOr<std::string> text =
+      checkpoint::ReadFileToString(source.path, kMaxDatasetFileBytes);
   if (!text.ok()) return text.status();
   std::vector<std::string> found;
   if (source.format == DatasetFormat::kPlainText) {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "common/checkpoint/file_io.h"
 #include "common/rpc/channel_factory.h"
 #include "common/rpc/grpc_probe.h"
 #include "common/status/status_macros.h"
@@ -53,8 +54,12 @@ std::string BinDir(const LocalClusterOptions& o) {
 }
 
 absl::StatusOr<std::string> ReadFile(const fs::path& path) {
+  return checkpoint::ReadFileToString(path, size_t{4} << 20);
+}
+
+// /proc files report a size of 0: read them as a stream.
+std::string ReadProcFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot read"));
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
@@ -77,8 +82,8 @@ std::optional<pid_t> RunningPid(const LocalClusterOptions& o, const Service& s) 
     return std::nullopt;
   }
   if (kill(pid, 0) != 0) return std::nullopt;
-  absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
-  if (!cmdline.ok() || cmdline->find(absl::StrCat("plumb-", s.name)) == std::string::npos) {
+  const std::string cmdline = ReadProcFile(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (cmdline.find(absl::StrCat("plumb-", s.name)) == std::string::npos) {
     return std::nullopt;  // a reused pid
   }
   return pid;
