@@ -516,6 +516,86 @@ TEST_F(CoordinatorTest, PlumbctlSubmitsWatchesListsAndCancels) {
   EXPECT_EQ(watch_long->Wait(absl::Seconds(120)).value_or(-1), 3);  // CANCELLED
 }
 
+// A pool of two learners, two references, two generators and one shared scorer, behind a
+// coordinator of its own: two jobs run at once, a third waits QUEUED saying what it needs, and
+// starts when a job is cancelled and frees its workers.
+TEST_F(CoordinatorTest, TwoJobsRunAtOnceOnOnePoolAndAThirdWaitsForWorkers) {
+  const std::string common = "server: {address: \"127.0.0.1:0\"}\nmetrics: {enabled: false}\n";
+  Server reference2, learner2, coordinator2;
+  Start("reference", "reference2", common + "reference:\n  model: {path: policy}\n", &reference2);
+  Start("learner", "learner2",
+        common + "learner: {checkpoint_root: checkpoints2, model_roots: [\".\"], " +
+            "publish_targets: [\"" + generators_[0].endpoint + "\", \"" + generators_[1].endpoint +
+            "\"]}\n",
+        &learner2);
+  fs::create_directories(*root_ / "state2");
+  Start("coordinator", "coordinator2",
+        absl::StrCat(common, "coordinator:\n  state_path: state2/coordinator.db\n",
+                     "  data_roots: [data]\n  checkpoint_roots: [\"", root_->string(), "\"]\n",
+                     "  probe_interval: 200ms\n  workers:\n", "    generators: [\"",
+                     generators_[0].endpoint, "\", \"", generators_[1].endpoint, "\"]\n",
+                     "    scorers: [\"", scorer_.endpoint, "\"]\n", "    references: [\"",
+                     reference_.endpoint, "\", \"", reference2.endpoint, "\"]\n",
+                     "    learners: [\"", learner_.endpoint, "\", \"", learner2.endpoint, "\"]\n"),
+        &coordinator2);
+  auto stub = v1::Coordinator::NewStub(
+      grpc::CreateChannel(coordinator2.endpoint, grpc::InsecureChannelCredentials()));
+  auto submit = [&](int rounds) {
+    v1::SubmitJobRequest request;
+    request.set_spec_text(absl::StrReplaceAll(
+        Spec("PPO", rounds, 2),
+        {{"prompts_per_round: 4,", "prompts_per_round: 4, generator_replicas: 1,"}}));
+    v1::SubmitJobResponse response;
+    auto context = std::make_unique<grpc::ClientContext>();  // no users file: no token
+    EXPECT_TRUE(stub->SubmitJob(context.get(), request, &response).ok());
+    return response.job_id();
+  };
+  auto job = [&](const std::string& id) {
+    v1::GetJobRequest request;
+    request.set_job_id(id);
+    v1::GetJobResponse response;
+    grpc::ClientContext context;
+    stub->GetJob(&context, request, &response);
+    return response.job();
+  };
+  auto wait = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 600 && !done(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    return done();
+  };
+  const std::string a = submit(500);
+  const std::string b = submit(500);
+  ASSERT_TRUE(wait([&] {
+    return job(a).status().state() == v1::JOB_STATE_RUNNING &&
+           job(b).status().state() == v1::JOB_STATE_RUNNING;
+  }));
+  const std::string c = submit(1);
+  ASSERT_TRUE(wait([&] { return !job(c).status().last_error().empty(); }));
+  EXPECT_EQ(job(c).status().state(), v1::JOB_STATE_QUEUED);
+  EXPECT_THAT(job(c).status().last_error(), HasSubstr("waiting for workers"));
+  EXPECT_THAT(job(c).status().last_error(), HasSubstr("learner"));
+  // Cancelling A frees a learner, a reference and a generator: C runs to the end.
+  v1::CancelJobRequest cancel;
+  cancel.set_job_id(a);
+  v1::CancelJobResponse cancelled;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->CancelJob(&context, cancel, &cancelled).ok());
+  }
+  EXPECT_TRUE(wait([&] { return job(c).status().state() == v1::JOB_STATE_SUCCEEDED; }))
+      << v1::JobState_Name(job(c).status().state()) << " " << job(c).status().last_error();
+  EXPECT_EQ(job(a).status().state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(job(b).status().state(), v1::JOB_STATE_RUNNING);
+  cancel.set_job_id(b);
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->CancelJob(&context, cancel, &cancelled).ok());
+  }
+  EXPECT_TRUE(wait([&] { return job(b).status().state() == v1::JOB_STATE_CANCELLED; }));
+  coordinator2.process.reset();
+  learner2.process.reset();
+  reference2.process.reset();
+}
+
 TEST_F(CoordinatorTest, AStoppedScorerPausesTheJobNamingTheRoleUntilItIsBack) {
   absl::StatusOr<std::string> id = Submit(Spec("PPO", 4, 2));
   ASSERT_TRUE(id.ok()) << id.status();
