@@ -296,36 +296,78 @@ RolloutQuality MeasureRollouts(const std::vector<generator::RolloutResult>& roll
   return q;
 }
 
-absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& c, const RoundSpec& spec) {
+absl::StatusOr<GeneratedRound> GeneratePolicyGradientRound(const RoundClients& c,
+                                                           const RoundSpec& spec) {
   RETURN_IF_ERROR(CheckClients(c, /*needs_reference=*/true));
   RETURN_IF_ERROR(CheckSpec(spec));
   RoundSpec own = spec;
   own.sampling.return_logprobs = true;  // the learner's importance ratios need them
   ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, false));
+  GeneratedRound out;
+  out.lost_generators = std::move(scored.lost);
+  out.wall = scored.wall;
+  out.inside = scored.inside;
+  for (reference::LogProbsItemResult& r : scored.reference->results) {
+    out.reference_logprobs.push_back(std::move(r.logprobs));
+  }
+  out.rollouts = std::move(scored.rollouts);
+  out.rewards = std::move(scored.rewards);
+  return out;
+}
+
+absl::StatusOr<RoundReport> TrainPolicyGradientRound(const RoundClients& c, const RoundSpec& spec,
+                                                     GeneratedRound generated,
+                                                     uint64_t min_policy_version) {
+  RETURN_IF_ERROR(CheckClients(c, /*needs_reference=*/true));
+  RETURN_IF_ERROR(CheckSpec(spec));
   RoundReport report;
-  report.lost_generators = scored.lost;
-  report.wall = scored.wall;
-  report.inside = scored.inside;
+  report.lost_generators = generated.lost_generators;
+  report.wall = generated.wall;
+  report.inside = generated.inside;
+  // A prompt's samples are one group (GRPO, RLOO): one stale sample drops the whole group.
+  std::set<std::string> stale;
+  for (const generator::RolloutResult& r : generated.rollouts) {
+    if (r.policy_version < min_policy_version) stale.insert(r.prompt_id);
+  }
+  std::vector<generator::RolloutResult> kept;
+  std::vector<double> rewards;
   std::vector<std::vector<float>> ref;
+  for (size_t i = 0; i < generated.rollouts.size(); ++i) {
+    if (stale.contains(generated.rollouts[i].prompt_id)) {
+      ++report.dropped_stale;
+      continue;
+    }
+    kept.push_back(std::move(generated.rollouts[i]));
+    rewards.push_back(generated.rewards[i]);
+    ref.push_back(std::move(generated.reference_logprobs[i]));
+  }
+  if (kept.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "train: every rollout was made by a policy older than version ", min_policy_version));
+  }
   clients::ExperienceBatch batch;
-  batch.temperature = own.sampling.temperature.value_or(1.0);
-  for (size_t i = 0; i < scored.rollouts.size(); ++i) {
-    const generator::RolloutResult& r = scored.rollouts[i];
-    ref.push_back(scored.reference->results[i].logprobs);
-    batch.experiences.push_back({.group = GroupOf(own, r.prompt_id),
+  batch.temperature = spec.sampling.temperature.value_or(1.0);
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const generator::RolloutResult& r = kept[i];
+    batch.experiences.push_back({.group = GroupOf(spec, r.prompt_id),
                                  .prompt = r.prompt_ids,
                                  .response = r.response_ids,
                                  .logprobs = r.logprobs,
-                                 .ref_logprobs = ref.back(),
-                                 .reward = scored.rewards[i],
+                                 .ref_logprobs = ref[i],
+                                 .reward = rewards[i],
                                  .stopped = r.finish == generator::Finish::kStop,
                                  .policy_version = r.policy_version});
   }
-  report.quality = MeasureRollouts(scored.rollouts, scored.rewards, &ref);
-  report.rollouts = std::move(scored.rollouts);
-  report.rewards = std::move(scored.rewards);
-  RETURN_IF_ERROR(TrainAndPublish(c, own, std::move(batch), &report));
+  report.quality = MeasureRollouts(kept, rewards, &ref);
+  report.rollouts = std::move(kept);
+  report.rewards = std::move(rewards);
+  RETURN_IF_ERROR(TrainAndPublish(c, spec, std::move(batch), &report));
   return report;
+}
+
+absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& c, const RoundSpec& spec) {
+  ASSIGN_OR_RETURN(GeneratedRound generated, GeneratePolicyGradientRound(c, spec));
+  return TrainPolicyGradientRound(c, spec, std::move(generated));
 }
 
 absl::StatusOr<RoundReport> RunEvaluationRound(const RoundClients& c, const RoundSpec& spec) {

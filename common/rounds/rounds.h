@@ -92,11 +92,32 @@ struct RoundReport {
   std::optional<clients::PublishOutcome> published;
   std::vector<std::string> lost_generators;       // replicas dropped during this round
   std::vector<learner::PreferenceExample> pairs;  // DPO: the pairs trained on
+  int64_t dropped_stale = 0;  // rollouts older than TrainPolicyGradientRound's bound
   PhaseSeconds wall, inside;
 };
 
 absl::StatusOr<RoundReport> RunPolicyGradientRound(const RoundClients& clients,
                                                    const RoundSpec& spec);
+
+// The two halves of RunPolicyGradientRound, for a caller that overlaps them (asynchronous
+// rounds: round n + 1 generates while round n trains).
+struct GeneratedRound {
+  std::vector<generator::RolloutResult> rollouts;      // sorted by (prompt id, sample index)
+  std::vector<double> rewards;                         // per rollout
+  std::vector<std::vector<float>> reference_logprobs;  // per rollout
+  std::vector<std::string> lost_generators;
+  PhaseSeconds wall, inside;
+};
+// Generate (log-probs on) -> score and reference log-probs side by side.
+absl::StatusOr<GeneratedRound> GeneratePolicyGradientRound(const RoundClients& clients,
+                                                           const RoundSpec& spec);
+// Trains on `generated` and publishes. Rollouts sampled by a policy older than
+// `min_policy_version` are dropped, with every other sample of their prompt (a group), and
+// counted in RoundReport::dropped_stale; FAILED_PRECONDITION when none is left.
+absl::StatusOr<RoundReport> TrainPolicyGradientRound(const RoundClients& clients,
+                                                     const RoundSpec& spec,
+                                                     GeneratedRound generated,
+                                                     uint64_t min_policy_version = 0);
 absl::StatusOr<RoundReport> RunRejectionSamplingRound(const RoundClients& clients,
                                                       const RoundSpec& spec);
 absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& clients, const RoundSpec& spec);

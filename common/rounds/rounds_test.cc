@@ -233,6 +233,32 @@ TEST_F(RoundsTest, AnEvaluationRoundScoresAndMeasuresWithoutTraining) {
   EXPECT_FALSE(report->published.has_value());
 }
 
+// Asynchronous rounds train on rollouts generated earlier: those sampled by weights older than
+// the bound are dropped with the rest of their prompt's group, and counted.
+TEST_F(RoundsTest, TrainingOnGeneratedRolloutsDropsStaleGroupsWhole) {
+  const std::string session = Start(learner::Algorithm::kGrpo);
+  gen_a_.SetPolicyVersion(1);  // stale
+  gen_b_.SetPolicyVersion(5);
+  absl::StatusOr<GeneratedRound> generated = GeneratePolicyGradientRound(Clients(), Spec(session));
+  ASSERT_TRUE(generated.ok()) << generated.status();
+  size_t stale = 0;
+  for (const generator::RolloutResult& r : generated->rollouts) stale += r.policy_version < 3;
+  ASSERT_GT(stale, 0u);
+  ASSERT_LT(stale, generated->rollouts.size());
+  absl::StatusOr<RoundReport> report =
+      TrainPolicyGradientRound(Clients(), Spec(session), *generated, /*min_policy_version=*/3);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->dropped_stale, static_cast<int64_t>(stale));
+  const auto& batch = std::get<clients::ExperienceBatch>(learner_.train_calls().back().batch);
+  EXPECT_EQ(batch.experiences.size(), generated->rollouts.size() - stale);
+  for (const learner::Experience& e : batch.experiences) EXPECT_GE(e.policy_version, 3u);
+  // Every rollout stale: nothing to train, nothing trained.
+  const size_t trained = learner_.train_calls().size();
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      TrainPolicyGradientRound(Clients(), Spec(session), *generated, 100).status()));
+  EXPECT_EQ(learner_.train_calls().size(), trained);
+}
+
 TEST_F(RoundsTest, BadSpecsAreRefusedByField) {
   RoundSpec spec = Spec("s");
   spec.prompts.push_back(spec.prompts[0]);

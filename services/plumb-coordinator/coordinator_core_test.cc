@@ -51,9 +51,68 @@ class FakeFactory : public ClientFactory {
     return Get(references_, e);
   }
   absl::StatusOr<clients::LearnerClient*> Learner(const std::string& e) override {
+    if (gated_ != nullptr && gated_->endpoint() == e) return gated_.get();
     return Get(learners_, e);
   }
+  // From now on the learner at `endpoint` is wrapped: each Train waits (up to 5 s) until
+  // `generator` has received the next round's request, and counts whether it had.
+  // The job has `rounds` rounds: the last Train has no next generation to wait for.
+  void GateTrainOnNextGeneration(const std::string& endpoint, clients::FakeGenerator* generator,
+                                 size_t rounds);
+  int overlapped_trains() const { return gated_ ? gated_->overlapped.load() : 0; }
 
+ private:
+  class GatedLearner final : public clients::LearnerClient {
+   public:
+    GatedLearner(clients::FakeLearner* inner, clients::FakeGenerator* generator, size_t rounds)
+        : inner_(inner), generator_(generator), rounds_(rounds) {}
+    const std::string& endpoint() const override { return inner_->endpoint(); }
+    absl::StatusOr<learner::SessionStatus> StartSession(const clients::StartSessionCall& c,
+                                                        const clients::CallOptions& o) override {
+      return inner_->StartSession(c, o);
+    }
+    absl::StatusOr<learner::TrainStats> Train(const clients::TrainCall& c,
+                                              const clients::CallOptions& o) override {
+      const size_t wanted = c.sequence + 1;  // rounds 0..sequence requested
+      if (wanted > rounds_) return inner_->Train(c, o);
+      const absl::Time until = absl::Now() + absl::Seconds(5);
+      while (generator_->jobs().size() < wanted && absl::Now() < until) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+      if (generator_->jobs().size() >= wanted) ++overlapped;
+      return inner_->Train(c, o);
+    }
+    absl::StatusOr<clients::PublishOutcome> PublishWeights(const clients::PublishCall& c,
+                                                           const clients::CallOptions& o) override {
+      return inner_->PublishWeights(c, o);
+    }
+    absl::StatusOr<learner::CheckpointInfo> SaveCheckpoint(const std::string& s,
+                                                           const std::string& p, bool w, bool ov,
+                                                           const clients::CallOptions& o) override {
+      return inner_->SaveCheckpoint(s, p, w, ov, o);
+    }
+    absl::StatusOr<learner::CheckpointInfo> LoadCheckpoint(const std::string& s,
+                                                           const std::string& p, bool w,
+                                                           const clients::CallOptions& o) override {
+      return inner_->LoadCheckpoint(s, p, w, o);
+    }
+    absl::StatusOr<uint64_t> EndSession(const std::string& s,
+                                        const clients::CallOptions& o) override {
+      return inner_->EndSession(s, o);
+    }
+    absl::StatusOr<clients::LearnerStatus> GetStatus(const clients::CallOptions& o) override {
+      return inner_->GetStatus(o);
+    }
+    std::atomic<int> overlapped{0};
+
+   private:
+    clients::FakeLearner* const inner_;
+    clients::FakeGenerator* const generator_;
+    const size_t rounds_;
+  };
+  std::unique_ptr<GatedLearner> gated_;
+
+ public:
  private:
   template <typename T>
   static absl::StatusOr<T*> Get(std::map<std::string, std::unique_ptr<T>>& m,
@@ -67,6 +126,11 @@ class FakeFactory : public ClientFactory {
   std::map<std::string, std::unique_ptr<clients::FakeReference>> references_;
   std::map<std::string, std::unique_ptr<clients::FakeLearner>> learners_;
 };
+
+void FakeFactory::GateTrainOnNextGeneration(const std::string& endpoint,
+                                            clients::FakeGenerator* generator, size_t rounds) {
+  gated_ = std::make_unique<GatedLearner>(learners_.at(endpoint).get(), generator, rounds);
+}
 
 class CoordinatorCoreTest : public ::testing::Test {
  protected:
@@ -310,6 +374,34 @@ TEST_F(CoordinatorCoreTest, AJobFailingForAWorkersReasonRestartsFromItsLastRound
   }
   EXPECT_EQ(doomed_restarts, 2);
   EXPECT_NE(store_->GetJob(doomed, false)->status.last_error.find("disk gone"), std::string::npos);
+}
+
+// Asynchronous rounds: each Train of round n starts only once the generator has been asked for
+// round n + 1 (the learner waits up to 5 s for it and counts it), so every Train overlapping the
+// next generation proves the pipeline; every round is still trained exactly once.
+TEST_F(CoordinatorCoreTest, AsynchronousRoundsGenerateTheNextRoundWhileTheLearnerTrains) {
+  AddWorkers(1);
+  auto* generator = static_cast<clients::FakeGenerator*>(*factory_.Generator("gen0:1"));
+  factory_.GateTrainOnNextGeneration("learner0:1", generator, 4);
+  StartCore();
+  JobPlan plan = Plan(4);
+  plan.stages[0].scheduling.round_mode = RoundMode::kAsync;
+  plan.stages[0].scheduling.max_policy_lag = 1;
+  const std::string id = Submit(plan);
+  ASSERT_TRUE(WaitForState(id, JobState::kSucceeded))
+      << store_->GetJob(id, false)->status.last_error;
+  const std::vector<RoundRecord> rounds = *store_->CompletedRounds(id);
+  ASSERT_EQ(rounds.size(), 4u);
+  for (const RoundRecord& r : rounds) {
+    EXPECT_EQ(r.metrics.at("dropped_stale_rollouts"), 0) << r.round;
+    EXPECT_EQ(r.metrics.at("rollouts"), 8) << r.round;
+  }
+  // Trains of rounds 0, 1 and 2 overlapped the generation of the next round; round 3 has none.
+  EXPECT_EQ(factory_.overlapped_trains(), 3);
+  std::multiset<uint64_t> trained;
+  for (const clients::TrainCall& call : learners_[0]->train_calls()) trained.insert(call.sequence);
+  EXPECT_EQ(trained, (std::multiset<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(generator->jobs().size(), 4u);  // no round generated twice
 }
 
 TEST_F(CoordinatorCoreTest, TwoJobsRunAtOnceAndAThirdWaitsForWorkersWithTheReason) {

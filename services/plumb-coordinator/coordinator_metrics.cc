@@ -37,6 +37,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorMetrics>> CoordinatorMetrics::Create(
                    registry->AddCounter("plumb_coordinator_lost_generators_total",
                                         "Generators dropped in the middle of a round."));
   m->lost_generators_ = &lost->WithLabels({});
+  ASSIGN_OR_RETURN(metrics::CounterFamily * dropped,
+                   registry->AddCounter("plumb_coordinator_dropped_stale_rollouts_total",
+                                        "Rollouts dropped as older than max_policy_lag."));
+  m->dropped_stale_ = &dropped->WithLabels({});
+  ASSIGN_OR_RETURN(metrics::GaugeFamily * behind,
+                   registry->AddGauge("plumb_coordinator_policy_versions_behind",
+                                      "Of the last round: the learner's policy version minus the "
+                                      "oldest rollout's."));
+  m->versions_behind_ = &behind->WithLabels({});
   ASSIGN_OR_RETURN(metrics::GaugeFamily * generator_idle,
                    registry->AddGauge("plumb_coordinator_generator_idle_fraction",
                                       "Of the last round: the share of its wall time the "
@@ -83,6 +92,8 @@ void CoordinatorMetrics::RoundCompleted(const RoundFigures& f) {
   phase_seconds_->WithLabels({"publish"}).Increment(f.publish);
   rollouts_->Increment(f.rollouts);
   lost_generators_->Increment(f.lost_generators);
+  dropped_stale_->Increment(f.dropped_stale);
+  versions_behind_->Set(f.version_behind);
   if (f.seconds > 0) {
     generator_idle_->Set(std::max(0.0, 1 - f.generate / f.seconds));
     learner_idle_->Set(std::max(0.0, 1 - f.train / f.seconds));

@@ -7,6 +7,9 @@
 //   plumb_coordinator_rollouts_total                    rollouts trained on
 //   plumb_coordinator_retries_total                     rounds retried (a worker failed them)
 //   plumb_coordinator_lost_generators_total             generators dropped mid-round
+//   plumb_coordinator_dropped_stale_rollouts_total      asynchronous rounds: rollouts too old
+//   plumb_coordinator_policy_versions_behind            of the last round: learner version minus
+//                                                       the oldest rollout's (the policy lag)
 //   plumb_coordinator_generator_idle_fraction           of the last round: 1 - generate / round
 //   plumb_coordinator_learner_idle_fraction             of the last round: 1 - train / round
 // The idle fractions are what asynchronous rounds exist to lower.
@@ -29,6 +32,8 @@ struct RoundFigures {
   double generate = 0, score = 0, reference = 0, train = 0, publish = 0;
   double rollouts = 0;
   double lost_generators = 0;
+  double dropped_stale = 0;   // asynchronous rounds: rollouts past max_policy_lag
+  double version_behind = 0;  // the learner's version minus the oldest rollout's, after training
 };
 
 class CoordinatorMetrics {
@@ -48,6 +53,8 @@ class CoordinatorMetrics {
   metrics::Counter* rollouts_ = nullptr;
   metrics::Counter* retries_ = nullptr;
   metrics::Counter* lost_generators_ = nullptr;
+  metrics::Counter* dropped_stale_ = nullptr;
+  metrics::Gauge* versions_behind_ = nullptr;
   metrics::Gauge* generator_idle_ = nullptr;
   metrics::Gauge* learner_idle_ = nullptr;
 };

@@ -199,14 +199,6 @@ grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* context,
           " does not run on this coordinator yet (ONLINE_RL stages do)")));
     }
   }
-  for (size_t i = 0; i < plan->stages.size(); ++i) {
-    if (plan->stages[i].scheduling.round_mode == RoundMode::kAsync) {
-      return Grpc(absl::UnimplementedError(
-          absl::StrCat("stages[", i,
-                       "].scheduling.round_mode: ROUND_MODE_ASYNC is not implemented yet; use "
-                       "ROUND_MODE_SYNC")));
-    }
-  }
   if (request->validate_only()) {
     response->mutable_status()->set_state(v1::JOB_STATE_UNSPECIFIED);
     return grpc::Status::OK;

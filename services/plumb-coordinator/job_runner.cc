@@ -1,6 +1,7 @@
 #include "services/plumb-coordinator/job_runner.h"
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <utility>
 
@@ -61,6 +62,18 @@ std::string ChildPath(const std::string& folder, const std::string& name) {
   return absl::StrCat(folder, folder.back() == '/' ? "" : "/", name);
 }
 
+// The learner's version after the round minus the oldest rollout's: the policy lag it trained on.
+double VersionsBehind(const rounds::RoundReport& report) {
+  if (report.rollouts.empty()) return 0;
+  uint64_t oldest = report.rollouts.front().policy_version;
+  for (const generator::RolloutResult& r : report.rollouts) {
+    oldest = std::min(oldest, r.policy_version);
+  }
+  return report.stats.policy_version > oldest
+             ? static_cast<double>(report.stats.policy_version - oldest)
+             : 0.0;
+}
+
 void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
   const rounds::RolloutQuality& q = report.quality;
   (*metrics)["rollouts"] = static_cast<double>(q.rollouts);
@@ -89,6 +102,8 @@ void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
     (*metrics)["tokens_per_second"] = tokens / seconds;
   }
   (*metrics)["lost_generators"] = static_cast<double>(report.lost_generators.size());
+  (*metrics)["dropped_stale_rollouts"] = static_cast<double>(report.dropped_stale);
+  (*metrics)["policy_versions_behind"] = VersionsBehind(report);
 }
 
 }  // namespace
@@ -235,6 +250,24 @@ absl::Status JobRunner::RunStage(int iteration, int stage_index, int first_round
   return RunOnlineRlStage(iteration, stage_index, first_round);
 }
 
+absl::StatusOr<rounds::GeneratedRound> JobRunner::GenerateAhead(const JobResources& endpoints,
+                                                                rounds::RoundSpec spec,
+                                                                RetryPlan retry) {
+  // Its own clients: the round loop's wrappers live only for one round.
+  std::vector<clients::GeneratorClient*> generators;
+  for (const std::string& endpoint : endpoints.generators) {
+    ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
+    generators.push_back(g);
+  }
+  ASSIGN_OR_RETURN(clients::ScorerClient * raw_scorer, env_.clients->Scorer(endpoints.scorer));
+  ASSIGN_OR_RETURN(clients::ReferenceClient * raw_reference,
+                   env_.clients->Reference(endpoints.reference));
+  ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(endpoints.learner));
+  RetryingScorerClient scorer(raw_scorer, retry);
+  RetryingReferenceClient reference(raw_reference, retry);
+  return rounds::GeneratePolicyGradientRound({generators, &scorer, &reference, learner}, spec);
+}
+
 absl::Status JobRunner::WaitForRole(WorkerRole role, std::string* endpoint) {
   bool announced = false;
   while (!stopping()) {
@@ -345,6 +378,30 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     }
     return Record(kEvaluation, absl::StrCat("evaluation after round ", round), std::move(update));
   };
+  // The spec of round `r` (prompts, seeds and Train sequence are functions of the round, so a
+  // round run again, or generated ahead, is the same round).
+  int64_t session_first_round = 0;
+  auto spec_of = [&](int r, const std::string& session) {
+    rounds::RoundSpec spec;
+    spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/r", r);
+    spec.session_id = session;
+    spec.prompts = prompts.Round(seed, r, scheduling.prompts_per_round, spec.round_id);
+    spec.sampling = stage.sampling;
+    spec.sampling.seed = (seed + static_cast<uint64_t>(r) * 7919) | 1;
+    spec.score_objectives = stage.scoring.objectives;
+    spec.sequence = static_cast<uint64_t>(r - session_first_round) + 1;
+    if ((r + 1) % std::max(1, scheduling.publish_every_rounds) != 0 && r + 1 < stage.rounds) {
+      spec.publish_to = std::vector<clients::PublishTarget>();
+    }
+    spec.allow_downgrade = true;
+    spec.call_timeout = scheduling.rpc_timeout;
+    spec.cancellation = cancellation_;
+    return spec;
+  };
+  // Asynchronous rounds: the generation running ahead, and the versions published so far.
+  std::future<absl::StatusOr<rounds::GeneratedRound>> ahead;
+  int ahead_round = -1;
+  std::vector<uint64_t> published_versions;
   int restarts = 0;
   int round = first_round;
   std::string session_id;
@@ -400,7 +457,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     }
     // Train sequence numbers count from 1 in each learner session: the round a session started
     // at is kept in the stage's record, so that a kept session is continued with its numbering.
-    int64_t session_first_round = 0;
+    session_first_round = 0;
     ASSIGN_OR_RETURN(std::vector<StageRecord> stage_records, env_.store->Stages(job_id_));
     StageRecord stage_record{.job_id = job_id_,
                              .stage_index = stage_index,
@@ -444,24 +501,39 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       RetryingReferenceClient retrying_reference(raw_reference, scheduling.retry);
       clients::ScorerClient* scorer = &retrying_scorer;
       clients::ReferenceClient* reference = &retrying_reference;
-      rounds::RoundSpec spec;
-      spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/r", round);
-      spec.session_id = session->id;
-      spec.prompts = prompts.Round(seed, round, scheduling.prompts_per_round, spec.round_id);
-      spec.sampling = stage.sampling;
-      spec.sampling.seed = (seed + static_cast<uint64_t>(round) * 7919) | 1;
-      spec.score_objectives = stage.scoring.objectives;
-      spec.sequence = static_cast<uint64_t>(round - session_first_round) + 1;
-      if ((round + 1) % std::max(1, scheduling.publish_every_rounds) != 0 &&
-          round + 1 < stage.rounds) {
-        spec.publish_to = std::vector<clients::PublishTarget>();
-      }
-      spec.allow_downgrade = true;
-      spec.call_timeout = scheduling.rpc_timeout;
-      spec.cancellation = cancellation_;
+      const rounds::RoundSpec spec = spec_of(round, session->id);
       const rounds::RoundClients round_clients{generators, scorer, reference, learner};
-      absl::StatusOr<rounds::RoundReport> report =
-          rounds::RunPolicyGradientRound(round_clients, spec);
+      absl::StatusOr<rounds::RoundReport> report = absl::UnknownError("not run");
+      if (scheduling.round_mode == RoundMode::kAsync) {
+        // Round n + 1 generates (on the weights the generators hold) while round n trains.
+        absl::StatusOr<rounds::GeneratedRound> generated = absl::UnknownError("not generated");
+        if (ahead.valid() && ahead_round == round) {
+          generated = ahead.get();
+        } else {
+          // A round run again: the round ahead of it stays; any other is no longer wanted.
+          if (ahead.valid() && ahead_round != round + 1) (void)ahead.get();
+          generated = rounds::GeneratePolicyGradientRound(round_clients, spec);
+        }
+        const bool next_ahead = ahead.valid() && ahead_round == round + 1;
+        if (generated.ok() && round + 1 < stage.rounds && !next_ahead) {
+          ahead_round = round + 1;
+          ahead = std::async(
+              std::launch::async,
+              [this, next = spec_of(round + 1, session->id), endpoints = resources_,
+               retry = scheduling.retry] { return GenerateAhead(endpoints, next, retry); });
+        }
+        // Rollouts sampled by weights more than max_policy_lag publishes old are dropped.
+        uint64_t min_version = 0;
+        const size_t lag = static_cast<size_t>(scheduling.max_policy_lag);
+        if (published_versions.size() > lag) {
+          min_version = published_versions[published_versions.size() - 1 - lag];
+        }
+        report = generated.ok() ? rounds::TrainPolicyGradientRound(
+                                      round_clients, spec, *std::move(generated), min_version)
+                                : absl::StatusOr<rounds::RoundReport>(generated.status());
+      } else {
+        report = rounds::RunPolicyGradientRound(round_clients, spec);
+      }
       if (!report.ok()) {
         if (stopping()) return absl::CancelledError("cancelled");
         const absl::Status& error = report.status();
@@ -524,7 +596,9 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
              .train = report->wall.train,
              .publish = report->wall.publish,
              .rollouts = static_cast<double>(report->quality.rollouts),
-             .lost_generators = static_cast<double>(report->lost_generators.size())});
+             .lost_generators = static_cast<double>(report->lost_generators.size()),
+             .dropped_stale = static_cast<double>(report->dropped_stale),
+             .version_behind = VersionsBehind(*report)});
       }
       for (const std::string& lost : report->lost_generators) {
         env_.pool->ReportUnreachable(absl::StrCat("generator@", lost));
@@ -538,6 +612,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
         resources_.generators = {replacement};
       }
       policy_version_ = report->stats.policy_version;
+      if (report->published.has_value()) published_versions.push_back(report->published->version);
       RoundRecord record{.job_id = job_id_,
                          .stage_index = stage_index,
                          .iteration = iteration,

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "common/clients/call_options.h"
+#include "common/rounds/rounds.h"
 #include "services/plumb-coordinator/client_factory.h"
 #include "services/plumb-coordinator/coordinator_metrics.h"
 #include "services/plumb-coordinator/job_plan.h"
@@ -76,6 +77,9 @@ class JobRunner {
   absl::Status RunStage(int iteration, int stage_index, int first_round);
   absl::Status RunOnlineRlStage(int iteration, int stage_index, int first_round);
   absl::Status Record(int type, const std::string& message, JobUpdate update);
+  // Generates a round ahead (asynchronous rounds), with clients of its own.
+  absl::StatusOr<rounds::GeneratedRound> GenerateAhead(const JobResources& endpoints,
+                                                       rounds::RoundSpec spec, RetryPlan retry);
   // Waits until the pool has a healthy worker of `role` (replacing `endpoint` by it); an event
   // says the job paused and another that it resumed. CANCELLED when cancelled or stopped.
   absl::Status WaitForRole(WorkerRole role, std::string* endpoint);

@@ -310,6 +310,26 @@ TEST_F(CoordinatorTest, AGrpoJobSubmittedAsAProtoTrainsGroupsOfK) {
   }
 }
 
+// Asynchronous rounds on the real services: round n + 1 generates while round n trains and the
+// learner publishes new weights to generators that are sampling; every round is trained once and
+// no rollout is past the default bound of one publish.
+TEST_F(CoordinatorTest, AnAsynchronousPpoJobTrainsEveryRoundOnce) {
+  const std::string spec = absl::StrReplaceAll(
+      Spec("PPO", 4, 2),
+      {{"prompts_per_round: 4,", "prompts_per_round: 4, round_mode: ROUND_MODE_ASYNC,"}});
+  absl::StatusOr<std::string> id = Submit(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::vector<v1::JobEvent> events = WatchToEnd(*id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
+  EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
+  for (const v1::JobEvent& e : events) {
+    if (e.type() != v1::JOB_EVENT_TYPE_ROUND_FINISHED) continue;
+    EXPECT_EQ(e.metrics().at("rollouts") + e.metrics().at("dropped_stale_rollouts"), 8);
+    EXPECT_EQ(e.metrics().at("dropped_stale_rollouts"), 0);
+  }
+}
+
 TEST_F(CoordinatorTest, BadSpecsAreRefusedNamingTheKey) {
   const std::string good = Spec("PPO", 1, 2);
   struct Case {
