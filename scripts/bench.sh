@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs the benchmarks, printing medians and the ratios that
 # BENCHMARKS.md records, each against a baseline measured in the same run.
-# Usage: scripts/bench.sh [codec|model|train|sync|ppo|all]   (default: all)
+# Usage: scripts/bench.sh [codec|model|train|sync|ppo|coordinator|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -68,6 +68,12 @@ fi
 if [ "$what" = sync ] || [ "$what" = all ]; then
   # Learner -> 2 generators (25M parameters) against raw loopback TCP, same run.
   PLUMB_BIN_DIR=build/bin ./build/bin/plumb-bench-weight-sync --reps 5 --size 25m 2>/dev/null
+fi
+
+if [ "$what" = coordinator ] || [ "$what" = all ]; then
+  # The same PPO job in synchronous and asynchronous rounds, generation side on CPU 0 and the
+  # learner on CPU 1; and the coordinator's overhead per round against calling the rounds directly.
+  PLUMB_BIN_DIR=build/bin ./build/bin/plumb-bench-coordinator --reps 3 --rounds 8
 fi
 
 if [ "$what" = ppo ] || [ "$what" = all ]; then
