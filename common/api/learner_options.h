@@ -87,6 +87,10 @@ struct PpoOptions {
   // (generator numerics may differ); rollouts without log-probs are always recomputed.
   bool recompute_behavior_logprobs = false;
   std::optional<double> critic_learning_rate;  // unset = the policy's
+  // Truncated importance sampling (with recompute_behavior_logprobs): each token's advantage is
+  // weighted by min(exp(recomputed - rollout log-prob), tis_cap), correcting for rollouts sampled
+  // by older weights. Unset = off.
+  std::optional<double> tis_cap;
 };
 
 enum class BaselineKind { kMovingAverage, kBatchMean, kNone };

@@ -100,6 +100,7 @@ TEST(LearnerConfigProtoTest, PpoOptionsComeBackTheSame) {
   p.separate_critic = true;
   p.critic_learning_rate = 0.5;
   p.recompute_behavior_logprobs = true;
+  p.tis_cap = 3.0;
   o.gradient_checkpointing = true;
   o.value_path = "critic";
   o.max_policy_lag = 2;
@@ -129,6 +130,7 @@ TEST(LearnerConfigProtoTest, PpoOptionsComeBackTheSame) {
   EXPECT_EQ(b.ppo.separate_critic, p.separate_critic);
   EXPECT_EQ(b.ppo.critic_learning_rate, p.critic_learning_rate);
   EXPECT_TRUE(b.ppo.recompute_behavior_logprobs);
+  EXPECT_EQ(b.ppo.tis_cap, std::optional<double>(3.0));
   EXPECT_TRUE(b.gradient_checkpointing);
 }
 

@@ -110,6 +110,7 @@ absl::Status ReadPpo(const v1::PpoConfig& p, PpoOptions* o) {
   if (p.has_critic_learning_rate()) o->critic_learning_rate = p.critic_learning_rate();
   if (p.has_early_stop_kl()) o->early_stop_kl = p.early_stop_kl();
   o->recompute_behavior_logprobs = p.recompute_behavior_logprobs();
+  if (p.has_tis_cap()) o->tis_cap = p.tis_cap();
   return absl::OkStatus();
 }
 

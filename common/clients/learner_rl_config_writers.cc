@@ -83,6 +83,7 @@ void PpoSection(const learner::PpoOptions& o, v1::PpoConfig* p) {
     p->set_critic_learning_rate(static_cast<float>(*o.critic_learning_rate));
   if (o.early_stop_kl) p->set_early_stop_kl(static_cast<float>(*o.early_stop_kl));
   p->set_recompute_behavior_logprobs(o.recompute_behavior_logprobs);
+  if (o.tis_cap) p->set_tis_cap(static_cast<float>(*o.tis_cap));
 }
 
 }  // namespace

@@ -322,6 +322,48 @@ TEST_F(LearnerCoreTest, MaxPolicyLagRefusesStaleRollouts) {
   EXPECT_TRUE(core.TrainExperience("session", batch, 1.0).ok());
 }
 
+// Truncated importance sampling: rollouts whose own log-probs are far below the learner's (as if
+// sampled by older weights) count min(exp(recomputed - rollout), cap) times each token; with
+// every token capped, the mean weight is the cap and the update differs from the unweighted one.
+TEST_F(LearnerCoreTest, TruncatedImportanceSamplingWeightsTokensByTheCappedRatio) {
+  std::vector<Experience> batch = Rollouts();
+  for (Experience& e : batch) e.logprobs.assign(e.response.size(), -50.0f);  // far behind
+  auto train = [&](std::optional<double> cap) {
+    LearnerCore core(TestStorage());
+    SessionOptions o = Options(Algorithm::kPpo);
+    o.ppo.recompute_behavior_logprobs = true;
+    o.ppo.epochs = 1;
+    o.ppo.whiten_advantages = false;  // whitened advantages average to 0, and so would the loss
+    o.ppo.tis_cap = cap;
+    Start(core, o);
+    absl::StatusOr<TrainStats> stats = core.TrainExperience("session", batch, 1.0);
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    return stats.value_or(TrainStats());
+  };
+  const TrainStats capped = train(2.0);
+  const TrainStats plain = train(std::nullopt);
+  EXPECT_NEAR(capped.metrics.at("tis/weight_mean"), 2.0, 1e-6);
+  EXPECT_NEAR(capped.metrics.at("tis/capped_fraction"), 1.0, 1e-6);
+  EXPECT_FALSE(plain.metrics.contains("tis/weight_mean"));
+  ASSERT_GT(std::abs(plain.losses.at("policy")), 1e-3);
+  EXPECT_NEAR(capped.losses.at("policy"), 2.0 * plain.losses.at("policy"),
+              1e-4 * std::abs(plain.losses.at("policy")) + 1e-6);
+}
+
+TEST_F(LearnerCoreTest, TruncatedImportanceSamplingNeedsRecomputedBehaviourLogProbs) {
+  LearnerCore core(TestStorage());
+  SessionOptions o = Options(Algorithm::kPpo);
+  o.ppo.tis_cap = 2.0;
+  bool created = false;
+  absl::StatusOr<SessionStatus> s = core.StartSession(o, "", false, &created);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("ppo.tis_cap"));
+  o.ppo.recompute_behavior_logprobs = true;
+  o.ppo.tis_cap = 0.5;  // below 1 would down-weight on-policy tokens
+  s = core.StartSession(o, "", false, &created);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(LearnerCoreTest, OnPolicyAlgorithmsRefuseGradientAccumulation) {
   LearnerCore core(TestStorage());
   SessionOptions o = Options(Algorithm::kPpo);

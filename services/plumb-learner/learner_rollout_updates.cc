@@ -283,6 +283,24 @@ absl::StatusOr<TrainStats> LearnerCore::Session::Ppo(const std::vector<Experienc
       o.ppo.whiten_advantages
           ? algorithms::WhitenAdvantages(gae.advantages, t.mask, algorithms::WhitenStyle::kOpenRlhf)
           : gae.advantages;
+  if (o.ppo.tis_cap.has_value()) {
+    // Truncated importance sampling: the rollouts were sampled by (possibly older) behaviour
+    // weights; each token counts min(pi_learner / pi_behaviour, cap) times. Scaling a token's
+    // advantage by a weight >= 0 scales its clipped objective by the same weight.
+    if (!all_given) {
+      return absl::InvalidArgumentError(
+          "ppo.tis_cap: every experience must carry its rollout log-probs");
+    }
+    const at::Tensor behaviour = Padded(given, width);
+    const at::Tensor weight = (t.old_logp - behaviour).exp().clamp_max(*o.ppo.tis_cap) * t.mask;
+    t.advantages = t.advantages * weight;
+    stats.metrics["tis/weight_mean"] = (weight.sum() / t.mask.sum().clamp_min(1)).item<double>();
+    stats.metrics["tis/capped_fraction"] =
+        (((t.old_logp - behaviour).exp() > *o.ppo.tis_cap).to(torch::kFloat) * t.mask)
+            .sum()
+            .item<double>() /
+        std::max(1.0, t.mask.sum().item<double>());
+  }
   const double mean_kl = token_kl.sum(1).mean().item<double>();
   stats.kl = mean_kl;
   stats.kl_coef = kl_coef;

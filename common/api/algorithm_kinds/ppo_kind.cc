@@ -33,6 +33,14 @@ absl::Status ValidatePpo(const SessionOptions& o) {
   if (p.early_stop_kl) {
     RETURN_IF_ERROR(Real("ppo.early_stop_kl", *p.early_stop_kl, option_checks::kPositive));
   }
+  if (p.tis_cap) {
+    if (!p.recompute_behavior_logprobs) {
+      return Field("ppo.tis_cap",
+                   "needs recompute_behavior_logprobs (the weight is the recomputed over the "
+                   "rollout's log-probs)");
+    }
+    RETURN_IF_ERROR(Real("ppo.tis_cap", *p.tis_cap, {1, kMaxCoefficient, true}));
+  }
   if (p.critic_learning_rate) {
     if (!p.separate_critic) {
       return Field("ppo.critic_learning_rate",
