@@ -675,6 +675,14 @@ TEST_F(CoordinatorTest, ZKilledGeneratorMidJobIsReplacedAndEveryRoundIsTrainedOn
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED) << events.back().message();
   EXPECT_EQ(RoundsFinished(events), (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
+  // The round that found the generator dead handed its share to the other one.
+  int rounds_that_lost_it = 0;
+  for (const v1::JobEvent& e : events) {
+    if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) {
+      rounds_that_lost_it += e.metrics().at("lost_generators") == 1;
+    }
+  }
+  EXPECT_EQ(rounds_that_lost_it, 1);
   for (const v1::JobEvent& e : events) {
     // No lost and no duplicated sample: every round trained on 4 prompts x 2 samples.
     if (e.type() == v1::JOB_EVENT_TYPE_ROUND_FINISHED) {
