@@ -10,7 +10,8 @@ shift || true
 seconds=${PLUMB_FUZZ_SECONDS:-20}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(hf_config safetensors_index safetensors_header tokenizer_json config_map jsonl_line)
+  targets=(hf_config safetensors_index safetensors_header tokenizer_json config_map jsonl_line
+           job_spec)
 fi
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: clang++ not found; scripts/setup.sh installs clang" >&2
