@@ -106,6 +106,39 @@ void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
   (*metrics)["policy_versions_behind"] = VersionsBehind(report);
 }
 
+// The clients of one round on `endpoints`: the generators as they are (common/rounds moves a
+// failed replica's share itself), the scorer and the reference under the stage's retry policy,
+// and `learner` (not owned).
+class RoundWorkers {
+ public:
+  static absl::StatusOr<std::unique_ptr<RoundWorkers>> Make(ClientFactory& factory,
+                                                            const JobResources& endpoints,
+                                                            const RetryPlan& retry,
+                                                            clients::LearnerClient* learner) {
+    auto workers = std::unique_ptr<RoundWorkers>(new RoundWorkers());
+    for (const std::string& endpoint : endpoints.generators) {
+      ASSIGN_OR_RETURN(clients::GeneratorClient * g, factory.Generator(endpoint));
+      workers->generators_.push_back(g);
+    }
+    ASSIGN_OR_RETURN(clients::ScorerClient * scorer, factory.Scorer(endpoints.scorer));
+    ASSIGN_OR_RETURN(clients::ReferenceClient * reference, factory.Reference(endpoints.reference));
+    workers->scorer_ = std::make_unique<RetryingScorerClient>(scorer, retry);
+    workers->reference_ = std::make_unique<RetryingReferenceClient>(reference, retry);
+    workers->learner_ = learner;
+    return workers;
+  }
+  rounds::RoundClients clients() const {
+    return {generators_, scorer_.get(), reference_.get(), learner_};
+  }
+
+ private:
+  RoundWorkers() = default;
+  std::vector<clients::GeneratorClient*> generators_;
+  std::unique_ptr<RetryingScorerClient> scorer_;
+  std::unique_ptr<RetryingReferenceClient> reference_;
+  clients::LearnerClient* learner_ = nullptr;
+};
+
 }  // namespace
 
 JobRunner::JobRunner(RunnerEnv env, std::string job_id, JobPlan plan, JobResources resources)
@@ -253,19 +286,11 @@ absl::Status JobRunner::RunStage(int iteration, int stage_index, int first_round
 absl::StatusOr<rounds::GeneratedRound> JobRunner::GenerateAhead(const JobResources& endpoints,
                                                                 rounds::RoundSpec spec,
                                                                 RetryPlan retry) {
-  // Its own clients: the round loop's wrappers live only for one round.
-  std::vector<clients::GeneratorClient*> generators;
-  for (const std::string& endpoint : endpoints.generators) {
-    ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
-    generators.push_back(g);
-  }
-  ASSIGN_OR_RETURN(clients::ScorerClient * raw_scorer, env_.clients->Scorer(endpoints.scorer));
-  ASSIGN_OR_RETURN(clients::ReferenceClient * raw_reference,
-                   env_.clients->Reference(endpoints.reference));
+  // Its own clients: the round loop's live only for one round.
   ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(endpoints.learner));
-  RetryingScorerClient scorer(raw_scorer, retry);
-  RetryingReferenceClient reference(raw_reference, retry);
-  return rounds::GeneratePolicyGradientRound({generators, &scorer, &reference, learner}, spec);
+  ASSIGN_OR_RETURN(std::unique_ptr<RoundWorkers> workers,
+                   RoundWorkers::Make(*env_.clients, endpoints, retry, learner));
+  return rounds::GeneratePolicyGradientRound(workers->clients(), spec);
 }
 
 absl::Status JobRunner::WaitForRole(WorkerRole role, std::string* endpoint) {
@@ -305,15 +330,41 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                       absl::StrCat(stage.name,
                                    plan_.iterations > 1 ? absl::StrCat("/iter-", iteration) : ""))
           : stage.models.output_checkpoint;
-  if (first_round == 0) {
-    StageRecord record{.job_id = job_id_,
+  // The stage's stored record, or a new one starting now.
+  auto stage_record = [&]() -> absl::StatusOr<StageRecord> {
+    ASSIGN_OR_RETURN(std::vector<StageRecord> records, env_.store->Stages(job_id_));
+    for (const StageRecord& r : records) {
+      if (r.iteration == iteration && r.stage_index == stage_index) return r;
+    }
+    return StageRecord{.job_id = job_id_,
                        .stage_index = stage_index,
                        .iteration = iteration,
                        .name = stage.name,
                        .start_time = absl::Now(),
                        .output_checkpoint = output};
+  };
+  // Has the learner save the session's checkpoint at `path` and records it as the one after
+  // `round`.
+  auto save_checkpoint = [&](clients::LearnerClient* learner, const std::string& session,
+                             const std::string& path, int round) -> absl::Status {
+    absl::StatusOr<learner::CheckpointInfo> saved =
+        learner->SaveCheckpoint(session, path, false, true, Call());
+    if (!saved.ok()) {
+      return absl::Status(saved.status().code(),
+                          absl::StrCat("checkpoint ", path, ": ", saved.status().message()));
+    }
+    JobUpdate checkpoint;
+    checkpoint.event.round = round;
+    checkpoint.checkpoint = CheckpointRecord{.job_id = job_id_,
+                                             .stage_index = stage_index,
+                                             .iteration = iteration,
+                                             .round = round,
+                                             .path = path};
+    return Record(kCheckpointSaved, path, std::move(checkpoint));
+  };
+  if (first_round == 0) {
     JobUpdate update;
-    update.stage = record;
+    ASSIGN_OR_RETURN(update.stage, stage_record());
     RETURN_IF_ERROR(
         Record(kStageStarted, absl::StrCat("stage ", stage.name, " started"), std::move(update)));
   }
@@ -343,18 +394,8 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
   // evaluations of one stage compare.
   auto evaluate = [&](int round, clients::LearnerClient* learner,
                       const std::string& session) -> absl::Status {
-    std::vector<clients::GeneratorClient*> generators;
-    for (const std::string& endpoint : resources_.generators) {
-      ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
-      generators.push_back(g);
-    }
-    ASSIGN_OR_RETURN(clients::ScorerClient * raw_scorer, env_.clients->Scorer(resources_.scorer));
-    ASSIGN_OR_RETURN(clients::ReferenceClient * raw_reference,
-                     env_.clients->Reference(resources_.reference));
-    RetryingScorerClient retrying_scorer(raw_scorer, scheduling.retry);
-    RetryingReferenceClient retrying_reference(raw_reference, scheduling.retry);
-    clients::ScorerClient* scorer = &retrying_scorer;
-    clients::ReferenceClient* reference = &retrying_reference;
+    ASSIGN_OR_RETURN(std::unique_ptr<RoundWorkers> workers,
+                     RoundWorkers::Make(*env_.clients, resources_, scheduling.retry, learner));
     rounds::RoundSpec spec;
     spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/eval", round);
     spec.session_id = session;  // not trained: the round functions ask for one all the same
@@ -366,7 +407,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     spec.call_timeout = scheduling.rpc_timeout;
     spec.cancellation = cancellation_;
     ASSIGN_OR_RETURN(rounds::RoundReport report,
-                     rounds::RunEvaluationRound({generators, scorer, reference, learner}, spec));
+                     rounds::RunEvaluationRound(workers->clients(), spec));
     MetricMap figures;
     AddRoundMetrics(report, &figures);
     JobUpdate update;
@@ -458,27 +499,17 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     // Train sequence numbers count from 1 in each learner session: the round a session started
     // at is kept in the stage's record, so that a kept session is continued with its numbering.
     session_first_round = 0;
-    ASSIGN_OR_RETURN(std::vector<StageRecord> stage_records, env_.store->Stages(job_id_));
-    StageRecord stage_record{.job_id = job_id_,
-                             .stage_index = stage_index,
-                             .iteration = iteration,
-                             .name = stage.name,
-                             .start_time = absl::Now(),
-                             .output_checkpoint = output};
-    for (const StageRecord& r : stage_records) {
-      if (r.iteration == iteration && r.stage_index == stage_index) stage_record = r;
-    }
+    ASSIGN_OR_RETURN(StageRecord record, stage_record());
     if (train_calls == 0) {
       session_first_round = round;
-      stage_record.metrics[kSessionFirstRound] = static_cast<double>(round);
+      record.metrics[kSessionFirstRound] = static_cast<double>(round);
       JobUpdate update;
-      update.stage = stage_record;
+      update.stage = record;
       RETURN_IF_ERROR(Record(kLog,
                              absl::StrCat("learner session ", session->id, " starts at round ",
                                           round, " from ", start_from),
                              std::move(update)));
-    } else if (auto it = stage_record.metrics.find(kSessionFirstRound);
-               it != stage_record.metrics.end()) {
+    } else if (auto it = record.metrics.find(kSessionFirstRound); it != record.metrics.end()) {
       session_first_round = static_cast<int64_t>(it->second);
     }
     bool restart_session = false;
@@ -489,20 +520,10 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                                                         absl::FormatDuration(plan_.deadline),
                                                         " from its start) passed"));
       }
-      std::vector<clients::GeneratorClient*> generators;
-      for (const std::string& endpoint : resources_.generators) {
-        ASSIGN_OR_RETURN(clients::GeneratorClient * g, env_.clients->Generator(endpoint));
-        generators.push_back(g);
-      }
-      ASSIGN_OR_RETURN(clients::ScorerClient * raw_scorer, env_.clients->Scorer(resources_.scorer));
-      ASSIGN_OR_RETURN(clients::ReferenceClient * raw_reference,
-                       env_.clients->Reference(resources_.reference));
-      RetryingScorerClient retrying_scorer(raw_scorer, scheduling.retry);
-      RetryingReferenceClient retrying_reference(raw_reference, scheduling.retry);
-      clients::ScorerClient* scorer = &retrying_scorer;
-      clients::ReferenceClient* reference = &retrying_reference;
+      ASSIGN_OR_RETURN(std::unique_ptr<RoundWorkers> workers,
+                       RoundWorkers::Make(*env_.clients, resources_, scheduling.retry, learner));
       const rounds::RoundSpec spec = spec_of(round, session->id);
-      const rounds::RoundClients round_clients{generators, scorer, reference, learner};
+      const rounds::RoundClients round_clients = workers->clients();
       absl::StatusOr<rounds::RoundReport> report = absl::UnknownError("not run");
       if (scheduling.round_mode == RoundMode::kAsync) {
         // Round n + 1 generates (on the weights the generators hold) while round n trains.
@@ -664,21 +685,8 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                                   round + 1 < stage.rounds;
       if (checkpoint_now) {
         // Beside the final checkpoint (which replaces only a folder that is a checkpoint).
-        const std::string path = absl::StrCat(output, ".round-", round);
-        absl::StatusOr<learner::CheckpointInfo> saved =
-            learner->SaveCheckpoint(session->id, path, false, true, Call());
-        if (!saved.ok()) {
-          return absl::Status(saved.status().code(),
-                              absl::StrCat("checkpoint ", path, ": ", saved.status().message()));
-        }
-        JobUpdate checkpoint;
-        checkpoint.event.round = round;
-        checkpoint.checkpoint = CheckpointRecord{.job_id = job_id_,
-                                                 .stage_index = stage_index,
-                                                 .iteration = iteration,
-                                                 .round = round,
-                                                 .path = path};
-        RETURN_IF_ERROR(Record(kCheckpointSaved, path, std::move(checkpoint)));
+        RETURN_IF_ERROR(
+            save_checkpoint(learner, session->id, absl::StrCat(output, ".round-", round), round));
       }
     }
     if (restart_session) continue;
@@ -688,31 +696,9 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
   ASSIGN_OR_RETURN(clients::LearnerClient * raw_learner, env_.clients->Learner(resources_.learner));
   RetryingLearnerClient retrying_learner(raw_learner, scheduling.retry);
   clients::LearnerClient* learner = &retrying_learner;
-  absl::StatusOr<learner::CheckpointInfo> saved =
-      learner->SaveCheckpoint(session_id, output, false, true, Call());
-  if (!saved.ok()) {
-    return absl::Status(saved.status().code(),
-                        absl::StrCat("checkpoint ", output, ": ", saved.status().message()));
-  }
-  JobUpdate checkpoint;
-  checkpoint.event.round = stage.rounds - 1;
-  checkpoint.checkpoint = CheckpointRecord{.job_id = job_id_,
-                                           .stage_index = stage_index,
-                                           .iteration = iteration,
-                                           .round = stage.rounds - 1,
-                                           .path = output};
-  RETURN_IF_ERROR(Record(kCheckpointSaved, output, std::move(checkpoint)));
+  RETURN_IF_ERROR(save_checkpoint(learner, session_id, output, stage.rounds - 1));
   (void)learner->EndSession(session_id, Call());
-  ASSIGN_OR_RETURN(std::vector<StageRecord> records, env_.store->Stages(job_id_));
-  StageRecord record{.job_id = job_id_,
-                     .stage_index = stage_index,
-                     .iteration = iteration,
-                     .name = stage.name,
-                     .start_time = absl::Now(),
-                     .output_checkpoint = output};
-  for (const StageRecord& r : records) {
-    if (r.iteration == iteration && r.stage_index == stage_index) record = r;
-  }
+  ASSIGN_OR_RETURN(StageRecord record, stage_record());
   record.end_time = absl::Now();
   JobUpdate finished;
   finished.stage = record;
