@@ -187,6 +187,15 @@ void CoordinatorCore::ScheduleOnce() {
   const JobState live[] = {JobState::kQueued, JobState::kRunning};
   absl::StatusOr<std::vector<JobRecord>> jobs = store_->JobsInStates(live);
   if (!jobs.ok()) return;
+  {
+    // Plans of jobs no longer live (ended, or cancelled while queued) are dropped.
+    std::set<std::string> ids;
+    for (const JobRecord& job : *jobs) ids.insert(job.job_id);
+    absl::MutexLock lock(&mu_);
+    for (auto it = plans_.begin(); it != plans_.end();) {
+      it = ids.contains(it->first) ? std::next(it) : plans_.erase(it);
+    }
+  }
   std::stable_sort(jobs->begin(), jobs->end(), [](const JobRecord& a, const JobRecord& b) {
     if (a.priority != b.priority) return a.priority > b.priority;
     return a.status.create_time < b.status.create_time;
@@ -209,7 +218,18 @@ void CoordinatorCore::ScheduleOnce() {
       (void)store_->AppendEvent(job.job_id, std::move(update));
       continue;
     }
-    absl::StatusOr<JobPlan> plan = decode_(job.spec);
+    absl::StatusOr<JobPlan> plan = absl::UnknownError("not decoded");
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = plans_.find(job.job_id); it != plans_.end()) plan = it->second;
+    }
+    if (!plan.ok()) {
+      plan = decode_(job.spec);
+      if (plan.ok()) {
+        absl::MutexLock lock(&mu_);
+        plans_[job.job_id] = *plan;
+      }
+    }
     if (!plan.ok()) {
       JobUpdate update;
       JobStatusRecord status = job.status;

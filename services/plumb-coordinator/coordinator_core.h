@@ -103,6 +103,9 @@ class CoordinatorCore {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> waiting_reason_ ABSL_GUARDED_BY(mu_);
+  // Plans of the live jobs, decoded once (decoding re-checks paths on disk): every tick would
+  // otherwise decode every waiting job's spec again.
+  std::map<std::string, JobPlan> plans_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> last_sequence_ ABSL_GUARDED_BY(mu_);  // per job, from events
   std::thread scheduler_;
   std::thread prober_;

@@ -61,10 +61,20 @@ absl::StatusOr<clients::LearnerClient*> GrpcClientFactory::Learner(const std::st
 }
 
 bool GrpcClientFactory::Probe(WorkerRole role, const std::string& endpoint) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::CreateChannel(OptionsFor(endpoint));
-  if (!channel.ok()) return false;
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<grpc::Channel>& cached = probe_channels_[endpoint];
+    if (cached == nullptr) {
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> made =
+          rpc::CreateChannel(OptionsFor(endpoint));
+      if (!made.ok()) return false;
+      cached = *std::move(made);
+    }
+    channel = cached;
+  }
   absl::StatusOr<rpc::ServingStatus> status =
-      rpc::CheckHealth(*channel, ServiceOf(role), absl::Seconds(2), options_.bearer_token);
+      rpc::CheckHealth(channel, ServiceOf(role), absl::Seconds(2), options_.bearer_token);
   return status.ok() && *status == rpc::ServingStatus::kServing;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/rpc/channel_factory.h"
+#include "grpcpp/channel.h"
 #include "services/plumb-coordinator/client_factory.h"
 #include "services/plumb-coordinator/worker_pool.h"
 
@@ -38,6 +39,9 @@ class GrpcClientFactory final : public ClientFactory {
   std::map<std::string, std::unique_ptr<clients::ScorerClient>> scorers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<clients::ReferenceClient>> references_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<clients::LearnerClient>> learners_ ABSL_GUARDED_BY(mu_);
+  // Health-check channels, one per endpoint, made on the first probe (probes run every few
+  // seconds: a channel each time would reconnect each time).
+  std::map<std::string, std::shared_ptr<grpc::Channel>> probe_channels_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace plumb::coordinator
