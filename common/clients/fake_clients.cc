@@ -200,6 +200,17 @@ void FakeLearner::AddPublishTarget(FakeGenerator* generator) {
   targets_[generator->endpoint()] = generator;
 }
 
+void FakeLearner::AddPublishEndpoint(const std::string& endpoint) {
+  absl::MutexLock lock(&mu_);
+  endpoints_.insert(endpoint);
+}
+
+uint64_t FakeLearner::published_to(const std::string& endpoint, const std::string& model) const {
+  absl::MutexLock lock(&mu_);
+  auto it = published_.find({endpoint, model});
+  return it == published_.end() ? 0 : it->second;
+}
+
 absl::Status FakeLearner::CheckSession(const std::string& id) const {
   if (!session_.has_value() || session_->id != id) {
     return absl::NotFoundError(absl::StrCat("no session '", id, "'"));
@@ -274,7 +285,10 @@ absl::StatusOr<PublishOutcome> FakeLearner::PublishWeights(const PublishCall& ca
     PublishTargetOutcome result;
     result.target = target;
     auto it = targets_.find(target.endpoint);
-    if (it == targets_.end()) {
+    if (it == targets_.end() && endpoints_.count(target.endpoint)) {
+      published_[{target.endpoint, target.model}] = out.version;
+      result.bytes = 1000;
+    } else if (it == targets_.end()) {
       result.status = absl::NotFoundError(absl::StrCat(target.endpoint, ": no such target"));
     } else {
       // A lost replica cannot take weights either.

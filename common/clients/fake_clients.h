@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,11 @@ class FakeLearner final : public LearnerClient, public FakeReplica {
   explicit FakeLearner(std::string endpoint) : FakeReplica(std::move(endpoint)) {}
   const std::string& endpoint() const override { return endpoint_; }
   void AddPublishTarget(FakeGenerator* generator);  // not owned; must outlive the learner
+  // Another endpoint that takes weights (a reference, or a scorer's `model`): publishes to it
+  // succeed and are remembered.
+  void AddPublishEndpoint(const std::string& endpoint);
+  // The last version published to (endpoint, model) added by AddPublishEndpoint; 0 if none.
+  uint64_t published_to(const std::string& endpoint, const std::string& model = "") const;
 
   absl::StatusOr<learner::SessionStatus> StartSession(const StartSessionCall& call,
                                                       const CallOptions& options) override;
@@ -139,6 +145,8 @@ class FakeLearner final : public LearnerClient, public FakeReplica {
   absl::Status CheckSession(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   mutable absl::Mutex mu_;
   std::map<std::string, FakeGenerator*> targets_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> endpoints_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> published_ ABSL_GUARDED_BY(mu_);
   std::optional<learner::SessionStatus> session_ ABSL_GUARDED_BY(mu_);
   learner::SessionOptions options_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, learner::TrainStats> answered_ ABSL_GUARDED_BY(mu_);  // by sequence

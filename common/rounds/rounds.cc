@@ -441,7 +441,7 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
       if (scored.rewards[i] > scored.rewards[best]) best = i;
       if (scored.rewards[i] < scored.rewards[worst]) worst = i;
     }
-    if (scored.rewards[best] > scored.rewards[worst]) {
+    if (scored.rewards[best] - scored.rewards[worst] > std::max(0.0, spec.min_preference_gap)) {
       pairs.push_back({.id = scored.rollouts[begin].prompt_id,
                        .prompt = scored.rollouts[begin].prompt_ids,
                        .chosen = scored.rollouts[best].response_ids,
@@ -460,6 +460,78 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
         "pairs: every prompt's samples tied on reward; nothing to prefer");
   }
   RETURN_IF_ERROR(TrainAndPublish(c, own, std::move(pairs), &report));
+  return report;
+}
+
+namespace {
+
+// The reference's summed log-prob of every (prompt, response) in `items`, in order.
+absl::StatusOr<std::vector<double>> ReferenceSums(
+    const RoundClients& c, const RoundSpec& spec,
+    std::vector<std::pair<const std::vector<int64_t>*, const std::vector<int64_t>*>> items) {
+  reference::LogProbsJob job;
+  job.sum_only = true;
+  for (size_t i = 0; i < items.size(); ++i) {
+    job.items.push_back({absl::StrCat(i), *items[i].first, *items[i].second});
+  }
+  ASSIGN_OR_RETURN(reference::LogProbsOutcome outcome, c.reference->LogProbs(job, CallOf(spec)));
+  if (outcome.results.size() != items.size()) {
+    return absl::InternalError("answered a different number of items");
+  }
+  std::vector<double> sums;
+  for (const reference::LogProbsItemResult& r : outcome.results) sums.push_back(r.sum);
+  return sums;
+}
+
+absl::Status AddReferenceSums(const RoundClients& c, const RoundSpec& spec,
+                              clients::TrainBatch* batch) {
+  if (auto* pairs = std::get_if<std::vector<learner::PreferenceExample>>(batch)) {
+    std::vector<std::pair<const std::vector<int64_t>*, const std::vector<int64_t>*>> items;
+    for (const learner::PreferenceExample& p : *pairs) {
+      items.push_back({&p.prompt, &p.chosen});
+      items.push_back({&p.prompt, &p.rejected});
+    }
+    ASSIGN_OR_RETURN(std::vector<double> sums, ReferenceSums(c, spec, std::move(items)));
+    for (size_t i = 0; i < pairs->size(); ++i) {
+      (*pairs)[i].ref_chosen = sums[2 * i];
+      (*pairs)[i].ref_rejected = sums[2 * i + 1];
+    }
+    return absl::OkStatus();
+  }
+  if (auto* examples = std::get_if<std::vector<learner::UnpairedExample>>(batch)) {
+    const size_t n = examples->size();
+    std::vector<std::pair<const std::vector<int64_t>*, const std::vector<int64_t>*>> items;
+    for (size_t i = 0; i < n; ++i) {
+      items.push_back({&(*examples)[i].prompt, &(*examples)[i].completion});
+      items.push_back({&(*examples)[i].prompt, &(*examples)[(i + 1) % n].completion});
+    }
+    ASSIGN_OR_RETURN(std::vector<double> sums, ReferenceSums(c, spec, std::move(items)));
+    for (size_t i = 0; i < n; ++i) {
+      (*examples)[i].ref_logprob = sums[2 * i];
+      (*examples)[i].ref_kl_logprob = sums[2 * i + 1];
+    }
+    return absl::OkStatus();
+  }
+  return absl::OkStatus();  // SFT, ranked groups: no reference term
+}
+
+}  // namespace
+
+absl::StatusOr<RoundReport> RunOfflineStep(const RoundClients& c, const RoundSpec& spec,
+                                           clients::TrainBatch batch, bool needs_reference) {
+  if (c.learner == nullptr) return absl::InvalidArgumentError("clients: no learner");
+  if (needs_reference && c.reference == nullptr) {
+    return absl::InvalidArgumentError("clients: no reference");
+  }
+  RoundReport report;
+  if (needs_reference) {
+    const auto start = Clock::now();
+    RETURN_IF_ERROR(InPhase("reference", AddReferenceSums(c, spec, &batch)));
+    report.wall.reference = Since(start);
+  }
+  RoundSpec own = spec;
+  if (!own.publish_to.has_value()) own.publish_to = std::vector<clients::PublishTarget>();
+  RETURN_IF_ERROR(TrainAndPublish(c, own, std::move(batch), &report));
   return report;
 }
 

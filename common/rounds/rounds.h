@@ -7,9 +7,10 @@
 //                           publish the new weights to the generators;
 //   RunRejectionSamplingRound  generate -> score -> Train (the learner keeps the best of each
 //                           prompt's samples and fine-tunes on them) -> publish;
-//   RunDpoRound             generate 2 samples per prompt -> score -> each pair ordered by reward
-//                           (ties dropped) with the reference's summed log-probs -> one DPO-family
-//                           Train call -> publish.
+//   RunDpoRound             generate K >= 2 samples per prompt -> score -> each prompt's best
+//                           and worst sample as a pair (gaps <= min_preference_gap dropped) with
+//                           the reference's summed log-probs -> one DPO-family Train call ->
+//                           publish.
 //
 // Prompts are split across the generator replicas; a replica that fails (UNAVAILABLE, DEADLINE_
 // EXCEEDED, or a broken stream) is dropped for the rest of the round and its share is generated
@@ -52,6 +53,8 @@ struct RoundSpec {
   generator::SamplingRequest sampling;  // return_logprobs is forced on for policy gradients
   // The scorer objectives whose composition is the reward; empty = every configured one.
   std::vector<std::string> score_objectives;
+  // RunDpoRound: a prompt gives a pair only when its best and worst rewards differ by more.
+  double min_preference_gap = 0;
   // Train's idempotency key: a retried round with the same sequence is not trained twice.
   uint64_t sequence = 0;
   // Where the new weights go; unset = every generator of RoundClients, empty = nowhere.
@@ -124,6 +127,14 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& clients, const Round
 // Generates and scores spec.prompts and asks the reference (for the KL), without training or
 // publishing: a stage's held-out evaluation. The learner is not called.
 absl::StatusOr<RoundReport> RunEvaluationRound(const RoundClients& clients, const RoundSpec& spec);
+
+// One Train call of an offline stage on an already-tokenized batch: with `needs_reference`, the
+// reference's summed log-probs are asked first and filled in (DPO family: each pair's chosen and
+// rejected response; KTO: each completion and the mismatched one, the next example's completion
+// after this example's prompt); then Train; then a publish only when spec.publish_to names
+// targets. spec.prompts and spec.sampling are not read. The report has the stats and seconds.
+absl::StatusOr<RoundReport> RunOfflineStep(const RoundClients& clients, const RoundSpec& spec,
+                                           clients::TrainBatch batch, bool needs_reference);
 
 // The phases, for callers that schedule them differently (and for tests).
 // Generates `spec` across the replicas; `lost` receives the replicas that failed.

@@ -39,6 +39,8 @@ class FakeFactory : public ClientFactory {
   clients::FakeLearner* AddLearner(const std::string& endpoint) {
     learners_[endpoint] = std::make_unique<clients::FakeLearner>(endpoint);
     for (auto& [name, g] : generators_) learners_[endpoint]->AddPublishTarget(g.get());
+    for (auto& [name, r] : references_) learners_[endpoint]->AddPublishEndpoint(name);
+    for (auto& [name, r] : scorers_) learners_[endpoint]->AddPublishEndpoint(name);
     return learners_[endpoint].get();
   }
   absl::StatusOr<clients::GeneratorClient*> Generator(const std::string& e) override {

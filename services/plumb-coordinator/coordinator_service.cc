@@ -192,11 +192,12 @@ grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* context,
   absl::StatusOr<JobPlan> plan = PlanFromSpec(spec, policy_);
   if (!plan.ok()) return Grpc(plan.status());
   for (size_t i = 0; i < plan->stages.size(); ++i) {
-    if (plan->stages[i].kind != StageKind::kOnlineRl) {
+    if (plan->stages[i].kind == StageKind::kOnlinePreference &&
+        plan->stages[i].scoring.pair_selection == PairSelection::kJudge) {
       return Grpc(absl::UnimplementedError(absl::StrCat(
           "stages[", i,
-          "].kind: ", v1::StageKind_Name(static_cast<v1::StageKind>(plan->stages[i].kind)),
-          " does not run on this coordinator yet (ONLINE_RL stages do)")));
+          "].scoring.pair_selection: PAIR_SELECTION_JUDGE (labels from an LM judge's Compare) "
+          "does not run on this coordinator yet; PAIR_SELECTION_BEST_WORST does")));
     }
   }
   if (request->validate_only()) {

@@ -127,6 +127,7 @@ struct EvaluationPlan {
   int max_prompts = 256;
   int every = 0;  // 0: at stage end only
   generator::SamplingRequest sampling;
+  std::vector<std::string> objectives;  // empty: the stage's scoring objectives
 };
 
 struct StagePlan {
@@ -147,6 +148,16 @@ struct StagePlan {
   EvaluationPlan evaluation;
 };
 
+// How offline stages' text is encoded (plumb.v1.TokenizationSettings with its defaults applied).
+struct TokenizationPlan {
+  // "byte", or a model folder / tokenizer.json inside a checkpoint root (resolved, existing at
+  // submit); empty when the job has no offline stage.
+  std::string tokenizer;
+  int max_length = 512;
+  int max_prompt_length = 256;
+  bool add_eos = true;
+};
+
 struct JobPlan {
   std::string name;
   JobKind kind = JobKind::kUnspecified;
@@ -159,7 +170,14 @@ struct JobPlan {
   int priority = 0;                                    // -10..10
   absl::Duration deadline = absl::InfiniteDuration();  // from the job's start
   int max_retries = 2;                                 // -1 = never
+  TokenizationPlan tokenization;
 };
+
+// Offline stages train on train_data in Train calls the coordinator streams to the learner.
+inline bool IsOfflineStage(StageKind kind) {
+  return kind == StageKind::kSft || kind == StageKind::kRewardModel ||
+         kind == StageKind::kOfflinePreference;
+}
 
 }  // namespace plumb::coordinator
 

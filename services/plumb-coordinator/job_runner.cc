@@ -7,8 +7,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/api/learner_algorithm_kind.h"
 #include "common/rounds/rounds.h"
 #include "common/status/status_macros.h"
+#include "services/plumb-coordinator/offline_data.h"
 #include "services/plumb-coordinator/prompt_source.h"
 #include "services/plumb-coordinator/retrying_clients.h"
 
@@ -21,6 +23,7 @@ enum EventType : int {
   kStageStarted = 2,
   kStageFinished = 3,
   kRoundFinished = 5,
+  kWeightsPublished = 7,
   kCheckpointSaved = 8,
   kEvaluation = 9,
   kRetry = 10,
@@ -31,10 +34,10 @@ enum EventType : int {
 // The stage record's metric holding the round the current learner session started at.
 constexpr char kSessionFirstRound[] = "session_first_round";
 
-bool IsOnline(StageKind kind) { return kind == StageKind::kOnlineRl; }
-
-// Rounds (online stages) or 1 (other stages) per stage, for progress.
-int64_t StageUnits(const StagePlan& stage) { return IsOnline(stage.kind) ? stage.rounds : 1; }
+// Rounds (online training stages) or 1 (offline and evaluation stages) per stage, for progress.
+int64_t StageUnits(const StagePlan& stage) {
+  return IsOfflineStage(stage.kind) || stage.kind == StageKind::kEvaluation ? 1 : stage.rounds;
+}
 
 // Failures worth restarting the job for: a worker or the network, not the spec, the data, the
 // job's own deadline or a cancel.
@@ -104,6 +107,28 @@ void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
   (*metrics)["lost_generators"] = static_cast<double>(report.lost_generators.size());
   (*metrics)["dropped_stale_rollouts"] = static_cast<double>(report.dropped_stale);
   (*metrics)["policy_versions_behind"] = VersionsBehind(report);
+}
+
+// The figures of one offline Train call.
+void AddOfflineMetrics(const rounds::RoundReport& report, const OfflineBatch& batch,
+                       MetricMap* metrics) {
+  (*metrics)["examples"] = static_cast<double>(batch.examples);
+  (*metrics)["data/prompts_cut"] = static_cast<double>(batch.prompts_cut);
+  (*metrics)["data/responses_cut"] = static_cast<double>(batch.responses_cut);
+  for (const auto& [name, value] : report.stats.losses) (*metrics)["loss/" + name] = value;
+  for (const auto& [name, value] : report.stats.metrics) (*metrics)[name] = value;
+  if (report.stats.kl.has_value()) (*metrics)["kl"] = *report.stats.kl;
+  (*metrics)["grad_norm"] = report.stats.grad_norm;
+  (*metrics)["learning_rate"] = report.stats.learning_rate;
+  (*metrics)["tokens"] = static_cast<double>(report.stats.tokens);
+  (*metrics)["sequences"] = static_cast<double>(report.stats.sequences);
+  (*metrics)["seconds/reference"] = report.wall.reference;
+  (*metrics)["seconds/train"] = report.wall.train;
+  const double seconds = report.wall.reference + report.wall.train;
+  (*metrics)["seconds/round"] = seconds;
+  if (seconds > 0) {
+    (*metrics)["tokens_per_second"] = static_cast<double>(report.stats.tokens) / seconds;
+  }
 }
 
 // The clients of one round on `endpoints`: the generators as they are (common/rounds moves a
@@ -276,11 +301,85 @@ absl::Status JobRunner::RunStages() {
 
 absl::Status JobRunner::RunStage(int iteration, int stage_index, int first_round) {
   const StagePlan& stage = plan_.stages[stage_index];
-  if (!IsOnline(stage.kind)) {
-    return absl::UnimplementedError(
-        absl::StrCat("stages[", stage_index, "]: only ONLINE_RL stages run on this coordinator"));
+  if (stage.kind == StageKind::kEvaluation) return RunEvaluationStage(iteration, stage_index);
+  return RunTrainingStage(iteration, stage_index, first_round);
+}
+
+std::string JobRunner::StageOutput(int iteration, int stage_index) const {
+  const StagePlan& stage = plan_.stages[stage_index];
+  if (!stage.models.output_checkpoint.empty()) return stage.models.output_checkpoint;
+  return ChildPath(
+      plan_.output_dir,
+      absl::StrCat(stage.name, plan_.iterations > 1 ? absl::StrCat("/iter-", iteration) : ""));
+}
+
+std::string JobRunner::InitialPolicy(const StagePlan& stage) const {
+  if (!stage.models.policy_checkpoint.empty()) return stage.models.policy_checkpoint;
+  return previous_output_.empty() ? plan_.base_checkpoint : previous_output_;
+}
+
+absl::StatusOr<StageRecord> JobRunner::StageRecordOf(int iteration, int stage_index) {
+  ASSIGN_OR_RETURN(std::vector<StageRecord> records, env_.store->Stages(job_id_));
+  for (const StageRecord& r : records) {
+    if (r.iteration == iteration && r.stage_index == stage_index) return r;
   }
-  return RunOnlineRlStage(iteration, stage_index, first_round);
+  return StageRecord{.job_id = job_id_,
+                     .stage_index = stage_index,
+                     .iteration = iteration,
+                     .name = plan_.stages[stage_index].name,
+                     .start_time = absl::Now(),
+                     .output_checkpoint = StageOutput(iteration, stage_index)};
+}
+
+absl::Status JobRunner::Publish(clients::LearnerClient* learner, const std::string& session,
+                                std::vector<clients::PublishTarget> targets,
+                                const std::string& what) {
+  if (targets.empty()) return absl::OkStatus();
+  clients::PublishCall call{
+      .session_id = session, .targets = std::move(targets), .allow_downgrade = true};
+  absl::StatusOr<clients::PublishOutcome> outcome = learner->PublishWeights(call, Call());
+  if (!outcome.ok()) {
+    return absl::Status(outcome.status().code(),
+                        absl::StrCat("publish: ", what, ": ", outcome.status().message()));
+  }
+  for (const clients::PublishTargetOutcome& r : outcome->results) {
+    if (!r.status.ok() && !absl::IsAlreadyExists(r.status)) {
+      return absl::Status(
+          r.status.code(),
+          absl::StrCat("publish: ", what, " to ", r.target.endpoint, ": ", r.status.message()));
+    }
+  }
+  policy_version_ = std::max(policy_version_, outcome->version);
+  JobUpdate update;
+  RETURN_IF_ERROR(Record(kWeightsPublished,
+                         absl::StrCat(what, ": version ", outcome->version, " to ",
+                                      outcome->results.size(), " target(s)"),
+                         std::move(update)));
+  return absl::OkStatus();
+}
+
+absl::Status JobRunner::PublishCheckpoint(const StagePlan& stage, const std::string& path,
+                                          std::vector<clients::PublishTarget> targets,
+                                          const std::string& what) {
+  ASSIGN_OR_RETURN(clients::LearnerClient * raw, env_.clients->Learner(resources_.learner));
+  RetryingLearnerClient learner(raw, stage.scheduling.retry);
+  clients::StartSessionCall start;
+  start.options = stage.training.has_value()
+                      ? *stage.training
+                      : learner::SessionOptions::Defaults(learner::Algorithm::kSft);
+  start.options.policy_path = path;
+  start.options.value_path.clear();
+  start.session_key = absl::StrCat(job_id_, "/", iteration_, "/", stage_index_, "/", what);
+  start.replace_active = true;
+  absl::StatusOr<learner::SessionStatus> session = learner.StartSession(start, Call());
+  if (!session.ok()) {
+    return absl::Status(session.status().code(),
+                        absl::StrCat("learner: StartSession for ", what, " (", path,
+                                     "): ", session.status().message()));
+  }
+  absl::Status published = Publish(&learner, session->id, std::move(targets), what);
+  (void)learner.EndSession(session->id, Call());
+  return published;
 }
 
 absl::StatusOr<rounds::GeneratedRound> JobRunner::GenerateAhead(const JobResources& endpoints,
@@ -320,33 +419,39 @@ absl::Status JobRunner::WaitForRole(WorkerRole role, std::string* endpoint) {
   return absl::CancelledError("the job was cancelled or the coordinator is stopping");
 }
 
-absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int first_round) {
+absl::Status JobRunner::RunTrainingStage(int iteration, int stage_index, int first_round) {
   const StagePlan& stage = plan_.stages[stage_index];
   const SchedulingPlan& scheduling = stage.scheduling;
-  ASSIGN_OR_RETURN(PromptSource prompts, PromptSource::Load(stage.prompt_data));
-  const std::string output =
-      stage.models.output_checkpoint.empty()
-          ? ChildPath(plan_.output_dir,
-                      absl::StrCat(stage.name,
-                                   plan_.iterations > 1 ? absl::StrCat("/iter-", iteration) : ""))
-          : stage.models.output_checkpoint;
-  // The stage's stored record, or a new one starting now.
-  auto stage_record = [&]() -> absl::StatusOr<StageRecord> {
-    ASSIGN_OR_RETURN(std::vector<StageRecord> records, env_.store->Stages(job_id_));
-    for (const StageRecord& r : records) {
-      if (r.iteration == iteration && r.stage_index == stage_index) return r;
+  const bool offline = IsOfflineStage(stage.kind);
+  ASSIGN_OR_RETURN(const learner::LearnerAlgorithmKind* algorithm,
+                   learner::LearnerAlgorithmOf(stage.training->algorithm));
+  const bool needs_reference = algorithm->NeedsReference(*stage.training);
+  const uint64_t seed = plan_.seed ^ (0x9E3779B97F4A7C15ULL * (iteration * 64 + stage_index + 1));
+  // Online stages draw prompts; offline stages read their examples and count their steps.
+  std::optional<PromptSource> prompts;
+  std::unique_ptr<OfflineData> data;
+  int64_t steps = stage.rounds;
+  if (offline) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+                     LoadPlanTokenizer(plan_.tokenization));
+    absl::StatusOr<std::unique_ptr<OfflineData>> loaded =
+        OfflineData::Load(stage.train_data, std::move(tokenizer), plan_.tokenization);
+    if (!loaded.ok()) {
+      return absl::Status(
+          loaded.status().code(),
+          absl::StrCat("stages[", stage_index, "].train_data: ", loaded.status().message()));
     }
-    return StageRecord{.job_id = job_id_,
-                       .stage_index = stage_index,
-                       .iteration = iteration,
-                       .name = stage.name,
-                       .start_time = absl::Now(),
-                       .output_checkpoint = output};
-  };
+    data = *std::move(loaded);
+    steps = data->StepsPerEpoch(scheduling.train_batch_size) * stage.epochs;
+    if (stage.max_train_steps > 0) steps = std::min(steps, stage.max_train_steps);
+  } else {
+    ASSIGN_OR_RETURN(prompts, PromptSource::Load(stage.prompt_data));
+  }
+  const std::string output = StageOutput(iteration, stage_index);
   // Has the learner save the session's checkpoint at `path` and records it as the one after
   // `round`.
   auto save_checkpoint = [&](clients::LearnerClient* learner, const std::string& session,
-                             const std::string& path, int round) -> absl::Status {
+                             const std::string& path, int64_t round) -> absl::Status {
     absl::StatusOr<learner::CheckpointInfo> saved =
         learner->SaveCheckpoint(session, path, false, true, Call());
     if (!saved.ok()) {
@@ -354,23 +459,41 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                           absl::StrCat("checkpoint ", path, ": ", saved.status().message()));
     }
     JobUpdate checkpoint;
-    checkpoint.event.round = round;
+    checkpoint.event.round = static_cast<int32_t>(round);
     checkpoint.checkpoint = CheckpointRecord{.job_id = job_id_,
                                              .stage_index = stage_index,
                                              .iteration = iteration,
-                                             .round = round,
+                                             .round = static_cast<int32_t>(round),
                                              .path = path};
     return Record(kCheckpointSaved, path, std::move(checkpoint));
   };
   if (first_round == 0) {
     JobUpdate update;
-    ASSIGN_OR_RETURN(update.stage, stage_record());
-    RETURN_IF_ERROR(
-        Record(kStageStarted, absl::StrCat("stage ", stage.name, " started"), std::move(update)));
+    ASSIGN_OR_RETURN(update.stage, StageRecordOf(iteration, stage_index));
+    update.stage->metrics["steps"] = static_cast<double>(steps);
+    if (offline) update.stage->metrics["data/examples_per_epoch"] = data->size();
+    RETURN_IF_ERROR(Record(kStageStarted,
+                           absl::StrCat("stage ", stage.name, " started: ", steps,
+                                        offline ? " Train calls" : " rounds"),
+                           std::move(update)));
   }
-  std::string initial = stage.models.policy_checkpoint;
-  if (initial.empty())
-    initial = previous_output_.empty() ? plan_.base_checkpoint : previous_output_;
+  const std::string initial = InitialPolicy(stage);
+  // The reference the stage's KL or DPO terms are taken against (ONLINE_RL with a KL penalty,
+  // ONLINE_PREFERENCE, the offline DPO family and KTO).
+  const bool uses_reference = needs_reference || stage.kind == StageKind::kOnlinePreference;
+  std::vector<clients::PublishTarget> reference_targets;
+  if (uses_reference && stage.models.reference != ReferenceChoice::kAsDeployed) {
+    reference_targets.push_back({resources_.reference, ""});
+  }
+  if (first_round == 0 && !reference_targets.empty() &&
+      (stage.models.reference == ReferenceChoice::kJobBase ||
+       stage.models.reference == ReferenceChoice::kCheckpoint)) {
+    RETURN_IF_ERROR(PublishCheckpoint(stage,
+                                      stage.models.reference == ReferenceChoice::kJobBase
+                                          ? plan_.base_checkpoint
+                                          : stage.models.reference_checkpoint,
+                                      reference_targets, "reference"));
+  }
   int64_t units_before = 0;
   int64_t units_total = 0;
   for (int it = 0; it < plan_.iterations; ++it) {
@@ -380,7 +503,6 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       if (it < iteration || (it == iteration && s < stage_index)) units_before += units;
     }
   }
-  const uint64_t seed = plan_.seed ^ (0x9E3779B97F4A7C15ULL * (iteration * 64 + stage_index + 1));
   std::optional<PromptSource> held_out;
   if (!stage.evaluation.prompt_data.empty()) {
     ASSIGN_OR_RETURN(held_out, PromptSource::Load(stage.evaluation.prompt_data));
@@ -391,33 +513,23 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     job_start = job->status.start_time;
   }
   // The held-out evaluation after `round`: the same prompts and seed every time, so that
-  // evaluations of one stage compare.
-  auto evaluate = [&](int round, clients::LearnerClient* learner,
+  // evaluations of one stage compare. An offline stage first publishes its policy to the
+  // generators (its steps publish nothing).
+  auto evaluate = [&](int64_t round, clients::LearnerClient* learner,
                       const std::string& session) -> absl::Status {
-    ASSIGN_OR_RETURN(std::unique_ptr<RoundWorkers> workers,
-                     RoundWorkers::Make(*env_.clients, resources_, scheduling.retry, learner));
-    rounds::RoundSpec spec;
-    spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/eval", round);
-    spec.session_id = session;  // not trained: the round functions ask for one all the same
-    spec.prompts = held_out->Round(
-        seed, 0, std::min<int64_t>(stage.evaluation.max_prompts, held_out->size()), spec.round_id);
-    spec.sampling = stage.evaluation.sampling;
-    spec.sampling.seed = seed | 1;
-    spec.score_objectives = stage.scoring.objectives;
-    spec.call_timeout = scheduling.rpc_timeout;
-    spec.cancellation = cancellation_;
-    ASSIGN_OR_RETURN(rounds::RoundReport report,
-                     rounds::RunEvaluationRound(workers->clients(), spec));
-    MetricMap figures;
-    AddRoundMetrics(report, &figures);
-    JobUpdate update;
-    update.event.round = round;
-    for (const char* name :
-         {"rollouts", "reward_mean", "reward_std", "response_tokens_mean", "truncated_fraction",
-          "distinct_1", "distinct_2", "unique_responses", "kl"}) {
-      if (figures.contains(name)) update.event.metrics[absl::StrCat("eval/", name)] = figures[name];
+    if (offline) {
+      std::vector<clients::PublishTarget> generators;
+      for (const std::string& g : resources_.generators) generators.push_back({g, ""});
+      RETURN_IF_ERROR(Publish(learner, session, std::move(generators), "policy for evaluation"));
     }
-    return Record(kEvaluation, absl::StrCat("evaluation after round ", round), std::move(update));
+    return Evaluate(
+        {.prompts = &*held_out,
+         .max_prompts = stage.evaluation.max_prompts,
+         .sampling = stage.evaluation.sampling,
+         .objectives = stage.evaluation.objectives.empty() ? stage.scoring.objectives
+                                                           : stage.evaluation.objectives,
+         .seed = seed},
+        round, learner, session, /*stage_result=*/round + 1 == steps);
   };
   // The spec of round `r` (prompts, seeds and Train sequence are functions of the round, so a
   // round run again, or generated ahead, is the same round).
@@ -426,12 +538,15 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     rounds::RoundSpec spec;
     spec.round_id = absl::StrCat(job_id_, "/i", iteration, "/s", stage_index, "/r", r);
     spec.session_id = session;
-    spec.prompts = prompts.Round(seed, r, scheduling.prompts_per_round, spec.round_id);
+    if (prompts.has_value()) {
+      spec.prompts = prompts->Round(seed, r, scheduling.prompts_per_round, spec.round_id);
+    }
     spec.sampling = stage.sampling;
     spec.sampling.seed = (seed + static_cast<uint64_t>(r) * 7919) | 1;
     spec.score_objectives = stage.scoring.objectives;
+    spec.min_preference_gap = stage.scoring.min_preference_gap;
     spec.sequence = static_cast<uint64_t>(r - session_first_round) + 1;
-    if ((r + 1) % std::max(1, scheduling.publish_every_rounds) != 0 && r + 1 < stage.rounds) {
+    if (offline || ((r + 1) % std::max(1, scheduling.publish_every_rounds) != 0 && r + 1 < steps)) {
       spec.publish_to = std::vector<clients::PublishTarget>();
     }
     spec.allow_downgrade = true;
@@ -499,7 +614,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     // Train sequence numbers count from 1 in each learner session: the round a session started
     // at is kept in the stage's record, so that a kept session is continued with its numbering.
     session_first_round = 0;
-    ASSIGN_OR_RETURN(StageRecord record, stage_record());
+    ASSIGN_OR_RETURN(StageRecord record, StageRecordOf(iteration, stage_index));
     if (train_calls == 0) {
       session_first_round = round;
       record.metrics[kSessionFirstRound] = static_cast<double>(round);
@@ -512,8 +627,25 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
     } else if (auto it = record.metrics.find(kSessionFirstRound); it != record.metrics.end()) {
       session_first_round = static_cast<int64_t>(it->second);
     }
+    if (train_calls == 0) {
+      // A fresh session: the generators sample from its policy (they may hold another stage's or
+      // a later round's weights), and at the stage's start the reference is the policy as the
+      // stage starts (REFERENCE_CHOICE_STAGE_START).
+      std::vector<clients::PublishTarget> targets;
+      if (!offline) {
+        for (const std::string& g : resources_.generators) targets.push_back({g, ""});
+      }
+      if (round == 0 && stage.models.reference == ReferenceChoice::kStageStart) {
+        targets.insert(targets.end(), reference_targets.begin(), reference_targets.end());
+      }
+      absl::Status published = Publish(learner, session->id, targets, "stage-start policy");
+      if (!published.ok()) {
+        if (stopping()) return absl::CancelledError("cancelled");
+        return published;
+      }
+    }
     bool restart_session = false;
-    for (; round < stage.rounds && !restart_session; ++round) {
+    for (; round < steps && !restart_session; ++round) {
       if (stopping()) return absl::CancelledError("cancelled");
       if (plan_.deadline != absl::InfiniteDuration() && absl::Now() - job_start > plan_.deadline) {
         return absl::DeadlineExceededError(absl::StrCat("the job's deadline (",
@@ -525,7 +657,24 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       const rounds::RoundSpec spec = spec_of(round, session->id);
       const rounds::RoundClients round_clients = workers->clients();
       absl::StatusOr<rounds::RoundReport> report = absl::UnknownError("not run");
-      if (scheduling.round_mode == RoundMode::kAsync) {
+      std::optional<OfflineBatch> batch_info;
+      if (offline) {
+        absl::StatusOr<OfflineBatch> batch =
+            data->Batch(seed, round, scheduling.train_batch_size, spec.round_id);
+        if (!batch.ok()) {
+          return absl::Status(batch.status().code(),
+                              absl::StrCat("round ", round, ": data: ", batch.status().message()));
+        }
+        clients::TrainBatch train_batch = std::move(batch->batch);
+        batch->batch = clients::TrainBatch();
+        batch_info = *std::move(batch);
+        report =
+            rounds::RunOfflineStep(round_clients, spec, std::move(train_batch), needs_reference);
+      } else if (stage.kind == StageKind::kRejectionSampling) {
+        report = rounds::RunRejectionSamplingRound(round_clients, spec);
+      } else if (stage.kind == StageKind::kOnlinePreference) {
+        report = rounds::RunDpoRound(round_clients, spec);
+      } else if (scheduling.round_mode == RoundMode::kAsync) {
         // Round n + 1 generates (on the weights the generators hold) while round n trains.
         absl::StatusOr<rounds::GeneratedRound> generated = absl::UnknownError("not generated");
         if (ahead.valid() && ahead_round == round) {
@@ -536,7 +685,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
           generated = rounds::GeneratePolicyGradientRound(round_clients, spec);
         }
         const bool next_ahead = ahead.valid() && ahead_round == round + 1;
-        if (generated.ok() && round + 1 < stage.rounds && !next_ahead) {
+        if (generated.ok() && round + 1 < steps && !next_ahead) {
           ahead_round = round + 1;
           ahead = std::async(
               std::launch::async,
@@ -639,7 +788,14 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
                          .iteration = iteration,
                          .round = round,
                          .policy_version = policy_version_};
-      AddRoundMetrics(*report, &record.metrics);
+      if (batch_info.has_value()) {
+        AddOfflineMetrics(*report, *batch_info, &record.metrics);
+        record.metrics["data/epoch"] =
+            static_cast<double>(round / data->StepsPerEpoch(scheduling.train_batch_size));
+        record.metrics["data/next_step"] = static_cast<double>(round + 1);
+      } else {
+        AddRoundMetrics(*report, &record.metrics);
+      }
       if (report->published.has_value()) {
         record.metrics["publish/version"] = static_cast<double>(report->published->version);
         record.metrics["publish/failed_targets"] = report->published->failed_targets;
@@ -656,7 +812,9 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       status.metrics = record.metrics;
       status.policy_version = policy_version_;
       status.retries = retries_;
-      status.progress = static_cast<double>(units_before + round + 1) /
+      status.progress = (static_cast<double>(units_before) +
+                         static_cast<double>(StageUnits(stage)) * static_cast<double>(round + 1) /
+                             static_cast<double>(std::max<int64_t>(1, steps))) /
                         static_cast<double>(std::max<int64_t>(1, units_total));
       update.status = status;
       update.round = record;
@@ -668,8 +826,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       }
       RETURN_IF_ERROR(recorded);
       const int every = stage.evaluation.every;
-      if (held_out.has_value() &&
-          ((every > 0 && (round + 1) % every == 0) || round + 1 == stage.rounds)) {
+      if (held_out.has_value() && ((every > 0 && (round + 1) % every == 0) || round + 1 == steps)) {
         if (absl::Status evaluated = evaluate(round, learner, session->id); !evaluated.ok()) {
           if (stopping()) return absl::CancelledError("cancelled");
           JobUpdate note;
@@ -682,7 +839,7 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
       }
       const bool checkpoint_now = scheduling.checkpoint_every > 0 &&
                                   (round + 1) % scheduling.checkpoint_every == 0 &&
-                                  round + 1 < stage.rounds;
+                                  round + 1 < steps;
       if (checkpoint_now) {
         // Beside the final checkpoint (which replaces only a folder that is a checkpoint).
         RETURN_IF_ERROR(
@@ -696,16 +853,104 @@ absl::Status JobRunner::RunOnlineRlStage(int iteration, int stage_index, int fir
   ASSIGN_OR_RETURN(clients::LearnerClient * raw_learner, env_.clients->Learner(resources_.learner));
   RetryingLearnerClient retrying_learner(raw_learner, scheduling.retry);
   clients::LearnerClient* learner = &retrying_learner;
-  RETURN_IF_ERROR(save_checkpoint(learner, session_id, output, stage.rounds - 1));
+  RETURN_IF_ERROR(save_checkpoint(learner, session_id, output, steps - 1));
+  // A reward model goes to the scorers as the objective later stages' rewards compose.
+  if (!stage.models.publish_as_objective.empty()) {
+    RETURN_IF_ERROR(
+        Publish(learner, session_id, {{resources_.scorer, stage.models.publish_as_objective}},
+                absl::StrCat("reward model as objective ", stage.models.publish_as_objective)));
+  }
   (void)learner->EndSession(session_id, Call());
-  ASSIGN_OR_RETURN(StageRecord record, stage_record());
+  ASSIGN_OR_RETURN(StageRecord record, StageRecordOf(iteration, stage_index));
   record.end_time = absl::Now();
   JobUpdate finished;
   finished.stage = record;
   RETURN_IF_ERROR(
       Record(kStageFinished, absl::StrCat("stage ", stage.name, " finished"), std::move(finished)));
-  previous_output_ = output;
+  // A reward model is not a policy: the stage after it starts from the policy before it.
+  if (!algorithm->TrainsRewardHead()) previous_output_ = output;
   return absl::OkStatus();
+}
+
+absl::Status JobRunner::Evaluate(const EvaluationRun& run, int64_t round,
+                                 clients::LearnerClient* learner, const std::string& session,
+                                 bool stage_result) {
+  const StagePlan& stage = plan_.stages[stage_index_];
+  ASSIGN_OR_RETURN(std::unique_ptr<RoundWorkers> workers,
+                   RoundWorkers::Make(*env_.clients, resources_, stage.scheduling.retry, learner));
+  rounds::RoundSpec spec;
+  spec.round_id = absl::StrCat(job_id_, "/i", iteration_, "/s", stage_index_, "/eval", round);
+  spec.session_id = session;  // not trained: the round functions ask for one all the same
+  spec.prompts = run.prompts->Round(
+      run.seed, 0, std::min<int64_t>(run.max_prompts, run.prompts->size()), spec.round_id);
+  spec.sampling = run.sampling;
+  spec.sampling.seed = run.seed | 1;
+  spec.score_objectives = run.objectives;
+  spec.call_timeout = stage.scheduling.rpc_timeout;
+  spec.cancellation = cancellation_;
+  ASSIGN_OR_RETURN(rounds::RoundReport report,
+                   rounds::RunEvaluationRound(workers->clients(), spec));
+  MetricMap figures;
+  AddRoundMetrics(report, &figures);
+  JobUpdate update;
+  update.event.round = static_cast<int32_t>(round);
+  for (const char* name :
+       {"rollouts", "reward_mean", "reward_std", "response_tokens_mean", "truncated_fraction",
+        "distinct_1", "distinct_2", "unique_responses", "kl"}) {
+    if (figures.contains(name)) update.event.metrics[absl::StrCat("eval/", name)] = figures[name];
+  }
+  if (stage_result) {
+    // The stage's final figures stay with its record (plumbctl report reads them).
+    ASSIGN_OR_RETURN(StageRecord record, StageRecordOf(iteration_, stage_index_));
+    for (const auto& [name, value] : update.event.metrics) record.metrics[name] = value;
+    update.stage = record;
+  }
+  return Record(kEvaluation, absl::StrCat("evaluation after round ", round), std::move(update));
+}
+
+absl::Status JobRunner::RunEvaluationStage(int iteration, int stage_index) {
+  const StagePlan& stage = plan_.stages[stage_index];
+  ASSIGN_OR_RETURN(PromptSource prompts, PromptSource::Load(stage.prompt_data));
+  {
+    JobUpdate update;
+    ASSIGN_OR_RETURN(update.stage, StageRecordOf(iteration, stage_index));
+    RETURN_IF_ERROR(
+        Record(kStageStarted, absl::StrCat("stage ", stage.name, " started"), std::move(update)));
+  }
+  // The policy to evaluate goes to the generators (and, per the stage's reference choice, the
+  // policy the KL is measured against to the references) through a learner session that trains
+  // nothing.
+  const std::string policy = InitialPolicy(stage);
+  std::vector<clients::PublishTarget> generators;
+  for (const std::string& g : resources_.generators) generators.push_back({g, ""});
+  if (stage.models.reference == ReferenceChoice::kJobBase ||
+      stage.models.reference == ReferenceChoice::kCheckpoint) {
+    RETURN_IF_ERROR(PublishCheckpoint(stage,
+                                      stage.models.reference == ReferenceChoice::kJobBase
+                                          ? plan_.base_checkpoint
+                                          : stage.models.reference_checkpoint,
+                                      {{resources_.reference, ""}}, "reference"));
+  } else if (stage.models.reference == ReferenceChoice::kStageStart) {
+    generators.push_back({resources_.reference, ""});
+  }
+  RETURN_IF_ERROR(PublishCheckpoint(stage, policy, generators, "policy to evaluate"));
+  const uint64_t seed = plan_.seed ^ (0x9E3779B97F4A7C15ULL * (iteration * 64 + stage_index + 1));
+  ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(resources_.learner));
+  RETURN_IF_ERROR(
+      Evaluate({.prompts = &prompts,
+                .max_prompts = stage.evaluation.max_prompts,
+                .sampling = stage.sampling,
+                .objectives = stage.evaluation.objectives.empty() ? stage.scoring.objectives
+                                                                  : stage.evaluation.objectives,
+                .seed = seed},
+               0, learner, "", /*stage_result=*/true));
+  ASSIGN_OR_RETURN(StageRecord record, StageRecordOf(iteration, stage_index));
+  record.end_time = absl::Now();
+  record.output_checkpoint = policy;
+  JobUpdate finished;
+  finished.stage = record;
+  return Record(kStageFinished, absl::StrCat("stage ", stage.name, " finished"),
+                std::move(finished));
 }
 
 }  // namespace plumb::coordinator

@@ -32,6 +32,7 @@
 #include "services/plumb-coordinator/coordinator_metrics.h"
 #include "services/plumb-coordinator/job_plan.h"
 #include "services/plumb-coordinator/job_store.h"
+#include "services/plumb-coordinator/prompt_source.h"
 #include "services/plumb-coordinator/worker_pool.h"
 
 namespace plumb::coordinator {
@@ -75,7 +76,37 @@ class JobRunner {
   // Every stage from the job's resume point (its last completed round) to the end.
   absl::Status RunStages();
   absl::Status RunStage(int iteration, int stage_index, int first_round);
-  absl::Status RunOnlineRlStage(int iteration, int stage_index, int first_round);
+  // SFT, REWARD_MODEL, OFFLINE_PREFERENCE (Train calls over train_data, one "round" per call,
+  // resumed at the data cursor), ONLINE_RL, REJECTION_SAMPLING and ONLINE_PREFERENCE (rounds).
+  absl::Status RunTrainingStage(int iteration, int stage_index, int first_round);
+  // EVALUATION: the stage's initial policy sampled and scored on its prompts, nothing trained.
+  absl::Status RunEvaluationStage(int iteration, int stage_index);
+  // What one held-out evaluation samples and scores.
+  struct EvaluationRun {
+    const PromptSource* prompts = nullptr;
+    int max_prompts = 0;
+    generator::SamplingRequest sampling;
+    std::vector<std::string> objectives;
+    uint64_t seed = 0;
+  };
+  // Samples and scores `run` on the job's generators and scorer (with the reference's KL) and
+  // records an EVALUATION event with "eval/..." metrics; with `stage_result` they are also kept
+  // in the stage's record.
+  absl::Status Evaluate(const EvaluationRun& run, int64_t round, clients::LearnerClient* learner,
+                        const std::string& session, bool stage_result);
+  std::string StageOutput(int iteration, int stage_index) const;
+  // The stage's policy_checkpoint, else the previous stage's output, else the job's base.
+  std::string InitialPolicy(const StagePlan& stage) const;
+  // The stage's stored record, or a new one starting now.
+  absl::StatusOr<StageRecord> StageRecordOf(int iteration, int stage_index);
+  // Has the learner stream the session's weights to `targets` (allowing a downgrade) and records
+  // a WEIGHTS_PUBLISHED event; a failed target fails the call ("publish: <what> to <endpoint>").
+  absl::Status Publish(clients::LearnerClient* learner, const std::string& session,
+                       std::vector<clients::PublishTarget> targets, const std::string& what);
+  // Publishes the checkpoint at `path` through a short learner session of its own.
+  absl::Status PublishCheckpoint(const StagePlan& stage, const std::string& path,
+                                 std::vector<clients::PublishTarget> targets,
+                                 const std::string& what);
   absl::Status Record(int type, const std::string& message, JobUpdate update);
   // Generates a round ahead (asynchronous rounds), with clients of its own.
   absl::StatusOr<rounds::GeneratedRound> GenerateAhead(const JobResources& endpoints,

@@ -152,6 +152,11 @@ PathRules::PathRules(const SpecPolicy& policy)
     const fs::path real = fs::weakly_canonical(root, ec);
     data_roots_real_.push_back(ec ? root : Normal(real));
   }
+  for (const fs::path& root : checkpoint_roots_) {
+    std::error_code ec;
+    const fs::path real = fs::weakly_canonical(root, ec);
+    checkpoint_roots_real_.push_back(ec ? root : Normal(real));
+  }
 }
 
 std::string PathRules::Dataset(const std::string& field, const std::string& value,
@@ -211,6 +216,26 @@ std::string PathRules::Checkpoint(const std::string& field, const std::string& v
     return "";
   }
   return path->string();
+}
+
+std::string PathRules::ReadableCheckpoint(const std::string& field, const std::string& value,
+                                          SpecErrors* errors) const {
+  const std::string path = Checkpoint(field, value, errors);
+  if (path.empty()) return "";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    errors->Add(absl::StatusCode::kNotFound, field,
+                absl::StrCat(Echo(value), " does not exist (", Echo(path), ")"));
+    return "";
+  }
+  const fs::path real = fs::canonical(path, ec);
+  if (ec || !WithinAny(real, checkpoint_roots_real_)) {
+    errors->Invalid(field, absl::StrCat(Echo(value),
+                                        " resolves (through a symlink) outside the coordinator's "
+                                        "checkpoint roots"));
+    return "";
+  }
+  return real.string();
 }
 
 }  // namespace plumb::coordinator::spec_internal

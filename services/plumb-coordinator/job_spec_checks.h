@@ -20,6 +20,7 @@ namespace plumb::coordinator::spec_internal {
 
 inline constexpr size_t kMaxSpecNameBytes = 64;  // stage names, objectives
 inline constexpr int kMaxCount = 1000000;        // rounds, checkpoint_every, every, ...
+inline constexpr int kMaxObjectives = 16;        // objective lists
 
 class SpecErrors;
 
@@ -70,11 +71,17 @@ class PathRules {
   // normalised path, or "" after adding an error.
   std::string Checkpoint(const std::string& field, const std::string& value,
                          SpecErrors* errors) const;
+  // A path the coordinator itself reads on the checkpoint filesystem (a tokenizer): Checkpoint's
+  // rules, and it must exist (NOT_FOUND) and stay inside a checkpoint root through symlinks.
+  // Returns the resolved path, or "" after adding an error.
+  std::string ReadableCheckpoint(const std::string& field, const std::string& value,
+                                 SpecErrors* errors) const;
 
  private:
   std::vector<std::filesystem::path> data_roots_;       // lexically normal, absolute
   std::vector<std::filesystem::path> data_roots_real_;  // through realpath where they exist
   std::vector<std::filesystem::path> checkpoint_roots_;
+  std::vector<std::filesystem::path> checkpoint_roots_real_;
 };
 
 // A stage's settings with the proto's defaults ("0 = 64"); errors name `path`'s fields.

@@ -28,6 +28,7 @@ using spec_internal::CheckName;
 using spec_internal::DurationOf;
 using spec_internal::Index;
 using spec_internal::kMaxCount;
+using spec_internal::kMaxObjectives;
 using spec_internal::kMaxSpecNameBytes;
 using spec_internal::PathRules;
 using spec_internal::SamplingFromSpec;
@@ -161,6 +162,7 @@ class Planner {
   SchedulingPlan Scheduling(const std::string& path, const v1::SchedulingSettings& s, bool online);
   ScoringPlan Scoring(const std::string& path, const v1::ScoringSettings& s);
   ModelPlan Models(int i, const std::string& path, const v1::Stage& s);
+  void Tokenization();
 
   const v1::JobSpec& spec_;
   const SpecPolicy& policy_;
@@ -231,6 +233,8 @@ void Planner::Job() {
   plan_.deadline = DurationOf("deadline", j.deadline(), absl::InfiniteDuration(), &errors_);
   errors_.InRange("max_retries", j.max_retries(), -1, 100);
   plan_.max_retries = j.max_retries() == 0 ? 2 : j.max_retries();
+
+  Tokenization();
 
   // Resolve output checkpoints under an explicit output_dir (else the scheduler does, at submit).
   if (!plan_.output_dir.empty()) {
@@ -314,6 +318,15 @@ void Planner::Stage(int i, const v1::Stage& s) {
   errors_.InRange(At(eval, "every"), e.every(), 0, kMaxCount);
   out.evaluation.every = e.every();
   out.evaluation.sampling = SamplingFromSpec(At(eval, "sampling"), e.sampling(), &errors_);
+  if (e.objectives_size() > kMaxObjectives) {
+    errors_.Invalid(At(eval, "objectives"),
+                    absl::StrCat(e.objectives_size(), " objectives; at most ", kMaxObjectives));
+  } else {
+    for (int k = 0; k < e.objectives_size(); ++k) {
+      CheckName(Index(At(eval, "objectives"), k), e.objectives(k), kMaxSpecNameBytes, &errors_);
+      out.evaluation.objectives.push_back(e.objectives(k));
+    }
+  }
   plan_.stages.push_back(std::move(out));
 }
 
@@ -437,6 +450,40 @@ ModelPlan Planner::Models(int i, const std::string& path, const v1::Stage& s) {
   }
   out.publish_as_objective = m.publish_as_objective();
   return out;
+}
+
+void Planner::Tokenization() {
+  const v1::TokenizationSettings& t = spec_.tokenization();
+  TokenizationPlan& out = plan_.tokenization;
+  if (errors_.InRange("tokenization.max_length", t.max_length(), 0, 1 << 20)) {
+    out.max_length = t.max_length() == 0 ? 512 : t.max_length();
+  }
+  if (errors_.InRange("tokenization.max_prompt_length", t.max_prompt_length(), 0, out.max_length)) {
+    out.max_prompt_length =
+        t.max_prompt_length() == 0 ? std::max(1, out.max_length / 2) : t.max_prompt_length();
+  }
+  out.add_eos = !t.no_eos();
+  bool offline = false;
+  for (const StagePlan& stage : plan_.stages) offline = offline || IsOfflineStage(stage.kind);
+  if (!offline) {
+    if (!t.tokenizer().empty() && t.tokenizer() != "byte") {
+      out.tokenizer = paths_.Checkpoint("tokenization.tokenizer", t.tokenizer(), &errors_);
+    }
+    return;
+  }
+  if (t.tokenizer() == "byte") {
+    out.tokenizer = "byte";
+    return;
+  }
+  const std::string& path = t.tokenizer().empty() ? spec_.base_checkpoint() : t.tokenizer();
+  if (path.empty()) {
+    errors_.Invalid("tokenization.tokenizer",
+                    "offline stages need a tokenizer to encode their data: set it (\"byte\", or a "
+                    "model folder or tokenizer.json) or set base_checkpoint");
+    return;
+  }
+  out.tokenizer = paths_.ReadableCheckpoint(
+      t.tokenizer().empty() ? "base_checkpoint" : "tokenization.tokenizer", path, &errors_);
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 namespace plumb::coordinator::spec_internal {
 namespace {
 
-constexpr int kMaxObjectives = 16;
 constexpr size_t kMaxJudgeBytes = 128;
 constexpr size_t kMaxPrincipleBytes = 4096;
 

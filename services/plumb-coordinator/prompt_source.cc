@@ -10,60 +10,46 @@
 #include "absl/strings/strip.h"
 #include "common/checkpoint/file_io.h"
 #include "common/json/parse_json.h"
+#include "services/plumb-coordinator/dataset_files.h"
 
 namespace plumb::coordinator {
 namespace {
 
-// Plain text: examples separated by lines holding only "%", or one per non-empty line.
-std::vector<std::string> PlainTextExamples(const std::string& text) {
-  std::vector<std::string> out;
-  const bool fortunes = text.find("\n%\n") != std::string::npos || text.rfind("%\n", 0) == 0;
-  if (fortunes) {
-    std::string current;
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      if (line == "%") {
-        if (!absl::StripAsciiWhitespace(current).empty()) out.push_back(current);
-        current.clear();
-      } else {
-        absl::StrAppend(&current, current.empty() ? "" : "\n", line);
-      }
+absl::Status AddFile(const DatasetSource& source, const std::string& file,
+                     std::vector<std::string>* found) {
+  absl::StatusOr<std::string> text = checkpoint::ReadFileToString(file, kMaxDatasetFileBytes);
+  if (!text.ok()) return text.status();
+  if (source.format == DatasetFormat::kPlainText) {
+    for (std::string& example : PlainTextExamples(*text)) found->push_back(std::move(example));
+    return absl::OkStatus();
+  }
+  int64_t line_number = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    const std::string where = absl::StrCat(file, ":", line_number);
+    absl::StatusOr<nlohmann::json> row = json_input::ParseJson(line, {.source = where});
+    if (!row.ok()) return row.status();
+    if (!row->is_object() || !row->contains("prompt") || !(*row)["prompt"].is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": expected an object with a \"prompt\" string"));
     }
-    if (!absl::StripAsciiWhitespace(current).empty()) out.push_back(current);
-  } else {
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      if (!absl::StripAsciiWhitespace(line).empty()) out.emplace_back(line);
+    found->push_back((*row)["prompt"].get<std::string>());
+    if (source.max_examples > 0 && static_cast<int64_t>(found->size()) >= source.max_examples) {
+      break;
     }
   }
-  return out;
+  return absl::OkStatus();
 }
 
 absl::Status AddSource(const DatasetSource& source, std::vector<std::string>* texts) {
-  if (source.path.rfind("builtin:", 0) == 0) {
-    return absl::UnimplementedError(
-        absl::StrCat(source.path, ": built-in corpora are not available to prompt sources yet"));
-  }
-  absl::StatusOr<std::string> text =
-      checkpoint::ReadFileToString(source.path, kMaxDatasetFileBytes);
-  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<std::string>> files = SourceFiles(source);
+  if (!files.ok()) return files.status();
   std::vector<std::string> found;
-  if (source.format == DatasetFormat::kPlainText) {
-    found = PlainTextExamples(*text);
-  } else {
-    int64_t line_number = 0;
-    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-      ++line_number;
-      if (absl::StripAsciiWhitespace(line).empty()) continue;
-      const std::string where = absl::StrCat(source.path, ":", line_number);
-      absl::StatusOr<nlohmann::json> row = json_input::ParseJson(line, {.source = where});
-      if (!row.ok()) return row.status();
-      if (!row->is_object() || !row->contains("prompt") || !(*row)["prompt"].is_string()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": expected an object with a \"prompt\" string"));
-      }
-      found.push_back((*row)["prompt"].get<std::string>());
-      if (source.max_examples > 0 && static_cast<int64_t>(found.size()) >= source.max_examples) {
-        break;
-      }
+  for (const std::string& file : *files) {
+    if (absl::Status status = AddFile(source, file, &found); !status.ok()) return status;
+    if (source.max_examples > 0 && static_cast<int64_t>(found.size()) >= source.max_examples) {
+      break;
     }
   }
   if (source.max_examples > 0 && static_cast<int64_t>(found.size()) > source.max_examples) {
@@ -77,11 +63,16 @@ absl::Status AddSource(const DatasetSource& source, std::vector<std::string>* te
     if (!source.prompt_template.empty()) {
       prompt = absl::StrReplaceAll(source.prompt_template, {{"{prompt}", prompt}});
     }
+  }
+  // The source's sampling weight: its prompts repeated (or its first ones kept) to
+  // round(weight x count) entries of a pass.
+  const int64_t count = WeightedCount(static_cast<int64_t>(found.size()), source.weight);
+  for (int64_t i = 0; i < count; ++i) {
     if (static_cast<int64_t>(texts->size()) >= kMaxPromptsPerStage) {
       return absl::ResourceExhaustedError(
           absl::StrCat("more than ", kMaxPromptsPerStage, " prompts in one stage"));
     }
-    texts->push_back(std::move(prompt));
+    texts->push_back(found[i % found.size()]);
   }
   return absl::OkStatus();
 }

@@ -18,7 +18,6 @@ namespace plumb::coordinator {
 
 inline constexpr int64_t kMaxPromptsPerStage = 1 << 20;
 inline constexpr int64_t kMaxPromptBytes = 64 << 10;
-inline constexpr int64_t kMaxDatasetFileBytes = int64_t{1} << 30;
 
 class PromptSource {
  public:

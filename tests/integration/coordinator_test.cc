@@ -69,7 +69,8 @@ class CoordinatorTest : public ::testing::Test {
     Start("learner", "learner",
           common + "learner: {checkpoint_root: checkpoints, model_roots: [\".\"], " +
               "publish_targets: [\"" + generators_[0].endpoint + "\", \"" +
-              generators_[1].endpoint + "\"]}\n",
+              generators_[1].endpoint + "\", \"" + reference_.endpoint + "\", \"" +
+              scorer_.endpoint + "\"]}\n",
           &learner_);
     StartCoordinator();
   }
@@ -546,7 +547,7 @@ TEST_F(CoordinatorTest, TwoJobsRunAtOnceOnOnePoolAndAThirdWaitsForWorkers) {
   Start("learner", "learner2",
         common + "learner: {checkpoint_root: checkpoints2, model_roots: [\".\"], " +
             "publish_targets: [\"" + generators_[0].endpoint + "\", \"" + generators_[1].endpoint +
-            "\"]}\n",
+            "\", \"" + reference2.endpoint + "\"]}\n",
         &learner2);
   fs::create_directories(*root_ / "state2");
   Start("coordinator", "coordinator2",
