@@ -5,6 +5,7 @@
 #define PLUMB_COMMON_API_GENERATOR_TYPES_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ struct PromptInput {
   // most MaxPromptTextBytes(context) bytes, checked before tokenizing.
   std::optional<std::string> text;
   std::vector<int64_t> token_ids;  // used verbatim when text is not set
+  // The prompt's labels (e.g. "unsafe" = "true" from the data), passed on to the scorer with
+  // each of its rollouts (safety gating); the generator does not read them.
+  std::map<std::string, std::string> metadata;
 };
 
 struct SamplingRequest {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <set>
 #include <thread>
 #include <utility>
@@ -68,11 +69,18 @@ absl::Status CheckSpec(const RoundSpec& spec) {
 
 absl::StatusOr<std::vector<double>> Score(const RoundClients& c, const RoundSpec& spec,
                                           const std::vector<generator::RolloutResult>& rollouts) {
+  std::map<std::string, const std::map<std::string, std::string>*> metadata;
+  for (const generator::PromptInput& p : spec.prompts) {
+    if (!p.metadata.empty()) metadata[p.id] = &p.metadata;
+  }
   std::vector<scorer::ScoreInput> items;
   items.reserve(rollouts.size());
   for (size_t i = 0; i < rollouts.size(); ++i) {
     scorer::ScoreInput item;
     item.id = absl::StrCat(i);
+    if (auto it = metadata.find(rollouts[i].prompt_id); it != metadata.end()) {
+      item.prompt_metadata = *it->second;
+    }
     item.prompt_ids.assign(rollouts[i].prompt_ids.begin(), rollouts[i].prompt_ids.end());
     item.response_text = rollouts[i].response_text;
     item.response_text_given = rollouts[i].has_text;

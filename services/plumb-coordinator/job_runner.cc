@@ -89,6 +89,9 @@ void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
   (*metrics)["unique_responses"] = q.unique_responses;
   if (q.kl.has_value()) (*metrics)["kl"] = *q.kl;
   for (const auto& [name, value] : report.stats.losses) (*metrics)["loss/" + name] = value;
+  // The algorithm's own figures ("rs/selected_reward_mean", "dpo/margin", "ppo/approx_kl", ...).
+  for (const auto& [name, value] : report.stats.metrics) (*metrics)[name] = value;
+  if (!report.pairs.empty()) (*metrics)["pairs"] = static_cast<double>(report.pairs.size());
   if (report.stats.kl_coef.has_value()) (*metrics)["kl_coef"] = *report.stats.kl_coef;
   (*metrics)["grad_norm"] = report.stats.grad_norm;
   (*metrics)["seconds/generate"] = report.wall.generate;
@@ -943,7 +946,7 @@ absl::Status JobRunner::RunEvaluationStage(int iteration, int stage_index) {
                 .objectives = stage.evaluation.objectives.empty() ? stage.scoring.objectives
                                                                   : stage.evaluation.objectives,
                 .seed = seed},
-               0, learner, "", /*stage_result=*/true));
+               0, learner, "(evaluation: nothing is trained)", /*stage_result=*/true));
   ASSIGN_OR_RETURN(StageRecord record, StageRecordOf(iteration, stage_index));
   record.end_time = absl::Now();
   record.output_checkpoint = policy;

@@ -15,12 +15,17 @@
 namespace plumb::coordinator {
 namespace {
 
+struct Found {
+  std::string text;
+  bool unsafe = false;
+};
+
 absl::Status AddFile(const DatasetSource& source, const std::string& file,
-                     std::vector<std::string>* found) {
+                     std::vector<Found>* found) {
   absl::StatusOr<std::string> text = checkpoint::ReadFileToString(file, kMaxDatasetFileBytes);
   if (!text.ok()) return text.status();
   if (source.format == DatasetFormat::kPlainText) {
-    for (std::string& example : PlainTextExamples(*text)) found->push_back(std::move(example));
+    for (std::string& example : PlainTextExamples(*text)) found->push_back({std::move(example)});
     return absl::OkStatus();
   }
   int64_t line_number = 0;
@@ -34,7 +39,15 @@ absl::Status AddFile(const DatasetSource& source, const std::string& file,
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": expected an object with a \"prompt\" string"));
     }
-    found->push_back((*row)["prompt"].get<std::string>());
+    Found prompt{(*row)["prompt"].get<std::string>()};
+    if (row->contains("unsafe") && !(*row)["unsafe"].is_null()) {
+      if (!(*row)["unsafe"].is_boolean()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": \"unsafe\" must be true or false"));
+      }
+      prompt.unsafe = (*row)["unsafe"].get<bool>();
+    }
+    found->push_back(std::move(prompt));
     if (source.max_examples > 0 && static_cast<int64_t>(found->size()) >= source.max_examples) {
       break;
     }
@@ -42,10 +55,10 @@ absl::Status AddFile(const DatasetSource& source, const std::string& file,
   return absl::OkStatus();
 }
 
-absl::Status AddSource(const DatasetSource& source, std::vector<std::string>* texts) {
+absl::Status AddSource(const DatasetSource& source, std::vector<PromptSource::Entry>* texts) {
   absl::StatusOr<std::vector<std::string>> files = SourceFiles(source);
   if (!files.ok()) return files.status();
-  std::vector<std::string> found;
+  std::vector<Found> found;
   for (const std::string& file : *files) {
     if (absl::Status status = AddFile(source, file, &found); !status.ok()) return status;
     if (source.max_examples > 0 && static_cast<int64_t>(found.size()) >= source.max_examples) {
@@ -55,13 +68,13 @@ absl::Status AddSource(const DatasetSource& source, std::vector<std::string>* te
   if (source.max_examples > 0 && static_cast<int64_t>(found.size()) > source.max_examples) {
     found.resize(source.max_examples);
   }
-  for (std::string& prompt : found) {
-    if (static_cast<int64_t>(prompt.size()) > kMaxPromptBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(source.path, ": a prompt of ", prompt.size(),
-                                                     " bytes; at most ", kMaxPromptBytes));
+  for (Found& prompt : found) {
+    if (static_cast<int64_t>(prompt.text.size()) > kMaxPromptBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source.path, ": a prompt of ", prompt.text.size(), " bytes; at most ", kMaxPromptBytes));
     }
     if (!source.prompt_template.empty()) {
-      prompt = absl::StrReplaceAll(source.prompt_template, {{"{prompt}", prompt}});
+      prompt.text = absl::StrReplaceAll(source.prompt_template, {{"{prompt}", prompt.text}});
     }
   }
   // The source's sampling weight: its prompts repeated (or its first ones kept) to
@@ -72,7 +85,8 @@ absl::Status AddSource(const DatasetSource& source, std::vector<std::string>* te
       return absl::ResourceExhaustedError(
           absl::StrCat("more than ", kMaxPromptsPerStage, " prompts in one stage"));
     }
-    texts->push_back(found[i % found.size()]);
+    const Found& f = found[i % found.size()];
+    texts->push_back({f.text, f.unsafe});
   }
   return absl::OkStatus();
 }
@@ -106,7 +120,9 @@ std::vector<generator::PromptInput> PromptSource::Round(uint64_t seed, int64_t r
     }
     generator::PromptInput prompt;
     prompt.id = absl::StrCat(round_id, "/p", i);
-    prompt.text = texts_[order[position % n]];
+    const Entry& entry = texts_[order[position % n]];
+    prompt.text = entry.text;
+    if (entry.unsafe) prompt.metadata["unsafe"] = "true";
     out.push_back(std::move(prompt));
   }
   return out;

@@ -21,6 +21,11 @@ inline constexpr int64_t kMaxPromptBytes = 64 << 10;
 
 class PromptSource {
  public:
+  struct Entry {
+    std::string text;
+    bool unsafe = false;  // the data's "unsafe": true (Prompt.metadata["unsafe"] = "true")
+  };
+
   // Reads every source (each capped at max_examples, the prompt template applied). Errors name
   // the file and line: INVALID_ARGUMENT for a line without a "prompt" string or an oversize
   // prompt, NOT_FOUND for a missing file, RESOURCE_EXHAUSTED past the bounds above,
@@ -34,7 +39,7 @@ class PromptSource {
                                             const std::string& round_id) const;
 
  private:
-  std::vector<std::string> texts_;
+  std::vector<Entry> texts_;
 };
 
 }  // namespace plumb::coordinator
