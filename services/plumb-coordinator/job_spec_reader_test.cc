@@ -188,6 +188,50 @@ TEST_F(JobSpecReaderTest, TheExampleSpecInConfigsParsesIntoAPlan) {
   EXPECT_DOUBLE_EQ(*s.evaluation.sampling.temperature, 0.0);
 }
 
+// Every example job in configs/jobs is a valid spec text (its data and models are the user's, so
+// only ppo.yaml, written for the local cluster, is planned above).
+TEST_F(JobSpecReaderTest, EveryExampleJobInConfigsParses) {
+  const char* source_dir = std::getenv("PLUMB_SOURCE_DIR");
+  const fs::path folder = fs::path(source_dir != nullptr ? source_dir : ".") / "configs" / "jobs";
+  int files = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecText(text.str(), entry.path().string());
+    EXPECT_TRUE(spec.ok()) << spec.status();
+  }
+  EXPECT_GE(files, 4);
+}
+
+// Offline stages need a tokenizer: "byte", a path, or the base checkpoint's folder.
+TEST_F(JobSpecReaderTest, OfflineStagesNeedATokenizerTheCoordinatorCanRead) {
+  const std::string sft = R"({"name": "s", "kind": "JOB_KIND_SFT",
+    "stages": [{"kind": "STAGE_KIND_SFT", "models": {"policyCheckpoint": "base"},
+                "trainData": [{"path": "prompts/plain.jsonl",
+                               "format": "DATASET_FORMAT_PROMPT_COMPLETION"}],
+                "training": {"algorithm": "ALGORITHM_SFT"}}]})";
+  absl::StatusOr<JobPlan> plan = Plan(sft);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("tokenization.tokenizer"));
+  std::string with_byte = sft;
+  with_byte.insert(with_byte.find("\"stages\""), R"("tokenization": {"tokenizer": "byte"}, )");
+  plan = Plan(with_byte);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->tokenization.tokenizer, "byte");
+  EXPECT_EQ(plan->tokenization.max_length, 512);
+  EXPECT_EQ(plan->tokenization.max_prompt_length, 256);
+  EXPECT_TRUE(plan->tokenization.add_eos);
+  std::string missing = sft;
+  missing.insert(missing.find("\"stages\""), R"("tokenization": {"tokenizer": "no/such"}, )");
+  plan = Plan(missing);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(JobSpecReaderTest, AnExplicitOutputDirResolvesEachStagesOutputCheckpoint) {
   absl::StatusOr<JobPlan> plan =
       Plan(With("base_checkpoint: base", "base_checkpoint: base\noutput_dir: runs/a"));
