@@ -431,42 +431,134 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
   RETURN_IF_ERROR(CheckSpec(spec));
   RoundSpec own = spec;
   own.sampling.num_samples = std::max<int64_t>(2, own.sampling.num_samples);
-  ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, true));
   RoundReport report;
-  report.lost_generators = scored.lost;
-  report.wall = scored.wall;
-  report.inside = scored.inside;
-  // Each prompt's best and worst sample by reward; a prompt whose samples tie gives no pair.
   std::vector<learner::PreferenceExample> pairs;
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, true));
+    report.lost_generators.insert(report.lost_generators.end(), scored.lost.begin(),
+                                  scored.lost.end());
+    report.wall = scored.wall;
+    report.inside = scored.inside;
+    // Each prompt's best and worst sample by reward; a prompt whose gap is too small gives none.
+    for (size_t begin = 0; begin < scored.rollouts.size();) {
+      size_t end = begin;
+      while (end < scored.rollouts.size() &&
+             scored.rollouts[end].prompt_id == scored.rollouts[begin].prompt_id) {
+        ++end;
+      }
+      size_t best = begin, worst = begin;
+      for (size_t i = begin; i < end; ++i) {
+        if (scored.rewards[i] > scored.rewards[best]) best = i;
+        if (scored.rewards[i] < scored.rewards[worst]) worst = i;
+      }
+      if (scored.rewards[best] - scored.rewards[worst] > std::max(0.0, spec.min_preference_gap)) {
+        pairs.push_back({.id = scored.rollouts[begin].prompt_id,
+                         .prompt = scored.rollouts[begin].prompt_ids,
+                         .chosen = scored.rollouts[best].response_ids,
+                         .rejected = scored.rollouts[worst].response_ids,
+                         .ref_chosen = scored.reference->results[best].sum,
+                         .ref_rejected = scored.reference->results[worst].sum});
+      }
+      begin = end;
+    }
+    report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
+    report.rollouts = std::move(scored.rollouts);
+    report.rewards = std::move(scored.rewards);
+    if (!pairs.empty()) break;
+    if (attempt >= spec.tie_retries) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pairs: every prompt's samples tied on reward in ", attempt + 1,
+          " samplings; raise num_samples or the temperature, or lower min_preference_gap"));
+    }
+    ++report.resampled;
+    own.sampling.seed = own.sampling.seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    own.round_id = absl::StrCat(spec.round_id, "/again", attempt + 1);
+  }
+  report.pairs = pairs;
+  RETURN_IF_ERROR(TrainAndPublish(c, own, std::move(pairs), &report));
+  return report;
+}
+
+namespace {
+
+// A comparison within one prompt's samples: the indices of the better and the worse sample.
+struct Candidate {
+  size_t chosen, rejected;
+  double gap;
+};
+
+// Every pair of a prompt's samples whose rewards differ by more than `min_gap`, better first.
+std::vector<Candidate> UntiedPairs(const Scored& scored, double min_gap) {
+  std::vector<Candidate> candidates;
   for (size_t begin = 0; begin < scored.rollouts.size();) {
     size_t end = begin;
     while (end < scored.rollouts.size() &&
            scored.rollouts[end].prompt_id == scored.rollouts[begin].prompt_id) {
       ++end;
     }
-    size_t best = begin, worst = begin;
     for (size_t i = begin; i < end; ++i) {
-      if (scored.rewards[i] > scored.rewards[best]) best = i;
-      if (scored.rewards[i] < scored.rewards[worst]) worst = i;
-    }
-    if (scored.rewards[best] - scored.rewards[worst] > std::max(0.0, spec.min_preference_gap)) {
-      pairs.push_back({.id = scored.rollouts[begin].prompt_id,
-                       .prompt = scored.rollouts[begin].prompt_ids,
-                       .chosen = scored.rollouts[best].response_ids,
-                       .rejected = scored.rollouts[worst].response_ids,
-                       .ref_chosen = scored.reference->results[best].sum,
-                       .ref_rejected = scored.reference->results[worst].sum});
+      for (size_t j = i + 1; j < end; ++j) {
+        const double gap = scored.rewards[i] - scored.rewards[j];
+        if (std::abs(gap) <= std::max(0.0, min_gap)) continue;
+        candidates.push_back(gap > 0 ? Candidate{i, j, gap} : Candidate{j, i, -gap});
+      }
     }
     begin = end;
   }
+  return candidates;
+}
+
+}  // namespace
+
+absl::StatusOr<RoundReport> RunJudgedPairsRound(const RoundClients& c, const RoundSpec& spec) {
+  RETURN_IF_ERROR(CheckClients(c, /*needs_reference=*/false));
+  RETURN_IF_ERROR(CheckSpec(spec));
+  RoundSpec own = spec;
+  own.sampling.num_samples = std::max<int64_t>(2, own.sampling.num_samples);
+  if (!own.publish_to.has_value()) own.publish_to = std::vector<clients::PublishTarget>();
+  RoundReport report;
+  std::vector<Candidate> candidates;
+  Scored scored;
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(scored, GenerateAndScore(c, own, /*reference=*/false, false));
+    report.lost_generators.insert(report.lost_generators.end(), scored.lost.begin(),
+                                  scored.lost.end());
+    report.wall = scored.wall;
+    report.inside = scored.inside;
+    candidates = UntiedPairs(scored, spec.min_preference_gap);
+    if (!candidates.empty()) break;
+    if (attempt >= spec.tie_retries) {
+      report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pairs: every prompt's samples tied on reward in ", attempt + 1,
+          " samplings; raise num_samples or the temperature, or lower min_preference_gap"));
+    }
+    ++report.resampled;
+    own.sampling.seed = own.sampling.seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    own.round_id = absl::StrCat(spec.round_id, "/again", attempt + 1);
+  }
   report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
+  // Llama 2's four margin levels by the quartile of the gap among this round's pairs.
+  std::vector<double> gaps;
+  for (const Candidate& p : candidates) gaps.push_back(p.gap);
+  std::sort(gaps.begin(), gaps.end());
+  auto quantile = [&](double q) {
+    return gaps[std::min(gaps.size() - 1, static_cast<size_t>(q * gaps.size()))];
+  };
+  const double q1 = quantile(0.25), q2 = quantile(0.5), q3 = quantile(0.75);
+  std::vector<learner::PreferenceExample> pairs;
+  for (const Candidate& p : candidates) {
+    const generator::RolloutResult& chosen = scored.rollouts[p.chosen];
+    const double margin = p.gap > q3 ? 1.0 : p.gap > q2 ? 2.0 / 3 : p.gap > q1 ? 1.0 / 3 : 0.0;
+    pairs.push_back({.id = absl::StrCat(chosen.prompt_id, "/", p.chosen, ">", p.rejected),
+                     .prompt = chosen.prompt_ids,
+                     .chosen = chosen.response_ids,
+                     .rejected = scored.rollouts[p.rejected].response_ids,
+                     .margin = margin});
+  }
   report.rollouts = std::move(scored.rollouts);
   report.rewards = std::move(scored.rewards);
   report.pairs = pairs;
-  if (pairs.empty()) {
-    return absl::FailedPreconditionError(
-        "pairs: every prompt's samples tied on reward; nothing to prefer");
-  }
   RETURN_IF_ERROR(TrainAndPublish(c, own, std::move(pairs), &report));
   return report;
 }

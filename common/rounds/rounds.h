@@ -55,6 +55,9 @@ struct RoundSpec {
   std::vector<std::string> score_objectives;
   // RunDpoRound: a prompt gives a pair only when its best and worst rewards differ by more.
   double min_preference_gap = 0;
+  // RunDpoRound, RunJudgedPairsRound: a round whose samples all tie is sampled again with another
+  // seed up to this many times before it fails (RoundReport::resampled counts them).
+  int tie_retries = 3;
   // Train's idempotency key: a retried round with the same sequence is not trained twice.
   uint64_t sequence = 0;
   // Where the new weights go; unset = every generator of RoundClients, empty = nowhere.
@@ -96,6 +99,7 @@ struct RoundReport {
   std::vector<std::string> lost_generators;       // replicas dropped during this round
   std::vector<learner::PreferenceExample> pairs;  // DPO: the pairs trained on
   int64_t dropped_stale = 0;  // rollouts older than TrainPolicyGradientRound's bound
+  int resampled = 0;          // times the round was sampled again because every sample tied
   PhaseSeconds wall, inside;
 };
 
@@ -127,6 +131,13 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& clients, const Round
 // Generates and scores spec.prompts and asks the reference (for the KL), without training or
 // publishing: a stage's held-out evaluation. The learner is not called.
 absl::StatusOr<RoundReport> RunEvaluationRound(const RoundClients& clients, const RoundSpec& spec);
+
+// Generates K >= 2 samples per prompt, scores them, and trains a reward model (a REWARD_MODEL
+// session) on every pair of a prompt's samples whose rewards differ by more than
+// spec.min_preference_gap, the higher one chosen, with the Llama 2 margin level 0, 1/3, 2/3 or 1
+// of the pair's gap quartile among the round's pairs. Publishes only to spec.publish_to.
+// FAILED_PRECONDITION when every prompt's samples tie.
+absl::StatusOr<RoundReport> RunJudgedPairsRound(const RoundClients& clients, const RoundSpec& spec);
 
 // One Train call of an offline stage on an already-tokenized batch: with `needs_reference`, the
 // reference's summed log-probs are asked first and filled in (DPO family: each pair's chosen and

@@ -34,9 +34,14 @@ enum EventType : int {
 // The stage record's metric holding the round the current learner session started at.
 constexpr char kSessionFirstRound[] = "session_first_round";
 
+// Offline stages train on train_data; a REWARD_MODEL stage without it samples and judges pairs.
+bool TrainsOnData(const StagePlan& stage) {
+  return IsOfflineStage(stage.kind) && !stage.train_data.empty();
+}
+
 // Rounds (online training stages) or 1 (offline and evaluation stages) per stage, for progress.
 int64_t StageUnits(const StagePlan& stage) {
-  return IsOfflineStage(stage.kind) || stage.kind == StageKind::kEvaluation ? 1 : stage.rounds;
+  return TrainsOnData(stage) || stage.kind == StageKind::kEvaluation ? 1 : stage.rounds;
 }
 
 // Failures worth restarting the job for: a worker or the network, not the spec, the data, the
@@ -92,6 +97,7 @@ void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
   // The algorithm's own figures ("rs/selected_reward_mean", "dpo/margin", "ppo/approx_kl", ...).
   for (const auto& [name, value] : report.stats.metrics) (*metrics)[name] = value;
   if (!report.pairs.empty()) (*metrics)["pairs"] = static_cast<double>(report.pairs.size());
+  if (report.resampled > 0) (*metrics)["resampled"] = report.resampled;
   if (report.stats.kl_coef.has_value()) (*metrics)["kl_coef"] = *report.stats.kl_coef;
   (*metrics)["grad_norm"] = report.stats.grad_norm;
   (*metrics)["seconds/generate"] = report.wall.generate;
@@ -425,7 +431,10 @@ absl::Status JobRunner::WaitForRole(WorkerRole role, std::string* endpoint) {
 absl::Status JobRunner::RunTrainingStage(int iteration, int stage_index, int first_round) {
   const StagePlan& stage = plan_.stages[stage_index];
   const SchedulingPlan& scheduling = stage.scheduling;
-  const bool offline = IsOfflineStage(stage.kind);
+  const bool offline = TrainsOnData(stage);
+  // A reward model learns from samples of the stage's initial policy, and is not published to
+  // the generators.
+  const bool judged_rm = stage.kind == StageKind::kRewardModel && !offline;
   ASSIGN_OR_RETURN(const learner::LearnerAlgorithmKind* algorithm,
                    learner::LearnerAlgorithmOf(stage.training->algorithm));
   const bool needs_reference = algorithm->NeedsReference(*stage.training);
@@ -497,6 +506,11 @@ absl::Status JobRunner::RunTrainingStage(int iteration, int stage_index, int fir
                                           : stage.models.reference_checkpoint,
                                       reference_targets, "reference"));
   }
+  if (first_round == 0 && judged_rm) {
+    std::vector<clients::PublishTarget> generators;
+    for (const std::string& g : resources_.generators) generators.push_back({g, ""});
+    RETURN_IF_ERROR(PublishCheckpoint(stage, initial, generators, "policy to sample pairs from"));
+  }
   int64_t units_before = 0;
   int64_t units_total = 0;
   for (int it = 0; it < plan_.iterations; ++it) {
@@ -549,7 +563,8 @@ absl::Status JobRunner::RunTrainingStage(int iteration, int stage_index, int fir
     spec.score_objectives = stage.scoring.objectives;
     spec.min_preference_gap = stage.scoring.min_preference_gap;
     spec.sequence = static_cast<uint64_t>(r - session_first_round) + 1;
-    if (offline || ((r + 1) % std::max(1, scheduling.publish_every_rounds) != 0 && r + 1 < steps)) {
+    if (offline || judged_rm ||
+        ((r + 1) % std::max(1, scheduling.publish_every_rounds) != 0 && r + 1 < steps)) {
       spec.publish_to = std::vector<clients::PublishTarget>();
     }
     spec.allow_downgrade = true;
@@ -635,7 +650,7 @@ absl::Status JobRunner::RunTrainingStage(int iteration, int stage_index, int fir
       // a later round's weights), and at the stage's start the reference is the policy as the
       // stage starts (REFERENCE_CHOICE_STAGE_START).
       std::vector<clients::PublishTarget> targets;
-      if (!offline) {
+      if (!offline && !judged_rm) {
         for (const std::string& g : resources_.generators) targets.push_back({g, ""});
       }
       if (round == 0 && stage.models.reference == ReferenceChoice::kStageStart) {
@@ -673,6 +688,8 @@ absl::Status JobRunner::RunTrainingStage(int iteration, int stage_index, int fir
         batch_info = *std::move(batch);
         report =
             rounds::RunOfflineStep(round_clients, spec, std::move(train_batch), needs_reference);
+      } else if (judged_rm) {
+        report = rounds::RunJudgedPairsRound(round_clients, spec);
       } else if (stage.kind == StageKind::kRejectionSampling) {
         report = rounds::RunRejectionSamplingRound(round_clients, spec);
       } else if (stage.kind == StageKind::kOnlinePreference) {

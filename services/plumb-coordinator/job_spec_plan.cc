@@ -256,7 +256,11 @@ void Planner::Stage(int i, const v1::Stage& s) {
   }
   out.kind = static_cast<StageKind>(s.kind());
   if (s.kind() == v1::STAGE_KIND_UNSPECIFIED) errors_.Invalid(At(path, "kind"), "is required");
-  const bool online = IsOnline(s.kind());
+  // A REWARD_MODEL stage trains on train_data, or on pairs it samples from the policy on its
+  // prompt_data and labels with its scoring objectives (a judge).
+  const bool judged_rm = s.kind() == v1::STAGE_KIND_REWARD_MODEL && s.prompt_data_size() > 0 &&
+                         s.train_data_size() == 0;
+  const bool online = IsOnline(s.kind()) || judged_rm;
 
   errors_.InRange(At(path, "rounds"), s.rounds(), 0, kMaxCount);
   out.rounds = s.rounds() == 0 ? 1 : s.rounds();
@@ -268,7 +272,9 @@ void Planner::Stage(int i, const v1::Stage& s) {
   Training(path, s, &out);
   const v1::Algorithm algorithm =
       s.has_training() ? s.training().algorithm() : v1::ALGORITHM_UNSPECIFIED;
-  const std::vector<v1::DatasetFormat> formats = FormatsFor(s.kind(), algorithm);
+  const std::vector<v1::DatasetFormat> formats =
+      judged_rm ? FormatsFor(v1::STAGE_KIND_EVALUATION, algorithm)
+                : FormatsFor(s.kind(), algorithm);
   if (online) {
     if (s.prompt_data_size() == 0) {
       errors_.Invalid(At(path, "prompt_data"),
@@ -296,7 +302,7 @@ void Planner::Stage(int i, const v1::Stage& s) {
   out.models = Models(i, At(path, "models"), s);
   out.sampling = SamplingFromSpec(At(path, "sampling"), s.sampling(), &errors_);
   const bool needs_group = algorithm == v1::ALGORITHM_GRPO || algorithm == v1::ALGORITHM_RLOO ||
-                           s.kind() == v1::STAGE_KIND_ONLINE_PREFERENCE;
+                           s.kind() == v1::STAGE_KIND_ONLINE_PREFERENCE || judged_rm;
   if (needs_group && out.sampling.num_samples < 2) {
     errors_.Invalid(
         At(path, "sampling.num_samples"),

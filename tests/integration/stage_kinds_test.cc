@@ -3,10 +3,10 @@
 // measurably did (a loss that fell, a held-out accuracy, best-of-K above the mean, a reward that
 // rose, a margin that grew, a gate that switched), not only that it finished.
 //
-// The scorer composes brevity (a length rule, target 4 characters) with 0.1 x `helpfulness` (a
-// reward model a REWARD_MODEL stage publishes to it), gated by `safety` (a format rule: a response
-// with
-// "!" is unsafe) and by prompts flagged "unsafe" in the data.
+// The scorer's reward is brevity (a length rule, target 4 characters), gated by `safety` (a format
+// rule: a response with "!" is unsafe) and by prompts flagged "unsafe" in the data; it also serves
+// `helpfulness`, a reward model that REWARD_MODEL stages publish to it (not in the composition, so
+// the tests do not depend on their order).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -66,7 +66,7 @@ class StageKindsTest : public ::testing::Test {
     helpfulness: {kind: reward_model, path: rm_init}
     safety: {kind: format, pattern: "[^!]*", score_match: 1, score_miss: 0}
   composition:
-    weights: {brevity: 1.0, helpfulness: 0.1}
+    weights: {brevity: 1.0}
     gating: {safety_objective: safety, threshold: 0.5}
 )",
           &scorer_);
@@ -314,6 +314,43 @@ stages:
   const double after = HeldOutAccuracy("helpfulness");
   EXPECT_GE(after, 0.9) << "held-out accuracy before " << before << ", after " << after;
   EXPECT_GT(after, before);
+}
+
+// A reward model that labels its own comparisons: each round samples 4 responses per prompt from
+// the policy, the scorer's reward orders them, and the reward model trains on every untied pair
+// (gap > 1) with a Llama 2 margin level. Every round trains on pairs and reports the reward
+// model's accuracy on them before its step. (Whether it learns is measured where the signal is
+// learnable: on the tiny random policy here, telling responses apart by their count of UTF-8 lead
+// bytes stayed near 0.6 whether trained or not, so no learning bar is asserted.)
+TEST_F(StageKindsTest, ARewardModelStageCanLabelItsOwnPairsWithTheScorer) {
+  const std::string id = Submit(R"(
+name: judged-rm
+kind: JOB_KIND_REWARD_MODEL
+base_checkpoint: {root}/policy
+seed: 14
+stages:
+  - name: rm
+    kind: STAGE_KIND_REWARD_MODEL
+    rounds: 6
+    prompt_data: [{path: prompts.jsonl, format: DATASET_FORMAT_PLAIN_PROMPTS}]
+    training: {algorithm: ALGORITHM_REWARD_MODEL, reward_model: {use_margin: true},
+               optimizer: {learning_rate: 0.01}}
+    sampling: {num_samples: 4, max_new_tokens: 12}
+    scoring: {min_preference_gap: 1.0}
+    scheduling: {prompts_per_round: 6}
+)");
+  const std::vector<v1::JobEvent> events = Watch(id);
+  const v1::Job job = Get(id);
+  ASSERT_EQ(job.status().state(), v1::JOB_STATE_SUCCEEDED) << job.status().last_error();
+  const std::vector<v1::JobEvent> rounds = Of(events, v1::JOB_EVENT_TYPE_ROUND_FINISHED);
+  ASSERT_EQ(rounds.size(), 6u);
+  for (const v1::JobEvent& r : rounds) {
+    EXPECT_GT(r.metrics().at("pairs"), 0) << "round " << r.round();
+    const double accuracy = r.metrics().at("rm/accuracy");
+    EXPECT_GE(accuracy, 0.0);
+    EXPECT_LE(accuracy, 1.0);
+    EXPECT_GT(r.metrics().at("loss/reward_model"), 0.0);
+  }
 }
 
 // Rejection sampling (K = 4, brevity reward): the best of K the learner fine-tunes on scores
