@@ -91,6 +91,11 @@ absl::StatusOr<std::vector<double>> Score(const RoundClients& c, const RoundSpec
                    c.scorer->Score(items, spec.score_objectives, CallOf(spec)));
   std::vector<double> rewards;
   for (size_t i = 0; i < scores.size(); ++i) {
+    // A round scored by one objective that the composition does not cover (a judge) is rewarded
+    // by that objective's score.
+    if (!scores[i].reward.has_value() && spec.score_objectives.size() == 1) {
+      scores[i].reward = scores[i].score(spec.score_objectives.front());
+    }
     if (!scores[i].reward.has_value() || !std::isfinite(*scores[i].reward)) {
       return absl::FailedPreconditionError(
           absl::StrCat(c.scorer->endpoint(), " composed no finite reward for rollout ", i));

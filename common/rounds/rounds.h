@@ -51,7 +51,8 @@ struct RoundSpec {
   std::string session_id;  // the learner session, already started
   std::vector<generator::PromptInput> prompts;
   generator::SamplingRequest sampling;  // return_logprobs is forced on for policy gradients
-  // The scorer objectives whose composition is the reward; empty = every configured one.
+  // The scorer objectives whose composition is the reward; empty = every configured one. One
+  // objective the composition does not cover (e.g. a judge) is the reward by itself.
   std::vector<std::string> score_objectives;
   // RunDpoRound: a prompt gives a pair only when its best and worst rewards differ by more.
   double min_preference_gap = 0;
