@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <future>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -116,6 +119,17 @@ void AddRoundMetrics(const rounds::RoundReport& report, MetricMap* metrics) {
   (*metrics)["lost_generators"] = static_cast<double>(report.lost_generators.size());
   (*metrics)["dropped_stale_rollouts"] = static_cast<double>(report.dropped_stale);
   (*metrics)["policy_versions_behind"] = VersionsBehind(report);
+}
+
+// Samples shown per evaluation, and the bytes kept of each text (an event's message holds 4 KiB).
+constexpr size_t kEvaluationSamples = 6;
+constexpr size_t kSampleBytes = 200;
+
+std::string Clip(const std::string& text) {
+  if (text.size() <= kSampleBytes) return text;
+  size_t end = kSampleBytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end) + "...";
 }
 
 // The figures of one offline Train call.
@@ -925,7 +939,24 @@ absl::Status JobRunner::Evaluate(const EvaluationRun& run, int64_t round,
     for (const auto& [name, value] : update.event.metrics) record.metrics[name] = value;
     update.stage = record;
   }
-  return Record(kEvaluation, absl::StrCat("evaluation after round ", round), std::move(update));
+  // A few samples travel in the event's message (plumbctl report shows them): the first
+  // response of each of the first prompts, with its score, as one line of JSON.
+  nlohmann::json samples = nlohmann::json::array();
+  std::map<std::string, std::string> prompt_texts;
+  for (const generator::PromptInput& p : spec.prompts) prompt_texts[p.id] = p.text.value_or("");
+  std::set<std::string> shown;
+  for (size_t i = 0; i < report.rollouts.size() && samples.size() < kEvaluationSamples; ++i) {
+    const generator::RolloutResult& r = report.rollouts[i];
+    if (!shown.insert(r.prompt_id).second) continue;
+    samples.push_back({{"prompt", Clip(prompt_texts[r.prompt_id])},
+                       {"response", Clip(r.response_text)},
+                       {"score", report.rewards[i]}});
+  }
+  return Record(
+      kEvaluation,
+      absl::StrCat("evaluation after round ", round, "\nsamples: ",
+                   samples.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+      std::move(update));
 }
 
 absl::Status JobRunner::RunEvaluationStage(int iteration, int stage_index) {
@@ -954,7 +985,6 @@ absl::Status JobRunner::RunEvaluationStage(int iteration, int stage_index) {
     generators.push_back({resources_.reference, ""});
   }
   RETURN_IF_ERROR(PublishCheckpoint(stage, policy, generators, "policy to evaluate"));
-  const uint64_t seed = plan_.seed ^ (0x9E3779B97F4A7C15ULL * (iteration * 64 + stage_index + 1));
   ASSIGN_OR_RETURN(clients::LearnerClient * learner, env_.clients->Learner(resources_.learner));
   RETURN_IF_ERROR(
       Evaluate({.prompts = &prompts,
@@ -962,7 +992,9 @@ absl::Status JobRunner::RunEvaluationStage(int iteration, int stage_index) {
                 .sampling = stage.sampling,
                 .objectives = stage.evaluation.objectives.empty() ? stage.scoring.objectives
                                                                   : stage.evaluation.objectives,
-                .seed = seed},
+                // The job's seed: every EVALUATION stage of a job samples the same prompts with
+                // the same seeds, so that before and after compare.
+                .seed = plan_.seed},
                0, learner, "(evaluation: nothing is trained)", /*stage_result=*/true));
   ASSIGN_OR_RETURN(StageRecord record, StageRecordOf(iteration, stage_index));
   record.end_time = absl::Now();

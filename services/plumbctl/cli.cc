@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/plumbctl/commands.h"
+#include "services/plumbctl/report_command.h"
 
 namespace plumb::plumbctl {
 namespace {
@@ -34,6 +35,7 @@ struct Parsed {
   ListArgs list;
   WorkersArgs workers;
   std::string job_id;
+  std::string report_out;
   std::string reason;
   bool json = false;
   uint64_t after = 0;
@@ -98,6 +100,15 @@ int RunPlumbctl(int argc, const char* const* argv, const CliEnvironment& environ
       "events", "Print a job's stored events, one per line (up to its latest event; no waiting)");
   events->add_option("JOB", parsed.job_id, "Job id")->required();
   events->add_option("--after", parsed.after, "Only events with a sequence above this");
+
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "What a job did: per stage its figures; the judge's held-out score before and after with "
+      "95% intervals, unique responses, length, distinct-2, KL and samples; report.json, "
+      "steps.tsv and a plot (report.svg, by gnuplot) in --out");
+  report->add_option("JOB", parsed.job_id, "Job id")->required();
+  report->add_option("--out", parsed.report_out,
+                     "Folder for the files (default plumb-report-<job id>)");
 
   CLI::App* cancel = app.add_subcommand("cancel", "Cancel a job");
   cancel->add_option("JOB", parsed.job_id, "Job id")->required();
@@ -191,6 +202,9 @@ int RunPlumbctl(int argc, const char* const* argv, const CliEnvironment& environ
     result = code.status();
   } else if (events->parsed()) {
     result = RunEvents(*connection, parsed.job_id, parsed.after, out);
+  } else if (report->parsed()) {
+    result =
+        RunReport(*connection, {.job_id = parsed.job_id, .out_dir = parsed.report_out}, out, err);
   } else if (cancel->parsed()) {
     result = RunCancel(*connection, parsed.job_id, parsed.reason, out);
   } else if (workers->parsed()) {

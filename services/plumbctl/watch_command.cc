@@ -24,6 +24,8 @@ bool IsResumable(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted;
 }
 
+}  // namespace
+
 absl::StatusOr<v1::Job> GetJob(Connection& connection, const std::string& job_id) {
   v1::GetJobRequest request;
   request.set_job_id(job_id);
@@ -32,8 +34,6 @@ absl::StatusOr<v1::Job> GetJob(Connection& connection, const std::string& job_id
   RETURN_IF_ERROR(rpc::FromGrpcStatus(connection.stub->GetJob(context.get(), request, &response)));
   return std::move(*response.mutable_job());
 }
-
-}  // namespace
 
 int ExitCodeForState(v1::JobState state) {
   switch (state) {
@@ -97,8 +97,9 @@ absl::StatusOr<int> RunWatch(Connection& connection, const std::string& job_id,
   }
 }
 
-absl::Status RunEvents(Connection& connection, const std::string& job_id, uint64_t after_sequence,
-                       std::ostream& out) {
+absl::Status ReadStoredEvents(Connection& connection, const std::string& job_id,
+                              uint64_t after_sequence,
+                              const std::function<void(const v1::JobEvent&)>& on_event) {
   ASSIGN_OR_RETURN(v1::Job job, GetJob(connection, job_id));
   const uint64_t latest = job.status().last_event_sequence();
   if (latest <= after_sequence) return absl::OkStatus();
@@ -113,16 +114,24 @@ absl::Status RunEvents(Connection& connection, const std::string& job_id, uint64
   while (reader->Read(&event)) {
     if (event.sequence() <= after_sequence) continue;
     after_sequence = event.sequence();
-    out << FormatEventLine(event) << "\n";
+    on_event(event);
     if (event.sequence() >= latest) {
       caught_up = true;
       context->TryCancel();  // stop here instead of waiting for the job's next event
       break;
     }
   }
-  out.flush();
   absl::Status status = rpc::FromGrpcStatus(reader->Finish());
   if (caught_up || status.ok()) return absl::OkStatus();
+  return status;
+}
+
+absl::Status RunEvents(Connection& connection, const std::string& job_id, uint64_t after_sequence,
+                       std::ostream& out) {
+  absl::Status status =
+      ReadStoredEvents(connection, job_id, after_sequence,
+                       [&](const v1::JobEvent& event) { out << FormatEventLine(event) << "\n"; });
+  out.flush();
   return status;
 }
 

@@ -3,6 +3,7 @@
 #define PLUMB_SERVICES_PLUMBCTL_WATCH_COMMAND_H_
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -43,6 +44,15 @@ absl::StatusOr<int> RunWatch(Connection& connection, const std::string& job_id,
 // whole read is bounded by the connection's timeout.
 absl::Status RunEvents(Connection& connection, const std::string& job_id, uint64_t after_sequence,
                        std::ostream& out);
+
+// The job's stored events with sequence > after_sequence, up to its latest as of the call, each
+// passed to `on_event` (RunEvents prints them; plumbctl report collects them).
+absl::Status ReadStoredEvents(Connection& connection, const std::string& job_id,
+                              uint64_t after_sequence,
+                              const std::function<void(const v1::JobEvent&)>& on_event);
+
+// GetJob.
+absl::StatusOr<v1::Job> GetJob(Connection& connection, const std::string& job_id);
 
 }  // namespace plumb::plumbctl
 
