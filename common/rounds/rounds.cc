@@ -431,6 +431,36 @@ absl::StatusOr<RoundReport> RunRejectionSamplingRound(const RoundClients& c,
   return report;
 }
 
+namespace {
+
+// Generates and scores `*own` (reference sums with `reference`) until `has_pairs` accepts the
+// samples, sampling again with another seed up to own->tie_retries times (counted in
+// report->resampled); FAILED_PRECONDITION after the last. Fills the report's phases and quality.
+absl::StatusOr<Scored> SampleUntilUntied(const RoundClients& c, RoundSpec* own, bool reference,
+                                         RoundReport* report,
+                                         const std::function<bool(const Scored&)>& has_pairs) {
+  const std::string round_id = own->round_id;
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, *own, reference, reference));
+    report->lost_generators.insert(report->lost_generators.end(), scored.lost.begin(),
+                                   scored.lost.end());
+    report->wall = scored.wall;
+    report->inside = scored.inside;
+    report->quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
+    if (has_pairs(scored)) return scored;
+    if (attempt >= own->tie_retries) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pairs: every prompt's samples tied on reward in ", attempt + 1,
+          " samplings; raise num_samples or the temperature, or lower min_preference_gap"));
+    }
+    ++report->resampled;
+    own->sampling.seed = own->sampling.seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    own->round_id = absl::StrCat(round_id, "/again", attempt + 1);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& spec) {
   RETURN_IF_ERROR(CheckClients(c, /*needs_reference=*/true));
   RETURN_IF_ERROR(CheckSpec(spec));
@@ -438,13 +468,9 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
   own.sampling.num_samples = std::max<int64_t>(2, own.sampling.num_samples);
   RoundReport report;
   std::vector<learner::PreferenceExample> pairs;
-  for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(Scored scored, GenerateAndScore(c, own, /*reference=*/true, true));
-    report.lost_generators.insert(report.lost_generators.end(), scored.lost.begin(),
-                                  scored.lost.end());
-    report.wall = scored.wall;
-    report.inside = scored.inside;
-    // Each prompt's best and worst sample by reward; a prompt whose gap is too small gives none.
+  // Each prompt's best and worst sample by reward; a prompt whose gap is too small gives none.
+  auto best_and_worst = [&](const Scored& scored) {
+    pairs.clear();
     for (size_t begin = 0; begin < scored.rollouts.size();) {
       size_t end = begin;
       while (end < scored.rollouts.size() &&
@@ -466,19 +492,12 @@ absl::StatusOr<RoundReport> RunDpoRound(const RoundClients& c, const RoundSpec& 
       }
       begin = end;
     }
-    report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
-    report.rollouts = std::move(scored.rollouts);
-    report.rewards = std::move(scored.rewards);
-    if (!pairs.empty()) break;
-    if (attempt >= spec.tie_retries) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "pairs: every prompt's samples tied on reward in ", attempt + 1,
-          " samplings; raise num_samples or the temperature, or lower min_preference_gap"));
-    }
-    ++report.resampled;
-    own.sampling.seed = own.sampling.seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    own.round_id = absl::StrCat(spec.round_id, "/again", attempt + 1);
-  }
+    return !pairs.empty();
+  };
+  ASSIGN_OR_RETURN(Scored scored,
+                   SampleUntilUntied(c, &own, /*reference=*/true, &report, best_and_worst));
+  report.rollouts = std::move(scored.rollouts);
+  report.rewards = std::move(scored.rewards);
   report.pairs = pairs;
   RETURN_IF_ERROR(TrainAndPublish(c, own, std::move(pairs), &report));
   return report;
@@ -523,26 +542,11 @@ absl::StatusOr<RoundReport> RunJudgedPairsRound(const RoundClients& c, const Rou
   if (!own.publish_to.has_value()) own.publish_to = std::vector<clients::PublishTarget>();
   RoundReport report;
   std::vector<Candidate> candidates;
-  Scored scored;
-  for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(scored, GenerateAndScore(c, own, /*reference=*/false, false));
-    report.lost_generators.insert(report.lost_generators.end(), scored.lost.begin(),
-                                  scored.lost.end());
-    report.wall = scored.wall;
-    report.inside = scored.inside;
-    candidates = UntiedPairs(scored, spec.min_preference_gap);
-    if (!candidates.empty()) break;
-    if (attempt >= spec.tie_retries) {
-      report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "pairs: every prompt's samples tied on reward in ", attempt + 1,
-          " samplings; raise num_samples or the temperature, or lower min_preference_gap"));
-    }
-    ++report.resampled;
-    own.sampling.seed = own.sampling.seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    own.round_id = absl::StrCat(spec.round_id, "/again", attempt + 1);
-  }
-  report.quality = MeasureRollouts(scored.rollouts, scored.rewards, nullptr);
+  ASSIGN_OR_RETURN(Scored scored,
+                   SampleUntilUntied(c, &own, /*reference=*/false, &report, [&](const Scored& s) {
+                     candidates = UntiedPairs(s, spec.min_preference_gap);
+                     return !candidates.empty();
+                   }));
   // Llama 2's four margin levels by the quartile of the gap among this round's pairs.
   std::vector<double> gaps;
   for (const Candidate& p : candidates) gaps.push_back(p.gap);
