@@ -8,30 +8,57 @@
 namespace plumb::algorithms {
 
 at::Tensor PairwiseRewardLoss(const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards,
-                              const at::Tensor& margin) {
+                              const at::Tensor& margin, const at::Tensor& target_probability) {
   at::Tensor logits = chosen_rewards - rejected_rewards;
   if (margin.defined()) logits = logits - margin;
-  return -at::log_sigmoid(logits).mean();
+  if (!target_probability.defined()) return -at::log_sigmoid(logits).mean();
+  // Both terms through log_sigmoid, stable for either sign of z; with p = 1 the second term is
+  // 0 * a finite value, so the loss is bit-for-bit the Bradley-Terry one above.
+  const at::Tensor& p = target_probability;
+  return -(p * at::log_sigmoid(logits) + (1 - p) * at::log_sigmoid(-logits)).mean();
 }
 
 at::Tensor LogExpRewardLoss(const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards) {
   return at::softplus(rejected_rewards - chosen_rewards).mean();
 }
 
-at::Tensor PairwiseAccuracy(const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards) {
-  return (chosen_rewards > rejected_rewards).to(at::kDouble).mean().detach();
+PairwiseAgreement CountPairwiseAgreement(const at::Tensor& chosen_rewards,
+                                         const at::Tensor& rejected_rewards,
+                                         const at::Tensor& target_probability) {
+  const at::Tensor chosen = chosen_rewards.detach(), rejected = rejected_rewards.detach();
+  PairwiseAgreement out;
+  if (!target_probability.defined()) {
+    out.correct = (chosen > rejected).to(at::kDouble).sum();
+    out.counted = at::scalar_tensor(static_cast<double>(chosen.numel()),
+                                    at::TensorOptions().dtype(at::kDouble).device(chosen.device()));
+    return out;
+  }
+  const at::Tensor p = target_probability.detach();
+  const at::Tensor correct = ((p > 0.5) & (chosen > rejected)) | ((p < 0.5) & (chosen < rejected));
+  out.correct = correct.to(at::kDouble).sum();
+  out.counted = (p != 0.5).to(at::kDouble).sum();
+  return out;
+}
+
+at::Tensor PairwiseAccuracy(const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards,
+                            const at::Tensor& target_probability) {
+  const PairwiseAgreement agreement =
+      CountPairwiseAgreement(chosen_rewards, rejected_rewards, target_probability);
+  return agreement.correct / agreement.counted.clamp_min(1.0);
 }
 
 RewardModelLoss ComputeRewardModelLoss(const at::Tensor& chosen_rewards,
                                        const at::Tensor& rejected_rewards, const at::Tensor& margin,
-                                       const RewardModelLossOptions& options) {
+                                       const RewardModelLossOptions& options,
+                                       const at::Tensor& target_probability) {
   RewardModelLoss out;
-  out.loss = PairwiseRewardLoss(chosen_rewards, rejected_rewards, margin);
+  out.loss = PairwiseRewardLoss(chosen_rewards, rejected_rewards, margin, target_probability);
   if (options.center_rewards_coefficient != 0.0) {
     out.loss = out.loss + options.center_rewards_coefficient *
                               (chosen_rewards + rejected_rewards).pow(2).mean();
   }
-  out.accuracy = PairwiseAccuracy(chosen_rewards, rejected_rewards);
+  out.agreement = CountPairwiseAgreement(chosen_rewards, rejected_rewards, target_probability);
+  out.accuracy = out.agreement.correct / out.agreement.counted.clamp_min(1.0);
   return out;
 }
 

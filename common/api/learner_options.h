@@ -113,6 +113,8 @@ struct RewardModelTrainingOptions {
   bool use_margin = false;
   double margin_scale = 1.0;
   double center_rewards_coef = 0.0;
+  int epochs = 1;          // passes over each Train call's comparisons
+  int minibatch_size = 0;  // comparisons (pairs or groups) per optimizer step; 0 = the call's all
 };
 
 enum class KtoReferencePoint { kBatchMismatched, kZero };

@@ -27,6 +27,9 @@ struct PreferenceExample {
   std::vector<int64_t> prompt, chosen, rejected;
   std::optional<double> ref_chosen, ref_rejected;
   std::optional<double> margin;
+  // Soft label: the probability in [0, 1] that `chosen` is preferred; unset = 1. REWARD_MODEL
+  // trains on the cross-entropy against it; the other algorithms ignore it.
+  std::optional<double> probability;
 };
 
 struct UnpairedExample {

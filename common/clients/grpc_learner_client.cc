@@ -47,6 +47,7 @@ void ToProto(const std::vector<learner::PreferenceExample>& batch, v1::Preferenc
     Put(x.chosen, p->mutable_chosen_token_ids());
     Put(x.rejected, p->mutable_rejected_token_ids());
     if (x.margin) p->set_margin(static_cast<float>(*x.margin));
+    if (x.probability) p->set_preference_probability(static_cast<float>(*x.probability));
     if (x.ref_chosen) p->set_reference_chosen_logprob(*x.ref_chosen);
     if (x.ref_rejected) p->set_reference_rejected_logprob(*x.ref_rejected);
   }

@@ -56,6 +56,8 @@ absl::Status RewardModel(const learner::SessionOptions& o, v1::TrainingConfig* c
   p->set_use_margin(o.reward_model.use_margin);
   p->set_margin_scale(static_cast<float>(o.reward_model.margin_scale));
   p->set_center_rewards_coef(static_cast<float>(o.reward_model.center_rewards_coef));
+  p->set_epochs(o.reward_model.epochs);
+  p->set_minibatch_size(o.reward_model.minibatch_size);
   return absl::OkStatus();
 }
 

@@ -230,8 +230,14 @@ TEST(LearnerConfigProtoTest, OfflineOptionsComeBackTheSame) {
   }
   {
     SessionOptions o = Base(Algorithm::kRewardModel);
-    o.reward_model = {.use_margin = true, .margin_scale = 2.0, .center_rewards_coef = 0.25};
+    o.reward_model = {.use_margin = true,
+                      .margin_scale = 2.0,
+                      .center_rewards_coef = 0.25,
+                      .epochs = 3,
+                      .minibatch_size = 16};
     const SessionOptions b = RoundTrip(o);
+    EXPECT_EQ(b.reward_model.epochs, 3);
+    EXPECT_EQ(b.reward_model.minibatch_size, 16);
     EXPECT_TRUE(b.reward_model.use_margin);
     EXPECT_EQ(b.reward_model.margin_scale, 2.0);
     EXPECT_EQ(b.reward_model.center_rewards_coef, 0.25);

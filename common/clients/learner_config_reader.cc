@@ -75,6 +75,8 @@ absl::Status ReadRewardModel(const v1::TrainingConfig& c, SessionOptions* o) {
   o->reward_model.use_margin = r.use_margin();
   if (r.has_margin_scale()) o->reward_model.margin_scale = r.margin_scale();
   o->reward_model.center_rewards_coef = r.center_rewards_coef();
+  o->reward_model.epochs = r.epochs() == 0 ? 1 : r.epochs();
+  o->reward_model.minibatch_size = r.minibatch_size();
   return absl::OkStatus();
 }
 

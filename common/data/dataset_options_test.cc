@@ -42,7 +42,7 @@ TEST(DatasetOptionsTest, ReadsEveryKey) {
   absl::StatusOr<DatasetOptions> options = ParseYaml(
       "files: [a.jsonl, /abs/b.jsonl]\n"
       "format: stack_exchange_paired\n"
-      "fields: {prompt: title, margin: score}\n"
+      "fields: {prompt: title, margin: score, preference_probability: judge_p}\n"
       "margin_labels: [much_better]\n"
       "margins: {much_better: 2, better: 0.667}\n"
       "on_malformed: skip\n"
@@ -57,6 +57,7 @@ TEST(DatasetOptionsTest, ReadsEveryKey) {
   EXPECT_EQ(options->format.fields.at("prompt"), "title");
   EXPECT_EQ(options->format.fields.at("chosen"), "response_j");
   EXPECT_EQ(options->format.fields.at("margin"), "score");
+  EXPECT_EQ(options->format.fields.at("preference_probability"), "judge_p");
   const std::map<std::string, double> margins = {{"much_better", 2.0}, {"better", 0.667}};
   EXPECT_EQ(options->format.margins, margins);
   EXPECT_EQ(options->on_malformed, MalformedPolicy::kSkip);

@@ -16,13 +16,15 @@ namespace plumb::data {
 // One comparison: `chosen` is preferred over `rejected` as a reply to `prompt`. Completions keep
 // their leading whitespace exactly as in the data (hh-rlhf replies start with a space after
 // "Assistant:"). `margin` is the numeric margin field when present, else the configured value of
-// `margin_label` (Llama 2 style), else absent.
+// `margin_label` (Llama 2 style), else absent. `preference_probability` is the soft label: the
+// probability in [0, 1] that `chosen` is preferred (e.g. an AI judge's, RLAIF); absent = 1.
 struct PreferencePair {
   std::string prompt;
   std::string chosen;
   std::string rejected;
   std::optional<std::string> margin_label;
   std::optional<double> margin;
+  std::optional<double> preference_probability;
 };
 
 // One unpaired completion with a thumbs-up/down label (KTO).
@@ -63,7 +65,8 @@ struct Example {
 
 // Every pair (better, worse) of a ranked list, InstructGPT style: responses i and j form a pair
 // when their ranks differ, the lower rank being `chosen`; ties give no pair. Pairs come in the
-// order of (i, j) with i < j, i outer, so K distinct ranks give K(K-1)/2 pairs. No margin is set.
+// order of (i, j) with i < j, i outer, so K distinct ranks give K(K-1)/2 pairs. No margin or
+// preference probability is set.
 std::vector<PreferencePair> ExpandRankedToPairs(const RankedList& list);
 
 }  // namespace plumb::data

@@ -82,6 +82,7 @@ FormatSpec DefaultFormatSpec(FormatKind kind) {
   if (IsPairFormat(kind)) {
     spec.fields["margin_label"] = "margin_label";
     spec.fields["margin"] = "margin";
+    spec.fields["preference_probability"] = "preference_probability";
     spec.margins = DefaultMarginLabels();
   }
   return spec;
@@ -111,6 +112,8 @@ absl::string_view MalformedReasonName(MalformedReason reason) {
       return "ranks_mismatch";
     case MalformedReason::kInvalidRank:
       return "invalid_rank";
+    case MalformedReason::kInvalidProbability:
+      return "invalid_probability";
   }
   return "unknown";
 }

@@ -29,7 +29,8 @@ enum class FormatKind {
 absl::string_view FormatName(FormatKind kind);
 std::optional<FormatKind> FormatKindFromName(absl::string_view name);
 const std::vector<std::string>& AllFormatNames();
-// True for the formats that yield PreferencePair (and so read margin fields).
+// True for the formats that yield PreferencePair (and so read the margin and preference
+// probability fields).
 bool IsPairFormat(FormatKind kind);
 
 // Llama 2 "margin small" values (Touvron et al. 2023, Table 28): 1, 2/3, 1/3, 0.
@@ -38,7 +39,7 @@ std::map<std::string, double> DefaultMarginLabels();
 struct FormatSpec {
   FormatKind kind = FormatKind::kPreference;
   // Logical field name -> JSON key, one entry for every logical field of `kind` (pair formats
-  // also have the optional `margin_label` and `margin`).
+  // also have the optional `margin_label`, `margin` and `preference_probability`).
   std::map<std::string, std::string> fields;
   // The allowed margin labels and their numeric margins (pair formats only).
   std::map<std::string, double> margins;
@@ -60,6 +61,7 @@ enum class MalformedReason {
   kTooFewResponses,
   kRanksMismatch,
   kInvalidRank,
+  kInvalidProbability,  // a preference probability that is not finite or not in [0, 1]
 };
 absl::string_view MalformedReasonName(MalformedReason reason);
 

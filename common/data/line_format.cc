@@ -1,6 +1,7 @@
 #include "common/data/line_format.h"
 
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -111,6 +112,30 @@ class RowReader {
     return absl::OkStatus();
   }
 
+  // The optional soft label: a number in [0, 1] (absent or null = none).
+  absl::Status PreferenceProbability(PreferencePair* pair) const {
+    const Json* probability = Optional("preference_probability");
+    if (probability == nullptr) return absl::OkStatus();
+    const std::string key = Key("preference_probability");
+    if (!probability->is_number()) {
+      return Fail(MalformedReason::kWrongType,
+                  absl::StrCat("field '", key, "' must be a number, got ", Describe(*probability)));
+    }
+    // JSON has no NaN or infinity (ParseJson refuses an overflowing literal), but the value must
+    // never reach the loss if one slipped through.
+    const double value = probability->get<double>();
+    if (!std::isfinite(value) || value < 0.0 || value > 1.0) {
+      return Fail(MalformedReason::kInvalidProbability,
+                  absl::StrCat("field '", key, "' is ",
+                               std::isfinite(value) ? json_input::EchoJson(*probability)
+                                                    : std::string("not finite"),
+                               "; a preference probability is a number in [0, 1] (the "
+                               "probability that chosen is preferred)"));
+    }
+    pair->preference_probability = value;
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<PreferencePair> Pair() const {
     PreferencePair pair;
     if (spec_.kind != FormatKind::kHhRlhf) {
@@ -123,6 +148,7 @@ class RowReader {
     }
     if (spec_.kind == FormatKind::kHhRlhf) RETURN_IF_ERROR(SplitSharedPrompt(&pair));
     RETURN_IF_ERROR(Margins(&pair));
+    RETURN_IF_ERROR(PreferenceProbability(&pair));
     return pair;
   }
 

@@ -265,6 +265,81 @@ TEST(MarginTest, MistypedMarginFieldsAreMalformed) {
             "data/train.jsonl:17: field 'margin_label' must be a string, got number 1");
 }
 
+TEST(PreferenceProbabilityTest, AProbabilityInTheUnitIntervalIsRead) {
+  const FormatSpec spec = Spec(FormatKind::kPreference);
+  const auto pair = Parse<PreferencePair>(
+      R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": 0.8})", spec);
+  EXPECT_EQ(pair.preference_probability, 0.8);
+  EXPECT_FALSE(pair.margin.has_value());
+  // The ends, an integer, and beside a margin.
+  EXPECT_EQ(
+      Parse<PreferencePair>(
+          R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": 0})", spec)
+          .preference_probability,
+      0.0);
+  const auto both = Parse<PreferencePair>(
+      R"({"prompt": "p", "chosen": "c", "rejected": "r", "margin": 1, "preference_probability": 1.0})",
+      spec);
+  EXPECT_EQ(both.preference_probability, 1.0);
+  EXPECT_EQ(both.margin, 1.0);
+}
+
+TEST(PreferenceProbabilityTest, AbsentOrNullMeansNone) {
+  const FormatSpec spec = Spec(FormatKind::kPreference);
+  EXPECT_FALSE(Parse<PreferencePair>(R"({"prompt": "p", "chosen": "c", "rejected": "r"})", spec)
+                   .preference_probability.has_value());
+  EXPECT_FALSE(
+      Parse<PreferencePair>(
+          R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": null})",
+          spec)
+          .preference_probability.has_value());
+}
+
+TEST(PreferenceProbabilityTest, OutsideTheUnitIntervalOrNotANumberIsMalformed) {
+  const FormatSpec spec = Spec(FormatKind::kPreference);
+  EXPECT_EQ(
+      Malformed(R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": 1.5})",
+                spec, "invalid_probability"),
+      "data/train.jsonl:17: field 'preference_probability' is 1.5; a preference probability is a "
+      "number in [0, 1] (the probability that chosen is preferred)");
+  EXPECT_EQ(
+      Malformed(
+          R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": -0.25})",
+          spec, "invalid_probability"),
+      "data/train.jsonl:17: field 'preference_probability' is -0.25; a preference probability is "
+      "a number in [0, 1] (the probability that chosen is preferred)");
+  EXPECT_EQ(
+      Malformed(R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": "x"})",
+                spec, "wrong_type"),
+      "data/train.jsonl:17: field 'preference_probability' must be a number, got string");
+  EXPECT_EQ(
+      Malformed(
+          R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": true})",
+          spec, "wrong_type"),
+      "data/train.jsonl:17: field 'preference_probability' must be a number, got boolean true");
+  // JSON has no infinity: a literal that overflows a double is not valid JSON.
+  EXPECT_THAT(
+      Malformed(
+          R"({"prompt": "p", "chosen": "c", "rejected": "r", "preference_probability": 1e999})",
+          spec, "invalid_json"),
+      ::testing::HasSubstr("not valid JSON"));
+}
+
+TEST(PreferenceProbabilityTest, TheKeyIsConfigurableAndNamedInErrors) {
+  FormatSpec spec = Spec(FormatKind::kHhRlhf);
+  spec.fields["preference_probability"] = "judge_p";
+  const auto pair = Parse<PreferencePair>(
+      R"({"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: b", "judge_p": 0.25, "preference_probability": 7})",
+      spec);
+  EXPECT_EQ(pair.preference_probability, 0.25);  // the default key is no longer read
+  EXPECT_EQ(
+      Malformed(
+          R"({"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: b", "judge_p": 2})",
+          spec, "invalid_probability"),
+      "data/train.jsonl:17: field 'judge_p' is 2; a preference probability is a number in [0, 1] "
+      "(the probability that chosen is preferred)");
+}
+
 TEST(KtoTest, ReadsACompletionWithABooleanLabel) {
   const auto example = Parse<UnpairedExample>(
       R"({"prompt": "p", "completion": "c", "label": false})", Spec(FormatKind::kKto));
@@ -360,6 +435,9 @@ TEST(FormatTest, NamesRoundTripAndPairFormatsHaveMarginFields) {
     ASSERT_TRUE(kind.has_value()) << name;
     EXPECT_EQ(FormatName(*kind), name);
     EXPECT_EQ(DefaultFormatSpec(*kind).fields.count("margin") == 1, IsPairFormat(*kind)) << name;
+    EXPECT_EQ(DefaultFormatSpec(*kind).fields.count("preference_probability") == 1,
+              IsPairFormat(*kind))
+        << name;
   }
   EXPECT_FALSE(FormatKindFromName("jsonl").has_value());
 }

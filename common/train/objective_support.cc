@@ -68,6 +68,7 @@ absl::StatusOr<RankedItem> EncodeRankedItem(const ExampleEncoder& encoder,
     texts = {pair->chosen, pair->rejected};
     out.ranks = {0, 1};
     out.margin = pair->margin;
+    out.probability = pair->preference_probability;
   } else {
     return absl::InvalidArgumentError(absl::StrCat(Where(example), ": kind '", kind,
                                                    "' trains on ranked lists or preference pairs"));

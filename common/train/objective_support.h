@@ -39,8 +39,8 @@ absl::StatusOr<std::vector<PairItem>> EncodePairItems(const ExampleEncoder& enco
                                                       std::vector<int64_t>* first);
 
 // The ranked item of a ranked list (ranks as the data gives them, 1 = best) or of a preference
-// pair (ranks {0, 1} with its margin); INVALID_ARGUMENT naming `kind` otherwise. Without
-// `encode`, the ranks and margin only.
+// pair (ranks {0, 1} with its margin and preference probability); INVALID_ARGUMENT naming `kind`
+// otherwise. Without `encode`, the ranks, margin and probability only.
 absl::StatusOr<RankedItem> EncodeRankedItem(const ExampleEncoder& encoder,
                                             const data::Example& example, const std::string& kind,
                                             bool encode = true);

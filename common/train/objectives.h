@@ -4,7 +4,8 @@
 //
 // Which examples each accepts:
 //   sft            SftExample; a PreferencePair trains on (prompt, chosen)
-//   reward_model   PreferencePair (with optional margin), RankedList (all pairs, InstructGPT)
+//   reward_model   PreferencePair (with optional margin and preference probability),
+//                  RankedList (all pairs, InstructGPT)
 //   dpo, orpo, simpo   PreferencePair, RankedList (expanded to pairs)
 //   kto            UnpairedExample
 //   rrhf           RankedList, PreferencePair (a list of two)

@@ -64,6 +64,10 @@ struct RankedItem {
   std::vector<int> ranks;
   // A preference pair's Llama 2 margin (reward model; only with two responses).
   std::optional<double> margin;
+  // A preference pair's soft label: the probability, in [0, 1], that responses[0] (the chosen)
+  // is preferred; the reward model's loss is then the cross-entropy against it. Unset = 1 (the
+  // Bradley-Terry loss). Pairs only (ranks {0, 1}); RRHF ignores it. Callers validate it.
+  std::optional<double> probability;
 };
 
 struct UpdateContext {
@@ -98,7 +102,10 @@ absl::Status ForEachMicroBatch(const UpdateContext& context,
 //                      logps/undesirable
 //   RrhfUpdate         loss, rank_loss, sft_loss (per group), logp_margin, avg_logp_margin (best
 //                      vs worst response)
-//   RewardModelUpdate  loss, accuracy and rewards/* per comparison
+//   RewardModelUpdate  loss, accuracy and rewards/* per comparison (accuracy: the reward order
+//                      agrees with the label, a probability < 0.5 preferring the rejected;
+//                      comparisons with probability 0.5 are not in its count; rewards/accuracy
+//                      is r_chosen > r_rejected on every comparison)
 
 // Token-mean cross-entropy of the response tokens; normaliser: sum of weight x |response| over
 // the batch. With options.packing the micro-batch is packed into rows (weights must be 1).
@@ -126,8 +133,9 @@ absl::StatusOr<StatSums> RrhfUpdate(model::TransformerImpl& policy,
                                     const ObjectiveOptions& options, const UpdateContext& context);
 
 // The Bradley-Terry loss on every comparison of each group (algorithms::RankingToPairs; a pair is
-// a group of two with ranks {0, 1} and its margin), on the reward head's output at each
-// response's last token, divided by the comparisons of the batch.
+// a group of two with ranks {0, 1}, its margin and its probability: with one, the cross-entropy
+// against it, algorithms::PairwiseRewardLoss), on the reward head's output at each response's
+// last token, divided by the comparisons of the batch.
 absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
                                            const std::vector<RankedItem>& batch,
                                            const RewardModelObjectiveOptions& options,

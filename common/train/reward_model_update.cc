@@ -1,7 +1,7 @@
 // RewardModelUpdate: the Bradley-Terry loss on the reward head's output at each response's last
 // token, over every comparison of each group (a ranked group's pairs, or one pair with its
-// Llama 2 margin), with optional reward centering; normalised by the comparisons of the whole
-// batch. A micro-batch forwards all responses of its groups once.
+// Llama 2 margin and its soft label), with optional reward centering; normalised by the
+// comparisons of the whole batch. A micro-batch forwards all responses of its groups once.
 #include <torch/torch.h>
 
 #include "common/algorithms/reward_model_loss.h"
@@ -28,7 +28,8 @@ absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
   RETURN_IF_ERROR(ForEachMicroBatch(context, [&](int64_t a, int64_t b) -> absl::Status {
     TokenRows rows;
     std::vector<int64_t> winners, losers;
-    std::vector<double> margins;
+    std::vector<double> margins, probabilities;
+    bool soft_labels = false;  // any comparison here with a probability; else the hard loss
     for (int64_t g = a; g < b; ++g) {
       const RankedItem& group = batch[g];
       const int64_t first = rows.size();
@@ -38,10 +39,13 @@ absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
         losers.push_back(first + l);
         margins.push_back(options.use_margin ? options.margin_scale * group.margin.value_or(0.0)
                                              : 0.0);
+        probabilities.push_back(group.probability.value_or(1.0));
+        soft_labels = soft_labels || group.probability.has_value();
       }
     }
     if (winners.empty()) return absl::OkStatus();  // only ties here; nothing to learn
     at::Tensor chosen, rejected, loss_sum;
+    algorithms::PairwiseAgreement agreement;
     double tokens = 0;
     {
       model::Bf16AutocastScope autocast(context.bf16_autocast, context.cuda);
@@ -54,17 +58,18 @@ absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
       rejected = r.index_select(0, torch::tensor(losers, torch::kLong).to(device));
       algorithms::RewardModelLossOptions loss_options;
       loss_options.center_rewards_coefficient = options.center_rewards_coefficient;
+      const algorithms::RewardModelLoss rm = algorithms::ComputeRewardModelLoss(
+          chosen, rejected, options.use_margin ? FloatTensor(margins, device) : at::Tensor(),
+          loss_options, soft_labels ? FloatTensor(probabilities, device) : at::Tensor());
       // The library's loss is a mean over these comparisons: times their count, a sum.
-      loss_sum = algorithms::ComputeRewardModelLoss(
-                     chosen, rejected,
-                     options.use_margin ? FloatTensor(margins, device) : at::Tensor(), loss_options)
-                     .loss *
-                 static_cast<double>(winners.size());
+      loss_sum = rm.loss * static_cast<double>(winners.size());
+      agreement = rm.agreement;
     }
     Backpropagate(context, loss_sum / comparisons);
     const double k = static_cast<double>(winners.size());
     stats.Add("loss", SumOf(loss_sum), k);
-    stats.Add("accuracy", SumOf((chosen > rejected).to(torch::kDouble)), k);
+    // Soft labels below 0.5 prefer the rejected response; pairs at exactly 0.5 are not counted.
+    stats.Add("accuracy", SumOf(agreement.correct), SumOf(agreement.counted));
     AddRewardStats(chosen, rejected, &stats);
     stats.AddCounter("tokens", tokens);
     stats.AddCounter("sequences", static_cast<double>(rows.size()));

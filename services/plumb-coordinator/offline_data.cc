@@ -216,7 +216,8 @@ absl::StatusOr<OfflineBatch> OfflineData::Batch(uint64_t seed, int64_t step, int
                        .prompt = s[0].prompt,
                        .chosen = s[0].response,
                        .rejected = s[1].response,
-                       .margin = p->margin});
+                       .margin = p->margin,
+                       .probability = p->preference_probability});
     } else if (const auto* u = std::get_if<data::UnpairedExample>(&example.value)) {
       ASSIGN_OR_RETURN(train::EncodedSequence s,
                        Where(encoder_.Encode(u->prompt, u->completion), where));

@@ -16,6 +16,7 @@
 //                point;
 //   RRHF         one step on ranked groups;
 //   REWARD_MODEL one step of the Bradley-Terry loss (margins optional) on pairs or ranked groups;
+//                a pair with a preference probability p trains on the cross-entropy against p;
 //   SFT          one step of token-mean cross-entropy on completions.
 //
 // Data parallelism: a core may be given a World of several ranks (one process each). Every rank

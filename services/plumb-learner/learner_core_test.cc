@@ -9,9 +9,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
+#include "common/api/learner_limits.h"
 #include "services/plumb-learner/learner_core_test_support.h"
 #include "services/plumb-learner/learner_session.h"
 
@@ -109,6 +112,89 @@ TEST_F(LearnerCoreTest, RewardModelLearnsToRankOnPairsWithMarginsAndOnRankedGrou
     ASSERT_TRUE(w.ok());
     EXPECT_EQ(w->tensors.count("score.weight") + w->tensors.count("reward_head.weight"), 1u);
   }
+}
+
+// Soft labels (RLAIF): p = 1 is the hard loss exactly; p = 0 teaches the reverse order, which
+// rm/accuracy counts as right; p = 0.8 keeps the loss above its floor, the entropy H(0.8).
+TEST_F(LearnerCoreTest, RewardModelTrainsOnPreferenceProbabilities) {
+  auto with_probability = [](std::optional<double> p) {
+    std::vector<PreferenceExample> pairs = Pairs();
+    for (PreferenceExample& pair : pairs) pair.probability = p;
+    return pairs;
+  };
+  LearnerCore hard(TestStorage()), one(TestStorage());
+  Start(hard, Options(Algorithm::kRewardModel));
+  Start(one, Options(Algorithm::kRewardModel));
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<TrainStats> a = hard.TrainPreference("session", with_probability({}));
+    absl::StatusOr<TrainStats> b = one.TrainPreference("session", with_probability(1.0));
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status() << " " << b.status();
+    EXPECT_EQ(a->losses.at("reward_model"), b->losses.at("reward_model")) << "call " << i;
+    EXPECT_EQ(a->metrics.at("rm/accuracy"), b->metrics.at("rm/accuracy"));
+  }
+
+  const double entropy = -(0.8 * std::log(0.8) + 0.2 * std::log(0.2));
+  for (double p : {0.0, 0.8}) {
+    SCOPED_TRACE(p);
+    LearnerCore core(TestStorage());
+    Start(core, Options(Algorithm::kRewardModel));
+    absl::StatusOr<TrainStats> stats;
+    for (int i = 0; i < 15; ++i) {
+      stats = core.TrainPreference("session", with_probability(p));
+      ASSERT_TRUE(stats.ok()) << stats.status();
+    }
+    EXPECT_EQ(stats->metrics.at("rm/accuracy"), 1.0);
+    if (p == 0.0) {
+      EXPECT_LT(stats->metrics.at("rewards/chosen"), stats->metrics.at("rewards/rejected"));
+    } else {
+      EXPECT_GT(stats->metrics.at("rewards/chosen"), stats->metrics.at("rewards/rejected"));
+      EXPECT_GE(stats->losses.at("reward_model"), entropy - 1e-5);
+    }
+  }
+}
+
+// Several passes of minibatches in one call: one optimizer step per minibatch, every
+// comparison counted once per pass, and the ranking learnt in fewer calls than one step each.
+TEST_F(LearnerCoreTest, RewardModelEpochsOfMinibatchesStepOncePerMinibatch) {
+  LearnerCore one_step(TestStorage()), passes(TestStorage());
+  SessionOptions o = Options(Algorithm::kRewardModel);
+  Start(one_step, o);
+  o.reward_model.epochs = 3;
+  o.reward_model.minibatch_size = 1;
+  Start(passes, o);
+  absl::StatusOr<TrainStats> single = one_step.TrainPreference("session", Pairs());
+  absl::StatusOr<TrainStats> several = passes.TrainPreference("session", Pairs());
+  ASSERT_TRUE(single.ok()) << single.status();
+  ASSERT_TRUE(several.ok()) << several.status();
+  EXPECT_EQ(single->optimizer_steps, 1u);
+  EXPECT_EQ(several->optimizer_steps, 6u);  // 3 passes x 2 pairs of 1
+  EXPECT_EQ(several->policy_version, 6u);
+  EXPECT_EQ(several->metrics.at("epochs"), 3.0);
+  // The first pass's statistics: each pair scored before any step on it.
+  EXPECT_GE(several->metrics.at("rm/last_pass_accuracy"), several->metrics.at("rm/accuracy"));
+  EXPECT_EQ(several->tokens, 3 * single->tokens);
+  // After one call each, six steps have separated the pair further than one.
+  absl::StatusOr<TrainStats> single_after = one_step.TrainPreference("session", Pairs());
+  absl::StatusOr<TrainStats> several_after = passes.TrainPreference("session", Pairs());
+  ASSERT_TRUE(single_after.ok() && several_after.ok());
+  EXPECT_LT(several_after->losses.at("reward_model"), single_after->losses.at("reward_model"));
+
+  // Bounds, and no mixing with accumulation across calls (on a learner with no session).
+  LearnerCore fresh(TestStorage());
+  bool created = false;
+  o.reward_model.epochs = kMaxEpochs + 1;
+  absl::StatusOr<SessionStatus> s = fresh.StartSession(o, "", false, &created);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("reward_model.epochs"));
+  o.reward_model.epochs = 2;
+  o.reward_model.minibatch_size = -1;
+  s = fresh.StartSession(o, "", false, &created);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("reward_model.minibatch_size"));
+  o.reward_model.minibatch_size = 0;
+  o.gradient_accumulation_steps = 2;
+  s = fresh.StartSession(o, "", false, &created);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("gradient_accumulation_steps"));
 }
 
 TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeBatch) {
@@ -290,6 +376,29 @@ TEST_F(LearnerCoreTest, BadBatchesAreRefusedWithAMessageAndNothingIsTrained) {
          return c.TrainPreference("session", b).status();
        },
        absl::StatusCode::kInvalidArgument, "the margin = -1 is outside [0, 1e+06]"},
+      {Algorithm::kRewardModel,
+       [](LearnerCore& c) {
+         std::vector<PreferenceExample> b = Pairs();
+         b[1].probability = 1.5;
+         return c.TrainPreference("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument,
+       "pair 'b': the preference_probability = 1.5 is outside [0, 1]"},
+      {Algorithm::kRewardModel,
+       [](LearnerCore& c) {
+         std::vector<PreferenceExample> b = Pairs();
+         b[0].probability = std::nan("");
+         return c.TrainPreference("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument, "pair 'a': the preference_probability is not finite"},
+      {Algorithm::kDpo,  // checked for every algorithm, though only the reward model uses it
+       [](LearnerCore& c) {
+         std::vector<PreferenceExample> b = Pairs();
+         b[0].probability = -0.5;
+         return c.TrainPreference("session", b).status();
+       },
+       absl::StatusCode::kInvalidArgument,
+       "pair 'a': the preference_probability = -0.5 is outside [0, 1]"},
       {Algorithm::kKto,
        [](LearnerCore& c) { return c.TrainPreference("session", Pairs()).status(); },
        absl::StatusCode::kInvalidArgument, "does not train on preference batches"},

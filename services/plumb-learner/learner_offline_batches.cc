@@ -75,7 +75,7 @@ std::vector<train::RankedItem> RankedItems(const std::vector<PreferenceExample>&
   std::vector<train::RankedItem> out;
   out.reserve(batch.size());
   for (const PreferenceExample& p : batch) {
-    out.push_back({p.prompt, {p.chosen, p.rejected}, {0, 1}, p.margin});
+    out.push_back({p.prompt, {p.chosen, p.rejected}, {0, 1}, p.margin, p.probability});
   }
   return out;
 }
@@ -83,7 +83,7 @@ std::vector<train::RankedItem> RankedItems(const std::vector<PreferenceExample>&
 std::vector<train::RankedItem> RankedItems(const std::vector<RankedGroup>& batch) {
   std::vector<train::RankedItem> out;
   out.reserve(batch.size());
-  for (const RankedGroup& g : batch) out.push_back({g.prompt, g.responses, g.ranks, {}});
+  for (const RankedGroup& g : batch) out.push_back({g.prompt, g.responses, g.ranks, {}, {}});
   return out;
 }
 

@@ -26,7 +26,8 @@ std::vector<train::SftItem> SftItems(const std::vector<SftExample>& batch);
 std::vector<train::PairItem> PairItems(const std::vector<PreferenceExample>& batch);
 // KTO: example i's mismatched pair is its prompt with example (i + 1) mod n's completion.
 std::vector<train::UnpairedItem> UnpairedItems(const std::vector<UnpairedExample>& batch);
-// Reward model on pairs: each a group of two (chosen ranked first) with its margin.
+// Reward model on pairs: each a group of two (chosen ranked first) with its margin and its
+// preference probability.
 std::vector<train::RankedItem> RankedItems(const std::vector<PreferenceExample>& batch);
 std::vector<train::RankedItem> RankedItems(const std::vector<RankedGroup>& batch);
 

@@ -149,6 +149,8 @@ class LearnerOfflineEqualityTest : public ::testing::Test {
           c{"Q3:", " warm calm", " cold"};
       a.margin = 1.0;
       c.margin = 0.5;
+      b.preference_probability = 0.75;  // a soft label (the reward model's; others ignore it)
+      c.preference_probability = 0.25;
       add(a);
       add(b);
       add(c);
@@ -232,6 +234,7 @@ class LearnerOfflineEqualityTest : public ::testing::Test {
             *encoder_->EncodeShared(p->prompt, {p->chosen, p->rejected});
         PreferenceExample pair{id, e[0].prompt, e[0].response, e[1].response};
         pair.margin = p->margin;
+        pair.probability = p->preference_probability;
         out.pairs.push_back(std::move(pair));
       } else if (const auto* r = std::get_if<data::RankedList>(&batch[i].value)) {
         std::vector<absl::string_view> texts(r->responses.begin(), r->responses.end());

@@ -106,11 +106,51 @@ absl::StatusOr<TrainStats> LearnerCore::Session::RewardModel(
   const auto start = Clock::now();
   TrainStats stats;
   const int64_t n = static_cast<int64_t>(groups.size());
-  ASSIGN_OR_RETURN(train::StatSums sums,
-                   train::RewardModelUpdate(*policy, groups, objective.reward_model,
-                                            OfflineContext(n, "reward-model loss")));
-  RETURN_IF_ERROR(sums.AllReduce(*world));
-  RETURN_IF_ERROR(FinishOfflineCall(&stats));
+  const int epochs = std::max(1, options.reward_model.epochs);
+  const int64_t minibatch = options.reward_model.minibatch_size > 0
+                                ? std::min<int64_t>(n, options.reward_model.minibatch_size)
+                                : n;
+  train::StatSums sums;
+  double tokens = 0, sequences = 0;  // over every pass
+  if (epochs == 1 && minibatch == n) {
+    // One step on the whole call (gradient accumulation may span calls).
+    ASSIGN_OR_RETURN(sums, train::RewardModelUpdate(*policy, groups, objective.reward_model,
+                                                    OfflineContext(n, "reward-model loss")));
+    RETURN_IF_ERROR(sums.AllReduce(*world));
+    RETURN_IF_ERROR(FinishOfflineCall(&stats));
+    tokens = sums.Sum("tokens");
+    sequences = sums.Sum("sequences");
+  } else {
+    // Epochs of minibatches, one step each; every pass takes the comparisons in its own order.
+    // The statistics are the first pass's: each comparison scored once, before any step on it
+    // (so rm/accuracy stays an accuracy on unseen comparisons); the last pass's accuracy is
+    // rm/last_pass_accuracy.
+    ZeroGrad();
+    train::StatSums last;
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+      const std::vector<int64_t> order = MinibatchOrder(options.seed, call_start_version, epoch, n);
+      train::StatSums pass;
+      for (int64_t m0 = 0; m0 < n; m0 += minibatch) {
+        const int64_t m1 = std::min(n, m0 + minibatch);
+        std::vector<train::RankedItem> part;
+        part.reserve(static_cast<size_t>(m1 - m0));
+        for (int64_t k = m0; k < m1; ++k) part.push_back(groups[static_cast<size_t>(order[k])]);
+        train::UpdateContext context = OfflineContext(m1 - m0, "reward-model loss");
+        context.loss_scale = 1.0;
+        ASSIGN_OR_RETURN(train::StatSums step,
+                         train::RewardModelUpdate(*policy, part, objective.reward_model, context));
+        RETURN_IF_ERROR(step.AllReduce(*world));
+        RETURN_IF_ERROR(Step(&stats).status());
+        tokens += step.Sum("tokens");
+        sequences += step.Sum("sequences");
+        pass.Merge(step);
+      }
+      if (epoch == 0) sums = pass;
+      last = std::move(pass);
+    }
+    stats.metrics["epochs"] = epochs;
+    stats.metrics["rm/last_pass_accuracy"] = last.Mean("accuracy");
+  }
   stats.losses["reward_model"] = sums.Mean("loss");
   stats.losses["total"] = sums.Mean("loss");
   stats.metrics["rm/accuracy"] = sums.Mean("accuracy");
@@ -120,8 +160,8 @@ absl::StatusOr<TrainStats> LearnerCore::Session::RewardModel(
   } else {
     stats.metrics["rm/pairs"] = sums.values().at("accuracy").second;
   }
-  stats.tokens = static_cast<uint64_t>(sums.Sum("tokens"));
-  stats.sequences = static_cast<uint64_t>(sums.Sum("sequences"));
+  stats.tokens = static_cast<uint64_t>(tokens);
+  stats.sequences = static_cast<uint64_t>(sequences);
   CloseCall(&stats, start);
   return stats;
 }

@@ -188,6 +188,7 @@ std::vector<PreferenceExample> ToPreferences(const v1::PreferenceBatch& batch) {
     if (p.has_reference_chosen_logprob()) x.ref_chosen = p.reference_chosen_logprob();
     if (p.has_reference_rejected_logprob()) x.ref_rejected = p.reference_rejected_logprob();
     if (p.has_margin()) x.margin = p.margin();
+    if (p.has_preference_probability()) x.probability = p.preference_probability();
     out.push_back(std::move(x));
   }
   return out;

@@ -177,6 +177,9 @@ absl::StatusOr<TrainStats> LearnerCore::TrainPreference(const std::string& id,
       RETURN_IF_ERROR(CheckLogProbSum(what + ": reference_rejected_logprob", *p.ref_rejected));
     }
     if (p.margin) RETURN_IF_ERROR(CheckValue(what + ": the margin", *p.margin, 0, kMaxMargin));
+    if (p.probability) {
+      RETURN_IF_ERROR(CheckValue(what + ": the preference_probability", *p.probability, 0, 1));
+    }
   }
   return RunUpdate(s, cancelled, [&] { return s->Pairs(batch); });
 }

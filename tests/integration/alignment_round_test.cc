@@ -383,6 +383,16 @@ TEST_F(AlignmentRoundTest, ARewardModelTrainedOnTheLearnerIsPublishedToTheScorer
     ASSERT_TRUE(stats.ok()) << stats.status();
   }
   EXPECT_EQ(stats->metrics.at("rm/accuracy"), 1.0);
+  // The client carries a pair's soft label to the learner, which refuses one outside [0, 1]
+  // naming the pair, before any work.
+  std::vector<learner::PreferenceExample> labelled = pairs;
+  labelled[0].probability = 1.5;
+  const absl::StatusOr<learner::TrainStats> refused =
+      learner_client_->Train({.session_id = started->id, .batch = labelled}, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr(absl::StrCat("pair '", pairs[0].id,
+                                     "': the preference_probability = 1.5 is outside [0, 1]")));
   absl::StatusOr<clients::PublishOutcome> published = learner_client_->PublishWeights(
       {.session_id = started->id, .targets = {{servers_[2].endpoint, "helpfulness"}}}, {});
   ASSERT_TRUE(published.ok()) << published.status();
@@ -536,6 +546,13 @@ TEST_F(AlignmentRoundTest, LearnerRefusesBadBatchesOfEveryKind) {
     EXPECT_EQ(margin.error_code(), grpc::INVALID_ARGUMENT);
     EXPECT_THAT(margin.error_message(), HasSubstr("the margin = -1 is outside"));
     pair->clear_margin();
+    // Checked for DPO too, though only REWARD_MODEL trains on it.
+    pair->set_preference_probability(1.5f);
+    const grpc::Status probability = train(request);
+    EXPECT_EQ(probability.error_code(), grpc::INVALID_ARGUMENT);
+    EXPECT_THAT(probability.error_message(),
+                HasSubstr("pair 'huge': the preference_probability = 1.5 is outside [0, 1]"));
+    pair->set_preference_probability(0.75f);  // in range: trained on (and ignored by DPO)
     EXPECT_TRUE(train(request).ok());
   }
   {
