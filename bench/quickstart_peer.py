@@ -1467,6 +1467,16 @@ class Pipeline:
                     accuracy_first=rounds[0]["accuracy"],
                     rm_accuracy_on_new_pairs=sum(later) / len(later) if later else None)
 
+    def sample_and_score(self, policy, texts, st, seed, r, phases):
+        """A round's generate and score phases: round r's prompts, sampled by `policy` in eval
+        mode, rewarded by the stage's objectives."""
+        prompts = round_prompts(texts, seed, r, st["prompts_per_round"])
+        policy.eval()
+        rollouts = self.timed(phases, "generate", sample, policy, prompts, st["sampling"],
+                              (seed + r * 7919) | 1)
+        return rollouts, self.timed(phases, "score", self.scorer.rewards, rollouts,
+                                    st["objectives"])
+
     # --- STAGE_KIND_REJECTION_SAMPLING: rounds.cc RunRejectionSamplingRound + the learner's
     # RejectionSampling (best top_n of each prompt, earlier sample first on ties, then SFT).
     def rejection_sampling(self, st, seed, phases):
@@ -1476,11 +1486,7 @@ class Pipeline:
         o, k = st["training"]["rejection_sampling"], st["sampling"]["num_samples"]
         rounds = []
         for r in range(st["rounds"]):
-            prompts = round_prompts(texts, seed, r, st["prompts_per_round"])
-            policy.eval()
-            rollouts = self.timed(phases, "generate", sample, policy, prompts, st["sampling"],
-                                  (seed + r * 7919) | 1)
-            rewards = self.timed(phases, "score", self.scorer.rewards, rollouts, st["objectives"])
+            rollouts, rewards = self.sample_and_score(policy, texts, st, seed, r, phases)
             selected = []
             for begin in range(0, len(rollouts), k):
                 members = sorted(range(begin, begin + k), key=lambda i: -rewards[i])  # stable
@@ -1517,11 +1523,7 @@ class Pipeline:
         trainer = Trainer(policy, st["training"]["optimizer"])
         kl_coef, rounds = p["kl"]["coef"], []
         for r in range(st["rounds"]):
-            prompts = round_prompts(texts, seed, r, st["prompts_per_round"])
-            policy.eval()
-            rollouts = self.timed(phases, "generate", sample, policy, prompts, st["sampling"],
-                                  (seed + r * 7919) | 1)
-            rewards = self.timed(phases, "score", self.scorer.rewards, rollouts, st["objectives"])
+            rollouts, rewards = self.sample_and_score(policy, texts, st, seed, r, phases)
             refs = self.timed(phases, "reference", reference_logprobs, reference, rollouts)
             policy.train()
             stats = self.timed(phases, "train", ppo_call, trainer, policy, rollouts, rewards, refs,
