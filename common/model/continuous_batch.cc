@@ -339,7 +339,10 @@ absl::StatusOr<std::vector<FinishedSequence>> ContinuousBatch::Step() {
     row.result.tokens.push_back(tokens[i]);
     row.result.logprobs.push_back(logprobs[i]);
     const bool stop = std::find(o.stop_token_ids.begin(), o.stop_token_ids.end(), tokens[i]) !=
-                      o.stop_token_ids.end();
+                          o.stop_token_ids.end() ||
+                      (row.sequence.stop_after &&
+                       static_cast<int64_t>(row.result.tokens.size()) >= o.min_new_tokens &&
+                       row.sequence.stop_after(row.result.tokens));
     if (stop || static_cast<int64_t>(row.result.tokens.size()) >= o.max_new_tokens) {
       row.result.finish_reason = stop ? FinishReason::kStop : FinishReason::kLength;
       finished.push_back({row.sequence.tag, std::move(row.result)});

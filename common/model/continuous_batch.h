@@ -35,6 +35,10 @@ struct BatchSequence {
   SamplingOptions options;
   int64_t sample_index = 0;  // the sample's index among its prompt's samples (random stream)
   uint64_t tag = 0;          // the caller's, returned with the result
+  // Optional: asked after each sampled token, once min_new_tokens tokens are out, with every
+  // token sampled so far; true ends the sequence at that token (FinishReason::kStop). The
+  // generator's stop strings, so a sequence stops decoding where its text completes one.
+  std::function<bool(const std::vector<int64_t>& tokens)> stop_after;
 };
 
 struct FinishedSequence {

@@ -89,6 +89,46 @@ TEST(ContinuousBatchTest, SequencesJoiningBetweenStepsGetWhatTheyGetAlone) {
   EXPECT_GE(results.at(5).tokens.size(), 3u);
 }
 
+// A caller's stop rule ends a sequence at the token it accepts (not before min_new_tokens), in
+// as many steps as tokens: the sequence stops decoding there, with the tokens it has alone.
+TEST(ContinuousBatchTest, AStopRuleEndsTheSequenceAtTheTokenItAccepts) {
+  Transformer model = MakeModel();
+  BatchSequence s;
+  s.prompt = {1, 2, 3};
+  s.options.temperature = 0.8;
+  s.options.max_new_tokens = 12;
+  s.options.seed = 3;  // no stop tokens: 12 tokens alone
+  const SampledSequence alone = Alone(*model, s);
+  ASSERT_EQ(alone.tokens.size(), 12u);
+  for (const int64_t min_new : {0, 6}) {
+    SCOPED_TRACE(min_new);
+    s.options.min_new_tokens = min_new;
+    int asked = 0;
+    s.stop_after = [&asked](const std::vector<int64_t>& tokens) {
+      ++asked;
+      return tokens.size() >= 4;
+    };
+    ContinuousBatch batch(*model, /*slots=*/1, /*capacity=*/16);
+    ASSERT_TRUE(batch.Add({s}).ok());
+    int steps = 0;
+    std::vector<FinishedSequence> done;
+    while (!batch.empty() && steps < 20) {
+      absl::StatusOr<std::vector<FinishedSequence>> step = batch.Step();
+      ASSERT_TRUE(step.ok()) << step.status();
+      for (FinishedSequence& f : *step) done.push_back(std::move(f));
+      ++steps;
+    }
+    const size_t expected = min_new == 0 ? 4 : 6;
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(steps, static_cast<int>(expected));
+    EXPECT_EQ(done[0].result.finish_reason, FinishReason::kStop);
+    EXPECT_EQ(done[0].result.tokens,
+              std::vector<int64_t>(alone.tokens.begin(), alone.tokens.begin() + expected));
+    // Asked from the first token (or the min_new_tokens-th) on, once per token.
+    EXPECT_EQ(asked, min_new == 0 ? 4 : 1);
+  }
+}
+
 TEST(ContinuousBatchTest, CapacityAndDroppedRows) {
   Transformer model = MakeModel();
   ContinuousBatch batch(*model, /*slots=*/2, /*capacity=*/12);

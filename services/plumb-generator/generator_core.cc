@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +27,31 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// A sequence's stop rule for its stop strings: true at the token whose text completes one.
+// Asked after every token (from the min_new_tokens-th on), so the first yes is at the token that
+// completes the first match. The first question decodes the whole response (a match may lie
+// anywhere before min_new_tokens); later ones decode only the last tokens, enough to hold the
+// longest stop string (every token decodes to at least one byte; the few skipped special tokens
+// in between get a margin), so a long response is not decoded once per token.
+std::function<bool(const std::vector<int64_t>&)> StopStringRule(
+    std::shared_ptr<const tokenizer::Tokenizer> tokenizer, std::vector<std::string> stops) {
+  size_t longest = 0;
+  for (const std::string& stop : stops) longest = std::max(longest, stop.size());
+  auto asked = std::make_shared<bool>(false);
+  return [tokenizer = std::move(tokenizer), stops = std::move(stops), window = longest + 8,
+          asked](const std::vector<int64_t>& tokens) {
+    const size_t from = *asked && tokens.size() > window ? tokens.size() - window : 0;
+    *asked = true;
+    const std::vector<int32_t> ids(tokens.begin() + static_cast<int64_t>(from), tokens.end());
+    absl::StatusOr<std::string> text = tokenizer->Decode(ids, {.skip_special = true});
+    if (!text.ok()) return false;
+    for (const std::string& stop : stops) {
+      if (absl::StrContains(*text, stop)) return true;
+    }
+    return false;
+  };
 }
 
 }  // namespace
@@ -437,6 +466,9 @@ void GeneratorCore::RunLoop() {
         sequence.options = a.request->options;
         sequence.sample_index = row % k;
         sequence.tag = next_tag++;
+        if (!a.request->job->sampling.stop_strings.empty() && tokenizer_ != nullptr) {
+          sequence.stop_after = StopStringRule(tokenizer_, a.request->job->sampling.stop_strings);
+        }
         tags[sequence.tag] = {a.request, static_cast<size_t>(row / k)};
         joining_tags.push_back(sequence.tag);
         joining.push_back(std::move(sequence));
@@ -529,29 +561,9 @@ void GeneratorCore::Finalize(Request* request, const model::SampledSequence& seq
   out->sample_index = seq.sample_index;
   out->prompt_ids = prompt;
   out->response_ids = seq.tokens;
+  // Stop strings ended the sequence while it decoded (StopStringRule), as kStop.
   out->finish = seq.finish_reason == model::FinishReason::kStop ? Finish::kStop : Finish::kLength;
-  const std::vector<std::string>& stops = request->job->sampling.stop_strings;
   if (tokenizer_ != nullptr) {
-    // Stop strings: keep every token up to the one that completes the first match (a match
-    // cannot end before min_new_tokens tokens).
-    std::string text;
-    if (!stops.empty()) {
-      std::vector<int32_t> ids;
-      const size_t min_tokens = static_cast<size_t>(request->options.min_new_tokens);
-      for (size_t t = 0; t < out->response_ids.size(); ++t) {
-        ids.push_back(static_cast<int32_t>(out->response_ids[t]));
-        if (t + 1 < min_tokens) continue;
-        absl::StatusOr<std::string> decoded = tokenizer_->Decode(ids, {.skip_special = true});
-        if (!decoded.ok()) break;
-        bool hit = false;
-        for (const std::string& stop : stops) hit = hit || absl::StrContains(*decoded, stop);
-        if (hit) {
-          out->response_ids.resize(t + 1);
-          out->finish = Finish::kStop;
-          break;
-        }
-      }
-    }
     std::vector<int32_t> ids(out->response_ids.begin(), out->response_ids.end());
     out->response_text =
         tokenizer::ToValidUtf8(tokenizer_->Decode(ids, {.skip_special = true}).value_or(""));
