@@ -182,6 +182,10 @@ absl::StatusOr<std::vector<scorer::ScoreOutput>> FakeScorer::Score(
 absl::StatusOr<reference::LogProbsOutcome> FakeReference::LogProbs(
     const reference::LogProbsJob& job, const CallOptions& options) {
   if (absl::Status entered = Enter(options); !entered.ok()) return entered;
+  {
+    absl::MutexLock lock(&temperatures_mu_);
+    temperatures_.push_back(job.temperature);
+  }
   reference::LogProbsOutcome out;
   for (const reference::LogProbsItem& item : job.items) {
     reference::LogProbsItemResult r;
@@ -191,6 +195,11 @@ absl::StatusOr<reference::LogProbsOutcome> FakeReference::LogProbs(
     out.results.push_back(std::move(r));
   }
   return out;
+}
+
+std::vector<double> FakeReference::temperatures() const {
+  absl::MutexLock lock(&temperatures_mu_);
+  return temperatures_;
 }
 
 // ---- FakeLearner

@@ -98,9 +98,13 @@ class FakeReference final : public ReferenceClient, public FakeReplica {
   const std::string& endpoint() const override { return endpoint_; }
   absl::StatusOr<reference::LogProbsOutcome> LogProbs(const reference::LogProbsJob& job,
                                                       const CallOptions& options) override;
+  // The temperature of every LogProbs job so far, in order.
+  std::vector<double> temperatures() const;
 
  private:
   const float logprob_;
+  mutable absl::Mutex temperatures_mu_;
+  std::vector<double> temperatures_ ABSL_GUARDED_BY(temperatures_mu_);
 };
 
 // One session at a time; each Train call takes one optimizer step (PPO-family: `epochs` steps)

@@ -110,6 +110,9 @@ absl::StatusOr<reference::LogProbsOutcome> ReferenceLogProbs(
     const std::vector<generator::RolloutResult>& rollouts, bool sums) {
   reference::LogProbsJob job;
   job.sum_only = sums;
+  // The distribution the learner evaluates the policy under (ExperienceBatch.temperature), so
+  // the KL terms compare like with like.
+  job.temperature = spec.sampling.temperature.value_or(1.0);
   for (size_t i = 0; i < rollouts.size(); ++i) {
     job.items.push_back({absl::StrCat(i), rollouts[i].prompt_ids, rollouts[i].response_ids});
   }

@@ -92,6 +92,10 @@ TEST_F(RoundsTest, APolicyGradientRoundTrainsOnEveryRolloutAndPublishesToEveryGe
   EXPECT_LE(q.distinct_1, 1);
   ASSERT_TRUE(q.kl.has_value());
   EXPECT_GT(*q.kl, 0);  // behaviour log-probs (-1..-1.5) are above the reference's -2
+  // The reference scored the rollouts at the sampling temperature (the fakes' default, 1), and
+  // at the one a round sets (below), like the learner's batch.
+  EXPECT_THAT(reference_.temperatures(), ElementsAre(1.0));
+  EXPECT_EQ(batch.temperature, 1.0);
   // The next round's rollouts come from the new version.
   RoundSpec next = Spec(session);
   next.round_id = "round-2";
@@ -99,6 +103,13 @@ TEST_F(RoundsTest, APolicyGradientRoundTrainsOnEveryRolloutAndPublishesToEveryGe
   absl::StatusOr<RoundReport> second = RunPolicyGradientRound(Clients(), next);
   ASSERT_TRUE(second.ok()) << second.status();
   for (const auto& r : second->rollouts) EXPECT_EQ(r.policy_version, 2u);
+  RoundSpec warm = Spec(session);
+  warm.round_id = "round-3";
+  warm.sampling.temperature = 0.7;
+  ASSERT_TRUE(RunPolicyGradientRound(Clients(), warm).ok());
+  EXPECT_THAT(reference_.temperatures(), ElementsAre(1.0, 1.0, 0.7));
+  EXPECT_EQ(std::get<clients::ExperienceBatch>(learner_.train_calls().back().batch).temperature,
+            0.7);
 }
 
 TEST_F(RoundsTest, AGeneratorLostMidRoundHandsItsShareToTheOtherReplica) {
