@@ -21,16 +21,12 @@ config.json + model.safetensors; the tokenizer is Plumb's byte tokenizer
 What the peer does differently, on purpose (everything else follows Plumb):
   - random draws (prompt order, epoch order, sampling noise, new heads) use Python/PyTorch
     generators seeded from the job's seed, not Plumb's mt19937_64 / LibTorch streams;
-  - a sampled row stops at its stop string (as Hugging Face's stop_strings do); Plumb's
-    generator decodes on to EOS or max_new_tokens and cuts the response afterwards
-    (services/plumb-generator/generator_core.cc, Finalize): same responses, less decoding;
+  - a sampled row stops at its stop string, as Plumb's generator does (StopStringRule in
+    services/plumb-generator/generator_core.cc), but the check is Python's on raw bytes;
   - no services, RPCs, weight publishing or checkpoint files: stage outputs stay in memory;
   - the reward model and the scorer read only the reward head's input (no LM-head logits);
   - the safety rule's pattern runs under Python's re (fullmatch), not ICU: word characters
     and word boundaries differ only on rare Unicode characters.
-Mirrored as Plumb does it, though it looks unintended: the rounds ask the reference for
-log-probs at temperature 1 whatever the sampling temperature (common/rounds/rounds.cc leaves
-LogProbsJob.temperature unset); the quickstart samples at 1.0, where it makes no difference.
 --scale F multiplies every step and round count (rounds, max_train_steps, the schedules'
 warmup_steps and total_steps), each at least 1, for smoke tests; prompt counts stay.
 
@@ -1258,10 +1254,11 @@ def quality(rollouts, rewards, ref_logps=None):
 
 
 @torch.no_grad()
-def reference_logprobs(reference, rollouts):
-    """The reference service's per-token log-probs. The rounds never pass the sampling
-    temperature to it (rounds.cc ReferenceLogProbs leaves LogProbsJob.temperature at 1.0)."""
-    s = score_responses(reference, [r.prompt for r in rollouts], [r.response for r in rollouts])
+def reference_logprobs(reference, rollouts, temperature):
+    """The reference service's per-token log-probs at the sampling temperature (rounds.cc
+    ReferenceLogProbs sets LogProbsJob.temperature; 0 means 1)."""
+    s = score_responses(reference, [r.prompt for r in rollouts], [r.response for r in rollouts],
+                        temperature=temperature if temperature > 0 else 1.0)
     return [s["logprobs"][i, :len(r.response)].tolist() for i, r in enumerate(rollouts)]
 
 
@@ -1394,7 +1391,8 @@ class Pipeline:
                               self.job["seed"] | 1)
         objectives = st["eval_objectives"] or st["objectives"]
         rewards = self.timed(phases, "score", self.scorer.rewards, rollouts, objectives)
-        refs = self.timed(phases, "reference", reference_logprobs, reference, rollouts)
+        refs = self.timed(phases, "reference", reference_logprobs, reference, rollouts,
+                              st["sampling"]["temperature"])
         q = quality(rollouts, rewards, refs)
         half = 1.96 * q["reward_std"] / math.sqrt(q["rollouts"])  # report_command.cc JudgeFiguresOf
         judge = dict(mean=q["reward_mean"], sd=q["reward_std"], n=q["rollouts"],
@@ -1524,7 +1522,8 @@ class Pipeline:
         kl_coef, rounds = p["kl"]["coef"], []
         for r in range(st["rounds"]):
             rollouts, rewards = self.sample_and_score(policy, texts, st, seed, r, phases)
-            refs = self.timed(phases, "reference", reference_logprobs, reference, rollouts)
+            refs = self.timed(phases, "reference", reference_logprobs, reference, rollouts,
+                              st["sampling"]["temperature"])
             policy.train()
             stats = self.timed(phases, "train", ppo_call, trainer, policy, rollouts, rewards, refs,
                                st["sampling"]["temperature"], p, kl_coef, seed)
