@@ -206,7 +206,8 @@ def read_training(k, scale):
                              margin_scale=float(rm.get("margin_scale", 1.0)),
                              center=float(rm.get("center_rewards_coef", 0.0)),
                              epochs=int(rm.get("epochs", 0)) or 1,
-                             minibatch_size=int(rm.get("minibatch_size", 0)))
+                             minibatch_size=int(rm.get("minibatch_size", 0)),
+                             readout=enum(rm, "readout", "REWARD_READOUT_", "UNSPECIFIED"))
     rm.finish()
     t["ppo"] = read_ppo(k.sub("ppo"))
     # RejectionSamplingConfig: best of K (top_n 0 = 1), no reward floor, truncated kept.
@@ -625,10 +626,16 @@ def load_policy(folder, reward_outputs=0):
     return model
 
 
-def with_reward_head(policy, seed):
+def with_reward_head(policy, seed, readout="UNSPECIFIED"):
     """A REWARD_MODEL session's model: the policy plus a new one-output reward head drawn
-    normal(0, 0.02) from the session's seed (learner_core.cc StartSession)."""
+    normal(0, 0.02) from the session's seed, reading what RewardModelConfig.readout says
+    (learner_core.cc StartSession)."""
     rm = copy.deepcopy(policy)
+    if rm.score is None and readout == "RESPONSE_MEAN":
+        rm.c["plumb_reward_readout"] = "response_mean"
+    elif readout != "UNSPECIFIED" and (
+            rm.c.get("plumb_reward_readout", "last_token") != readout.lower()):
+        raise ValueError(f"reward_model.readout {readout}: the checkpoint's head reads otherwise")
     if rm.score is None:
         rm.score = nn.Linear(rm.c["hidden_size"], 1, bias=False)
         with torch.no_grad():
@@ -772,10 +779,21 @@ def score_responses(model, prompts, responses, temperature=1.0, entropy=False, v
 
 
 def rewards_at_last_token(model, prompts, responses):
-    """The reward head's output at each row's last token (reward_model_update.cc, and the
-    scorer's reward_model objective): [B] float."""
+    """The reward head's output (reward_model_update.cc, and the scorer's reward_model
+    objective): [B] float, read at each row's last token, or with config.json's
+    "plumb_reward_readout": "response_mean" the mean over the response's tokens
+    (common/model/logprobs.cc ScoreResponses' reward_hidden; an empty response: the last
+    token)."""
     ids, mask, positions, _, _, _, last = padded_rows(prompts, responses)
     hidden = model(ids, positions, mask)
+    if model.c.get("plumb_reward_readout", "last_token") == "response_mean":
+        weights = torch.zeros(ids.shape)
+        for i, (p, r) in enumerate(zip(prompts, responses)):
+            if r:
+                weights[i, len(p):len(p) + len(r)] = 1.0 / len(r)
+            else:
+                weights[i, len(p) - 1] = 1.0
+        return model.score((weights[..., None] * hidden).sum(1))[:, 0].float()
     return model.score(hidden[torch.arange(len(prompts)), last])[:, 0].float()
 
 
@@ -1417,7 +1435,8 @@ class Pipeline:
             raise ValueError(f"stage {st['name']}: offline reward models are not mirrored")
         texts = load_prompts(st["prompt_data"], self.data_dir)
         sampler = frozen(self.initial_policy(st))  # samples come from the initial policy
-        rm = with_reward_head(self.initial_policy(st), seed).train()
+        rm = with_reward_head(self.initial_policy(st), seed,
+                              st["training"]["reward_model"]["readout"]).train()
         trainer = Trainer(rm, st["training"]["optimizer"])
         settings = dict(st["sampling"], num_samples=max(2, st["sampling"]["num_samples"]))
         min_gap = max(0.0, st["min_preference_gap"])

@@ -26,12 +26,13 @@ bin=build/bin
 run=$PWD/.plumb/quickstart
 mkdir -p "$run/models" "$run/data/prompts"
 # The policy: a 3.3M-parameter byte-level Llama-family model with random weights; the scorer's
-# reward model starts as the same shape with a reward head (the job trains and publishes it).
+# reward model starts as the same shape with a reward head reading the response mean, as the
+# job's reward-model stage trains it (it publishes its weights there). Rewritten every run, so
+# that a folder from an older quickstart never disagrees with the job.
 [[ -f "$run/models/policy/config.json" ]] ||
   "$bin/plumb-model" init --out "$run/models/policy" --size 3m --seed 1 >/dev/null
-[[ -f "$run/models/rm_init/config.json" ]] ||
-  "$bin/plumb-model" init --out "$run/models/rm_init" --size 3m --seed 2 --reward-outputs 1 \
-    >/dev/null
+"$bin/plumb-model" init --out "$run/models/rm_init" --size 3m --seed 2 --reward-outputs 1 \
+  --reward-readout response_mean --force >/dev/null
 # Prompts: the first three words of each fortune, about 10% held out for evaluation.
 python3 scripts/make_quickstart_data.py /usr/share/games/fortunes "$run/data/prompts"
 

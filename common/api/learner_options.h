@@ -16,6 +16,7 @@
 #include "common/algorithms/rrhf_options.h"
 #include "common/algorithms/simpo_options.h"
 #include "common/model/lora_options.h"
+#include "common/model/model_config.h"
 #include "common/train/lr_schedule.h"
 #include "common/train/optimizer_options.h"
 
@@ -115,6 +116,8 @@ struct RewardModelTrainingOptions {
   double center_rewards_coef = 0.0;
   int epochs = 1;          // passes over each Train call's comparisons
   int minibatch_size = 0;  // comparisons (pairs or groups) per optimizer step; 0 = the call's all
+  // The reward head's readout; unset = the checkpoint's head's, or last token for a new head.
+  std::optional<model::RewardReadout> readout;
 };
 
 enum class KtoReferencePoint { kBatchMismatched, kZero };

@@ -17,6 +17,7 @@ using json_input::JsonTypeName;
 using nlohmann::json;
 
 constexpr char kRewardOutputsKey[] = "plumb_num_reward_outputs";
+constexpr char kRewardReadoutKey[] = "plumb_reward_readout";
 
 // Typed access to the keys of one config object; errors name the file and the key.
 class ConfigKeys {
@@ -172,6 +173,15 @@ absl::StatusOr<model::ModelConfig> ParseHfConfig(absl::string_view json_text,
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": key \"", kRewardOutputsKey, "\" must be >= 0, got ", config.num_reward_outputs));
   }
+  if (keys.Find(kRewardReadoutKey) != nullptr) {
+    ASSIGN_OR_RETURN(const std::string readout, keys.String(kRewardReadoutKey));
+    if (!model::ParseRewardReadout(readout, &config.reward_readout)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": key \"", kRewardReadoutKey, "\" is ", Echo(readout), "; expected \"",
+          model::RewardReadoutName(model::RewardReadout::kLastToken), "\" or \"",
+          model::RewardReadoutName(model::RewardReadout::kResponseMean), "\""));
+    }
+  }
   RETURN_IF_ERROR(Annotate(config.Validate(), source));
   RETURN_IF_ERROR(CheckNoUnsupportedFeatures(keys, config));
   return config;
@@ -200,6 +210,10 @@ std::string FormatHfConfig(const model::ModelConfig& config) {
       {"tie_word_embeddings", config.tie_word_embeddings},
   };
   if (config.num_reward_outputs > 0) out[kRewardOutputsKey] = config.num_reward_outputs;
+  // Written only when it is not the default, so configs without it read the same.
+  if (config.num_reward_outputs > 0 && config.reward_readout != model::RewardReadout::kLastToken) {
+    out[kRewardReadoutKey] = model::RewardReadoutName(config.reward_readout);
+  }
   return out.dump(2) + "\n";
 }
 

@@ -127,6 +127,25 @@ TEST(HfConfigTest, WrittenConfigIsALlamaForCausalLmThatHuggingFaceCanLoad) {
   EXPECT_FALSE(json.contains("plumb_num_reward_outputs"));  // only written when there is a head
   config.num_reward_outputs = 3;
   EXPECT_EQ(nlohmann::json::parse(FormatHfConfig(config))["plumb_num_reward_outputs"], 3);
+  EXPECT_FALSE(nlohmann::json::parse(FormatHfConfig(config)).contains("plumb_reward_readout"));
+}
+
+TEST(HfConfigTest, TheRewardReadoutRoundTripsAndALastTokenConfigOmitsIt) {
+  model::ModelConfig config;
+  config.num_reward_outputs = 1;
+  config.reward_readout = model::RewardReadout::kResponseMean;
+  const std::string text = FormatHfConfig(config);
+  EXPECT_EQ(nlohmann::json::parse(text)["plumb_reward_readout"], "response_mean");
+  absl::StatusOr<model::ModelConfig> back = ParseHfConfig(text, "config.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->reward_readout, model::RewardReadout::kResponseMean);
+  nlohmann::json json = LlamaJson();
+  json["plumb_reward_readout"] = "last_token";
+  back = ParseHfConfig(json.dump(), "config.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->reward_readout, model::RewardReadout::kLastToken);
+  EXPECT_EQ(ParseHfConfig(LlamaJson().dump(), "config.json")->reward_readout,
+            model::RewardReadout::kLastToken);
 }
 
 TEST(HfConfigTest, WritingAnInvalidConfigIsRefusedAndWritesNothing) {
@@ -206,6 +225,8 @@ TEST(HfConfigTest, WrongJsonTypesAreNamedWithTheKeyAndValue) {
       {"vocab_size", nullptr, "required key \"vocab_size\" is null"},
       {"vocab_size", 18446744073709551615u, "key \"vocab_size\" is out of range"},
       {"plumb_num_reward_outputs", -1, "key \"plumb_num_reward_outputs\" must be >= 0"},
+      {"plumb_reward_readout", "mean", "key \"plumb_reward_readout\" is \"mean\"; expected"},
+      {"plumb_reward_readout", 1, "key \"plumb_reward_readout\" is a integer"},
   };
   for (const auto& [key, value, message] : cases) {
     SCOPED_TRACE(key);

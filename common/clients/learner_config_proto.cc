@@ -58,6 +58,11 @@ absl::Status RewardModel(const learner::SessionOptions& o, v1::TrainingConfig* c
   p->set_center_rewards_coef(static_cast<float>(o.reward_model.center_rewards_coef));
   p->set_epochs(o.reward_model.epochs);
   p->set_minibatch_size(o.reward_model.minibatch_size);
+  if (o.reward_model.readout.has_value()) {
+    p->set_readout(*o.reward_model.readout == model::RewardReadout::kResponseMean
+                       ? v1::REWARD_READOUT_RESPONSE_MEAN
+                       : v1::REWARD_READOUT_LAST_TOKEN);
+  }
   return absl::OkStatus();
 }
 

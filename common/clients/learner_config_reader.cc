@@ -77,6 +77,21 @@ absl::Status ReadRewardModel(const v1::TrainingConfig& c, SessionOptions* o) {
   o->reward_model.center_rewards_coef = r.center_rewards_coef();
   o->reward_model.epochs = r.epochs() == 0 ? 1 : r.epochs();
   o->reward_model.minibatch_size = r.minibatch_size();
+  switch (r.readout()) {
+    case v1::REWARD_READOUT_UNSPECIFIED:
+      break;
+    case v1::REWARD_READOUT_LAST_TOKEN:
+      o->reward_model.readout = model::RewardReadout::kLastToken;
+      break;
+    case v1::REWARD_READOUT_RESPONSE_MEAN:
+      o->reward_model.readout = model::RewardReadout::kResponseMean;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("config.reward_model.readout: ", static_cast<int>(r.readout()),
+                       " is not a RewardReadout; use REWARD_READOUT_LAST_TOKEN or "
+                       "REWARD_READOUT_RESPONSE_MEAN"));
+  }
   return absl::OkStatus();
 }
 

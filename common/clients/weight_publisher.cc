@@ -76,7 +76,7 @@ PublishTargetOutcome WeightPublisher::PublishOne(const std::map<std::string, at:
   weights::SendOptions options;
   options.version = spec.version;
   options.model = target.model;
-  options.architecture = "llama";
+  options.architecture = spec.architecture;
   options.source = spec.source;
   options.allow_downgrade = spec.allow_downgrade;
   absl::StatusOr<v1::LoadWeightsResponse> loaded = absl::NotFoundError(

@@ -38,6 +38,8 @@ namespace plumb::clients {
 struct PublishSpec {
   uint64_t version = 0;
   std::string source;  // for the receivers' logs, e.g. "learner:<session>"
+  // The sender's model::ModelConfig::Architecture(); receivers refuse another one.
+  std::string architecture = "llama";
   bool allow_downgrade = false;
   absl::Duration target_timeout = absl::Seconds(300);  // per target
   std::function<bool()> cancelled;                     // may be empty

@@ -93,6 +93,24 @@ absl::StatusOr<ResponseScores> ScoreResponses(TransformerImpl& model,
   scores.mask = torch::from_blob(response_mask.data(), {batch, longest_response}, torch::kFloat)
                     .clone()
                     .to(device);
+  if (model.config().reward_readout == RewardReadout::kResponseMean) {
+    // Weights [B, 1, L]: 1/r over the row's r response tokens; a linear head makes the reward
+    // of this mean the mean of the per-token rewards.
+    std::vector<float> pool(batch * longest, 0.f);
+    for (int64_t i = 0; i < batch; ++i) {
+      const int64_t p = prompts[i].size();
+      const int64_t r = responses[i].size();
+      if (r == 0) pool[i * longest + p - 1] = 1.f;
+      for (int64_t t = 0; t < r; ++t) pool[i * longest + p + t] = 1.f / static_cast<float>(r);
+    }
+    // A copy: from_blob aliases `pool`, and backward reads the weights after it is gone.
+    const at::Tensor weights = torch::from_blob(pool.data(), {batch, 1, longest}, torch::kFloat)
+                                   .clone()
+                                   .to(device, hidden.scalar_type());
+    scores.reward_hidden = at::bmm(weights, hidden).squeeze(1);
+  } else {
+    scores.reward_hidden = scores.last_hidden;
+  }
   at::Tensor logits = model.Logits(scores.hidden).to(torch::kFloat);
   // Dividing by 1 would cost a pass over [batch, length, vocab] forward and another backward.
   if (temperature != 1.0) logits = logits / temperature;

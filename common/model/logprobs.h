@@ -19,6 +19,10 @@ struct ResponseScores {
   at::Tensor mask;         // [B, R] float32, 1 for response tokens
   at::Tensor hidden;       // [B, R, H] final hidden states at the predicting positions
   at::Tensor last_hidden;  // [B, H] hidden state at each row's last token (for value/reward)
+  // [B, H] what the reward head reads under the model's config.reward_readout: last_hidden, or
+  // the mean of the final hidden states at the response's tokens (an empty response: its
+  // prompt's last token). Rewards(reward_hidden) is every reward model's score.
+  at::Tensor reward_hidden;
   // [B, R] float32 entropy of each predicting position's (temperature-scaled) distribution, 0
   // where mask is 0; only when ScoreResponses is asked for it (same logits, no second pass).
   at::Tensor entropy;

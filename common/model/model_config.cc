@@ -13,6 +13,27 @@ absl::Status Positive(const char* field, int64_t value) {
 
 }  // namespace
 
+const char* RewardReadoutName(RewardReadout readout) {
+  return readout == RewardReadout::kResponseMean ? "response_mean" : "last_token";
+}
+
+bool ParseRewardReadout(absl::string_view name, RewardReadout* readout) {
+  for (RewardReadout r : {RewardReadout::kLastToken, RewardReadout::kResponseMean}) {
+    if (name == RewardReadoutName(r)) {
+      *readout = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string ModelConfig::Architecture() const {
+  if (num_reward_outputs > 0 && reward_readout != RewardReadout::kLastToken) {
+    return absl::StrCat("llama/reward_readout=", RewardReadoutName(reward_readout));
+  }
+  return "llama";
+}
+
 absl::Status ModelConfig::Validate() const {
   for (auto [field, value] : {std::pair<const char*, int64_t>{"vocab_size", vocab_size},
                               {"hidden_size", hidden_size},

@@ -1,7 +1,8 @@
-// RewardModelUpdate: the Bradley-Terry loss on the reward head's output at each response's last
-// token, over every comparison of each group (a ranked group's pairs, or one pair with its
-// Llama 2 margin and its soft label), with optional reward centering; normalised by the
-// comparisons of the whole batch. A micro-batch forwards all responses of its groups once.
+// RewardModelUpdate: the Bradley-Terry loss on the reward head's output (at each response's last
+// token, or over its tokens: the model's reward_readout), over every comparison of each group (a
+// ranked group's pairs, or one pair with its Llama 2 margin and its soft label), with optional
+// reward centering; normalised by the comparisons of the whole batch. A micro-batch forwards all
+// responses of its groups once.
 #include <torch/torch.h>
 
 #include "common/algorithms/reward_model_loss.h"
@@ -52,7 +53,7 @@ absl::StatusOr<StatSums> RewardModelUpdate(model::TransformerImpl& policy,
       ASSIGN_OR_RETURN(SequenceScores scores, ScoreRows(policy, rows));
       tokens = SumOf(scores.count);
       const at::Tensor r =
-          policy.Rewards(scores.last_hidden).select(-1, options.output_index).to(torch::kFloat);
+          policy.Rewards(scores.reward_hidden).select(-1, options.output_index).to(torch::kFloat);
       const auto device = r.device();
       chosen = r.index_select(0, torch::tensor(winners, torch::kLong).to(device));
       rejected = r.index_select(0, torch::tensor(losers, torch::kLong).to(device));

@@ -15,6 +15,7 @@ SequenceScores FromModelScores(model::ResponseScores scores) {
   out.sum = (scores.logprobs * scores.mask).sum(1);
   out.count = scores.mask.sum(1);
   out.last_hidden = scores.last_hidden;
+  out.reward_hidden = scores.reward_hidden;
   return out;
 }
 

@@ -18,11 +18,12 @@
 namespace plumb::train {
 
 struct SequenceScores {
-  at::Tensor token_logps;  // [B, R] float32, 0 outside the mask
-  at::Tensor mask;         // [B, R] float32, 1 on scored tokens
-  at::Tensor sum;          // [B] sum of token_logps
-  at::Tensor count;        // [B] number of scored tokens
-  at::Tensor last_hidden;  // [B, H] final hidden state at each row's last token
+  at::Tensor token_logps;    // [B, R] float32, 0 outside the mask
+  at::Tensor mask;           // [B, R] float32, 1 on scored tokens
+  at::Tensor sum;            // [B] sum of token_logps
+  at::Tensor count;          // [B] number of scored tokens
+  at::Tensor last_hidden;    // [B, H] final hidden state at each row's last token
+  at::Tensor reward_hidden;  // [B, H] the reward head's input (model::ResponseScores)
 };
 
 // Rows to score: prompts[i] (never empty) followed by responses[i].

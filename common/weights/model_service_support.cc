@@ -83,7 +83,7 @@ grpc::Status LoadWeightsEndpoint::Serve(grpc::ServerContext* context,
 void FillModelInfo(const ModelInfoSource& source, v1::ModelInfo* info) {
   const model::ModelConfig& config = *source.config;
   const tokenizer::Tokenizer* tokenizer = source.tokenizer;
-  info->set_architecture("llama");
+  info->set_architecture(config.Architecture());
   info->set_parameter_count(static_cast<uint64_t>(config.ParameterCount()));
   info->set_vocab_size(static_cast<int32_t>(config.vocab_size));
   info->set_context_length(static_cast<int32_t>(config.max_position_embeddings));

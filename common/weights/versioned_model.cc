@@ -42,7 +42,7 @@ WeightTarget VersionedModel::Target(const std::string& model_name) const {
   std::shared_ptr<ModelSnapshot> current = Current();
   WeightTarget target;
   target.model = model_name;
-  target.architecture = "llama";
+  target.architecture = config_.Architecture();
   target.shapes = shapes_;
   target.has_weights = true;
   target.version = current->version;

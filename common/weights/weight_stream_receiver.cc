@@ -92,7 +92,12 @@ absl::Status WeightStreamReceiver::OnManifest(const WeightManifest& m, uint64_t 
     return absl::InvalidArgumentError(absl::StrCat("manifest names model ", Name(m.model),
                                                    "; this receiver holds '", target_.model, "'"));
   }
-  if (m.architecture != target_.architecture) {
+  // What a reward head reads ("llama/reward_readout=...", model::ModelConfig::Architecture())
+  // only matters to a receiver with a reward head: a generator takes a reward model's trunk.
+  const bool fits = m.architecture == target_.architecture ||
+                    (target_.shapes.count("score.weight") == 0 &&
+                     m.architecture.substr(0, m.architecture.find('/')) == target_.architecture);
+  if (!fits) {
     return absl::FailedPreconditionError(
         absl::StrCat("manifest architecture ", Name(m.architecture), " differs from the model's '",
                      target_.architecture, "'"));

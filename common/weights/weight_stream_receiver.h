@@ -65,7 +65,8 @@ struct WeightMessage {
 // What the receiver holds: the tensors it accepts (name -> shape) and its current version.
 struct WeightTarget {
   std::string model;         // the name a manifest must give ("" = the receiver's only model)
-  std::string architecture;  // must equal the manifest's
+  // Must equal the manifest's; without a "score.weight" (no reward head), its part before '/'.
+  std::string architecture;
   std::map<std::string, std::vector<int64_t>> shapes;
   bool has_weights = false;
   uint64_t version = 0;

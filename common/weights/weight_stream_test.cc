@@ -162,6 +162,19 @@ TEST(WeightStreamTest, VersionsArchitectureAndModelNameAreChecked) {
   other.architecture = "gpt2";
   EXPECT_EQ(Receive(Target(), Stream(tensors, other)).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  // A reward model's readout: ignored by a receiver without a reward head, checked by one with.
+  SendOptions mean_rm = Options();
+  mean_rm.architecture = "llama/reward_readout=response_mean";
+  EXPECT_TRUE(Receive(Target(), Stream(tensors, mean_rm)).ok());
+  WeightTarget last_token_rm = Target();
+  last_token_rm.shapes["score.weight"] = {1, 8};
+  absl::StatusOr<ReceivedWeights> refused = Receive(last_token_rm, Stream(tensors, mean_rm));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("manifest architecture 'llama/reward_readout=response_mean' differs"));
+  last_token_rm.architecture = "llama/reward_readout=response_mean";
+  EXPECT_EQ(Receive(last_token_rm, Stream(tensors, Options())).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   other = Options();
   other.model = "safety";
   EXPECT_THAT(std::string(Receive(Target(), Stream(tensors, other)).status().message()),

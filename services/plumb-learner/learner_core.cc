@@ -366,6 +366,14 @@ absl::StatusOr<SessionStatus> LearnerCore::StartSession(const SessionOptions& op
     // A reward model needs a reward head: the checkpoint's, or a new one of one output.
     if (kind->TrainsRewardHead() && config.num_reward_outputs < 1) {
       config.num_reward_outputs = 1;
+      config.reward_readout = options.reward_model.readout.value_or(config.reward_readout);
+    } else if (kind->TrainsRewardHead() && options.reward_model.readout.has_value() &&
+               *options.reward_model.readout != config.reward_readout) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config.reward_model.readout: ", model::RewardReadoutName(*options.reward_model.readout),
+          " asked, but the checkpoint's reward head reads ",
+          model::RewardReadoutName(config.reward_readout),
+          " (plumb_reward_readout in config.json); leave readout unset to keep it"));
     }
     ASSIGN_OR_RETURN(checkpoint::TensorMap tensors, checkpoint::ReadSafetensorsCheckpoint(dir));
     const bool has_value_head = tensors.count("value_head.weight") > 0;
@@ -462,6 +470,7 @@ absl::StatusOr<PolicyWeights> LearnerCore::Weights(const std::string& id, c10::S
       out.tensors[name] = std::move(copy);
     }
     out.version = s->version;
+    out.architecture = s->policy->config().Architecture();
     return out;
   });
 }

@@ -79,6 +79,7 @@ using CancelPredicate = std::function<bool()>;
 struct PolicyWeights {
   std::map<std::string, at::Tensor> tensors;  // HF names, CPU, LoRA merged
   uint64_t version = 0;
+  std::string architecture = "llama";  // model::ModelConfig::Architecture()
 };
 
 class LearnerCore {

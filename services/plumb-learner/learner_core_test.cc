@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "common/api/learner_limits.h"
+#include "common/checkpoint/hf_config.h"
 #include "services/plumb-learner/learner_core_test_support.h"
 #include "services/plumb-learner/learner_session.h"
 
@@ -195,6 +196,47 @@ TEST_F(LearnerCoreTest, RewardModelEpochsOfMinibatchesStepOncePerMinibatch) {
   s = fresh.StartSession(o, "", false, &created);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("gradient_accumulation_steps"));
+}
+
+// A new reward head reads what the session asks; its checkpoint and its weight streams say so,
+// and a checkpoint whose head reads otherwise is refused rather than re-read another way.
+TEST_F(LearnerCoreTest, ARewardModelsReadoutTravelsWithItsCheckpointAndWeights) {
+  LearnerCore core(TestStorage());
+  SessionOptions o = Options(Algorithm::kRewardModel);
+  o.reward_model.readout = model::RewardReadout::kResponseMean;
+  Start(core, o);
+  absl::StatusOr<TrainStats> trained = core.TrainPreference("session", Pairs());
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  absl::StatusOr<PolicyWeights> weights = core.Weights("session", torch::kFloat);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  EXPECT_EQ(weights->architecture, "llama/reward_readout=response_mean");
+  absl::StatusOr<CheckpointInfo> saved = core.SaveCheckpoint("session", "mean_rm", true, true);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  absl::StatusOr<model::ModelConfig> config =
+      checkpoint::ReadHfConfig(fs::path(saved->path) / "config.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->num_reward_outputs, 1);
+  EXPECT_EQ(config->reward_readout, model::RewardReadout::kResponseMean);
+
+  // Continuing from it: unset keeps the head's readout; asking the other one is refused.
+  o.policy_path = saved->path;
+  o.reward_model.readout.reset();
+  LearnerCore again(TestStorage());
+  Start(again, o);
+  EXPECT_EQ(again.Weights("session", torch::kFloat)->architecture,
+            "llama/reward_readout=response_mean");
+  o.reward_model.readout = model::RewardReadout::kLastToken;
+  LearnerCore refused(TestStorage());
+  bool created = false;
+  absl::StatusOr<SessionStatus> s = refused.StartSession(o, "", false, &created);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr("config.reward_model.readout: last_token asked, but the checkpoint's "
+                        "reward head reads response_mean"));
+  // A policy session's weights stay plain "llama".
+  LearnerCore policy(TestStorage());
+  Start(policy, Options(Algorithm::kDpo));
+  EXPECT_EQ(policy.Weights("session", torch::kFloat)->architecture, "llama");
 }
 
 TEST_F(LearnerCoreTest, GradientAccumulationOverTwoCallsEqualsOneCallOnTheWholeBatch) {

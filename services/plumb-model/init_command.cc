@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/model/hf_checkpoint.h"
 #include "common/model/transformer.h"
+#include "common/status/echo.h"
 #include "common/tokenizer/load_tokenizer.h"
 #include "common/tokenizer/tokenizer.h"
 #include "services/plumb-model/model_folder.h"
@@ -132,6 +133,10 @@ absl::StatusOr<model::ModelConfig> InitConfig(const InitOptions& options, int64_
   if (options.context) config.max_position_embeddings = *options.context;
   if (options.tied) config.tie_word_embeddings = true;
   config.num_reward_outputs = options.reward_outputs;
+  if (!model::ParseRewardReadout(options.reward_readout, &config.reward_readout)) {
+    return UsageError(absl::StrCat("--reward-readout must be last_token or response_mean, got ",
+                                   ::plumb::Echo(options.reward_readout)));
+  }
   if (absl::Status status = config.Validate(); !status.ok()) {
     return UsageError(absl::StrCat(status.message(),
                                    " (set --hidden, --heads, --kv-heads, --layers, "
@@ -221,6 +226,10 @@ Subcommand AddInitCommand(CLI::App& parent) {
   app->add_option("--reward-outputs", options->reward_outputs,
                   "Outputs of the reward head (0 = none)")
       ->capture_default_str();
+  app->add_option("--reward-readout", options->reward_readout,
+                  "What the reward head reads: the last token, or the mean over the response")
+      ->capture_default_str()
+      ->type_name("last_token|response_mean");
   app->add_flag("--force", options->force,
                 "Write into a non-empty folder, replacing its model and tokenizer files");
   return {app, [options] { return RunInit(*options); }};

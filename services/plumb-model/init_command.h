@@ -25,7 +25,8 @@ struct InitOptions {
   std::string tokenizer = "byte";  // "byte", a tokenizer.json, or a tokenizer folder
   uint64_t seed = 0;
   int64_t reward_outputs = 0;
-  bool force = false;  // replace the model files of a non-empty --out
+  std::string reward_readout = "last_token";  // model::RewardReadoutName's names
+  bool force = false;                         // replace the model files of a non-empty --out
 };
 
 // "tiny" (125k parameters with the byte tokenizer: tests), "3m" and "25m" (about 3 and 25

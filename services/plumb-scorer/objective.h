@@ -37,7 +37,8 @@ struct ModelDescription {
   int64_t context_length = 0;
   int64_t parameter_count = 0;
   int64_t num_reward_outputs = 0;
-  uint64_t version = 0;  // 0 = as loaded from the folder
+  std::string architecture = "llama";  // model::ModelConfig::Architecture()
+  uint64_t version = 0;                // 0 = as loaded from the folder
   std::string device;
   std::string dtype;
   std::string tokenizer;  // Tokenizer::description(), "" when the objective has none

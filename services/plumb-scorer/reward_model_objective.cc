@@ -90,7 +90,7 @@ class RewardModelObjective final : public ScoringObjective {
       if (!scored.ok()) {
         return Annotate(scored.status(), absl::StrCat("objective '", name(), "'"));
       }
-      const at::Tensor rewards = snapshot.model->Rewards(scored->last_hidden)
+      const at::Tensor rewards = snapshot.model->Rewards(scored->reward_hidden)
                                      .select(1, options_.output)
                                      .to(torch::kDouble)
                                      .cpu()
@@ -113,13 +113,16 @@ class RewardModelObjective final : public ScoringObjective {
     ObjectiveDescription description = CommonDescription();
     description.description = absl::StrCat("reward head output ", options_.output,
                                            options_.sigmoid ? " through a sigmoid" : "",
-                                           " at the last token of prompt + response");
+                                           config.reward_readout == model::RewardReadout::kLastToken
+                                               ? " at the last token of prompt + response"
+                                               : " averaged over the response's tokens");
     description.model = ModelDescription{
         .weights_source = snapshot->source,
         .vocab_size = config.vocab_size,
         .context_length = config.max_position_embeddings,
         .parameter_count = config.ParameterCount(),
         .num_reward_outputs = config.num_reward_outputs,
+        .architecture = config.Architecture(),
         .version = snapshot->version,
         .device = snapshot->model->embed_tokens().device().str(),
         .dtype = c10::toString(snapshot->model->embed_tokens().scalar_type()),

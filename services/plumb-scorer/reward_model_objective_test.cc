@@ -91,6 +91,43 @@ TEST_F(RewardModelObjectiveTest, ScoreIsTheRewardHeadAtTheLastToken) {
   }
 }
 
+// A model whose config.json says "plumb_reward_readout": "response_mean" scores the mean of the
+// reward head over the response's tokens, and says so in its description.
+TEST_F(RewardModelObjectiveTest, AResponseMeanModelScoresTheMeanOverTheResponsesTokens) {
+  model::Transformer written = Loaded();
+  model::ModelConfig config = written->config();
+  config.reward_readout = model::RewardReadout::kResponseMean;
+  model::Transformer mean_model(config);
+  {
+    torch::NoGradGuard no_grad;
+    const auto from = written->named_parameters();
+    for (auto& p : mean_model->named_parameters()) p.value().copy_(from[p.key()]);
+  }
+  ASSERT_TRUE(model::SaveHfModel(*mean_model, dir_).ok());
+  std::unique_ptr<Scorer> scorer = Make(Options());
+  ASSERT_NE(scorer, nullptr);
+  const std::vector<ScoreInput> items = VariedItems();
+  absl::StatusOr<std::vector<ScoreOutput>> out = scorer->Score(items);
+  ASSERT_TRUE(out.ok()) << out.status();
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const at::Tensor ids = torch::tensor(Sequence(items[i]), torch::kLong).unsqueeze(0);
+    const at::Tensor hidden = mean_model->Forward(ids, torch::ones_like(ids))[0];
+    const int64_t p = items[i].prompt_ids.size();
+    const double want = mean_model->Rewards(hidden.slice(0, p)).select(1, 1).mean().item<double>();
+    EXPECT_NEAR(*(*out)[i].score("rm"), want, 1e-5) << i;
+    if (items[i].response_ids.size() > 1) {  // one token: its mean is the last token
+      EXPECT_GT(std::abs(want - testing::DirectReward(mean_model, Sequence(items[i]), 1)), 1e-6)
+          << "the last token alone gives the same score: the test could not tell them apart";
+    }
+  }
+  const std::vector<ObjectiveDescription> described = scorer->Describe();
+  ASSERT_EQ(described.size(), 1u);
+  EXPECT_THAT(described[0].description, ::testing::HasSubstr("averaged over the response"));
+  ASSERT_TRUE(described[0].model.has_value());
+  EXPECT_EQ(described[0].model->architecture, "llama/reward_readout=response_mean");
+}
+
 TEST_F(RewardModelObjectiveTest, BatchedScoresEqualOneByOne) {
   std::unique_ptr<Scorer> batched = Make(Options(/*max_batch_size=*/3));
   std::unique_ptr<Scorer> single = Make(Options(/*max_batch_size=*/1));

@@ -241,7 +241,7 @@ grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,
     info->set_stddev(static_cast<float>(d.stddev));
     if (d.model.has_value()) {
       v1::ModelInfo* m = info->mutable_model();
-      m->set_architecture("llama");
+      m->set_architecture(d.model->architecture);
       m->set_parameter_count(static_cast<uint64_t>(d.model->parameter_count));
       m->set_vocab_size(static_cast<int32_t>(d.model->vocab_size));
       m->set_context_length(static_cast<int32_t>(d.model->context_length));
