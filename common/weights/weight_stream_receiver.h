@@ -64,7 +64,7 @@ struct WeightMessage {
 
 // What the receiver holds: the tensors it accepts (name -> shape) and its current version.
 struct WeightTarget {
-  std::string model;         // the name a manifest must give ("" = the receiver's only model)
+  std::string model;  // the name a manifest must give ("" = the receiver's only model)
   // Must equal the manifest's; without a "score.weight" (no reward head), its part before '/'.
   std::string architecture;
   std::map<std::string, std::vector<int64_t>> shapes;
