@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <vector>
 
@@ -24,6 +27,7 @@
 #include "plumb/v1/coordinator.grpc.pb.h"
 #include "plumb/v1/scorer.grpc.pb.h"
 #include "tests/support/service_process.h"
+#include "tests/support/subprocess.h"
 
 namespace plumb {
 namespace {
@@ -227,6 +231,34 @@ class StageKindsTest : public ::testing::Test {
     return static_cast<double>(right) / pairs;
   }
 
+  // Runs a tool and parses what it prints as JSON (null when it fails or prints no JSON).
+  static nlohmann::json RunJson(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return nullptr;
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    EXPECT_EQ(pclose(pipe), 0) << command;
+    return nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  }
+
+  static std::string Ids(const nlohmann::json& ids) {
+    std::string out;
+    for (const nlohmann::json& id : ids)
+      absl::StrAppend(&out, out.empty() ? "" : ",", id.get<int>());
+    return out;
+  }
+
+  // Summed log-prob of `response` after `prompt` (token ids) under the model folder `model`.
+  static double LogProb(const std::string& model, const nlohmann::json& prompt,
+                        const nlohmann::json& response) {
+    const nlohmann::json out = RunJson(absl::StrCat(
+        testing::BinaryPath("plumb-model"), " logprobs --threads 1 --json", " --model ", model,
+        " --prompt-ids ", Ids(prompt), " --response-ids ", Ids(response)));
+    EXPECT_TRUE(out.is_object() && out.contains("sum")) << out.dump();
+    return out.is_object() && out.contains("sum") ? out["sum"].get<double>() : 0.0;
+  }
+
   static fs::path* root_;
   static Server generator_, reference_, scorer_, learner_, coordinator_;
   static std::unique_ptr<v1::Coordinator::Stub> stub_;
@@ -387,7 +419,8 @@ stages:
 }
 
 // Online DPO: pairs sampled from the current policy and ordered by the scorer; the DPO margin of
-// the pairs grows over the rounds and the reward of the samples rises.
+// the pairs grows over the rounds, the reward of the samples rises, and the margin grows on
+// held-out pairs (prompts and responses the stage never saw, ordered by the same scorer).
 TEST_F(StageKindsTest, OnlineDpoGrowsThePreferenceMarginAndRaisesTheReward) {
   const std::string id = Submit(R"(
 name: online-dpo
@@ -417,6 +450,59 @@ stages:
   const double reward_last = Mean(rounds, "reward_mean", 18, 24);
   EXPECT_GT(reward_last, reward_first)
       << "rounds 0-5 " << reward_first << ", 18-23 " << reward_last;
+
+  // Held-out pairs: prompts the stage never saw, each with a short answer that ends (<eos>) and
+  // a long one that runs on, ordered by the scorer. The DPO margin of the trained policy against
+  // the starting one, (log pi(c) - log pi0(c)) - (log pi(r) - log pi0(r)), is 0 before the stage;
+  // it must have grown on them.
+  const std::vector<v1::JobEvent> saved = Of(events, v1::JOB_EVENT_TYPE_CHECKPOINT_SAVED);
+  ASSERT_FALSE(saved.empty());
+  // The checkpoint path as the learner names it: under its checkpoint root.
+  const std::string trained = (*root_ / "checkpoints" / saved.back().message()).string();
+  const std::string start = (*root_ / "policy").string();
+  const std::vector<std::array<std::string, 3>> held_out = {
+      {"Tell me:", " yes", " it was a long and winding"},
+      {"Why not?", " no", " because the other one said"},
+      {"Then:", " ok", " we went to the river and"},
+      {"And so:", " fine", " there is more to say here"},
+      {"Once:", " sure", " upon a time in a far away"},
+      {"Look:", " hm", " at all of those things over"}};
+  auto bytes = [](const std::string& text, bool eos) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (unsigned char c : text) ids.push_back(static_cast<int>(c));
+    if (eos) ids.push_back(257);  // the byte tokenizer's <eos>
+    return ids;
+  };
+  v1::ScoreRequest request;
+  for (const auto& [prompt, chosen, rejected] : held_out) {
+    for (const std::string* response : {&chosen, &rejected}) {
+      v1::ScoreItem* item = request.add_items();
+      item->set_id(absl::StrCat(request.items_size()));
+      item->mutable_prompt()->set_text(prompt);
+      item->mutable_response()->set_text(*response);
+    }
+  }
+  v1::ScoreResponse scored;
+  const grpc::Status status = scorer_stub_->Score(Context(60).get(), request, &scored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(scored.results_size(), request.items_size());
+  double margin_sum = 0;
+  int pairs = 0, grown = 0;
+  for (size_t i = 0; i < held_out.size(); ++i) {
+    const auto& [prompt, chosen, rejected] = held_out[i];
+    ASSERT_GT(scored.results(2 * i).reward(), scored.results(2 * i + 1).reward()) << prompt;
+    const nlohmann::json ids = bytes(prompt, false);
+    const nlohmann::json c = bytes(chosen, true), r = bytes(rejected, false);
+    const double margin = (LogProb(trained, ids, c) - LogProb(start, ids, c)) -
+                          (LogProb(trained, ids, r) - LogProb(start, ids, r));
+    margin_sum += margin;
+    grown += margin > 0 ? 1 : 0;
+    ++pairs;
+  }
+  std::cout << "held-out DPO margin " << margin_sum / pairs << ", " << grown << " of " << pairs
+            << " grew\n";
+  EXPECT_GT(margin_sum / pairs, 0.5) << grown << " of " << pairs << " held-out margins grew";
+  EXPECT_GT(grown * 4, pairs * 3) << grown << " of " << pairs << " held-out margins grew";
 }
 
 // Offline DPO on the pairs, against the policy as the stage starts: accuracy and margin of the
