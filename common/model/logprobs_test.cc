@@ -7,7 +7,8 @@
 namespace plumb::model {
 namespace {
 
-TEST(LogProbsTest, MatchLogSoftmaxOfAFullForwardAndMaskPromptAndPadding) {
+// A small grouped-query model (4 query heads, 1 key/value head).
+ModelConfig SmallConfig() {
   ModelConfig config;
   config.vocab_size = 40;
   config.hidden_size = 32;
@@ -15,6 +16,11 @@ TEST(LogProbsTest, MatchLogSoftmaxOfAFullForwardAndMaskPromptAndPadding) {
   config.num_attention_heads = 4;
   config.num_key_value_heads = 1;
   config.max_position_embeddings = 32;
+  return config;
+}
+
+TEST(LogProbsTest, MatchLogSoftmaxOfAFullForwardAndMaskPromptAndPadding) {
+  ModelConfig config = SmallConfig();
   torch::manual_seed(8);
   Transformer model(config);
   model->eval();
@@ -46,13 +52,7 @@ TEST(LogProbsTest, MatchLogSoftmaxOfAFullForwardAndMaskPromptAndPadding) {
 }
 
 TEST(LogProbsTest, TheRewardInputIsTheLastTokenOrTheMeanOverTheResponse) {
-  ModelConfig config;
-  config.vocab_size = 40;
-  config.hidden_size = 32;
-  config.intermediate_size = 40;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 1;
-  config.max_position_embeddings = 32;
+  ModelConfig config = SmallConfig();
   config.num_reward_outputs = 1;
   const std::vector<std::vector<int64_t>> prompts = {{1, 2, 3}, {4}, {5, 6}};
   const std::vector<std::vector<int64_t>> responses = {{5, 6}, {7, 8, 9, 10}, {}};
