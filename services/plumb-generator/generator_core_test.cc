@@ -343,10 +343,17 @@ TEST_F(GeneratorCoreTest, QueuedRequestsAreAdmittedByPriorityThenArrivalWithAgin
       waiting.emplace_back([&, i] {
         GenerateJob job = Job(10 + i, /*prompts=*/1, /*samples=*/1);
         job.priority = priorities[i];
-        job.sampling.max_new_tokens = 2;
-        EXPECT_TRUE(core->Generate(job, [](const RolloutResult&) { return true; }).ok());
-        absl::MutexLock lock(&mu);
-        finished.push_back(static_cast<int>(i));
+        // Long enough that each request's thread records its result before the next admitted
+        // request can finish, even on a loaded machine: the order recorded is the admission order.
+        job.sampling.max_new_tokens = 32;
+        job.sampling.ignore_eos = true;
+        EXPECT_TRUE(core->Generate(job,
+                                   [&](const RolloutResult&) {
+                                     absl::MutexLock lock(&mu);
+                                     finished.push_back(static_cast<int>(i));
+                                     return true;
+                                   })
+                        .ok());
       });
       // Each request is queued before the next arrives.
       while (core->load().queued_sequences <= queued_before) {
