@@ -284,6 +284,30 @@ absl::StatusOr<std::optional<ConfigMap>> ConfigMap::Child(absl::string_view key)
       ConfigMap(source_, FullKey(key), std::make_unique<YAML::Node>(value)));
 }
 
+absl::StatusOr<std::vector<ConfigMap>> ConfigMap::Children(absl::string_view key,
+                                                           int64_t max_items) {
+  known_.insert(std::string(key));
+  std::vector<ConfigMap> children;
+  YAML::Node value = (*node_)[std::string(key)];
+  if (!value.IsDefined() || value.IsNull()) return children;
+  if (!value.IsSequence()) {
+    return Error(key, absl::StrCat("expected a list of mappings, got ", KindOf(value)));
+  }
+  if (static_cast<int64_t>(value.size()) > max_items) {
+    return Error(key, absl::StrCat(value.size(), " items; at most ", max_items, " are allowed"));
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    YAML::Node item = value[i];
+    if (!item.IsMap()) {
+      return Error(key, absl::StrCat("item ", i, ": expected a mapping of keys to values, got ",
+                                     KindOf(item)));
+    }
+    children.push_back(ConfigMap(source_, absl::StrCat(FullKey(key), "[", i, "]"),
+                                 std::make_unique<YAML::Node>(item)));
+  }
+  return children;
+}
+
 absl::Status ConfigMap::Finish() const {
   for (auto it = node_->begin(); it != node_->end(); ++it) {
     const std::string key = it->first.Scalar();

@@ -85,6 +85,10 @@ class ConfigMap {
 
   // The nested mapping under `key`, or nullopt when the key is absent.
   absl::StatusOr<std::optional<ConfigMap>> Child(absl::string_view key);
+  // The mappings of the list under `key` (empty when the key is absent), each keyed
+  // "key[i]" in errors. INVALID_ARGUMENT when the value is not a list of mappings or holds more
+  // than `max_items`.
+  absl::StatusOr<std::vector<ConfigMap>> Children(absl::string_view key, int64_t max_items);
 
   // Fails on the first key of this mapping that no Read/Child asked for, suggesting the nearest
   // known key. Call it after reading every field.

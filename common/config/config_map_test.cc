@@ -94,6 +94,34 @@ TEST(ConfigMapTest, UnknownKeyInNestedSectionNamesTheFullPath) {
                         "'cert_file'?"));
 }
 
+TEST(ConfigMapTest, ListsOfMappingsAreReadItemByItemAndNamedByIndex) {
+  ConfigMap root = Parse("rules:\n  - {name: a, size: 1}\n  - name: b\n    sise: 2\n");
+  absl::StatusOr<std::vector<ConfigMap>> rules = root.Children("rules", 8);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ASSERT_EQ(rules->size(), 2u);
+  std::string name;
+  int64_t size = 0;
+  ASSERT_TRUE((*rules)[0].Read("name", &name).ok());
+  ASSERT_TRUE((*rules)[0].Read("size", &size).ok());
+  EXPECT_EQ(name, "a");
+  EXPECT_EQ(size, 1);
+  EXPECT_TRUE((*rules)[0].Finish().ok());
+  ASSERT_TRUE((*rules)[1].Read("name", &name).ok());
+  ASSERT_TRUE((*rules)[1].Read("size", &size).ok());
+  EXPECT_THAT(std::string((*rules)[1].Finish().message()),
+              HasSubstr("svc.yaml:4: key 'rules[1].sise': unknown key"));
+  EXPECT_TRUE(root.Finish().ok());
+  // Absent is empty; too many, a scalar, or a list of scalars is refused with the key.
+  EXPECT_TRUE(root.Children("absent", 8)->empty());
+  EXPECT_THAT(std::string(root.Children("rules", 1).status().message()),
+              HasSubstr("key 'rules': 2 items; at most 1"));
+  ConfigMap scalars = Parse("rules: [a, b]\nrule: x\n");
+  EXPECT_THAT(std::string(scalars.Children("rules", 8).status().message()),
+              HasSubstr("item 0: expected a mapping"));
+  EXPECT_THAT(std::string(scalars.Children("rule", 8).status().message()),
+              HasSubstr("expected a list of mappings"));
+}
+
 TEST(ConfigMapTest, ChoiceListsTheAllowedValues) {
   ConfigMap map = Parse("level: loud\n");
   std::string level = "info";

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "services/plumb-scorer/afinn_objective.h"
+#include "services/plumb-scorer/lm_judge_objective.h"
 #include "services/plumb-scorer/objective_kind.h"
 #include "services/plumb-scorer/reward_model_objective.h"
 #include "services/plumb-scorer/rule_objectives.h"
@@ -19,6 +20,7 @@ const ObjectiveKindRegistry& BuiltinObjectiveKinds() {
              AfinnObjectiveKind(),
              LengthObjectiveKind(),
              FormatObjectiveKind(),
+             LmJudgeObjectiveKind(),
          }) {
       // Only a programming error (two kinds of one name) fails here; every scorer test sees it.
       if (absl::Status added = registry->Add(kind); !added.ok()) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -54,6 +55,34 @@ struct ObjectiveDescription {
   double stddev = 0.0;
 };
 
+// What GetInfo reports about an objective that also compares responses (an LM judge).
+struct JudgeDescription {
+  std::string preamble;
+  int few_shot_examples = 0;
+  std::vector<std::pair<std::string, std::string>> principles;  // (name, text)
+  std::string default_principle;
+  bool position_debiased = false;
+};
+
+// P(first preferred) for each pair, and the principle applied (after defaults).
+struct JudgeVerdicts {
+  std::string principle;
+  std::vector<double> p_first;
+};
+
+// The pairwise side of an objective that judges (lm_judge_objective.h).
+class PairwiseJudge {
+ public:
+  virtual ~PairwiseJudge() = default;
+  // firsts[i] and seconds[i] are two responses to one prompt (the prompt is read from firsts).
+  // INVALID_ARGUMENT naming "pairs[i]" for a pair the judge cannot read or that does not fit its
+  // context; for a principle its constitution lacks.
+  virtual absl::StatusOr<JudgeVerdicts> Compare(absl::Span<const ScoreInput> firsts,
+                                                absl::Span<const ScoreInput> seconds,
+                                                const std::string& principle) const = 0;
+  virtual JudgeDescription DescribeJudge() const = 0;
+};
+
 class ScoringObjective {
  public:
   // Items checked and converted by Prepare, bound to the state they will be scored with.
@@ -80,6 +109,9 @@ class ScoringObjective {
   // The model a weight stream naming this objective loads into (in-flight batches keep the
   // snapshot they pinned). FAILED_PRECONDITION for an objective that is not model-backed.
   virtual absl::StatusOr<weights::VersionedModel*> ModelForWeights();
+
+  // The objective's pairwise judge, or null when it only scores single responses.
+  virtual const PairwiseJudge* judge() const { return nullptr; }
 
  protected:
   // Keeps what every description repeats: the name, the kind, the normalisation.

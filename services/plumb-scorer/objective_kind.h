@@ -28,7 +28,7 @@ class ScoringObjective;
 
 // What GetInfo reports as an objective's kind: scorer.proto's ObjectiveKind, without the proto.
 // Several registered kinds may share one (length and format are both rules).
-enum class ObjectiveCategory { kRewardModel, kLexicon, kRule };
+enum class ObjectiveCategory { kRewardModel, kLexicon, kRule, kLmJudge };
 
 // One registered kind. Its options travel in ObjectiveOptions::kind_options as a std::any of the
 // kind's own options type; make kinds with MakeObjectiveKind, which checks that type.

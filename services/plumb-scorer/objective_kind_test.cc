@@ -129,13 +129,13 @@ TEST(ObjectiveKindTest, TheToyKindsKeysAndChoicesAreCheckedLikeABuiltinKinds) {
           .status()
           .message(),
       "test.yaml:4: key 'scorer.objective_options.a.kind': 'judge' is not allowed; "
-      "expected one of: reward_model, afinn, length, format, constant");
+      "expected one of: reward_model, afinn, length, format, lm_judge, constant");
   EXPECT_EQ(
       ParseYaml("scorer:\n  objectives: [a]\n  objective_options:\n    a: {value: 1}\n", kinds)
           .status()
           .message(),
       "test.yaml:4: key 'scorer.objective_options.a.kind': missing; add e.g. `kind: afinn "
-      "(reward_model, afinn, length, format or constant)`");
+      "(reward_model, afinn, length, format, lm_judge or constant)`");
 }
 
 TEST(ObjectiveKindTest, RegisteringInAnotherRegistryLeavesTheBuiltinsAlone) {
@@ -144,7 +144,7 @@ TEST(ObjectiveKindTest, RegisteringInAnotherRegistryLeavesTheBuiltinsAlone) {
   EXPECT_EQ(BuiltinObjectiveKinds().Find("constant"), nullptr);
   EXPECT_EQ(ParseYaml(kConstantAndLength, BuiltinObjectiveKinds()).status().message(),
             "test.yaml:4: key 'scorer.objective_options.flat.kind': 'constant' is not allowed; "
-            "expected one of: reward_model, afinn, length, format");
+            "expected one of: reward_model, afinn, length, format, lm_judge");
 }
 
 TEST(ObjectiveKindTest, OptionsBuiltInCodeAreValidatedByTheirKind) {
@@ -177,7 +177,7 @@ TEST(ObjectiveKindTest, RegistryRefusesRepeatedAndIncompleteKinds) {
   EXPECT_TRUE(absl::IsInvalidArgument(kinds.Add(incomplete)));
   EXPECT_EQ(kinds.Find("half"), nullptr);
   EXPECT_EQ(BuiltinObjectiveKinds().names(),
-            (std::vector<std::string>{"reward_model", "afinn", "length", "format"}));
+            (std::vector<std::string>{"reward_model", "afinn", "length", "format", "lm_judge"}));
 }
 
 // A kind whose Run throws what the test gives it (a model objective's LibTorch error, say).

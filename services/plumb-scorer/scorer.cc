@@ -22,7 +22,92 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const ScorerOptions& opti
     if (!created.ok()) return created.status();
     objectives.push_back(*std::move(created));
   }
-  return std::unique_ptr<Scorer>(new Scorer(options, std::move(objectives)));
+  std::unique_ptr<Scorer> scorer(new Scorer(options, std::move(objectives)));
+  if (options.default_judge.empty() || options.default_judge == kComposedRewardJudge) {
+    scorer->default_judge_ = kComposedRewardJudge;
+  } else if (scorer->FindJudge(options.default_judge) != nullptr) {
+    scorer->default_judge_ = options.default_judge;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scorer.default_judge: '", options.default_judge,
+                     "' is not a judge; judges: ", absl::StrJoin(scorer->JudgeNames(), ", ")));
+  }
+  return scorer;
+}
+
+const PairwiseJudge* Scorer::FindJudge(const std::string& name) const {
+  for (const auto& objective : objectives_) {
+    if (objective->name() == name) return objective->judge();
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Scorer::JudgeNames() const {
+  std::vector<std::string> names = {kComposedRewardJudge};
+  for (const auto& objective : objectives_) {
+    if (objective->judge() != nullptr) names.push_back(objective->name());
+  }
+  return names;
+}
+
+absl::StatusOr<CompareOutput> Scorer::Compare(const std::vector<ScoreInput>& firsts,
+                                              const std::vector<ScoreInput>& seconds,
+                                              const std::string& judge,
+                                              const std::string& principle) const {
+  CompareOutput out;
+  out.judge = judge.empty() ? default_judge_ : judge;
+  const PairwiseJudge* pairwise = nullptr;
+  if (out.judge != kComposedRewardJudge) {
+    pairwise = FindJudge(out.judge);
+    if (pairwise == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown judge ", Echo(out.judge, kDefaultEchoBytes, '\''),
+                       "; judges: ", absl::StrJoin(JudgeNames(), ", ")));
+    }
+  } else if (!principle.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "judge '", kComposedRewardJudge, "' has no principles (got ", Echo(principle), ")"));
+  }
+  if (firsts.empty()) return absl::InvalidArgumentError("no pairs");
+  if (firsts.size() != seconds.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(firsts.size(), " first responses but ", seconds.size(), " second ones"));
+  }
+  if (pairwise == nullptr) {
+    // Both responses of every pair scored in one batch: items 2i (first) and 2i + 1 (second).
+    std::vector<ScoreInput> items;
+    items.reserve(2 * firsts.size());
+    for (size_t i = 0; i < firsts.size(); ++i) {
+      items.push_back(firsts[i]);
+      items.push_back(seconds[i]);
+    }
+    absl::StatusOr<std::vector<ScoreOutput>> scored = Score(items);
+    if (!scored.ok()) return scored.status();
+    for (size_t i = 0; i < firsts.size(); ++i) {
+      const ScoreOutput& a = (*scored)[2 * i];
+      const ScoreOutput& b = (*scored)[2 * i + 1];
+      if (!a.reward.has_value() || !b.reward.has_value()) {
+        return absl::FailedPreconditionError("the composition gave no reward to compare");
+      }
+      out.p_first.push_back(1.0 / (1.0 + std::exp(*b.reward - *a.reward)));
+    }
+    return out;
+  }
+  // The scorer's one model boundary, as in Score.
+  absl::StatusOr<JudgeVerdicts> verdicts =
+      TorchBoundary(absl::StrCat("judge '", out.judge, "'"),
+                    [&] { return pairwise->Compare(firsts, seconds, principle); });
+  if (!verdicts.ok()) return verdicts.status();
+  for (size_t i = 0; i < verdicts->p_first.size(); ++i) {
+    const double p = verdicts->p_first[i];
+    if (!std::isfinite(p) || p < 0 || p > 1) {
+      return absl::InternalError(
+          absl::StrCat("judge '", out.judge, "' produced P = ", p, " for pairs[", i, "]"));
+    }
+  }
+  out.principle = verdicts->principle;
+  out.p_first = std::move(verdicts->p_first);
+  return out;
 }
 
 Scorer::Scorer(ScorerOptions options, std::vector<std::unique_ptr<ScoringObjective>> objectives)

@@ -22,6 +22,16 @@
 namespace plumb::scorer {
 
 inline constexpr size_t kMaxItemIdBytes = 256;
+// The judge every scorer has: Bradley-Terry over the composed reward, sigmoid(r1 - r2).
+inline constexpr char kComposedRewardJudge[] = "composed_reward";
+
+// What Compare answers: the judge and principle used (after defaults) and P(first preferred)
+// per pair, in pair order.
+struct CompareOutput {
+  std::string judge;
+  std::string principle;
+  std::vector<double> p_first;
+};
 
 class Scorer {
  public:
@@ -35,6 +45,24 @@ class Scorer {
   // (objective.h). INTERNAL: an objective produced NaN or +-Inf, or its model failed.
   absl::StatusOr<std::vector<ScoreOutput>> Score(
       const std::vector<ScoreInput>& items, const std::vector<std::string>& objectives = {}) const;
+
+  // P(firsts[i] preferred over seconds[i]) for each pair (two responses to one prompt) by judge
+  // `judge` ("" = the configured default_judge): kComposedRewardJudge, or an objective that
+  // judges (an lm_judge) under constitution principle `principle` ("" = its default).
+  // INVALID_ARGUMENT: no pairs, mismatched lists, an unknown judge (the message lists the
+  // judges), a principle for a judge without it, a pair the judge cannot read or fit.
+  // FAILED_PRECONDITION: the composition gives no reward to compare. INTERNAL: a model failure
+  // or a non-finite probability.
+  absl::StatusOr<CompareOutput> Compare(const std::vector<ScoreInput>& firsts,
+                                        const std::vector<ScoreInput>& seconds,
+                                        const std::string& judge,
+                                        const std::string& principle) const;
+  // kComposedRewardJudge, then each judging objective's name, in configured order.
+  std::vector<std::string> JudgeNames() const;
+  // The judge Compare uses when a request names none.
+  const std::string& default_judge() const { return default_judge_; }
+  // The pairwise judge of objective `name`, null when it has none (or is unknown).
+  const PairwiseJudge* FindJudge(const std::string& name) const;
 
   // The model of reward_model objective `objective`, which a weight stream naming it (the
   // manifest's `model`) loads into through the same VersionedModel path as every service's;
@@ -57,6 +85,7 @@ class Scorer {
   const ScorerOptions options_;
   const std::vector<std::unique_ptr<ScoringObjective>> objectives_;  // in options_.objectives order
   const std::unique_ptr<ScoreCache> cache_;
+  std::string default_judge_;
 };
 
 }  // namespace plumb::scorer

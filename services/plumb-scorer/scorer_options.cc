@@ -98,6 +98,7 @@ absl::StatusOr<ScorerOptions> ParseScorerOptions(ConfigMap& section, absl::strin
       section.Read("max_items_per_request", &o.max_items_per_request, IntRange{1, 1'000'000}));
   RETURN_IF_ERROR(section.Read("max_batch_size", &o.max_batch_size, IntRange{1, 65'536}));
   RETURN_IF_ERROR(section.Read("cache_entries", &o.cache_entries, IntRange{0, 1'000'000'000}));
+  RETURN_IF_ERROR(section.Read("default_judge", &o.default_judge));
   RETURN_IF_ERROR(section.Read("threads", &o.threads, IntRange{0, 1024}));
 
   std::vector<std::string> names;

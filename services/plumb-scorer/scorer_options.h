@@ -69,6 +69,9 @@ struct ScorerOptions {
   int threads = 0;            // LibTorch / BLAS threads per operator; 0 = the default
   std::vector<ObjectiveOptions> objectives;
   CompositionOptions composition;
+  // The judge of Compare requests that name none: "composed_reward" (also "") or an lm_judge
+  // objective.
+  std::string default_judge;
 };
 
 // Reads the `scorer:` mapping; each objective's `kind` names one of `kinds`. Relative model,

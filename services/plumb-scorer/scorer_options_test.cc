@@ -7,6 +7,7 @@
 #include <string>
 
 #include "services/plumb-scorer/afinn_objective.h"
+#include "services/plumb-scorer/lm_judge_objective.h"
 #include "services/plumb-scorer/reward_model_objective.h"
 #include "services/plumb-scorer/rule_objectives.h"
 #include "services/plumb-scorer/scorer.h"
@@ -39,6 +40,14 @@ TEST(ScorerOptionsTest, ExampleConfigParsesAndBuildsAScorer) {
   const std::filesystem::path dir = testing::FreshDir("example");
   testing::WriteTinyRewardModel(dir / "models/rm_help", 1);
   testing::WriteTinyRewardModel(dir / "models/rm_safe", 2);
+  testing::WriteTinyRewardModel(dir / "models/judge", 3);
+  // The example's judge files are the shipped ones.
+  std::filesystem::create_directories(dir / "judges");
+  for (const char* file : {"template.yaml", "constitution.yaml"}) {
+    std::filesystem::copy_file(
+        std::filesystem::path(ExamplePath()).parent_path().parent_path() / "judges" / file,
+        dir / "judges" / file);
+  }
   absl::StatusOr<config::ConfigMap> root = config::ConfigMap::FromFile(ExamplePath());
   ASSERT_TRUE(root.ok()) << root.status();
   absl::StatusOr<std::optional<config::ConfigMap>> section = root->Child("scorer");
@@ -50,7 +59,8 @@ TEST(ScorerOptionsTest, ExampleConfigParsesAndBuildsAScorer) {
   EXPECT_EQ(options->max_items_per_request, 1024);
   EXPECT_EQ(options->max_batch_size, 32);
   EXPECT_EQ(options->cache_entries, 0);
-  ASSERT_EQ(options->objectives.size(), 5u);
+  ASSERT_EQ(options->objectives.size(), 6u);
+  EXPECT_EQ(options->default_judge, "judge");
   const ObjectiveOptions& help = options->objectives[0];
   EXPECT_EQ(help.name, "helpfulness");
   EXPECT_EQ(help.kind, RewardModelObjectiveKind());
@@ -78,10 +88,22 @@ TEST(ScorerOptionsTest, ExampleConfigParsesAndBuildsAScorer) {
   EXPECT_EQ(c.gating->prompt_flag_key, "unsafe");
   EXPECT_FALSE(c.logit_transform);
   EXPECT_EQ(c.scale, 1.0);
+  auto* judge = KindOptionsAs<LmJudgeOptions>(options->objectives[5]);
+  ASSERT_NE(judge, nullptr);
+  EXPECT_EQ(judge->template_path, (dir / "judges/template.yaml").string());
+  EXPECT_EQ(judge->principle, "harmless");
+  judge->judge_tokenizer = "byte";  // the tiny model folder has no tokenizer files
 
   absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(*options);
   ASSERT_TRUE(scorer.ok()) << scorer.status();
-  EXPECT_EQ((*scorer)->Describe().size(), 5u);
+  EXPECT_EQ((*scorer)->Describe().size(), 6u);
+  EXPECT_EQ((*scorer)->default_judge(), "judge");
+  ASSERT_NE((*scorer)->FindJudge("judge"), nullptr);
+  const JudgeDescription described = (*scorer)->FindJudge("judge")->DescribeJudge();
+  EXPECT_EQ(described.few_shot_examples, 2);
+  ASSERT_EQ(described.principles.size(), 3u);
+  EXPECT_EQ(described.principles[0].first, "harmless");  // the constitution's, not the template's
+  EXPECT_EQ(described.default_principle, "harmless");
 }
 
 TEST(ScorerOptionsTest, SingleObjectiveDefaultsToWeightOneAndEverythingElseToDefaults) {
@@ -145,10 +167,10 @@ TEST(ScorerOptionsTest, BadNamesAndRepeatsAreRejected) {
 TEST(ScorerOptionsTest, KindIsRequiredAndChecked) {
   EXPECT_EQ(ErrorOf("scorer:\n  objectives: [a]\n  objective_options:\n    a: {path: x}\n"),
             "test.yaml:4: key 'scorer.objective_options.a.kind': missing; add e.g. `kind: afinn "
-            "(reward_model, afinn, length or format)`");
+            "(reward_model, afinn, length, format or lm_judge)`");
   EXPECT_EQ(ErrorOf("scorer:\n  objectives: [a]\n  objective_options:\n    a: {kind: judge}\n"),
             "test.yaml:4: key 'scorer.objective_options.a.kind': 'judge' is not allowed; "
-            "expected one of: reward_model, afinn, length, format");
+            "expected one of: reward_model, afinn, length, format, lm_judge");
 }
 
 TEST(ScorerOptionsTest, KeysOfAnotherKindAreUnknown) {

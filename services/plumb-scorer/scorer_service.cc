@@ -39,6 +39,8 @@ v1::ObjectiveKind ToProto(ObjectiveCategory category) {
       return v1::OBJECTIVE_KIND_LEXICON;
     case ObjectiveCategory::kRule:
       return v1::OBJECTIVE_KIND_RULE;
+    case ObjectiveCategory::kLmJudge:
+      return v1::OBJECTIVE_KIND_LM_JUDGE;
   }
   return v1::OBJECTIVE_KIND_UNSPECIFIED;
 }
@@ -164,47 +166,31 @@ grpc::Status ScorerService::Compare(grpc::ServerContext* /*context*/,
   if (absl::Status checked = rpc::CheckMessageValues(*request, "request"); !checked.ok()) {
     return fail(checked);
   }
-  if (!request->judge().empty() && request->judge() != kComposedRewardJudge) {
-    return fail(absl::InvalidArgumentError(
-        absl::StrCat("unknown judge ", Echo(request->judge(), kDefaultEchoBytes, '\''),
-                     "; this scorer has '", kComposedRewardJudge, "'")));
-  }
-  if (!request->principle().empty()) {
-    return fail(absl::InvalidArgumentError(absl::StrCat("judge '", kComposedRewardJudge,
-                                                        "' has no principles (got ",
-                                                        Echo(request->principle()), ")")));
-  }
-  if (request->pairs().empty()) return fail(absl::InvalidArgumentError("no pairs"));
   if (request->pairs_size() > max_pairs_per_request_) {
     return fail(absl::InvalidArgumentError(absl::StrCat(
         request->pairs_size(), " pairs exceed max_pairs_per_request ", max_pairs_per_request_)));
   }
-  // Both responses of every pair scored in one batch: items 2i (first) and 2i + 1 (second).
-  std::vector<ScoreInput> items;
+  std::vector<ScoreInput> firsts, lasts;
   for (const v1::ComparePair& pair : request->pairs()) {
     if (pair.id().empty()) return fail(absl::InvalidArgumentError("a pair without an id"));
-    items.push_back(ToInput(pair.id() + "/first", pair.prompt(), pair.first()));
-    items.push_back(ToInput(pair.id() + "/second", pair.prompt(), pair.second()));
+    firsts.push_back(ToInput(pair.id() + "/first", pair.prompt(), pair.first()));
+    lasts.push_back(ToInput(pair.id() + "/second", pair.prompt(), pair.second()));
   }
-  absl::StatusOr<std::vector<ScoreOutput>> scored = scorer_->Score(items);
-  if (!scored.ok()) return fail(scored.status());
+  absl::StatusOr<CompareOutput> compared =
+      scorer_->Compare(firsts, lasts, request->judge(), request->principle());
+  if (!compared.ok()) return fail(compared.status());
   for (int i = 0; i < request->pairs_size(); ++i) {
-    const ScoreOutput& a = (*scored)[2 * i];
-    const ScoreOutput& b = (*scored)[2 * i + 1];
-    if (!a.reward.has_value() || !b.reward.has_value()) {
-      return fail(absl::FailedPreconditionError("the composition gave no reward to compare"));
-    }
     v1::PairComparison* result = response->add_results();
     result->set_id(request->pairs(i).id());
-    result->set_p_first_preferred(
-        static_cast<float>(1.0 / (1.0 + std::exp(*b.reward - *a.reward))));
+    result->set_p_first_preferred(static_cast<float>(compared->p_first[i]));
   }
-  response->set_judge(kComposedRewardJudge);
+  response->set_judge(compared->judge);
+  response->set_principle(compared->principle);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   response->set_seconds(seconds);
   latency_->Observe(seconds);
-  batch_->Observe(static_cast<double>(items.size()));
+  batch_->Observe(2.0 * request->pairs_size());
   requests_->WithLabels({"Compare", "OK"}).Increment();
   return grpc::Status::OK;
 }
@@ -252,10 +238,29 @@ grpc::Status ScorerService::GetInfo(grpc::ServerContext* /*context*/,
     }
   }
   FillComposition(scorer_->composition(), response->mutable_composition());
-  v1::JudgeInfo* judge = response->add_judges();
-  judge->set_name(kComposedRewardJudge);
-  judge->set_kind(v1::JUDGE_KIND_REWARD_MODEL);
-  response->set_default_judge(kComposedRewardJudge);
+  v1::JudgeInfo* composed = response->add_judges();
+  composed->set_name(kComposedRewardJudge);
+  composed->set_kind(v1::JUDGE_KIND_REWARD_MODEL);
+  for (const v1::ObjectiveInfo& objective : response->objectives()) {
+    const PairwiseJudge* pairwise = scorer_->FindJudge(objective.name());
+    if (pairwise == nullptr) continue;
+    const JudgeDescription d = pairwise->DescribeJudge();
+    v1::JudgeInfo* judge = response->add_judges();
+    judge->set_name(objective.name());
+    judge->set_kind(v1::JUDGE_KIND_LM);
+    *judge->mutable_model() = objective.model();
+    judge->set_preamble(d.preamble);
+    judge->set_few_shot_examples(d.few_shot_examples);
+    for (const auto& [name, text] : d.principles) {
+      v1::Principle* principle = judge->add_principles();
+      principle->set_name(name);
+      principle->set_text(text);
+    }
+    judge->set_default_principle(d.default_principle);
+    judge->set_position_debiased(d.position_debiased);
+    judge->set_objective(objective.name());
+  }
+  response->set_default_judge(scorer_->default_judge());
   response->set_max_items_per_request(scorer_->options().max_items_per_request);
   response->set_max_pairs_per_request(max_pairs_per_request_);
   return grpc::Status::OK;

@@ -22,8 +22,6 @@
 
 namespace plumb::scorer {
 
-inline constexpr char kComposedRewardJudge[] = "composed_reward";
-
 class ScorerService final : public v1::RewardScorer::Service {
  public:
   // `weight_stream_idle_timeout`: a LoadWeights stream silent this long is cancelled (0 = never).

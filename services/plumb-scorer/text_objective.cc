@@ -26,33 +26,35 @@ absl::StatusOr<std::unique_ptr<ScoringObjective::Batch>> TextObjective::Prepare(
   batch->texts.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     const ScoreInput& item = items[i];
-    ASSIGN_OR_RETURN(std::string response, TextOf(item.response_text, item.response_text_given,
-                                                  item.response_ids, i, "response"));
+    ASSIGN_OR_RETURN(std::string response, ItemText(tokenizer_.get(), name(), item.response_text,
+                                                    item.response_text_given, item.response_ids,
+                                                    absl::StrCat("items[", i, "].response")));
     batch->texts.push_back(std::move(response));
     if (ReadsPrompt()) {
       ASSIGN_OR_RETURN(std::string prompt,
-                       TextOf(item.prompt_text, false, item.prompt_ids, i, "prompt"));
+                       ItemText(tokenizer_.get(), name(), item.prompt_text, false, item.prompt_ids,
+                                absl::StrCat("items[", i, "].prompt")));
       batch->prompts.push_back(std::move(prompt));
     }
   }
   return batch;
 }
 
-absl::StatusOr<std::string> TextObjective::TextOf(const std::string& text, bool given,
-                                                  const std::vector<int32_t>& ids, size_t item,
-                                                  absl::string_view part) const {
+absl::StatusOr<std::string> ItemText(const tokenizer::Tokenizer* tokenizer,
+                                     absl::string_view objective, const std::string& text,
+                                     bool given, const std::vector<int32_t>& ids,
+                                     absl::string_view where) {
   if (given || !text.empty() || ids.empty()) return text;
-  if (tokenizer_ == nullptr) {
+  if (tokenizer == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "items[", item, "].", part, ": objective '", name(), "' reads text, but the item has ",
+        where, ": objective '", objective, "' reads text, but the item has ",
         "token ids only and the objective has no tokenizer to decode them (set its `tokenizer`, "
         "or send the text)"));
   }
   absl::StatusOr<std::string> decoded =
-      tokenizer_->Decode(ids, tokenizer::DecodeOptions{.skip_special = true});
+      tokenizer->Decode(ids, tokenizer::DecodeOptions{.skip_special = true});
   if (!decoded.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("items[", item, "].", part,
-                                                   ".token_ids: objective '", name(),
+    return absl::InvalidArgumentError(absl::StrCat(where, ".token_ids: objective '", objective,
                                                    "': ", decoded.status().message()));
   }
   return *std::move(decoded);

@@ -39,14 +39,17 @@ class TextObjective : public ScoringObjective {
   virtual std::string Explain() const = 0;
 
  private:
-  // The text of one part of an item: its text (when `given`, even empty, or non-empty), or its
-  // ids decoded.
-  absl::StatusOr<std::string> TextOf(const std::string& text, bool given,
-                                     const std::vector<int32_t>& ids, size_t item,
-                                     absl::string_view part) const;
-
   const std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
 };
+
+// The text of one part of an item (`where`, e.g. "items[3].response") for objective
+// `objective`: its text (when `given`, even empty, or non-empty), or its ids decoded with
+// `tokenizer` (special tokens skipped). INVALID_ARGUMENT naming `where` when there are ids only
+// and no tokenizer, or ids the tokenizer cannot decode.
+absl::StatusOr<std::string> ItemText(const tokenizer::Tokenizer* tokenizer,
+                                     absl::string_view objective, const std::string& text,
+                                     bool given, const std::vector<int32_t>& ids,
+                                     absl::string_view where);
 
 // "" = no tokenizer; else LoadTokenizer(path_or_name), errors naming the objective.
 absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> LoadObjectiveTokenizer(

@@ -288,5 +288,96 @@ TEST_F(ScorerServiceTest, APartialWeightStreamReplacesOnlyTheTensorsItNames) {
   EXPECT_THAT(scrape->body, HasSubstr("plumb_scorer_weight_loads_total{code=\"OK\"}"));
 }
 
+// An LM judge behind Compare and Score, over a real socket: a tiny model made by plumb-model as
+// the judge, a template and a constitution from files.
+TEST(ScorerLmJudgeServiceTest, ComparesAndRatesWithAnLmJudgeAndReportsIt) {
+  const fs::path root = fs::path(::testing::TempDir()) / "scorer_lm_judge_test";
+  ASSERT_TRUE(testing::MakeEmptyFolder(root.string()).ok());
+  ASSERT_TRUE(testing::MakeTinyModel((root / "judge").string(), "--seed 3").ok());
+  std::ofstream(root / "template.yaml") << "preamble: \"Prefer the answer that is {principle}\"\n"
+                                           "comparison: \"{context}|{response_a}|{response_b}\"\n"
+                                           "ending: \" =\"\n"
+                                           "labels: [\" A\", \" B\"]\n";
+  std::ofstream(root / "constitution.yaml") << "principles:\n"
+                                               "  - {name: kind, text: \"kinder.\"}\n"
+                                               "  - {name: brief, text: \"briefer.\"}\n";
+  absl::StatusOr<testing::RunningService> service = testing::StartServiceWithYaml(
+      "plumb-scorer", (root / "scorer.yaml").string(),
+      "server: {address: \"127.0.0.1:0\"}\n"
+      "metrics: {enabled: false}\n"
+      "scorer:\n"
+      "  objectives: [sentiment, judge]\n"
+      "  objective_options:\n"
+      "    sentiment: {kind: afinn}\n"
+      "    judge: {kind: lm_judge, path: judge, template: template.yaml,\n"
+      "            constitution: constitution.yaml, principle: brief}\n"
+      "  composition:\n"
+      "    weights: {sentiment: 1.0, judge: 0.0}\n"
+      "  default_judge: judge\n");
+  ASSERT_TRUE(service.ok()) << service.status();
+  auto stub = v1::RewardScorer::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(service->grpc_port), grpc::InsecureChannelCredentials()));
+
+  grpc::ClientContext info_context;
+  v1::RewardScorerGetInfoResponse info;
+  ASSERT_TRUE(stub->GetInfo(&info_context, {}, &info).ok());
+  EXPECT_EQ(info.default_judge(), "judge");
+  ASSERT_EQ(info.judges_size(), 2);
+  EXPECT_EQ(info.judges(1).name(), "judge");
+  EXPECT_EQ(info.judges(1).kind(), v1::JUDGE_KIND_LM);
+  EXPECT_EQ(info.judges(1).principles_size(), 2);
+  EXPECT_EQ(info.judges(1).default_principle(), "kind");
+  EXPECT_TRUE(info.judges(1).position_debiased());
+  EXPECT_EQ(info.judges(1).model().vocab_size(), 259);
+  ASSERT_EQ(info.objectives_size(), 2);
+  EXPECT_EQ(info.objectives(1).kind(), v1::OBJECTIVE_KIND_LM_JUDGE);
+
+  auto compare = [&](const std::string& judge, const std::string& principle, const std::string& a,
+                     const std::string& b, v1::CompareResponse* out) {
+    v1::CompareRequest request;
+    request.set_judge(judge);
+    request.set_principle(principle);
+    v1::ComparePair* pair = request.add_pairs();
+    pair->set_id("p");
+    pair->mutable_prompt()->set_text("How was it?");
+    pair->mutable_first()->set_text(a);
+    pair->mutable_second()->set_text(b);
+    grpc::ClientContext context;
+    return stub->Compare(&context, request, out);
+  };
+  v1::CompareResponse ab, ba;
+  ASSERT_TRUE(compare("", "brief", " lovely", " awful, just awful", &ab).ok());
+  ASSERT_TRUE(compare("", "brief", " awful, just awful", " lovely", &ba).ok());
+  EXPECT_EQ(ab.judge(), "judge");
+  EXPECT_EQ(ab.principle(), "brief");
+  const double p = ab.results(0).p_first_preferred();
+  EXPECT_GT(p, 0.0);
+  EXPECT_LT(p, 1.0);
+  EXPECT_NEAR(p + ba.results(0).p_first_preferred(), 1.0, 1e-5);
+
+  v1::CompareResponse refused;
+  grpc::Status status = compare("judge", "honest", " a", " b", &refused);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("principle 'honest'"));
+  // The Bradley-Terry judge over the composed reward is still there.
+  v1::CompareResponse composed;
+  ASSERT_TRUE(compare("composed_reward", "", " lovely", " awful", &composed).ok());
+  EXPECT_GT(composed.results(0).p_first_preferred(), 0.5);
+
+  v1::ScoreRequest request;
+  v1::ScoreItem* item = request.add_items();
+  item->set_id("x");
+  item->mutable_prompt()->set_text("How was it?");
+  item->mutable_response()->set_text(" lovely");
+  request.add_objectives("judge");
+  grpc::ClientContext score_context;
+  v1::ScoreResponse scored;
+  ASSERT_TRUE(stub->Score(&score_context, request, &scored).ok());
+  ASSERT_EQ(scored.results(0).scores_size(), 1);
+  EXPECT_GE(scored.results(0).scores(0).value(), 0.0);
+  EXPECT_LE(scored.results(0).scores(0).value(), 1.0);
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace plumb
