@@ -19,14 +19,9 @@ namespace {
 
 constexpr int64_t kBos = 256;  // the byte tokenizer's
 
+// The scorer tests' tiny model as a causal LM (no reward head), with room for judge prompts.
 model::ModelConfig JudgeConfig() {
-  model::ModelConfig config;
-  config.vocab_size = 259;
-  config.hidden_size = 32;
-  config.intermediate_size = 48;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
+  model::ModelConfig config = testing::TinyRewardConfig(/*outputs=*/0);
   config.max_position_embeddings = 256;
   return config;
 }
