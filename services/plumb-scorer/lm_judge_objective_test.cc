@@ -90,6 +90,19 @@ class LmJudgeTest : public ::testing::Test {
     return Scorer::Create(options);
   }
 
+  // The judge's verdict on (prompt, a, b) shown as A=a, B=b and then swapped.
+  static void CompareBothOrders(Scorer& scorer, const std::vector<std::string>& pair,
+                                CompareOutput* ab, CompareOutput* ba) {
+    absl::StatusOr<CompareOutput> first =
+        scorer.Compare({Item("x", pair[0], pair[1])}, {Item("y", pair[0], pair[2])}, "judge", "");
+    absl::StatusOr<CompareOutput> second =
+        scorer.Compare({Item("x", pair[0], pair[2])}, {Item("y", pair[0], pair[1])}, "judge", "");
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE(second.ok()) << second.status();
+    *ab = *std::move(first);
+    *ba = *std::move(second);
+  }
+
   static ScoreInput Item(const std::string& id, const std::string& prompt,
                          const std::string& response) {
     ScoreInput item;
@@ -163,13 +176,10 @@ TEST_F(LmJudgeTest, SwappingTheResponsesGivesOneMinusPForADebiasedJudge) {
   absl::StatusOr<std::unique_ptr<Scorer>> scorer = MakeScorer(WriteTemplate(TemplateText(true)));
   ASSERT_TRUE(scorer.ok()) << scorer.status();
   for (const auto& pair : kPairs) {
-    absl::StatusOr<CompareOutput> ab = (*scorer)->Compare(
-        {Item("x", pair[0], pair[1])}, {Item("y", pair[0], pair[2])}, "judge", "");
-    absl::StatusOr<CompareOutput> ba = (*scorer)->Compare(
-        {Item("x", pair[0], pair[2])}, {Item("y", pair[0], pair[1])}, "judge", "");
-    ASSERT_TRUE(ab.ok() && ba.ok());
-    EXPECT_EQ(ab->principle, "correct");  // the first principle is the default
-    EXPECT_NEAR(ab->p_first[0] + ba->p_first[0], 1.0, 1e-6) << pair[0];
+    CompareOutput ab, ba;
+    ASSERT_NO_FATAL_FAILURE(CompareBothOrders(**scorer, pair, &ab, &ba));
+    EXPECT_EQ(ab.principle, "correct");  // the first principle is the default
+    EXPECT_NEAR(ab.p_first[0] + ba.p_first[0], 1.0, 1e-6) << pair[0];
   }
 }
 
@@ -204,18 +214,15 @@ TEST_F(LmJudgeTest, AveragingBothOrdersRemovesAPlantedPositionBias) {
     ASSERT_TRUE(scorer.ok()) << scorer.status();
     ASSERT_TRUE(testing::SwapWeights(**scorer, "judge", judge, 1, "planted").ok());
     for (const auto& pair : kPairs) {
-      absl::StatusOr<CompareOutput> ab = (*scorer)->Compare(
-          {Item("x", pair[0], pair[1])}, {Item("y", pair[0], pair[2])}, "judge", "");
-      absl::StatusOr<CompareOutput> ba = (*scorer)->Compare(
-          {Item("x", pair[0], pair[2])}, {Item("y", pair[0], pair[1])}, "judge", "");
-      ASSERT_TRUE(ab.ok() && ba.ok());
+      CompareOutput ab, ba;
+      ASSERT_NO_FATAL_FAILURE(CompareBothOrders(**scorer, pair, &ab, &ba));
       if (!debias) {
         // Each response wins when shown first: the bias, not the content, decides.
-        EXPECT_GT(ab->p_first[0], 0.9) << pair[0];
-        EXPECT_GT(ba->p_first[0], 0.9) << pair[0];
+        EXPECT_GT(ab.p_first[0], 0.9) << pair[0];
+        EXPECT_GT(ba.p_first[0], 0.9) << pair[0];
       } else {
-        EXPECT_NEAR(ab->p_first[0], 0.5, 0.05) << pair[0];
-        EXPECT_NEAR(ab->p_first[0] + ba->p_first[0], 1.0, 1e-6) << pair[0];
+        EXPECT_NEAR(ab.p_first[0], 0.5, 0.05) << pair[0];
+        EXPECT_NEAR(ab.p_first[0] + ba.p_first[0], 1.0, 1e-6) << pair[0];
       }
     }
   }
